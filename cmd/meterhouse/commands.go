@@ -1,0 +1,193 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/sim"
+)
+
+func cmdMigrate(ctx context.Context, env *environment, args []string) error {
+	if err := env.parseFlags(flag.NewFlagSet("migrate", flag.ContinueOnError), args); err != nil {
+		return err
+	}
+	if err := schema.EnsureDatabase(ctx, env.cfg.ClickHouse); err != nil {
+		return err
+	}
+	conn, err := schema.Connect(ctx, env.cfg.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	m, err := schema.NewMigrator(ctx, conn, env.log)
+	if err != nil {
+		return err
+	}
+	n, err := m.Up(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "database %s on ClickHouse %s: %d migration(s) applied\n",
+		env.cfg.ClickHouse.Database, m.Capabilities().Version, n)
+	return nil
+}
+
+// newIngester builds the ingest component over conn and makes sure its topics exist.
+func newIngester(ctx context.Context, env *environment, conn driver.Conn, reg prometheus.Registerer) (*ingest.Ingester, error) {
+	if err := ingest.EnsureTopics(ctx, env.cfg.Ingest.Brokers, env.cfg.Ingest.Topics()...); err != nil {
+		return nil, err
+	}
+	w, err := ingest.NewClickHouseWriter(conn)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ingest.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return ingest.New(env.cfg.Ingest, w, env.log.With("component", "ingest"), m)
+}
+
+func cmdIngest(ctx context.Context, env *environment, args []string) error {
+	if err := env.parseFlags(flag.NewFlagSet("ingest", flag.ContinueOnError), args); err != nil {
+		return err
+	}
+	conn, err := schema.Connect(ctx, env.cfg.ClickHouse)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	in, err := newIngester(ctx, env, conn, prometheus.NewRegistry())
+	if err != nil {
+		return err
+	}
+	return in.Run(ctx)
+}
+
+func cmdServe(ctx context.Context, env *environment, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	noIngest := fs.Bool("no-ingest", false, "serve the API without consuming Kafka")
+	if err := env.parseFlags(fs, args); err != nil {
+		return err
+	}
+	conn, err := schema.Connect(ctx, env.cfg.ClickHouse)
+	if err != nil {
+		return err
+	}
+	// Closed last, after both the API and ingest have stopped using it.
+	defer conn.Close()
+
+	srv, err := api.New(env.cfg.API, env.log.With("component", "api"))
+	if err != nil {
+		return err
+	}
+	q, err := query.New(env.cfg.Query, conn)
+	if err != nil {
+		return err
+	}
+	q.Register(srv.Echo())
+
+	// On a stop signal both parts stop together: the API drains in-flight requests while
+	// ingest flushes its batch and commits; the connection closes after both returned.
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	if !*noIngest {
+		in, err := newIngester(ctx, env, conn, prometheus.NewRegistry())
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return in.Run(gctx) })
+	}
+	return g.Wait()
+}
+
+func cmdSim(ctx context.Context, env *environment, args []string) error {
+	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
+	now := time.Now().UTC().Truncate(time.Hour)
+	meters := fs.Int("meters", 100, "fleet size")
+	from := fs.String("from", now.Add(-72*time.Hour).Format(time.RFC3339), "first reading time, RFC 3339")
+	to := fs.String("to", now.Format(time.RFC3339), "last reading time, RFC 3339")
+	interval := fs.Duration("interval", 15*time.Minute, "metering interval")
+	rate := fs.Float64("rate", 0, "readings per second (0: as fast as possible)")
+	seed := fs.Uint64("seed", 1, "random seed; the same seed gives the same fleet")
+	prefix := fs.String("prefix", "MTR-", "meter id prefix")
+	tz := fs.String("tz", "Europe/Berlin", "IANA time zone of the fleet")
+	noRegistry := fs.Bool("no-registry", false, "do not write the fleet's registry entries to ClickHouse")
+	if err := env.parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg := sim.Config{Meters: *meters, Interval: *interval, Seed: *seed, IDPrefix: *prefix, TimeZone: *tz}
+	var err error
+	if cfg.From, err = time.Parse(time.RFC3339, *from); err != nil {
+		return fmt.Errorf("--from: %w", err)
+	}
+	if cfg.To, err = time.Parse(time.RFC3339, *to); err != nil {
+		return fmt.Errorf("--to: %w", err)
+	}
+	fleet, err := sim.New(cfg)
+	if err != nil {
+		return err
+	}
+	if !*noRegistry {
+		conn, err := schema.Connect(ctx, env.cfg.ClickHouse)
+		if err != nil {
+			return err
+		}
+		err = schema.InsertMeters(ctx, conn, fleet.Meters())
+		conn.Close()
+		if err != nil {
+			return err
+		}
+	}
+	if err := ingest.EnsureTopics(ctx, env.cfg.Ingest.Brokers, env.cfg.Ingest.Topics()...); err != nil {
+		return err
+	}
+	w := &kafka.Writer{
+		Addr:         kafka.TCP(env.cfg.Ingest.Brokers...),
+		Topic:        env.cfg.Ingest.Topic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    5000,
+		BatchBytes:   16 << 20,
+		BatchTimeout: 10 * time.Millisecond,
+	}
+	defer w.Close()
+	p := &sim.Producer{Writer: w, Encode: ingest.AppendJSON, Rate: *rate, Progress: env.stderr}
+	n, err := p.Run(ctx, fleet)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "produced %d readings for %d meters from %s to %s to topic %s\n",
+		n, cfg.Meters, cfg.From.Format(time.RFC3339), cfg.To.Format(time.RFC3339), env.cfg.Ingest.Topic)
+	return nil
+}
+
+func cmdConfig(ctx context.Context, env *environment, args []string) error {
+	if len(args) == 0 || (args[0] != "check" && args[0] != "print") {
+		return fmt.Errorf("config: want check or print")
+	}
+	if err := env.parseFlags(flag.NewFlagSet("config "+args[0], flag.ContinueOnError), args[1:]); err != nil {
+		return err
+	}
+	if args[0] == "check" {
+		fmt.Fprintln(env.stdout, "configuration is valid")
+		return nil
+	}
+	b, err := env.cfg.YAML()
+	if err != nil {
+		return err
+	}
+	_, err = env.stdout.Write(b)
+	return err
+}

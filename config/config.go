@@ -1,0 +1,242 @@
+// Package config assembles Meterhouse's configuration: built-in defaults, then a YAML
+// file, then MH_* environment variables, then command-line flags, each overriding the one
+// before. Every component owns its own section and its Validate method; this package only
+// gathers them, names the key at fault in errors, and prints the result with secrets
+// redacted.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
+)
+
+// Config is the whole configuration of a Meterhouse process.
+type Config struct {
+	// ClickHouse says how to reach the database.
+	ClickHouse schema.Config `yaml:"clickhouse"`
+	// Ingest configures the Kafka consumer that stores readings.
+	Ingest ingest.Config `yaml:"ingest"`
+	// API configures the HTTP server.
+	API api.Config `yaml:"api"`
+	// Query configures the read paths.
+	Query query.Config `yaml:"query"`
+	// Log configures logging.
+	Log Log `yaml:"log"`
+}
+
+// Log configures the structured logger.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// Default returns a configuration that works with the local services of deploy/local.
+func Default() Config {
+	return Config{
+		ClickHouse: schema.DefaultConfig(),
+		Ingest:     ingest.DefaultConfig(),
+		API:        api.DefaultConfig(),
+		Query:      query.DefaultConfig(),
+		Log:        Log{Level: "info", Format: "text"},
+	}
+}
+
+// EnvPrefix starts every environment override. The rest of the name is the key's path in
+// the file, upper-cased and joined with underscores: clickhouse.addr is MH_CLICKHOUSE_ADDR
+// and ingest.window.max_age is MH_INGEST_WINDOW_MAX_AGE. Lists are comma-separated.
+const EnvPrefix = "MH_"
+
+// Load returns the defaults overridden by the YAML file at path (when path is not empty)
+// and then by the MH_* variables of environ. Unknown file keys are errors; unknown MH_*
+// variables are ignored, since other tools share the prefix. It does not validate.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config file: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	env := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, EnvPrefix) {
+			env[k] = v
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(&cfg).Elem(), "", env); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// Validate checks every section and the settings that span sections.
+func (c Config) Validate() error {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Ingest, c.API, c.Query} {
+		if err := v.Validate(); err != nil {
+			return err
+		}
+	}
+	if _, err := c.Log.Handler(os.Stderr); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Handler returns the slog handler the Log section describes.
+func (l Log) Handler(w *os.File) (slog.Handler, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(l.Level)); err != nil {
+		return nil, fmt.Errorf("log.level: %q: want debug, info, warn or error", l.Level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch l.Format {
+	case "text":
+		return slog.NewTextHandler(w, opts), nil
+	case "json":
+		return slog.NewJSONHandler(w, opts), nil
+	}
+	return nil, fmt.Errorf("log.format: %q: want text or json", l.Format)
+}
+
+// YAML renders the configuration as a file would hold it, with every field tagged
+// secret:"true" replaced by "REDACTED" when it is set.
+func (c Config) YAML() ([]byte, error) {
+	red := c
+	redact(reflect.ValueOf(&red).Elem())
+	return yaml.Marshal(red)
+}
+
+func redact(v reflect.Value) {
+	t := v.Type()
+	for i := range t.NumField() {
+		f := v.Field(i)
+		switch {
+		case t.Field(i).Tag.Get("secret") == "true" && f.Kind() == reflect.String && f.String() != "":
+			f.SetString("REDACTED")
+		case f.Kind() == reflect.Struct && f.Type() != reflect.TypeOf(time.Time{}):
+			redact(f)
+		}
+	}
+}
+
+// applyEnv walks the struct v, whose key path is prefix, and sets each field that has an
+// environment variable.
+func applyEnv(v reflect.Value, prefix string, env map[string]string) error {
+	t := v.Type()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		key := name
+		if prefix != "" {
+			key = prefix + "." + name
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			if err := applyEnv(f, key, env); err != nil {
+				return err
+			}
+			continue
+		}
+		envName := EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+		s, ok := env[envName]
+		if !ok {
+			continue
+		}
+		if err := setFromString(f, s); err != nil {
+			return fmt.Errorf("%s (from %s): %w", key, envName, err)
+		}
+	}
+	return nil
+}
+
+// Set assigns value to the key at path (like "api.listen"), parsing it for the field's
+// type. Flags use it to override single keys.
+func (c *Config) Set(path, value string) error {
+	v := reflect.ValueOf(c).Elem()
+	for part := range strings.SplitSeq(path, ".") {
+		if v.Kind() != reflect.Struct {
+			return fmt.Errorf("%s: no such key", path)
+		}
+		found := false
+		for i := range v.Type().NumField() {
+			name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("yaml"), ",")
+			if name == part {
+				v, found = v.Field(i), true
+				break
+			}
+		}
+		if !found {
+			return fmt.Errorf("%s: no such key", path)
+		}
+	}
+	if err := setFromString(v, value); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func setFromString(f reflect.Value, s string) error {
+	switch {
+	case f.Type() == reflect.TypeOf(time.Duration(0)):
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a duration like 500ms or 2h", s)
+		}
+		f.SetInt(int64(d))
+	case f.Kind() == reflect.String:
+		f.SetString(s)
+	case f.Kind() == reflect.Int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", s)
+		}
+		f.SetInt(int64(n))
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not true or false", s)
+		}
+		f.SetBool(b)
+	case f.Kind() == reflect.Float64:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		f.SetFloat(x)
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+		var parts []string
+		for p := range strings.SplitSeq(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		f.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("cannot be set from text (type %s)", f.Type())
+	}
+	return nil
+}

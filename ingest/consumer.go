@@ -1,0 +1,371 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+)
+
+// Config configures the Kafka side of ingest.
+type Config struct {
+	// Brokers lists the Kafka bootstrap addresses, host:port.
+	Brokers []string `yaml:"brokers"`
+	// Topic is the readings topic.
+	Topic string `yaml:"topic"`
+	// DLQTopic receives every record ingest refuses, with the reason in headers.
+	DLQTopic string `yaml:"dlq_topic"`
+	// GroupID is the consumer group; every ingest process of one deployment shares it.
+	GroupID string `yaml:"group_id"`
+	// Partitions is the partition count used when ingest creates the readings topic.
+	Partitions int `yaml:"partitions"`
+	// Consumers is how many group members this process runs, each with its own fetch loop
+	// and batch. More than the topic's partitions leaves some idle.
+	Consumers int `yaml:"consumers"`
+	// BatchRows flushes a batch once it holds this many readings.
+	BatchRows int `yaml:"batch_rows"`
+	// FlushInterval flushes a batch this long after its first message, however small.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Window bounds the reading timestamps accepted.
+	Window Window `yaml:"window"`
+	// RetryMin and RetryMax bound the exponential backoff between retries of a failed
+	// insert or dead-letter write. Ingest retries until it succeeds or is stopped, and
+	// stops fetching meanwhile.
+	RetryMin time.Duration `yaml:"retry_min"`
+	RetryMax time.Duration `yaml:"retry_max"`
+	// ShutdownTimeout bounds the final flush and commit after a stop is requested.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// DefaultConfig returns settings for the local development services.
+func DefaultConfig() Config {
+	return Config{
+		Brokers:         []string{"127.0.0.1:9092"},
+		Topic:           "readings",
+		DLQTopic:        "readings-dlq",
+		GroupID:         "meterhouse-ingest",
+		Partitions:      4,
+		Consumers:       1,
+		BatchRows:       100_000,
+		FlushInterval:   time.Second,
+		Window:          Window{MaxAge: 400 * 24 * time.Hour, MaxFuture: time.Hour},
+		RetryMin:        100 * time.Millisecond,
+		RetryMax:        10 * time.Second,
+		ShutdownTimeout: 30 * time.Second,
+	}
+}
+
+// Validate reports the first field that cannot work, naming it.
+func (c Config) Validate() error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("ingest.brokers: at least one broker is needed")
+	case c.Topic == "":
+		return errors.New("ingest.topic: must not be empty")
+	case c.DLQTopic == "" || c.DLQTopic == c.Topic:
+		return errors.New("ingest.dlq_topic: must be set and differ from ingest.topic")
+	case c.GroupID == "":
+		return errors.New("ingest.group_id: must not be empty")
+	case c.Partitions < 1:
+		return errors.New("ingest.partitions: must be at least 1")
+	case c.Consumers < 1:
+		return errors.New("ingest.consumers: must be at least 1")
+	case c.BatchRows < 1:
+		return errors.New("ingest.batch_rows: must be at least 1")
+	case c.FlushInterval <= 0:
+		return errors.New("ingest.flush_interval: must be positive")
+	case c.Window.MaxAge <= 0:
+		return errors.New("ingest.window.max_age: must be positive")
+	case c.Window.MaxFuture < 0:
+		return errors.New("ingest.window.max_future: must not be negative")
+	case c.RetryMin <= 0 || c.RetryMax < c.RetryMin:
+		return errors.New("ingest.retry_min, ingest.retry_max: want 0 < retry_min <= retry_max")
+	case c.ShutdownTimeout <= 0:
+		return errors.New("ingest.shutdown_timeout: must be positive")
+	}
+	for i, b := range c.Brokers {
+		if b == "" {
+			return fmt.Errorf("ingest.brokers[%d]: empty address", i)
+		}
+	}
+	return nil
+}
+
+// Content types a message's "content-type" header may name. A message without the header
+// is JSON.
+const (
+	ContentTypeJSON = "application/json"
+)
+
+// Ingester runs the consumers of one process.
+type Ingester struct {
+	cfg     Config
+	writer  Writer
+	log     *slog.Logger
+	metrics *Metrics
+	now     func() time.Time
+}
+
+// New returns an Ingester that stores through w. It rejects an invalid cfg.
+func New(cfg Config, w Writer, log *slog.Logger, m *Metrics) (*Ingester, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if w == nil || log == nil || m == nil {
+		return nil, errors.New("ingest: New needs a writer, a logger and metrics")
+	}
+	return &Ingester{cfg: cfg, writer: w, log: log, metrics: m, now: time.Now}, nil
+}
+
+// Run consumes until ctx is cancelled, then flushes and commits what each consumer holds
+// (bounded by ShutdownTimeout) and returns nil. It returns an error only when a consumer
+// cannot go on.
+func (in *Ingester) Run(ctx context.Context) error {
+	dlq := &kafka.Writer{
+		Addr:                   kafka.TCP(in.cfg.Brokers...),
+		Topic:                  in.cfg.DLQTopic,
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		BatchTimeout:           5 * time.Millisecond,
+		AllowAutoTopicCreation: false,
+	}
+	defer dlq.Close()
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range in.cfg.Consumers {
+		c := &consumer{
+			Ingester: in,
+			id:       i,
+			dlq:      dlq,
+			json:     NewJSONDecoder(in.cfg.Window),
+			last:     map[int]kafka.Message{},
+		}
+		g.Go(func() error { return c.run(gctx) })
+	}
+	return g.Wait()
+}
+
+// consumer is one group member: a fetch goroutine feeding a loop that decodes, batches and
+// flushes. Everything but the fetch goroutine runs on the loop's goroutine.
+type consumer struct {
+	*Ingester
+	id     int
+	reader *kafka.Reader
+	dlq    *kafka.Writer
+	json   *JSONDecoder
+
+	cols     Columns
+	dead     []kafka.Message
+	last     map[int]kafka.Message // newest message per partition in the batch
+	messages int
+	first    time.Time // when the batch's first message arrived
+}
+
+type fetched struct {
+	msg kafka.Message
+	err error
+}
+
+func (c *consumer) run(ctx context.Context) error {
+	c.reader = kafka.NewReader(kafka.ReaderConfig{
+		Brokers:        c.cfg.Brokers,
+		GroupID:        c.cfg.GroupID,
+		Topic:          c.cfg.Topic,
+		MinBytes:       1,
+		MaxBytes:       16 << 20,
+		MaxWait:        250 * time.Millisecond,
+		QueueCapacity:  1024,
+		CommitInterval: 0, // commit synchronously, only after the batch is stored
+		StartOffset:    kafka.FirstOffset,
+	})
+	defer c.reader.Close()
+
+	fetchCtx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	// The channel is the back-pressure: while a flush retries, the fetcher blocks on it.
+	ch := make(chan fetched, 1024)
+	go func() {
+		for {
+			m, err := c.reader.FetchMessage(fetchCtx)
+			select {
+			case ch <- fetched{m, err}:
+			case <-fetchCtx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return c.shutdown(ctx)
+		case <-timer.C:
+			if err := c.flush(ctx); err != nil {
+				return c.stopped(ctx, err)
+			}
+		case f := <-ch:
+			if f.err != nil {
+				if ctx.Err() != nil {
+					return c.shutdown(ctx)
+				}
+				return fmt.Errorf("consumer %d: fetch: %w", c.id, f.err)
+			}
+			if c.messages == 0 {
+				c.first = time.Now()
+				timer.Reset(c.cfg.FlushInterval)
+			}
+			c.add(f.msg)
+			if c.cols.Len() >= c.cfg.BatchRows || c.messages >= c.cfg.BatchRows {
+				timer.Stop()
+				if err := c.flush(ctx); err != nil {
+					return c.stopped(ctx, err)
+				}
+			}
+		}
+	}
+}
+
+// stopped turns a flush cut short by cancellation into a clean shutdown.
+func (c *consumer) stopped(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return c.shutdown(ctx)
+	}
+	return err
+}
+
+// shutdown flushes what the batch holds with a context that outlives the cancelled one by
+// at most ShutdownTimeout, so that a stop loses no work already fetched.
+func (c *consumer) shutdown(ctx context.Context) error {
+	if c.messages == 0 {
+		return nil
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := c.flush(fctx); err != nil {
+		return fmt.Errorf("consumer %d: final flush: %w", c.id, err)
+	}
+	c.log.Info("flushed on shutdown", "consumer", c.id)
+	return nil
+}
+
+// add decodes one message into the batch, or into the dead letters.
+func (c *consumer) add(m kafka.Message) {
+	c.messages++
+	c.metrics.messages.Inc()
+	c.last[m.Partition] = m
+	now := c.now()
+	switch ct := header(m.Headers, "content-type"); ct {
+	case "", ContentTypeJSON:
+		if r, ok := c.json.Decode(m.Key, m.Value, now, &c.cols); !ok {
+			c.deadLetter(m, m.Value, r)
+		}
+	default:
+		c.deadLetter(m, m.Value, Reject{Code: CodeBadFormat, Field: "content-type", Row: -1,
+			Reason: fmt.Sprintf("unsupported content-type %q: want %s", ct, ContentTypeJSON)})
+	}
+}
+
+func (c *consumer) deadLetter(m kafka.Message, value []byte, r Reject) {
+	c.metrics.deadLettered.WithLabelValues(r.Code).Inc()
+	hdr := []kafka.Header{
+		{Key: "error", Value: []byte(r.Error())},
+		{Key: "error-code", Value: []byte(r.Code)},
+		{Key: "error-field", Value: []byte(r.Field)},
+		{Key: "source-topic", Value: []byte(m.Topic)},
+		{Key: "source-partition", Value: strconv.AppendInt(nil, int64(m.Partition), 10)},
+		{Key: "source-offset", Value: strconv.AppendInt(nil, m.Offset, 10)},
+	}
+	if r.Row >= 0 {
+		hdr = append(hdr, kafka.Header{Key: "source-row", Value: strconv.AppendInt(nil, int64(r.Row), 10)})
+	}
+	c.dead = append(c.dead, kafka.Message{Key: m.Key, Value: value, Headers: hdr})
+}
+
+// flush stores the batch: dead letters first, then the readings, and only then commits the
+// offsets, so that nothing is committed before it is stored somewhere. Every step retries
+// with backoff until it succeeds or ctx ends; the batch is kept on error.
+func (c *consumer) flush(ctx context.Context) error {
+	if c.messages == 0 {
+		return nil
+	}
+	if len(c.dead) > 0 {
+		if err := c.retry(ctx, "dead_letter", func() error { return c.dlq.WriteMessages(ctx, c.dead...) }); err != nil {
+			return err
+		}
+	}
+	if c.cols.Len() > 0 {
+		if err := c.retry(ctx, "insert", func() error {
+			start := time.Now()
+			err := c.writer.Write(ctx, &c.cols)
+			c.metrics.insertSeconds.Observe(time.Since(start).Seconds())
+			return err
+		}); err != nil {
+			return err
+		}
+		c.metrics.inserted.Add(float64(c.cols.Len()))
+		c.metrics.batchRows.Observe(float64(c.cols.Len()))
+	}
+	offsets := make([]kafka.Message, 0, len(c.last))
+	for _, m := range c.last {
+		offsets = append(offsets, m)
+	}
+	if err := c.reader.CommitMessages(ctx, offsets...); err != nil {
+		// The rows are stored; an offset that cannot be committed (for instance because a
+		// rebalance moved the partition) only means the messages are delivered again, and
+		// storing them again changes nothing.
+		c.log.Warn("commit failed; the batch will be redelivered", "consumer", c.id, "err", err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	c.metrics.batches.Inc()
+	c.log.Debug("flushed", "consumer", c.id, "rows", c.cols.Len(), "dead", len(c.dead),
+		"messages", c.messages, "age", time.Since(c.first))
+	c.cols.Reset()
+	clear(c.dead)
+	c.dead = c.dead[:0]
+	clear(c.last)
+	c.messages = 0
+	return nil
+}
+
+// retry runs step until it succeeds, waiting with exponential backoff between attempts.
+// It returns ctx's error when ctx ends first.
+func (c *consumer) retry(ctx context.Context, name string, step func() error) error {
+	wait := c.cfg.RetryMin
+	for attempt := 1; ; attempt++ {
+		err := step()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.metrics.retries.WithLabelValues(name).Inc()
+		c.log.Warn("flush step failed; retrying", "consumer", c.id, "step", name, "attempt", attempt, "wait", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, c.cfg.RetryMax)
+	}
+}
+
+func header(hs []kafka.Header, key string) string {
+	for _, h := range hs {
+		if h.Key == key {
+			return string(h.Value)
+		}
+	}
+	return ""
+}

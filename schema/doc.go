@@ -1,0 +1,8 @@
+// Package schema owns Meterhouse's data model in ClickHouse: the connection settings, the
+// embedded SQL migrations and the migrator that applies them, the server-version
+// capabilities the DDL adapts to, and the Go types of the rows the other packages read and
+// write.
+//
+// Every table is created by a migration under migrations/; each file explains its ORDER BY,
+// PARTITION BY and, for materialized views, why the states it keeps are replay-safe.
+package schema
