@@ -62,9 +62,10 @@ func (c Config) Validate() error {
 
 // Server is the Echo server every component registers its routes on.
 type Server struct {
-	cfg  Config
-	echo *echo.Echo
-	log  *slog.Logger
+	cfg    Config
+	echo   *echo.Echo
+	log    *slog.Logger
+	routes []Route
 }
 
 // New builds the server with its middleware, error handler and health route.
@@ -82,9 +83,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}))
-	e.GET("/healthz", func(c echo.Context) error {
-		return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-	})
+	if err := s.Handle(Route{Method: http.MethodGet, Path: "/healthz", Public: true,
+		Summary: "Reports that the process is alive.",
+		Handler: func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) },
+	}); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -162,4 +162,3 @@ func BenchmarkJSONDecode(b *testing.B) {
 		})
 	}
 }
-

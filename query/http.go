@@ -10,9 +10,20 @@ import (
 	"github.com/meterhouse/meterhouse/schema"
 )
 
-// Register adds the query routes to e.
-func (s *Service) Register(e *echo.Echo) {
-	e.GET("/v1/meters/:meter_id/consumption", s.handleConsumption)
+// Register adds the query routes to srv.
+func (s *Service) Register(srv *api.Server) error {
+	return srv.Handle(api.Route{
+		Method: http.MethodGet, Path: "/v1/meters/:meter_id/consumption",
+		Summary: "A meter's consumption per interval, as register differences in Wh.",
+		Roles:   []api.Role{api.RoleAnalyst, api.RoleBilling},
+		Params: []api.Param{
+			{Name: "meter_id", In: "path", Required: true, Description: "Meter id."},
+			{Name: "from", In: "query", Required: true, Description: "Start of the range, RFC 3339; rounded down to a whole step."},
+			{Name: "to", In: "query", Required: true, Description: "End of the range (exclusive), RFC 3339; rounded up to a whole step."},
+			{Name: "step", In: "query", Description: "Interval length: 15m, 1h (default) or 1d."},
+		},
+		Handler: s.handleConsumption,
+	})
 }
 
 func (s *Service) handleConsumption(c echo.Context) error {

@@ -96,7 +96,9 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	q.Register(srv.Echo())
+	if err := q.Register(srv); err != nil {
+		return err
+	}
 
 	// On a stop signal both parts stop together: the API drains in-flight requests while
 	// ingest flushes its batch and commits; the connection closes after both returned.

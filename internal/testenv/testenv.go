@@ -1,0 +1,247 @@
+// Package testenv gives integration tests their own slice of the real local services: a
+// fresh, migrated ClickHouse database and fresh Kafka topics per test, removed when the test
+// ends. Tests that use it are skipped under -short; otherwise an unreachable service fails
+// the test with a hint to start the services (make services-up).
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/meterhouse/meterhouse/schema"
+)
+
+// Brokers returns the Kafka bootstrap addresses (MH_INGEST_BROKERS or the local default).
+func Brokers() []string {
+	if b := os.Getenv("MH_INGEST_BROKERS"); b != "" {
+		return []string{b}
+	}
+	return []string{"127.0.0.1:9092"}
+}
+
+// ClickHouseConfig returns the connection settings of the test server with a database
+// name that no other test uses.
+func ClickHouseConfig(t testing.TB) schema.Config {
+	cfg := schema.DefaultConfig()
+	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
+		cfg.Addr = a
+	}
+	cfg.Database = "mh_test_" + Suffix()
+	return cfg
+}
+
+// Suffix returns a random hex string for names that must not collide.
+func Suffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Logger returns a logger writing to the test's log.
+func Logger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// Integration skips the test under -short.
+func Integration(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("integration test: needs ClickHouse and Kafka (make services-up)")
+	}
+}
+
+// ClickHouse creates a fresh database, applies every migration to it and returns its
+// settings and a connection. Both are cleaned up when the test ends.
+func ClickHouse(t testing.TB) (schema.Config, driver.Conn) {
+	t.Helper()
+	Integration(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := ClickHouseConfig(t)
+	if err := schema.EnsureDatabase(ctx, cfg); err != nil {
+		t.Fatalf("ClickHouse at %s unreachable (run make services-up): %v", cfg.Addr, err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := schema.DropDatabase(ctx, cfg); err != nil {
+			t.Logf("drop test database: %v", err)
+		}
+	})
+	conn, err := schema.Connect(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	m, err := schema.NewMigrator(ctx, conn, Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, conn
+}
+
+// Topics creates fresh topics with the given partition counts, named after prefix and a
+// random suffix, and deletes them when the test ends. It returns the names in order.
+func Topics(t testing.TB, partitions []int, prefixes ...string) []string {
+	t.Helper()
+	Integration(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ctrl, err := controller(ctx)
+	if err != nil {
+		t.Fatalf("Kafka at %v unreachable (run make services-up): %v", Brokers(), err)
+	}
+	defer ctrl.Close()
+	suffix := Suffix()
+	var names []string
+	var cfgs []kafka.TopicConfig
+	for i, p := range prefixes {
+		name := p + "-" + suffix
+		names = append(names, name)
+		cfgs = append(cfgs, kafka.TopicConfig{Topic: name, NumPartitions: partitions[i], ReplicationFactor: 1})
+	}
+	if err := ctrl.CreateTopics(cfgs...); err != nil {
+		t.Fatalf("create topics: %v", err)
+	}
+	if err := waitTopics(ctx, names, partitions); err != nil {
+		t.Fatalf("topics not ready: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := controller(ctx)
+		if err != nil {
+			t.Logf("delete topics: %v", err)
+			return
+		}
+		defer c.Close()
+		if err := c.DeleteTopics(names...); err != nil {
+			t.Logf("delete topics: %v", err)
+		}
+	})
+	return names
+}
+
+// waitTopics waits until the metadata of every topic lists all its partitions with a
+// leader, so that producing to them right away succeeds.
+func waitTopics(ctx context.Context, names []string, partitions []int) error {
+	client := &kafka.Client{Addr: kafka.TCP(Brokers()...)}
+	for {
+		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+		ready := err == nil && len(meta.Topics) == len(names)
+		if ready {
+			want := map[string]int{}
+			for i, n := range names {
+				want[n] = partitions[i]
+			}
+			for _, tp := range meta.Topics {
+				if tp.Error != nil || len(tp.Partitions) != want[tp.Name] {
+					ready = false
+					break
+				}
+				for _, p := range tp.Partitions {
+					if p.Error != nil || p.Leader.ID < 0 {
+						ready = false
+					}
+				}
+			}
+		}
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func controller(ctx context.Context) (*kafka.Conn, error) {
+	var d kafka.Dialer
+	conn, err := d.DialContext(ctx, "tcp", Brokers()[0])
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	c, err := conn.Controller()
+	if err != nil {
+		return nil, err
+	}
+	return d.DialContext(ctx, "tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
+}
+
+// WaitCommitted waits until group has committed, on every partition of topic, the offset
+// at the end of the partition: everything produced so far has been processed.
+func WaitCommitted(ctx context.Context, group, topic string) error {
+	client := &kafka.Client{Addr: kafka.TCP(Brokers()...)}
+	for {
+		done, err := committed(ctx, client, group, topic)
+		if err == nil && done {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			if err == nil {
+				err = errors.New("offsets not committed up to the end")
+			}
+			return errors.Join(ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func committed(ctx context.Context, client *kafka.Client, group, topic string) (bool, error) {
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		return false, err
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		return false, errors.New("topic metadata missing")
+	}
+	var parts []int
+	var reqs []kafka.OffsetRequest
+	for _, p := range meta.Topics[0].Partitions {
+		parts = append(parts, p.ID)
+		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
+	}
+	ends, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
+	if err != nil {
+		return false, err
+	}
+	got, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: parts}})
+	if err != nil {
+		return false, err
+	}
+	commits := map[int]int64{}
+	for _, p := range got.Topics[topic] {
+		commits[p.Partition] = p.CommittedOffset
+	}
+	for _, p := range ends.Topics[topic] {
+		if p.LastOffset > 0 && commits[p.Partition] < p.LastOffset {
+			return false, nil
+		}
+	}
+	return true, nil
+}
