@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The whole suite must stay well inside CI's 90 minutes; one package may take at most this.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build run test test-unit bench lint services-up services-down services-status clean
+.PHONY: all build run test test-deps test-unit bench lint services-up services-down services-status clean
 
 all: build
 
@@ -20,8 +20,12 @@ run: build services-up
 	bash deploy/local/run.sh $(BIN)
 
 ## test: start the services if needed, then run unit and integration tests.
-test: services-up
+test: services-up test-deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# chDB (the embedded current ClickHouse engine, from PyPI) checks the DDL meant for newer servers.
+test-deps:
+	@python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check chdb
 
 ## test-unit: only the tests that need no services.
 test-unit:

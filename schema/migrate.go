@@ -222,11 +222,13 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 		known[mg.Version] = mg
 		latest = max(latest, mg.Version)
 	}
-	done := make(map[uint32]bool, len(applied))
 	for _, a := range applied {
 		if a.Version > latest {
 			return 0, fmt.Errorf("%w: database has migration %d (%s), this binary knows up to %d", ErrSchemaNewer, a.Version, a.Name, latest)
 		}
+	}
+	done := make(map[uint32]bool, len(applied))
+	for _, a := range applied {
 		if mg, ok := known[a.Version]; ok && mg.Checksum != a.Checksum {
 			return 0, fmt.Errorf("%w: migration %d (%s)", ErrMigrationChanged, a.Version, a.Name)
 		}
@@ -267,4 +269,22 @@ func (m *Migrator) record(ctx context.Context, mg Migration) error {
 		return err
 	}
 	return b.Send()
+}
+
+// Render returns every migration's statements as they would run on a server with caps, in
+// order. It needs no server: `meterhouse migrate --print` and the DDL checks use it.
+func Render(caps Capabilities) ([]string, error) {
+	ms, err := Migrations()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, m := range ms {
+		stmts, err := m.Statements(caps)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, stmts...)
+	}
+	return out, nil
 }

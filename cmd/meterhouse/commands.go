@@ -19,8 +19,25 @@ import (
 )
 
 func cmdMigrate(ctx context.Context, env *environment, args []string) error {
-	if err := env.parseFlags(flag.NewFlagSet("migrate", flag.ContinueOnError), args); err != nil {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	printOnly := fs.Bool("print", false, "print the statements for --server-version instead of applying them")
+	version := fs.String("server-version", "24.8", "with --print: the ClickHouse version to render the DDL for")
+	if err := env.parseFlags(fs, args); err != nil {
 		return err
+	}
+	if *printOnly {
+		v, err := schema.ParseVersion(*version)
+		if err != nil {
+			return fmt.Errorf("--server-version: %w", err)
+		}
+		stmts, err := schema.Render(schema.CapabilitiesOf(v))
+		if err != nil {
+			return err
+		}
+		for _, s := range stmts {
+			fmt.Fprintf(env.stdout, "%s;\n\n", s)
+		}
+		return nil
 	}
 	if err := schema.EnsureDatabase(ctx, env.cfg.ClickHouse); err != nil {
 		return err
