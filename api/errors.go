@@ -1,8 +1,12 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
 )
 
 // Domain errors that components return, wrapped with %w, to choose a status code. An
@@ -10,6 +14,11 @@ import (
 var (
 	// ErrInvalid marks a request whose parameters or body are wrong: 400.
 	ErrInvalid = errors.New("invalid request")
+	// ErrUnauthenticated marks a request without a valid credential (none, unknown, revoked
+	// or expired): 401.
+	ErrUnauthenticated = errors.New("unauthenticated")
+	// ErrForbidden marks a principal whose roles do not allow the request: 403.
+	ErrForbidden = errors.New("forbidden")
 	// ErrNotFound marks a request for something that does not exist: 404.
 	ErrNotFound = errors.New("not found")
 	// ErrConflict marks a request that conflicts with the current state: 409.
@@ -36,3 +45,97 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	// Error says what went wrong.
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says what went wrong: a stable code, a message for people, and the request
+// field at fault when there is one.
+type ErrorDetail struct {
+	// Code is stable and meant for programs: invalid_parameter, invalid_request,
+	// unauthorized, forbidden, not_found, method_not_allowed, conflict, too_large, timeout,
+	// unavailable or internal.
+	Code string `json:"code"`
+	// Message is meant for people.
+	Message string `json:"message"`
+	// Field names the parameter or body field at fault, when there is one.
+	Field string `json:"field,omitempty"`
+}
+
+// handleError is the one place errors become responses. Messages of 5xx errors are
+// generic: their details (SQL, addresses) go to the log, not to the client.
+func (s *Server) handleError(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	status, body := classify(err, c)
+	switch {
+	case status >= 500:
+		s.log.Error("request failed", "method", c.Request().Method, "route", c.Path(), "status", status, "err", err)
+	case status == http.StatusUnauthorized:
+		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="meterhouse"`)
+	}
+	if c.Request().Method == http.MethodHead {
+		err = c.NoContent(status)
+	} else {
+		err = c.JSON(status, body)
+	}
+	if err != nil {
+		s.log.Warn("writing error response", "err", err)
+	}
+}
+
+// classify maps err to a status and body. Only 4xx errors pass their message on.
+func classify(err error, c echo.Context) (int, ErrorBody) {
+	var fe *FieldError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &fe):
+		return http.StatusBadRequest, ErrorBody{ErrorDetail{Code: "invalid_parameter", Message: fe.Message, Field: fe.Field}}
+	case errors.Is(err, ErrInvalid):
+		return http.StatusBadRequest, ErrorBody{ErrorDetail{Code: "invalid_request", Message: err.Error()}}
+	case errors.Is(err, ErrUnauthenticated):
+		return http.StatusUnauthorized, ErrorBody{ErrorDetail{Code: "unauthorized", Message: err.Error()}}
+	case errors.Is(err, ErrForbidden):
+		return http.StatusForbidden, ErrorBody{ErrorDetail{Code: "forbidden", Message: err.Error()}}
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound, ErrorBody{ErrorDetail{Code: "not_found", Message: err.Error()}}
+	case errors.Is(err, ErrConflict):
+		return http.StatusConflict, ErrorBody{ErrorDetail{Code: "conflict", Message: err.Error()}}
+	case errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() != nil:
+		return http.StatusServiceUnavailable, ErrorBody{ErrorDetail{Code: "timeout", Message: "the request took longer than the server allows"}}
+	case errors.Is(err, ErrUnavailable):
+		return http.StatusServiceUnavailable, ErrorBody{ErrorDetail{Code: "unavailable", Message: "a backing service is unavailable; retry later"}}
+	case errors.As(err, &he):
+		msg := http.StatusText(he.Code)
+		if m, ok := he.Message.(string); ok && he.Code < 500 {
+			msg = m
+		}
+		return he.Code, ErrorBody{ErrorDetail{Code: codeFor(he.Code), Message: msg}}
+	}
+	return http.StatusInternalServerError, ErrorBody{ErrorDetail{Code: "internal", Message: "internal error"}}
+}
+
+func codeFor(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusMethodNotAllowed:
+		return "method_not_allowed"
+	case http.StatusRequestEntityTooLarge:
+		return "too_large"
+	case http.StatusUnauthorized:
+		return "unauthorized"
+	case http.StatusForbidden:
+		return "forbidden"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	if status >= 500 {
+		return "internal"
+	}
+	return "bad_request"
+}

@@ -2,21 +2,9 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 
 	"github.com/labstack/echo/v4"
-)
-
-// Role names a set of permissions a principal can hold.
-type Role string
-
-// The roles of Meterhouse. Admin may use every route.
-const (
-	RoleAdmin      Role = "admin"      // manage tokens and everything else
-	RoleAnalyst    Role = "analyst"    // read consumption and run analyst SQL
-	RoleIngest     Role = "ingest"     // write readings
-	RoleBilling    Role = "billing"    // run and read bills
-	RoleOperator   Role = "operator"   // request remote commands
-	RoleSupervisor Role = "supervisor" // approve remote commands
 )
 
 // Param documents one path or query parameter of a route.
@@ -25,10 +13,25 @@ type Param struct {
 	Name string
 	// In is "path" or "query".
 	In string
-	// Required says whether the request must carry it.
+	// Required says whether the request must carry it. Path parameters always must.
 	Required bool
 	// Description says what it means and which values it takes.
 	Description string
+	// Type is the parameter's JSON Schema type: "string" (the default), "integer",
+	// "number" or "boolean".
+	Type string
+}
+
+// Body documents the request body of a route.
+type Body struct {
+	// ContentTypes lists the media types accepted, like "application/json".
+	ContentTypes []string
+	// Description says what the body holds.
+	Description string
+	// Required says whether a request must have a body.
+	Required bool
+	// Example is an optional example body, shown with every content type.
+	Example any
 }
 
 // Route is one endpoint: where it is, who may call it, what it does and its handler. Every
@@ -38,6 +41,8 @@ type Route struct {
 	Method, Path string
 	// Summary says in one sentence what the route does.
 	Summary string
+	// Description adds detail to the summary; optional.
+	Description string
 	// Roles lists the roles allowed to call the route besides admin. A route with no roles
 	// is refused unless Public is set.
 	Roles []Role
@@ -45,12 +50,23 @@ type Route struct {
 	Public bool
 	// Params documents the route's parameters.
 	Params []Param
+	// Body documents the request body; nil for a route without one.
+	Body *Body
+	// Status is the status code of success; 200 when zero.
+	Status int
+	// Response describes the successful response; "Success." when empty.
+	Response string
+	// ResponseType is the media type of the successful response; application/json when
+	// empty. Use "-" for a response without a body (like 204).
+	ResponseType string
 	// Handler serves the route.
 	Handler echo.HandlerFunc
 }
 
 // Handle registers a route. It refuses a route that declares neither roles nor Public, so
-// that no route is ever reachable by accident.
+// that no route is ever reachable by accident. (Missing documentation, such as a summary or
+// a path parameter, fails the OpenAPI test rather than the start.) A non-public route is served only to a principal holding admin or one of its
+// roles. Routes must be registered before Run.
 func (s *Server) Handle(r Route) error {
 	if r.Handler == nil || r.Method == "" || r.Path == "" {
 		return fmt.Errorf("api: route %s %s: method, path and handler are required", r.Method, r.Path)
@@ -58,10 +74,41 @@ func (s *Server) Handle(r Route) error {
 	if len(r.Roles) == 0 && !r.Public {
 		return fmt.Errorf("api: route %s %s declares no role and is not public", r.Method, r.Path)
 	}
+	if len(r.Roles) > 0 && r.Public {
+		return fmt.Errorf("api: route %s %s is public but declares roles", r.Method, r.Path)
+	}
+	for _, role := range r.Roles {
+		if _, err := ParseRole(string(role)); err != nil {
+			return fmt.Errorf("api: route %s %s: %w", r.Method, r.Path, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.routes {
+		if o.Method == r.Method && o.Path == r.Path {
+			return fmt.Errorf("api: route %s %s registered twice", r.Method, r.Path)
+		}
+	}
 	s.routes = append(s.routes, r)
-	s.echo.Add(r.Method, r.Path, r.Handler)
+	var mw []echo.MiddlewareFunc
+	if !r.Public {
+		mw = append(mw, s.authorize(r))
+	}
+	s.echo.Add(r.Method, r.Path, r.Handler, mw...)
 	return nil
 }
 
 // Routes returns the routes registered so far.
-func (s *Server) Routes() []Route { return append([]Route(nil), s.routes...) }
+func (s *Server) Routes() []Route {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return append([]Route(nil), s.routes...)
+}
+
+// status returns the route's success status.
+func (r Route) status() int {
+	if r.Status == 0 {
+		return http.StatusOK
+	}
+	return r.Status
+}

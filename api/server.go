@@ -7,10 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
+	"github.com/labstack/gommon/bytes"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Config configures the HTTP server.
@@ -27,17 +31,24 @@ type Config struct {
 	BodyLimit string `yaml:"body_limit"`
 	// ShutdownTimeout bounds the drain of in-flight requests on stop.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ReadinessTimeout bounds each readiness check of /readyz.
+	ReadinessTimeout time.Duration `yaml:"readiness_timeout"`
+	// AccessLog logs every request (method, route, status, duration, principal) at info
+	// level; when false, only failures are logged.
+	AccessLog bool `yaml:"access_log"`
 }
 
 // DefaultConfig serves on loopback port 8080.
 func DefaultConfig() Config {
 	return Config{
-		Listen:          "127.0.0.1:8080",
-		ReadTimeout:     30 * time.Second,
-		WriteTimeout:    60 * time.Second,
-		RequestTimeout:  30 * time.Second,
-		BodyLimit:       "32M",
-		ShutdownTimeout: 15 * time.Second,
+		Listen:           "127.0.0.1:8080",
+		ReadTimeout:      30 * time.Second,
+		WriteTimeout:     60 * time.Second,
+		RequestTimeout:   30 * time.Second,
+		BodyLimit:        "32M",
+		ShutdownTimeout:  15 * time.Second,
+		ReadinessTimeout: 2 * time.Second,
+		AccessLog:        true,
 	}
 }
 
@@ -46,30 +57,56 @@ func (c Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("api.listen: %q is not host:port: %w", c.Listen, err)
 	}
-	for name, d := range map[string]time.Duration{
-		"api.read_timeout": c.ReadTimeout, "api.write_timeout": c.WriteTimeout,
-		"api.request_timeout": c.RequestTimeout, "api.shutdown_timeout": c.ShutdownTimeout,
+	for _, d := range []struct {
+		key string
+		val time.Duration
+	}{
+		{"api.read_timeout", c.ReadTimeout}, {"api.write_timeout", c.WriteTimeout},
+		{"api.request_timeout", c.RequestTimeout}, {"api.shutdown_timeout", c.ShutdownTimeout},
+		{"api.readiness_timeout", c.ReadinessTimeout},
 	} {
-		if d <= 0 {
-			return fmt.Errorf("%s: must be positive", name)
+		if d.val <= 0 {
+			return fmt.Errorf("%s: must be positive, got %s", d.key, d.val)
 		}
 	}
 	if c.BodyLimit == "" {
 		return errors.New("api.body_limit: must not be empty")
+	}
+	// The same parser as Echo's body limit middleware, which panics on what it cannot read.
+	if n, err := bytes.Parse(c.BodyLimit); err != nil || n <= 0 {
+		return fmt.Errorf("api.body_limit: %q is not a size like 512K or 32M", c.BodyLimit)
 	}
 	return nil
 }
 
 // Server is the Echo server every component registers its routes on.
 type Server struct {
-	cfg    Config
-	echo   *echo.Echo
-	log    *slog.Logger
+	cfg  Config
+	echo *echo.Echo
+	log  *slog.Logger
+	auth Authenticator
+	reg  *prometheus.Registry
+	http *httpMetrics
+
+	mu     sync.RWMutex
 	routes []Route
+	checks []readiness
 }
 
-// New builds the server with its middleware, error handler and health route.
-func New(cfg Config, log *slog.Logger) (*Server, error) {
+// Option adjusts a Server built by New.
+type Option func(*Server)
+
+// WithAuthenticator sets how bearer tokens become principals. Without it, every request
+// to a non-public route is refused with 401.
+func WithAuthenticator(a Authenticator) Option { return func(s *Server) { s.auth = a } }
+
+// WithRegistry makes the server register its metrics on reg and serve reg at /metrics,
+// instead of a registry of its own.
+func WithRegistry(reg *prometheus.Registry) Option { return func(s *Server) { s.reg = reg } }
+
+// New builds the server with its middleware, error handler and the routes it owns:
+// /healthz, /readyz, /metrics and /openapi.json.
+func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -79,22 +116,44 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	s := &Server{cfg: cfg, echo: e, log: log}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+		if err := s.reg.Register(collectors.NewGoCollector()); err != nil {
+			return nil, fmt.Errorf("api: register Go metrics: %w", err)
+		}
+		if err := s.reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+			return nil, fmt.Errorf("api: register process metrics: %w", err)
+		}
+	}
+	m, err := newHTTPMetrics(s.reg)
+	if err != nil {
+		return nil, err
+	}
+	s.http = m
 	e.HTTPErrorHandler = s.handleError
+	e.Use(s.observe)
 	e.Use(middleware.Recover())
 	e.Use(middleware.BodyLimit(cfg.BodyLimit))
 	e.Use(middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: cfg.RequestTimeout}))
-	if err := s.Handle(Route{Method: http.MethodGet, Path: "/healthz", Public: true,
-		Summary: "Reports that the process is alive.",
-		Handler: func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) },
-	}); err != nil {
-		return nil, err
+	for _, r := range s.ownRoutes() {
+		if err := s.Handle(r); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
 
-// Echo returns the underlying Echo instance for route registration. Routes must be
-// registered before Run.
+// Echo returns the underlying Echo instance, for tests (httptest.NewServer(srv.Echo())).
+// Register routes with Handle, never on Echo directly: they would be neither authorized
+// nor documented.
 func (s *Server) Echo() *echo.Echo { return s.echo }
+
+// Registry returns the registry /metrics serves; components register their collectors on
+// it.
+func (s *Server) Registry() prometheus.Registerer { return s.reg }
 
 // Run serves until ctx is cancelled, then drains in-flight requests for at most
 // ShutdownTimeout.
@@ -104,12 +163,14 @@ func (s *Server) Run(ctx context.Context) error {
 		Handler:      s.echo,
 		ReadTimeout:  s.cfg.ReadTimeout,
 		WriteTimeout: s.cfg.WriteTimeout,
+		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	ln, err := net.Listen("tcp", s.cfg.Listen)
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("api: listen %s: %w", s.cfg.Listen, err)
 	}
-	s.log.Info("serving HTTP API", "addr", ln.Addr().String())
+	s.log.Info("serving HTTP API", "addr", ln.Addr().String(), "routes", len(s.Routes()), "auth", s.auth != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -123,84 +184,4 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("api: shutdown: %w", err)
 	}
 	return nil
-}
-
-// ErrorBody is the JSON body of every error response.
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
-
-// ErrorDetail says what went wrong: a stable code, a message for people, and the request
-// field at fault when there is one.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
-}
-
-// handleError is the one place errors become responses. Messages of 5xx errors are
-// generic: their details (SQL, addresses) go to the log, not to the client.
-func (s *Server) handleError(err error, c echo.Context) {
-	if c.Response().Committed {
-		return
-	}
-	status, body := s.classify(err, c)
-	if status >= 500 {
-		s.log.Error("request failed", "method", c.Request().Method, "path", c.Path(), "status", status, "err", err)
-	}
-	if c.Request().Method == http.MethodHead {
-		err = c.NoContent(status)
-	} else {
-		err = c.JSON(status, body)
-	}
-	if err != nil {
-		s.log.Warn("writing error response", "err", err)
-	}
-}
-
-func (s *Server) classify(err error, c echo.Context) (int, ErrorBody) {
-	var fe *FieldError
-	var he *echo.HTTPError
-	switch {
-	case errors.As(err, &fe):
-		return http.StatusBadRequest, ErrorBody{ErrorDetail{Code: "invalid_parameter", Message: fe.Message, Field: fe.Field}}
-	case errors.Is(err, ErrInvalid):
-		return http.StatusBadRequest, ErrorBody{ErrorDetail{Code: "invalid_request", Message: err.Error()}}
-	case errors.Is(err, ErrNotFound):
-		return http.StatusNotFound, ErrorBody{ErrorDetail{Code: "not_found", Message: err.Error()}}
-	case errors.Is(err, ErrConflict):
-		return http.StatusConflict, ErrorBody{ErrorDetail{Code: "conflict", Message: err.Error()}}
-	case errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() != nil:
-		return http.StatusServiceUnavailable, ErrorBody{ErrorDetail{Code: "timeout", Message: "the request took longer than the server allows"}}
-	case errors.Is(err, ErrUnavailable):
-		return http.StatusServiceUnavailable, ErrorBody{ErrorDetail{Code: "unavailable", Message: "a backing service is unavailable; retry later"}}
-	case errors.As(err, &he):
-		msg := http.StatusText(he.Code)
-		if m, ok := he.Message.(string); ok && he.Code < 500 {
-			msg = m
-		}
-		return he.Code, ErrorBody{ErrorDetail{Code: codeFor(he.Code), Message: msg}}
-	}
-	return http.StatusInternalServerError, ErrorBody{ErrorDetail{Code: "internal", Message: "internal error"}}
-}
-
-func codeFor(status int) string {
-	switch status {
-	case http.StatusNotFound:
-		return "not_found"
-	case http.StatusMethodNotAllowed:
-		return "method_not_allowed"
-	case http.StatusRequestEntityTooLarge:
-		return "too_large"
-	case http.StatusUnauthorized:
-		return "unauthorized"
-	case http.StatusForbidden:
-		return "forbidden"
-	case http.StatusServiceUnavailable:
-		return "unavailable"
-	}
-	if status >= 500 {
-		return "internal"
-	}
-	return "bad_request"
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
@@ -31,10 +33,16 @@ type Config struct {
 	ClickHouse schema.Config `yaml:"clickhouse"`
 	// Ingest configures the Kafka consumer that stores readings.
 	Ingest ingest.Config `yaml:"ingest"`
+	// HTTPIngest configures the HTTP ingest endpoints.
+	HTTPIngest ingest.HTTPConfig `yaml:"http_ingest"`
 	// API configures the HTTP server.
 	API api.Config `yaml:"api"`
 	// Query configures the read paths.
 	Query query.Config `yaml:"query"`
+	// SQL limits the analyst SQL endpoint's queries.
+	SQL query.SQLConfig `yaml:"sql"`
+	// Auth configures API tokens.
+	Auth auth.Config `yaml:"auth"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -52,8 +60,11 @@ func Default() Config {
 	return Config{
 		ClickHouse: schema.DefaultConfig(),
 		Ingest:     ingest.DefaultConfig(),
+		HTTPIngest: ingest.DefaultHTTPConfig(),
 		API:        api.DefaultConfig(),
 		Query:      query.DefaultConfig(),
+		SQL:        query.DefaultSQLConfig(),
+		Auth:       auth.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},
 	}
 }
@@ -76,6 +87,9 @@ func Load(path string, environ []string) (Config, error) {
 		dec := yaml.NewDecoder(bytes.NewReader(b))
 		dec.KnownFields(true)
 		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) { // io.EOF: an empty file
+			if key := keyAtLine(b, err); key != "" {
+				return cfg, fmt.Errorf("config file %s: %s: %w", path, key, err)
+			}
 			return cfg, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
@@ -91,9 +105,58 @@ func Load(path string, environ []string) (Config, error) {
 	return cfg, nil
 }
 
+// lineRE finds the line a YAML error is about.
+var lineRE = regexp.MustCompile(`line (\d+):`)
+
+// keyAtLine returns the dotted key (like api.read_timeout) on the line that the decoding
+// error err names in the YAML document b, or "" when it cannot tell.
+func keyAtLine(b []byte, err error) string {
+	m := lineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	line, _ := strconv.Atoi(m[1])
+	var root yaml.Node
+	if yaml.Unmarshal(b, &root) != nil {
+		return ""
+	}
+	var walk func(n *yaml.Node, prefix string) string
+	walk = func(n *yaml.Node, prefix string) string {
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				if k := walk(c, prefix); k != "" {
+					return k
+				}
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i].Value
+				if prefix != "" {
+					key = prefix + "." + key
+				}
+				if n.Content[i].Line == line {
+					return key
+				}
+				if k := walk(n.Content[i+1], key); k != "" {
+					return k
+				}
+			}
+		case yaml.SequenceNode:
+			for _, c := range n.Content {
+				if c.Line == line {
+					return prefix
+				}
+			}
+		}
+		return ""
+	}
+	return walk(&root, "")
+}
+
 // Validate checks every section and the settings that span sections.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Ingest, c.API, c.Query} {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"time"
 
@@ -40,6 +41,18 @@ type Config struct {
 	RetryMax time.Duration `yaml:"retry_max"`
 	// ShutdownTimeout bounds the final flush and commit after a stop is requested.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// SessionTimeout is how long the group coordinator waits for a heartbeat before it
+	// declares a member dead and hands its partitions to the others. A process killed
+	// without leaving the group holds its partitions this long. Heartbeats are sent every
+	// tenth of it. The broker bounds it (group.min.session.timeout.ms, 6s by default).
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// LagInterval is how often the consumer lag per partition (end offset minus the
+	// group's committed offset) is measured for the metrics.
+	LagInterval time.Duration `yaml:"lag_interval"`
+	// UnsafeCommitBeforeInsert commits each batch's offsets BEFORE storing it, so that a
+	// crash between the commit and the insert loses the batch. It exists only so that the
+	// crash tests can show that they detect a broken pipeline; never set it in production.
+	UnsafeCommitBeforeInsert bool `yaml:"unsafe_commit_before_insert"`
 }
 
 // DefaultConfig returns settings for the local development services.
@@ -57,6 +70,8 @@ func DefaultConfig() Config {
 		RetryMin:        100 * time.Millisecond,
 		RetryMax:        10 * time.Second,
 		ShutdownTimeout: 30 * time.Second,
+		SessionTimeout:  30 * time.Second,
+		LagInterval:     10 * time.Second,
 	}
 }
 
@@ -87,6 +102,10 @@ func (c Config) Validate() error {
 		return errors.New("ingest.retry_min, ingest.retry_max: want 0 < retry_min <= retry_max")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("ingest.shutdown_timeout: must be positive")
+	case c.SessionTimeout < time.Second:
+		return errors.New("ingest.session_timeout: must be at least 1s")
+	case c.LagInterval <= 0:
+		return errors.New("ingest.lag_interval: must be positive")
 	}
 	for i, b := range c.Brokers {
 		if b == "" {
@@ -100,6 +119,8 @@ func (c Config) Validate() error {
 // is JSON.
 const (
 	ContentTypeJSON = "application/json"
+	// ContentTypeArrow marks a message holding many readings as an Arrow IPC stream.
+	ContentTypeArrow = "application/vnd.apache.arrow.stream"
 )
 
 // Ingester runs the consumers of one process.
@@ -109,6 +130,7 @@ type Ingester struct {
 	log     *slog.Logger
 	metrics *Metrics
 	now     func() time.Time
+	crash   *crashHook // nil unless a crash test asks for one
 }
 
 // New returns an Ingester that stores through w. It rejects an invalid cfg.
@@ -126,6 +148,17 @@ func New(cfg Config, w Writer, log *slog.Logger, m *Metrics) (*Ingester, error) 
 // (bounded by ShutdownTimeout) and returns nil. It returns an error only when a consumer
 // cannot go on.
 func (in *Ingester) Run(ctx context.Context) error {
+	crash, err := crashHookFromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	in.crash = crash
+	if in.crash != nil {
+		in.log.Warn("test crash hook armed: this process will kill itself", "at", crash.point, "flush", crash.flush)
+	}
+	if in.cfg.UnsafeCommitBeforeInsert {
+		in.log.Warn("ingest.unsafe_commit_before_insert is set: a crash loses the batch in flight; for tests only")
+	}
 	dlq := &kafka.Writer{
 		Addr:                   kafka.TCP(in.cfg.Brokers...),
 		Topic:                  in.cfg.DLQTopic,
@@ -142,10 +175,15 @@ func (in *Ingester) Run(ctx context.Context) error {
 			id:       i,
 			dlq:      dlq,
 			json:     NewJSONDecoder(in.cfg.Window),
+			arrow:    NewArrowDecoder(in.cfg.Window),
 			last:     map[int]kafka.Message{},
 		}
 		g.Go(func() error { return c.run(gctx) })
 	}
+	g.Go(func() error {
+		in.pollLag(gctx)
+		return nil
+	})
 	return g.Wait()
 }
 
@@ -157,17 +195,14 @@ type consumer struct {
 	reader *kafka.Reader
 	dlq    *kafka.Writer
 	json   *JSONDecoder
+	arrow  *ArrowDecoder
 
 	cols     Columns
 	dead     []kafka.Message
 	last     map[int]kafka.Message // newest message per partition in the batch
 	messages int
+	bytes    int       // message values in the batch, for the batch size metric
 	first    time.Time // when the batch's first message arrived
-}
-
-type fetched struct {
-	msg kafka.Message
-	err error
 }
 
 func (c *consumer) run(ctx context.Context) error {
@@ -178,25 +213,45 @@ func (c *consumer) run(ctx context.Context) error {
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
 		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  1024,
+		QueueCapacity:  4096,
 		CommitInterval: 0, // commit synchronously, only after the batch is stored
 		StartOffset:    kafka.FirstOffset,
+
+		// Group liveness (ingest.session_timeout), kept apart from the fetch tuning above.
+		SessionTimeout:    c.cfg.SessionTimeout,
+		HeartbeatInterval: c.cfg.SessionTimeout / 10,
 	})
 	defer c.reader.Close()
 
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
 	// The channel is the back-pressure: while a flush retries, the fetcher blocks on it.
-	ch := make(chan fetched, 1024)
+	ch := make(chan kafka.Message, 1024)
 	go func() {
+		wait := c.cfg.RetryMin
 		for {
 			m, err := c.reader.FetchMessage(fetchCtx)
-			select {
-			case ch <- fetched{m, err}:
-			case <-fetchCtx.Done():
-				return
-			}
 			if err != nil {
+				if fetchCtx.Err() != nil {
+					return
+				}
+				// A group reader heals by itself (it reconnects and rejoins the group when
+				// the broker is back); the error only reports the outage. Ask again later.
+				c.metrics.retries.WithLabelValues("fetch").Inc()
+				c.log.Warn("fetch failed; retrying", "consumer", c.id, "wait", wait, "err", err)
+				select {
+				case <-fetchCtx.Done():
+					return
+				case <-time.After(wait):
+				}
+				wait = min(2*wait, c.cfg.RetryMax)
+				continue
+			}
+			wait = c.cfg.RetryMin
+			c.metrics.fetched.Inc()
+			select {
+			case ch <- m:
+			case <-fetchCtx.Done():
 				return
 			}
 		}
@@ -212,18 +267,13 @@ func (c *consumer) run(ctx context.Context) error {
 			if err := c.flush(ctx); err != nil {
 				return c.stopped(ctx, err)
 			}
-		case f := <-ch:
-			if f.err != nil {
-				if ctx.Err() != nil {
-					return c.shutdown(ctx)
-				}
-				return fmt.Errorf("consumer %d: fetch: %w", c.id, f.err)
-			}
+		case m := <-ch:
 			if c.messages == 0 {
 				c.first = time.Now()
 				timer.Reset(c.cfg.FlushInterval)
 			}
-			c.add(f.msg)
+			c.add(m)
+			c.bytes += len(m.Value)
 			if c.cols.Len() >= c.cfg.BatchRows || c.messages >= c.cfg.BatchRows {
 				timer.Stop()
 				if err := c.flush(ctx); err != nil {
@@ -268,9 +318,17 @@ func (c *consumer) add(m kafka.Message) {
 		if r, ok := c.json.Decode(m.Key, m.Value, now, &c.cols); !ok {
 			c.deadLetter(m, m.Value, r)
 		}
+	case ContentTypeArrow:
+		rows, r, ok := c.arrow.Decode(m.Value, now, &c.cols)
+		if !ok {
+			c.deadLetter(m, m.Value, r)
+		}
+		for _, row := range rows { // each refused row goes to the dead letters on its own
+			c.deadLetter(m, row.Value, row.Reject)
+		}
 	default:
 		c.deadLetter(m, m.Value, Reject{Code: CodeBadFormat, Field: "content-type", Row: -1,
-			Reason: fmt.Sprintf("unsupported content-type %q: want %s", ct, ContentTypeJSON)})
+			Reason: fmt.Sprintf("unsupported content-type %q: want %s or %s", ct, ContentTypeJSON, ContentTypeArrow)})
 	}
 }
 
@@ -292,17 +350,28 @@ func (c *consumer) deadLetter(m kafka.Message, value []byte, r Reject) {
 
 // flush stores the batch: dead letters first, then the readings, and only then commits the
 // offsets, so that nothing is committed before it is stored somewhere. Every step retries
-// with backoff until it succeeds or ctx ends; the batch is kept on error.
+// with backoff until it succeeds or ctx ends; the batch is kept on error. (With
+// UnsafeCommitBeforeInsert, a test-only setting, the commit comes first.)
 func (c *consumer) flush(ctx context.Context) error {
 	if c.messages == 0 {
 		return nil
+	}
+	n := c.crash.begin()
+	if c.cfg.UnsafeCommitBeforeInsert {
+		if err := c.commit(ctx); err != nil {
+			return err
+		}
 	}
 	if len(c.dead) > 0 {
 		if err := c.retry(ctx, "dead_letter", func() error { return c.dlq.WriteMessages(ctx, c.dead...) }); err != nil {
 			return err
 		}
 	}
+	c.crash.at(n, crashBeforeInsert)
 	if c.cols.Len() > 0 {
+		if c.crash.armed(n, crashDuringInsert) {
+			c.crash.insertPartAndDie(ctx, c.writer, &c.cols)
+		}
 		if err := c.retry(ctx, "insert", func() error {
 			start := time.Now()
 			err := c.writer.Write(ctx, &c.cols)
@@ -314,27 +383,39 @@ func (c *consumer) flush(ctx context.Context) error {
 		c.metrics.inserted.Add(float64(c.cols.Len()))
 		c.metrics.batchRows.Observe(float64(c.cols.Len()))
 	}
-	offsets := make([]kafka.Message, 0, len(c.last))
-	for _, m := range c.last {
-		offsets = append(offsets, m)
-	}
-	if err := c.reader.CommitMessages(ctx, offsets...); err != nil {
-		// The rows are stored; an offset that cannot be committed (for instance because a
-		// rebalance moved the partition) only means the messages are delivered again, and
-		// storing them again changes nothing.
-		c.log.Warn("commit failed; the batch will be redelivered", "consumer", c.id, "err", err)
-		if ctx.Err() != nil {
-			return ctx.Err()
+	c.metrics.batchBytes.Observe(float64(c.bytes))
+	c.crash.at(n, crashAfterInsert)
+	if !c.cfg.UnsafeCommitBeforeInsert {
+		if err := c.commit(ctx); err != nil {
+			return err
 		}
 	}
 	c.metrics.batches.Inc()
 	c.log.Debug("flushed", "consumer", c.id, "rows", c.cols.Len(), "dead", len(c.dead),
-		"messages", c.messages, "age", time.Since(c.first))
+		"messages", c.messages, "bytes", c.bytes, "age", time.Since(c.first))
 	c.cols.Reset()
 	clear(c.dead)
 	c.dead = c.dead[:0]
 	clear(c.last)
 	c.messages = 0
+	c.bytes = 0
+	return nil
+}
+
+// commit commits the offsets of the batch's newest message per partition. A failed commit
+// is logged, not retried: the rows are stored, and an offset that cannot be committed (for
+// instance because a rebalance moved the partition) only means the messages are delivered
+// again, which changes nothing. It returns an error only when ctx has ended.
+func (c *consumer) commit(ctx context.Context) error {
+	offsets := make([]kafka.Message, 0, len(c.last))
+	for _, m := range c.last {
+		offsets = append(offsets, m)
+	}
+	if err := c.reader.CommitMessages(ctx, offsets...); err != nil {
+		c.metrics.commitFailures.Inc()
+		c.log.Warn("commit failed; the batch will be redelivered", "consumer", c.id, "err", err)
+		return ctx.Err()
+	}
 	return nil
 }
 

@@ -28,6 +28,7 @@ type pipeline struct {
 	cfg    ingest.Config
 	conn   driver.Conn
 	api    *httptest.Server
+	token  string // an analyst's token for api
 	writer *kafka.Writer
 }
 
@@ -43,10 +44,7 @@ func newPipeline(t *testing.T) *pipeline {
 	cfg.BatchRows = 2000
 	cfg.Consumers = 2
 
-	srv, err := api.New(api.DefaultConfig(), testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, token := testenv.API(t, conn)
 	q, err := query.New(query.DefaultConfig(), conn)
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +58,7 @@ func newPipeline(t *testing.T) *pipeline {
 	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.Topic, Balancer: &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
 	t.Cleanup(func() { w.Close() })
-	return &pipeline{cfg: cfg, conn: conn, api: hs, writer: w}
+	return &pipeline{cfg: cfg, conn: conn, api: hs, token: token(api.RoleAnalyst), writer: w}
 }
 
 // runIngest runs an Ingester until the returned stop function is called.
@@ -169,7 +167,12 @@ func (p *pipeline) hourly(t *testing.T, ids []string) map[string][]query.Point {
 	for _, id := range ids {
 		url := fmt.Sprintf("%s/v1/meters/%s/consumption?from=%s&to=%s&step=1h", p.api.URL, id,
 			now.Add(-72*time.Hour).Format(time.RFC3339), now.Format(time.RFC3339))
-		resp, err := http.Get(url)
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+p.token)
+		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,9 +11,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
-	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 )
@@ -105,15 +103,10 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 	// Closed last, after both the API and ingest have stopped using it.
 	defer conn.Close()
 
-	srv, err := api.New(env.cfg.API, env.log.With("component", "api"))
+	// newServer (server.go) registers every component's routes; the route tests build the
+	// server with it too, so register new routes there, not here.
+	srv, err := newServer(env, conn)
 	if err != nil {
-		return err
-	}
-	q, err := query.New(env.cfg.Query, conn)
-	if err != nil {
-		return err
-	}
-	if err := q.Register(srv); err != nil {
 		return err
 	}
 
@@ -122,7 +115,7 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	if !*noIngest {
-		in, err := newIngester(ctx, env, conn, prometheus.NewRegistry())
+		in, err := newIngester(ctx, env, conn, srv.Registry())
 		if err != nil {
 			return err
 		}

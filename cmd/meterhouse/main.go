@@ -25,6 +25,7 @@ Commands:
   migrate   create or upgrade the ClickHouse schema
   sim       simulate a fleet of meters and produce its readings to Kafka
   config    check or print the effective configuration (config check | config print)
+  token     create, list or revoke API tokens (token create --name N --role R)
 
 Configuration: defaults, then the YAML file given by --config (or MH_CONFIG), then MH_*
 environment variables (MH_CLICKHOUSE_ADDR, MH_API_LISTEN, ...), then flags.
@@ -71,6 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"migrate": cmdMigrate,
 		"sim":     cmdSim,
 		"config":  cmdConfig,
+		"token":   cmdToken,
 	}
 	name, rest := global.Arg(0), global.Args()[1:]
 	cmd, ok := commands[name]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Meterhouse on the local services with a working default: migrates the database,
-# simulates a small fleet for the last three days, serves the API (with ingest) and prints
-# a curl command that works once the readings are stored. Stop it with Ctrl-C.
+# simulates a small fleet for the last three days, issues an admin API token, serves the API
+# (with ingest) and prints the token and a curl command that works once the readings are
+# stored. Stop it with Ctrl-C.
 #   usage: deploy/local/run.sh path/to/meterhouse
 set -euo pipefail
 BIN="${1:?usage: run.sh path/to/meterhouse}"
@@ -13,13 +14,16 @@ to=$(date -u +%Y-%m-%dT%H:00:00Z)
 from=$(date -u -d "$to - 3 days" +%Y-%m-%dT%H:00:00Z)
 "$BIN" sim --meters "$METERS" --from "$from" --to "$to" --interval 15m
 
+# A short-lived admin token for this session; `token create` prints it alone on its last line.
+TOKEN=$("$BIN" token create --name "make-run-$(id -un)" --role admin --ttl 24h | tail -n 1)
+
 "$BIN" serve &
 pid=$!
 trap 'kill -TERM "$pid" 2>/dev/null; wait "$pid"' INT TERM
 
 url="http://$LISTEN/v1/meters/MTR-000001/consumption?from=$(date -u -d "$to - 1 day" +%Y-%m-%dT%H:00:00Z)&to=$to&step=1h"
 for _ in $(seq 1 120); do
-  if curl -fsS "$url" 2>/dev/null | grep -q '"wh"'; then
+  if curl -fsS -H "Authorization: Bearer $TOKEN" "$url" 2>/dev/null | grep -q '"wh"'; then
     break
   fi
   kill -0 "$pid" 2>/dev/null || { echo "meterhouse serve exited" >&2; exit 1; }
@@ -27,9 +31,16 @@ for _ in $(seq 1 120); do
 done
 cat <<MSG
 
-Meterhouse is serving on http://$LISTEN with $METERS simulated meters. Try:
+Meterhouse is serving on http://$LISTEN with $METERS simulated meters.
+Admin API token (valid 24 hours; list or revoke with meterhouse token list|revoke):
 
-  curl '$url'
+  $TOKEN
+
+Try:
+
+  curl -H 'Authorization: Bearer $TOKEN' '$url'
+  curl -H 'Authorization: Bearer $TOKEN' http://$LISTEN/openapi.json
+  curl http://$LISTEN/readyz
 
 Press Ctrl-C to stop.
 MSG

@@ -23,32 +23,40 @@
 #   MH_CH_START_TIMEOUT     seconds to wait for ClickHouse (default 60)
 #   MH_KAFKA_START_TIMEOUT  seconds to wait for Kafka (default 90)
 #   MH_STOP_TIMEOUT         seconds between SIGTERM and SIGKILL (default 30)
+#   MH_SERVICES_HOME        where data, logs and pid files live (default $(repo)/.services);
+#                           the Kafka jars and maven cache always stay in $(repo)/.services
+#   MH_CH_PORT, MH_CH_HTTP_PORT                ClickHouse ports (default 9000, 8123)
+#   MH_KAFKA_PORT, MH_KAFKA_CONTROLLER_PORT    Kafka ports (default 9092, 9093)
+#   A second, private instance (e.g. for the disruptive tests, which restart services):
+#     MH_SERVICES_HOME=/tmp/mh-svc2 MH_CH_PORT=19000 MH_CH_HTTP_PORT=18123 \
+#     MH_KAFKA_PORT=19092 MH_KAFKA_CONTROLLER_PORT=19093 bash deploy/local/services.sh up
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-SVC="$REPO_ROOT/.services"
+SVC="${MH_SERVICES_HOME:-$REPO_ROOT/.services}"
 
 CH_DIR="$SVC/clickhouse"
 CH_PID="$CH_DIR/clickhouse.pid"
 CH_HOST=127.0.0.1
-CH_TCP_PORT=9000
-CH_HTTP_PORT=8123
+CH_TCP_PORT="${MH_CH_PORT:-9000}"
+CH_HTTP_PORT="${MH_CH_HTTP_PORT:-8123}"
 CH_PATTERN="clickhouse-server --config-file=$CH_DIR/config.xml"
 
 KAFKA_DIR="$SVC/kafka"
 KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
-KAFKA_LIBS="$KAFKA_DIR/libs"
-KAFKA_M2="$KAFKA_DIR/m2"
-KAFKA_LIBS_STAMP="$KAFKA_DIR/libs.stamp"
+# Downloaded jars are shared by every instance.
+KAFKA_LIBS="$REPO_ROOT/.services/kafka/libs"
+KAFKA_M2="$REPO_ROOT/.services/kafka/m2"
+KAFKA_LIBS_STAMP="$REPO_ROOT/.services/kafka/libs.stamp"
 KAFKA_DATA="$KAFKA_DIR/data"
 KAFKA_LOGS="$KAFKA_DIR/logs"
 KAFKA_PID="$KAFKA_DIR/kafka.pid"
 KAFKA_CLUSTER_ID_FILE="$KAFKA_DIR/cluster.id"
 KAFKA_TOPICS_STAMP="$KAFKA_DIR/topics.stamp"
 KAFKA_HOST=127.0.0.1
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
+KAFKA_PORT="${MH_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${MH_KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
 KAFKA_PATTERN="kafka.Kafka $KAFKA_DIR/server.properties"
 
@@ -457,7 +465,7 @@ ensure_kafka_libs() {
 	ensure_java_maven with-maven
 	log "Kafka: resolving jars from Maven Central (deploy/local/kafka/pom.xml) into $KAFKA_LIBS"
 	rm -rf "$KAFKA_LIBS" "$KAFKA_LIBS_STAMP"
-	mkdir -p "$KAFKA_M2"
+	mkdir -p "$KAFKA_M2" "$KAFKA_DIR"
 	local mvn_log="$KAFKA_DIR/mvn.log"
 	if ! mvn -B -q -f "$KAFKA_POM" \
 		-Dmaven.repo.local="$KAFKA_M2" \

@@ -1,0 +1,154 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/meterhouse/meterhouse/api"
+)
+
+// TokenPrefix starts every Meterhouse API token, so that secret scanners and people can
+// recognise one.
+const TokenPrefix = "mh_"
+
+// tokenBytes is the number of random bytes in a token: 256 bits.
+const tokenBytes = 32
+
+// tokenLen is the length of a token's text: the prefix and 43 base64url characters.
+var tokenLen = len(TokenPrefix) + base64.RawURLEncoding.EncodedLen(tokenBytes)
+
+// NewSecret returns a new random token text.
+func NewSecret() (string, error) {
+	var b [tokenBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("auth: random token: %w", err)
+	}
+	return TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// WellFormed reports whether s has the shape of a token, without looking it up.
+func WellFormed(s string) bool {
+	rest, ok := strings.CutPrefix(s, TokenPrefix)
+	if !ok || len(s) != tokenLen {
+		return false
+	}
+	_, err := base64.RawURLEncoding.DecodeString(rest)
+	return err == nil
+}
+
+// Hash returns the hex SHA-256 of a token's text: what the store keeps instead of it.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// newID returns a new public token id: 16 hex characters.
+func newID() (string, error) {
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("auth: random id: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// Token is what the store knows about a token: everything but its text.
+type Token struct {
+	// ID is the token's public id.
+	ID string `json:"id"`
+	// Name names the principal the token acts for.
+	Name string `json:"name"`
+	// Roles are the roles the token grants.
+	Roles []api.Role `json:"roles"`
+	// CreatedAt is when the token was created, and CreatedBy who created it.
+	CreatedAt time.Time `json:"created_at"`
+	CreatedBy string    `json:"created_by"`
+	// ExpiresAt is when the token stops working; zero means never.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// RevokedAt is when the token was revoked, and RevokedBy who revoked it; zero and
+	// empty while it is not.
+	RevokedAt time.Time `json:"revoked_at,omitzero"`
+	RevokedBy string    `json:"revoked_by,omitempty"`
+	// Status is active, expired or revoked at the time the token was read.
+	Status Status `json:"status"`
+}
+
+// Status is the state of a token at a given time.
+type Status string
+
+// The states of a token.
+const (
+	StatusActive  Status = "active"
+	StatusExpired Status = "expired"
+	StatusRevoked Status = "revoked"
+)
+
+// StatusAt returns the token's state at now.
+func (t Token) StatusAt(now time.Time) Status {
+	switch {
+	case !t.RevokedAt.IsZero():
+		return StatusRevoked
+	case !t.ExpiresAt.IsZero() && !now.Before(t.ExpiresAt):
+		return StatusExpired
+	}
+	return StatusActive
+}
+
+// Principal returns the principal the token authenticates.
+func (t Token) Principal() api.Principal {
+	return api.Principal{Name: t.Name, TokenID: t.ID, Roles: append([]api.Role(nil), t.Roles...)}
+}
+
+// NewToken is a request for a token.
+type NewToken struct {
+	// Name names the principal: a person or a system, 1–64 printable characters.
+	Name string `json:"name"`
+	// Roles lists the roles to grant; at least one.
+	Roles []api.Role `json:"roles"`
+	// TTL is how long the token works: empty for the configured auth.token_ttl, "never"
+	// for no expiry, or a duration like 720h.
+	TTL string `json:"ttl,omitempty"`
+}
+
+// validate checks the request and returns its roles without duplicates and its expiry
+// (zero for never), given the default lifetime and now.
+func (n NewToken) validate(defaultTTL time.Duration, now time.Time) ([]api.Role, time.Time, error) {
+	name := strings.TrimSpace(n.Name)
+	if name == "" || len(name) > 64 || strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return nil, time.Time{}, api.Invalid("name", "%q: want 1-64 printable characters", n.Name)
+	}
+	if len(n.Roles) == 0 {
+		return nil, time.Time{}, api.Invalid("roles", "at least one role is required")
+	}
+	var roles []api.Role
+	for _, r := range n.Roles {
+		role, err := api.ParseRole(string(r))
+		if err != nil {
+			return nil, time.Time{}, api.Invalid("roles", "unknown role %q (want admin, analyst, ingest, billing, operator or supervisor)", r)
+		}
+		if !slices.Contains(roles, role) {
+			roles = append(roles, role)
+		}
+	}
+	ttl := defaultTTL
+	switch n.TTL {
+	case "":
+	case "never":
+		ttl = 0
+	default:
+		d, err := time.ParseDuration(n.TTL)
+		if err != nil || d <= 0 {
+			return nil, time.Time{}, api.Invalid("ttl", "%q: want a positive duration like 720h, or never", n.TTL)
+		}
+		ttl = d
+	}
+	if ttl == 0 {
+		return roles, time.Time{}, nil
+	}
+	return roles, now.Add(ttl).Truncate(time.Second), nil
+}

@@ -1,0 +1,588 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/sim"
+)
+
+// ingestConfig is what bench ingest measures and how.
+type ingestConfig struct {
+	// Readings is how many readings to produce and ingest (per format).
+	Readings int64
+	// Meters is the fleet size; the readings span Readings/Meters metering intervals.
+	Meters int
+	// Interval is the metering interval of the simulated fleet.
+	Interval time.Duration
+	// Seed makes the simulated fleet reproducible.
+	Seed uint64
+	// Formats lists the message formats to measure, each against its own topic and
+	// database: json (one reading per message) and arrow (ArrowBatch readings per message).
+	Formats []string
+	// ArrowBatch is the readings per Arrow message.
+	ArrowBatch int
+	// Ceiling measures clickhouse-client inserting the same readings from a Native file.
+	Ceiling bool
+	// Client is the clickhouse-client executable.
+	Client string
+	// Dir holds the ceiling's Native file while it is needed.
+	Dir string
+	// ClickHouse says how to reach the server; its Database is ignored (every run creates
+	// its own databases).
+	ClickHouse schema.Config
+	// Ingest holds the brokers and the ingest settings measured (partitions, consumers,
+	// batch rows, flush interval); topics, group and database are the run's own.
+	Ingest ingest.Config
+	// Timeout bounds each timed ingest phase.
+	Timeout time.Duration
+	// CPUProfile, when set, is where the CPU profile of each ingest phase is written
+	// (the format's name is inserted before the extension).
+	CPUProfile string
+	// Keep leaves the run's databases, topics and file in place for inspection.
+	Keep bool
+	// JSON prints the report as JSON on stdout (the table then goes to stderr).
+	JSON bool
+	// Services are the local services whose CPU time is reported per phase.
+	Services []service
+	// LogLevel is the level of the ingest log (written to stderr).
+	LogLevel slog.Level
+}
+
+// Validate reports the first setting that cannot work, naming its flag.
+func (c ingestConfig) Validate() error {
+	switch {
+	case c.Readings < 1:
+		return errors.New("--readings: must be at least 1")
+	case c.Meters < 1 || c.Meters > 999_999:
+		return errors.New("--meters: must be between 1 and 999999")
+	case c.Interval < time.Minute || c.Interval%time.Minute != 0:
+		return errors.New("--interval: must be a whole number of minutes")
+	case len(c.Formats) == 0:
+		return fmt.Errorf("--format: name at least one of %v", formatNames)
+	case c.ArrowBatch < 1:
+		return errors.New("--arrow-batch: must be at least 1")
+	case c.Ceiling && c.Client == "":
+		return errors.New("--client: must name clickhouse-client")
+	case c.Timeout <= 0:
+		return errors.New("--timeout: must be positive")
+	}
+	seen := map[string]bool{}
+	for _, f := range c.Formats {
+		if _, err := newFormat(f, c.ArrowBatch); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		if seen[f] {
+			return fmt.Errorf("--format: %q given twice", f)
+		}
+		seen[f] = true
+	}
+	if err := c.ClickHouse.Validate(); err != nil {
+		return err
+	}
+	return c.Ingest.Validate()
+}
+
+// parseIngestFlags returns the configuration of args.
+func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
+	cfg := ingestConfig{ClickHouse: schema.DefaultConfig(), Ingest: benchIngestDefaults()}
+	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
+		cfg.ClickHouse.Addr = a
+	}
+	if b := os.Getenv("MH_INGEST_BROKERS"); b != "" {
+		cfg.Ingest.Brokers = strings.Split(b, ",")
+	}
+	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Int64Var(&cfg.Readings, "readings", 1_000_000, "readings to produce and ingest per format")
+	fs.IntVar(&cfg.Meters, "meters", 10_000, "fleet size")
+	fs.DurationVar(&cfg.Interval, "interval", 15*time.Minute, "metering interval of the fleet")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the fleet")
+	formats := fs.String("format", "json,arrow", "message formats to measure, comma-separated: json, arrow")
+	fs.IntVar(&cfg.ArrowBatch, "arrow-batch", 10_000, "readings per Arrow message")
+	noCeiling := fs.Bool("no-ceiling", false, "skip the clickhouse-client ceiling")
+	fs.StringVar(&cfg.Client, "client", "clickhouse-client", "clickhouse-client executable")
+	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "directory for the ceiling's Native file")
+	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
+	brokers := fs.String("brokers", strings.Join(cfg.Ingest.Brokers, ","), "Kafka bootstrap brokers, comma-separated (MH_INGEST_BROKERS)")
+	fs.IntVar(&cfg.Ingest.Partitions, "partitions", cfg.Ingest.Partitions, "partitions of the bench topics")
+	fs.IntVar(&cfg.Ingest.Consumers, "consumers", cfg.Ingest.Consumers, "ingest consumers (group members) in this process")
+	fs.IntVar(&cfg.Ingest.BatchRows, "batch-rows", cfg.Ingest.BatchRows, "ingest batch size in readings")
+	fs.DurationVar(&cfg.Ingest.FlushInterval, "flush-interval", cfg.Ingest.FlushInterval, "ingest flush interval")
+	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "limit of each timed ingest phase")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each ingest phase to this file (format inserted before the extension)")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the run's databases, topics and Native file")
+	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
+	servicesDir := fs.String("services-dir", ".services", "the local services' folder (deploy/local); their CPU time is reported when their pid files are there")
+	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "ingest log level: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("bench ingest: unexpected argument %q", fs.Arg(0))
+	}
+	cfg.Ceiling = !*noCeiling
+	cfg.Ingest.Brokers = splitList(*brokers)
+	cfg.Formats = splitList(*formats)
+	cfg.ClickHouse.MaxOpenConns = cfg.Ingest.Consumers + 2
+	if *servicesDir != "" {
+		cfg.Services = []service{
+			{name: "clickhouse", pidFile: filepath.Join(*servicesDir, "clickhouse", "clickhouse.pid")},
+			{name: "kafka", pidFile: filepath.Join(*servicesDir, "kafka", "kafka.pid")},
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// benchIngestDefaults returns the production ingest defaults with the lag poll, which a
+// bench does not need, slowed down.
+func benchIngestDefaults() ingest.Config {
+	c := ingest.DefaultConfig()
+	c.LagInterval = time.Hour
+	return c
+}
+
+// splitList splits a comma-separated list, dropping empty items and spaces.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// simSpan returns the first and last reading time of a fleet of meters that produces at
+// least readings readings (and at least two intervals) at interval, ending at the last
+// whole interval before now.
+func simSpan(readings int64, meters int, interval time.Duration, now time.Time) (from, to time.Time) {
+	steps := max(2, (readings+int64(meters)-1)/int64(meters)) // sim wants to after from
+	to = now.UTC().Truncate(interval).Add(-interval)
+	from = to.Add(-time.Duration(steps-1) * interval)
+	return from, to
+}
+
+// profilePath inserts the format's name before the extension of path: cpu.prof becomes
+// cpu.json.prof.
+func profilePath(path, format string) string {
+	ext := filepath.Ext(path)
+	return strings.TrimSuffix(path, ext) + "." + format + ext
+}
+
+// ingestBench is one run of bench ingest.
+type ingestBench struct {
+	cfg    ingestConfig
+	log    *slog.Logger
+	stderr io.Writer
+	// id names the run's databases (id_ceiling, id_json, …) and topics.
+	id    string
+	fleet sim.Config
+}
+
+func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseIngestFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	from, to := simSpan(cfg.Readings, cfg.Meters, cfg.Interval, time.Now())
+	b := &ingestBench{
+		cfg:    cfg,
+		log:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})),
+		stderr: stderr,
+		id:     fmt.Sprintf("bench_%s_%d", time.Now().UTC().Format("20060102T150405"), os.Getpid()),
+		fleet: sim.Config{Meters: cfg.Meters, From: from, To: to, Interval: cfg.Interval, Seed: cfg.Seed,
+			IDPrefix: "MTR-", TimeZone: "Europe/Berlin"},
+	}
+	rep, err := b.run(ctx)
+	if err != nil {
+		return err
+	}
+	if cfg.JSON {
+		if err := rep.writeTable(stderr); err != nil {
+			return err
+		}
+		return rep.writeJSON(stdout)
+	}
+	return rep.writeTable(stdout)
+}
+
+// run measures the ceiling, then each format, and returns the report.
+func (b *ingestBench) run(ctx context.Context) (*report, error) {
+	rep := &report{
+		Readings: b.cfg.Readings, Meters: b.cfg.Meters,
+		Partitions: b.cfg.Ingest.Partitions, Consumers: b.cfg.Ingest.Consumers, BatchRows: b.cfg.Ingest.BatchRows,
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Started: time.Now().UTC().Truncate(time.Second),
+	}
+	for _, f := range b.cfg.Formats {
+		if f == "arrow" {
+			rep.ArrowBatch = b.cfg.ArrowBatch
+		}
+	}
+	fmt.Fprintf(b.stderr, "bench %s: %d readings of %d meters from %s to %s\n", b.id, b.cfg.Readings, b.cfg.Meters,
+		b.fleet.From.Format(time.RFC3339), b.fleet.To.Format(time.RFC3339))
+	if b.cfg.Ceiling {
+		r, version, err := b.ceiling(ctx)
+		if err != nil {
+			return nil, err
+		}
+		rep.ClickHouse = version
+		rep.add(r)
+	}
+	for _, name := range b.cfg.Formats {
+		mf, err := newFormat(name, b.cfg.ArrowBatch)
+		if err != nil {
+			return nil, err
+		}
+		r, version, err := b.format(ctx, mf)
+		if err != nil {
+			return nil, err
+		}
+		rep.ClickHouse = version
+		rep.add(r)
+	}
+	return rep, nil
+}
+
+// database creates and migrates the run's database called id_suffix, exactly as
+// meterhouse migrate would, and returns its settings, a connection, the server version
+// and a function that drops it (unless --keep) and closes the connection.
+func (b *ingestBench) database(ctx context.Context, suffix string) (schema.Config, driver.Conn, string, func(), error) {
+	cfg := b.cfg.ClickHouse
+	cfg.Database = b.id + "_" + suffix
+	if err := schema.EnsureDatabase(ctx, cfg); err != nil {
+		return cfg, nil, "", nil, err
+	}
+	drop := func() {
+		if b.cfg.Keep {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := schema.DropDatabase(ctx, cfg); err != nil {
+			b.log.Warn("drop bench database", "database", cfg.Database, "err", err)
+		}
+	}
+	conn, err := schema.Connect(ctx, cfg)
+	if err != nil {
+		drop()
+		return cfg, nil, "", nil, err
+	}
+	cleanup := func() {
+		conn.Close()
+		drop()
+	}
+	m, err := schema.NewMigrator(ctx, conn, b.log)
+	if err == nil {
+		_, err = m.Up(ctx)
+	}
+	if err != nil {
+		cleanup()
+		return cfg, nil, "", nil, err
+	}
+	return cfg, conn, m.Capabilities().Version.String(), cleanup, nil
+}
+
+// ceiling measures clickhouse-client inserting the run's readings from a Native file into
+// a fresh database.
+func (b *ingestBench) ceiling(ctx context.Context) (result, string, error) {
+	cfg, conn, version, cleanup, err := b.database(ctx, "ceiling")
+	if err != nil {
+		return result{}, "", err
+	}
+	defer cleanup()
+	fleet, err := sim.New(b.fleet)
+	if err != nil {
+		return result{}, "", err
+	}
+	bar := sim.NewProgress(b.stderr, "ceiling: write Native file", b.cfg.Readings)
+	path, err := writeNativeFile(b.cfg.Dir, b.id+"-*.native", fleet, b.cfg.Readings, bar)
+	bar.Done()
+	if err != nil {
+		return result{}, "", err
+	}
+	if !b.cfg.Keep {
+		defer os.Remove(path)
+	}
+	args, err := clientArgs(cfg, cfg.Database)
+	if err != nil {
+		return result{}, "", err
+	}
+	fmt.Fprintf(b.stderr, "ceiling: %s --query %q < %s\n", b.cfg.Client, ceilingQuery(cfg.Database), path)
+	bar = sim.NewProgress(b.stderr, "ceiling: clickhouse-client", b.cfg.Readings)
+	stop := b.watch(ctx, conn, cfg.Database, bar)
+	svc0 := servicesCPU(b.cfg.Services)
+	m, err := runClient(ctx, b.cfg.Client, args, path)
+	m.Services = cpuSince(svc0, servicesCPU(b.cfg.Services))
+	stop()
+	if err == nil {
+		m.Readings, err = count(ctx, conn)
+		bar.Set(m.Readings)
+	}
+	bar.Done()
+	if err != nil {
+		return result{}, "", err
+	}
+	if m.Readings != b.cfg.Readings {
+		return result{}, "", fmt.Errorf("ceiling: %d readings stored, want %d", m.Readings, b.cfg.Readings)
+	}
+	return newResult(ceilingName, "clickhouse-client", m), version, nil
+}
+
+// watch shows the readings stored in database on bar until the returned function is
+// called.
+func (b *ingestBench) watch(ctx context.Context, conn driver.Conn, database string, bar *sim.Progress) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if n, err := stored(ctx, conn, database); err == nil {
+					bar.Set(n)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// stored returns how many rows the active parts of database.readings hold: cheap, from
+// the parts' metadata, so polling it does not load the server. It counts a reading twice
+// until a merge removes a duplicate; the bench produces none.
+func stored(ctx context.Context, conn driver.Conn, database string) (int64, error) {
+	var n uint64
+	err := conn.QueryRow(ctx, "SELECT sum(rows) FROM system.parts WHERE database = ? AND table = 'readings' AND active", database).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("count stored readings: %w", err)
+	}
+	return int64(n), nil
+}
+
+// count returns the number of distinct readings in the connection's readings table.
+func count(ctx context.Context, conn driver.Conn) (int64, error) {
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT count() FROM readings FINAL").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count readings: %w", err)
+	}
+	return int64(n), nil
+}
+
+// format measures one message format: it produces the readings to a fresh topic (not
+// timed), then times the production ingest path until every reading is stored.
+func (b *ingestBench) format(ctx context.Context, mf messageFormat) (result, string, error) {
+	cfg, conn, version, cleanup, err := b.database(ctx, mf.name)
+	if err != nil {
+		return result{}, "", err
+	}
+	defer cleanup()
+
+	icfg := b.cfg.Ingest
+	icfg.Topic = strings.ReplaceAll(b.id, "_", "-") + "-" + mf.name
+	icfg.DLQTopic = icfg.Topic + "-dlq"
+	icfg.GroupID = icfg.Topic
+	if err := ingest.EnsureTopics(ctx, icfg.Brokers, icfg.Topics()...); err != nil {
+		return result{}, "", err
+	}
+	if !b.cfg.Keep {
+		defer b.deleteTopics(ctx, icfg.Topic, icfg.DLQTopic)
+	}
+	if err := b.waitTopic(ctx, icfg.Topic, icfg.Partitions); err != nil {
+		return result{}, "", err
+	}
+
+	fleet, err := sim.New(b.fleet)
+	if err != nil {
+		return result{}, "", err
+	}
+	w := newProducer(icfg.Brokers, icfg.Topic)
+	bar := sim.NewProgress(b.stderr, mf.name+": produce", b.cfg.Readings)
+	err = produce(ctx, w, fleet, b.cfg.Readings, mf, bar)
+	bar.Done()
+	if cerr := w.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("produce %s: %w", mf.name, cerr)
+	}
+	if err != nil {
+		return result{}, "", err
+	}
+
+	m, err := b.timeIngest(ctx, icfg, cfg, conn, mf.name)
+	if err != nil {
+		return result{}, "", err
+	}
+	n, err := count(ctx, conn)
+	if err != nil {
+		return result{}, "", err
+	}
+	if n != b.cfg.Readings {
+		return result{}, "", fmt.Errorf("%s: %d distinct readings stored, want %d", mf.name, n, b.cfg.Readings)
+	}
+	return newResult(mf.name, "bench (in-process ingest)", m), version, nil
+}
+
+// timeIngest runs the ingest of icfg into the database of chcfg until its readings table
+// holds every reading, and measures that phase: wall time, this process's CPU time and
+// peak memory.
+func (b *ingestBench) timeIngest(ctx context.Context, icfg ingest.Config, chcfg schema.Config, conn driver.Conn, name string) (measurement, error) {
+	// The writers get their own pool, one connection per consumer; conn serves the polls.
+	chcfg.MaxOpenConns = icfg.Consumers
+	wconn, err := schema.Connect(ctx, chcfg)
+	if err != nil {
+		return measurement{}, err
+	}
+	defer wconn.Close()
+	w, err := ingest.NewClickHouseWriter(wconn)
+	if err != nil {
+		return measurement{}, err
+	}
+	metrics, err := ingest.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		return measurement{}, err
+	}
+	in, err := ingest.New(icfg, w, b.log.With("component", "ingest"), metrics)
+	if err != nil {
+		return measurement{}, err
+	}
+
+	// Leave the production phase's garbage out of the measured memory.
+	runtime.GC()
+	debug.FreeOSMemory()
+	if err := resetPeakRSS(); err != nil {
+		b.log.Warn("peak memory will include the production phase", "err", err)
+	}
+	if b.cfg.CPUProfile != "" {
+		f, err := os.Create(profilePath(b.cfg.CPUProfile, name))
+		if err != nil {
+			return measurement{}, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return measurement{}, fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	tctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
+	defer cancel()
+	runCtx, stopRun := context.WithCancel(tctx)
+	defer stopRun()
+	cpu0, err := selfCPU()
+	if err != nil {
+		return measurement{}, err
+	}
+	svc0 := servicesCPU(b.cfg.Services)
+	start := time.Now()
+	runErr := make(chan error, 1)
+	go func() { runErr <- in.Run(runCtx) }()
+
+	bar := sim.NewProgress(b.stderr, name+": ingest", b.cfg.Readings)
+	m, err := b.await(tctx, conn, chcfg.Database, start, bar, runErr)
+	bar.Done()
+	if err == nil {
+		var cpu1 time.Duration
+		m.Services = cpuSince(svc0, servicesCPU(b.cfg.Services))
+		if cpu1, err = selfCPU(); err == nil {
+			m.CPU = cpu1 - cpu0
+			m.PeakRSS, err = peakRSS()
+		}
+	}
+	stopRun()
+	if rerr := <-runErr; err == nil && rerr != nil {
+		err = fmt.Errorf("%s: ingest: %w", name, rerr)
+	}
+	return m, err
+}
+
+// await polls database until its readings table holds every reading, and returns the
+// wall time since start. It fails when ctx ends or ingest stops first.
+func (b *ingestBench) await(ctx context.Context, conn driver.Conn, database string, start time.Time, bar *sim.Progress, runErr <-chan error) (measurement, error) {
+	var m measurement
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return m, fmt.Errorf("ingest did not store %d readings in %s (dead letters? see the topic's -dlq): %w",
+				b.cfg.Readings, b.cfg.Timeout, ctx.Err())
+		case err := <-runErr:
+			return m, fmt.Errorf("ingest stopped early: %w", err)
+		case <-t.C:
+		}
+		n, err := stored(ctx, conn, database)
+		if err != nil {
+			continue // the next poll retries; ctx bounds the wait
+		}
+		bar.Set(n)
+		if n > 0 && m.FirstRow == 0 {
+			m.FirstRow = time.Since(start)
+		}
+		if n >= b.cfg.Readings {
+			m.Elapsed = time.Since(start)
+			m.Readings = n
+			return m, nil
+		}
+	}
+}
+
+// deleteTopics removes the run's topics.
+func (b *ingestBench) deleteTopics(ctx context.Context, topics ...string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(b.cfg.Ingest.Brokers...)}
+	res, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
+	if err == nil {
+		for _, e := range res.Errors {
+			err = errors.Join(err, e)
+		}
+	}
+	if err != nil {
+		b.log.Warn("delete bench topics", "topics", topics, "err", err)
+	}
+}
+
+// waitTopic waits until every partition of a new topic has a leader, so that producing
+// to it succeeds right away.
+func (b *ingestBench) waitTopic(ctx context.Context, topic string, partitions int) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	client := &kafka.Client{Addr: kafka.TCP(b.cfg.Ingest.Brokers...)}
+	for {
+		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && len(meta.Topics[0].Partitions) == partitions {
+			ready := true
+			for _, p := range meta.Topics[0].Partitions {
+				ready = ready && p.Error == nil && p.Leader.ID >= 0
+			}
+			if ready {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic %s not ready: %w", topic, errors.Join(ctx.Err(), err))
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}

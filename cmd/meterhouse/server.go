@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/auth"
+	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/query"
+)
+
+// newServer builds the API server exactly as serve runs it: token authentication over
+// conn, every component's routes, and the readiness checks. The route tests build it with
+// this function too, so that they see the production route set: every component registers
+// its routes here.
+func newServer(env *environment, conn driver.Conn) (*api.Server, error) {
+	store, err := auth.NewStore(env.cfg.Auth, conn)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := api.New(env.cfg.API, env.log.With("component", "api"), api.WithAuthenticator(store))
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Register(srv); err != nil {
+		return nil, err
+	}
+
+	q, err := query.New(env.cfg.Query, conn)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.Register(srv); err != nil {
+		return nil, err
+	}
+	if err := q.RegisterAnalytics(srv); err != nil {
+		return nil, err
+	}
+	analystSQL, err := query.NewSQL(env.cfg.SQL, env.cfg.ClickHouse.Database, conn)
+	if err != nil {
+		return nil, err
+	}
+	if err := analystSQL.Register(srv); err != nil {
+		return nil, err
+	}
+
+	// HTTP ingest produces to the readings topic synchronously, so nothing is buffered in
+	// the writer once a request has been answered.
+	readings := &kafka.Writer{Addr: kafka.TCP(env.cfg.Ingest.Brokers...), Topic: env.cfg.Ingest.Topic,
+		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
+	hi, err := ingest.NewHTTPHandler(env.cfg.HTTPIngest, env.cfg.Ingest.Window, readings)
+	if err != nil {
+		return nil, err
+	}
+	if err := hi.Register(srv); err != nil {
+		return nil, err
+	}
+
+	srv.AddReadiness("clickhouse", conn.Ping)
+	srv.AddReadiness("kafka", kafkaReachable(env.cfg.Ingest.Brokers))
+	return srv, nil
+}
+
+// kafkaReachable returns a readiness check that passes when one of brokers answers a
+// metadata request.
+func kafkaReachable(brokers []string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var errs []error
+		for _, b := range brokers {
+			var d kafka.Dialer
+			conn, err := d.DialContext(ctx, "tcp", b)
+			if err == nil {
+				_, err = conn.Brokers()
+				conn.Close()
+			}
+			if err == nil {
+				return nil
+			}
+			errs = append(errs, fmt.Errorf("kafka %s: %w", b, err))
+		}
+		return errors.Join(errs...)
+	}
+}

@@ -1,0 +1,150 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "meterhouse.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultIsValid(t *testing.T) {
+	if err := Default().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLayers checks the order: defaults, then the file, then the environment, then --set.
+func TestLayers(t *testing.T) {
+	path := writeFile(t, "api:\n  listen: 127.0.0.1:9001\n  request_timeout: 5s\nauth:\n  token_ttl: 24h\ningest:\n  brokers: [a:1, b:2]\n")
+	cfg, err := Load(path, []string{"MH_API_LISTEN=127.0.0.1:9002", "MH_AUTH_CACHE_TTL=0s", "OTHER=1", "MH_UNKNOWN_THING=x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Set("api.body_limit", "1M"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key       string
+		got, want any
+	}{
+		{"api.listen (env over file)", cfg.API.Listen, "127.0.0.1:9002"},
+		{"api.request_timeout (file)", cfg.API.RequestTimeout, 5 * time.Second},
+		{"api.body_limit (--set)", cfg.API.BodyLimit, "1M"},
+		{"auth.token_ttl (file)", cfg.Auth.TokenTTL, 24 * time.Hour},
+		{"auth.cache_ttl (env)", cfg.Auth.CacheTTL, time.Duration(0)},
+		{"ingest.brokers (file list)", strings.Join(cfg.Ingest.Brokers, ","), "a:1,b:2"},
+		{"clickhouse.addr (default)", cfg.ClickHouse.Addr, Default().ClickHouse.Addr},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %v, want %v", tc.key, tc.got, tc.want)
+		}
+	}
+}
+
+// TestErrorsNameTheKey checks that every way of setting a bad value gives an error naming
+// the key (and, for the environment, the variable).
+func TestErrorsNameTheKey(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		file    string
+		env     []string
+		set     string // key=value
+		want    []string
+		atLoad  bool // the error comes from Load or Set, not Validate
+		setFail bool
+	}{
+		{name: "unknown file key", file: "api:\n  listn: x\n", want: []string{"api.listn"}, atLoad: true},
+		{name: "unknown file section", file: "authz:\n  token_ttl: 1h\n", want: []string{"authz"}, atLoad: true},
+		{name: "bad file type", file: "api:\n  listen: 127.0.0.1:1\n  read_timeout: fast\n", want: []string{"api.read_timeout"}, atLoad: true},
+		{name: "bad file list", file: "ingest:\n  brokers: {a: b}\n", want: []string{"ingest.brokers"}, atLoad: true},
+		{name: "invalid file value", file: "auth:\n  token_ttl: -1h\n", want: []string{"auth.token_ttl"}},
+		{name: "bad env type", env: []string{"MH_API_READ_TIMEOUT=fast"}, want: []string{"api.read_timeout", "MH_API_READ_TIMEOUT"}, atLoad: true},
+		{name: "invalid env value", env: []string{"MH_API_LISTEN=nohostport"}, want: []string{"api.listen"}},
+		{name: "invalid env value in auth", env: []string{"MH_AUTH_CACHE_TTL=-5s"}, want: []string{"auth.cache_ttl"}},
+		{name: "bad log format", env: []string{"MH_LOG_FORMAT=xml"}, want: []string{"log.format"}},
+		{name: "unknown --set key", set: "api.nope=1", want: []string{"api.nope"}, setFail: true},
+		{name: "bad --set type", set: "auth.token_ttl=forever", want: []string{"auth.token_ttl"}, setFail: true},
+		{name: "invalid --set value", set: "api.body_limit=lots", want: []string{"api.body_limit"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := ""
+			if tc.file != "" {
+				path = writeFile(t, tc.file)
+			}
+			cfg, err := Load(path, tc.env)
+			if tc.atLoad {
+				checkNames(t, err, tc.want)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.set != "" {
+				k, v, _ := strings.Cut(tc.set, "=")
+				err := cfg.Set(k, v)
+				if tc.setFail {
+					checkNames(t, err, tc.want)
+					return
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			checkNames(t, cfg.Validate(), tc.want)
+		})
+	}
+}
+
+func checkNames(t *testing.T, err error, want []string) {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("no error, want one naming %v", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not name %s", err, w)
+		}
+	}
+}
+
+func TestYAMLRedactsSecrets(t *testing.T) {
+	cfg := Default()
+	cfg.ClickHouse.Password = "hunter2"
+	b, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	if strings.Contains(out, "hunter2") || !strings.Contains(out, "password: REDACTED") {
+		t.Errorf("secret not redacted:\n%s", out)
+	}
+	for _, section := range []string{"clickhouse:", "ingest:", "api:", "query:", "auth:", "log:"} {
+		if !strings.Contains(out, section) {
+			t.Errorf("printed configuration lacks %s", section)
+		}
+	}
+	if cfg.ClickHouse.Password != "hunter2" {
+		t.Error("YAML changed the configuration it printed")
+	}
+	// What config print shows loads back (apart from the redacted secret).
+	back, err := Load(writeFile(t, out), nil)
+	if err != nil {
+		t.Fatalf("printed configuration does not load: %v", err)
+	}
+	if back.API != cfg.API || back.Auth != cfg.Auth {
+		t.Errorf("round trip changed api or auth: %+v %+v", back.API, back.Auth)
+	}
+}

@@ -1,0 +1,5 @@
+SELECT toUInt64(toHour(start, ?) * 60 + toMinute(start, ?)) AS minute_of_day, sum(wh) AS total_wh, uniqExact(toDate(start, ?)) AS days
+FROM group_consumption FINAL
+WHERE resolution = ? AND group_kind = ? AND group_id = ? AND start >= ? AND start < ?
+GROUP BY minute_of_day
+ORDER BY minute_of_day

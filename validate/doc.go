@@ -1,0 +1,22 @@
+// Package validate runs VEE (validation, estimation and editing, package vee) over the
+// stored readings and keeps the validated consumption tables that billing, forecasts and
+// analysts read.
+//
+// The Job finds the (meter, local day) windows touched by readings ingested since its last
+// run (late data included) and by manual edits, loads each meter's readings for the window
+// together with the register anchors around it, its validated history and its edits, runs
+// vee.Process with the rules of the meter's customer class in the meter's time zone, and
+// writes:
+//
+//   - consumption at 15m for every interval of the window, then 1h, 1d and 1mo rows for
+//     the meter's touched periods, aggregated from the stored 15m (and 1d) rows;
+//   - group_consumption for the touched (group, period) pairs: feeder, region, customer
+//     class, tariff and the fleet, at 15m, 1h and UTC days;
+//   - a vee_runs row advancing the watermark, last, once every write succeeded.
+//
+// Every table is a ReplacingMergeTree versioned by computed_at, and each run writes with a
+// computed_at above every earlier run's, so rerunning after a crash at any point rewrites
+// the same rows: the job is replay-safe. Loads are batched over many meters per query.
+//
+// The package also serves the editing API: POST and GET /v1/meters/{meter_id}/edits.
+package validate

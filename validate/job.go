@@ -1,0 +1,331 @@
+package validate
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+)
+
+// The kinds of run recorded in vee_runs.
+const (
+	KindIncremental = "incremental"
+	KindRange       = "range"
+	KindEdit        = "edit"
+)
+
+// endOfTime is the latest instant a ClickHouse DateTime holds, roughly.
+var endOfTime = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// runMu serializes the job's computations within a process (the periodic run, vee run and
+// edit recomputations), so that each one's computed_at is above the previous one's.
+var runMu sync.Mutex
+
+// Job is the VEE job over one ClickHouse database. It is safe for concurrent use; its
+// runs are serialized.
+type Job struct {
+	cfg  Config
+	conn driver.Conn
+	log  *slog.Logger
+	now  func() time.Time
+	// afterStep, when set (by tests), is called after each write step with its name; an
+	// error aborts the run there, as a crash would.
+	afterStep func(step string) error
+}
+
+// New returns the job over conn, which must be connected to the platform's database.
+func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Job, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if conn == nil || log == nil {
+		return nil, errors.New("validate: New needs a connection and a logger")
+	}
+	return &Job{cfg: cfg, conn: conn, log: log, now: time.Now}, nil
+}
+
+// Result says what one run did.
+type Result struct {
+	// Kind is incremental, range or edit.
+	Kind string
+	// Meters and Windows count the meters and the windows recomputed.
+	Meters, Windows int
+	// Intervals counts the 15-minute intervals written.
+	Intervals int64
+	// Watermark is the ingested_at high-water mark after the run.
+	Watermark time.Time
+	// ComputedAt is the version the run wrote its rows with.
+	ComputedAt time.Time
+}
+
+// state is the job's state before a run.
+type state struct {
+	watermark  time.Time
+	computedAt time.Time
+	runs       uint64
+}
+
+func (j *Job) lastRun(ctx context.Context) (state, error) {
+	var st state
+	if err := j.conn.QueryRow(ctx, lastRunSQL).Scan(&st.watermark, &st.computedAt, &st.runs); err != nil {
+		return st, fmt.Errorf("read vee_runs: %w", err)
+	}
+	st.watermark, st.computedAt = st.watermark.UTC(), st.computedAt.UTC()
+	return st, nil
+}
+
+// Run recomputes the windows touched by readings ingested, and edits made, since the last
+// run, then advances the watermark. The first run of a database, having no watermark,
+// takes every reading within the lateness bound.
+func (j *Job) Run(ctx context.Context) (Result, error) {
+	return j.run(ctx, KindIncremental, func(ctx context.Context, st state, now, high time.Time) ([]span, error) {
+		late := j.lateBound(now)
+		var days []touchedDay
+		var err error
+		if st.runs == 0 {
+			days, err = j.touchedDays(ctx, readingDaysSQL, late, endOfTime, high)
+		} else {
+			days, err = j.touchedDays(ctx, arrivalsSQL, st.watermark, high, late)
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i := range days {
+			days[i].lo = maxTime(days[i].lo, late)
+		}
+		edits, err := j.editSpans(ctx, st.watermark, high)
+		if err != nil {
+			return nil, err
+		}
+		return append(spansOf(days), edits...), nil
+	})
+}
+
+// RunRange recomputes every meter's readings stamped in [from, to], whatever the
+// watermark, which it leaves unchanged. It serves backfills and re-validation after a
+// change of rules.
+func (j *Job) RunRange(ctx context.Context, from, to time.Time) (Result, error) {
+	if !to.After(from) {
+		return Result{}, errors.New("validate: the range's end must be after its start")
+	}
+	return j.run(ctx, KindRange, func(ctx context.Context, _ state, now, _ time.Time) ([]span, error) {
+		days, err := j.touchedDays(ctx, readingDaysSQL, from.UTC(), to.UTC(), now)
+		if err != nil {
+			return nil, err
+		}
+		return spansOf(days), nil
+	})
+}
+
+// Recompute recomputes one meter's windows around [from, to), as an edit does.
+func (j *Job) Recompute(ctx context.Context, meterID string, from, to time.Time) (Result, error) {
+	return j.run(ctx, KindEdit, func(context.Context, state, time.Time, time.Time) ([]span, error) {
+		return []span{{meter: meterID, lo: from.UTC(), hi: to.UTC()}}, nil
+	})
+}
+
+// Loop runs the job every cfg.Interval until ctx ends. A failed run is logged and retried
+// at the next tick; its watermark was not advanced, so nothing is lost.
+func (j *Job) Loop(ctx context.Context) error {
+	if j.cfg.Interval <= 0 {
+		return nil
+	}
+	t := time.NewTicker(j.cfg.Interval)
+	defer t.Stop()
+	for {
+		res, err := j.Run(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil
+		case err != nil:
+			j.log.Error("vee run failed; retrying at the next interval", "err", err)
+		default:
+			j.log.Info("vee run", "meters", res.Meters, "windows", res.Windows, "intervals", res.Intervals,
+				"watermark", res.Watermark)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+func (j *Job) lateBound(now time.Time) time.Time {
+	if j.cfg.Lateness <= 0 {
+		return time.Unix(0, 0).UTC()
+	}
+	return now.Add(-j.cfg.Lateness).Truncate(time.Second)
+}
+
+type finder func(ctx context.Context, st state, now, high time.Time) ([]span, error)
+
+func (j *Job) run(ctx context.Context, kind string, find finder) (Result, error) {
+	runMu.Lock()
+	defer runMu.Unlock()
+	started := j.now().UTC().Truncate(time.Second)
+	st, err := j.lastRun(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Kind: kind, Watermark: st.watermark}
+	res.ComputedAt = maxTime(started, st.computedAt.Add(time.Second))
+	high := started.Add(-j.cfg.Settle)
+	if kind == KindIncremental {
+		if !high.After(st.watermark) {
+			return res, nil
+		}
+		res.Watermark = high
+	}
+	spans, err := find(ctx, st, started, high)
+	if err != nil {
+		return res, err
+	}
+	if err := j.compute(ctx, spans, started, &res); err != nil {
+		return res, err
+	}
+	if err := j.step("groups"); err != nil {
+		return res, err
+	}
+	if kind != KindIncremental && res.Windows == 0 {
+		return res, nil
+	}
+	return res, j.recordRun(ctx, res, started)
+}
+
+func (j *Job) step(name string) error {
+	if j.afterStep != nil {
+		return j.afterStep(name)
+	}
+	return nil
+}
+
+func (j *Job) recordRun(ctx context.Context, res Result, started time.Time) error {
+	b, err := j.conn.PrepareBatch(ctx, insertRun)
+	if err != nil {
+		return fmt.Errorf("record vee run: %w", err)
+	}
+	defer b.Abort() //nolint:errcheck // a no-op once sent
+	finished := maxTime(j.now().UTC().Truncate(time.Second), started)
+	if err := b.Append(newID(), res.Kind, started, finished, res.Watermark, res.ComputedAt,
+		uint32(res.Meters), uint32(res.Windows), uint64(res.Intervals)); err != nil {
+		return fmt.Errorf("record vee run: %w", err)
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("record vee run: %w", err)
+	}
+	return nil
+}
+
+// touchedDays runs a query returning (meter, day, first ts, last ts) rows.
+func (j *Job) touchedDays(ctx context.Context, sql string, args ...any) ([]touchedDay, error) {
+	rows, err := j.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("find touched days: %w", err)
+	}
+	defer rows.Close()
+	var out []touchedDay
+	for rows.Next() {
+		var d touchedDay
+		if err := rows.Scan(&d.meter, &d.day, &d.lo, &d.hi); err != nil {
+			return nil, fmt.Errorf("find touched days: %w", err)
+		}
+		d.day, d.lo, d.hi = d.day.UTC(), d.lo.UTC(), d.hi.UTC()
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find touched days: %w", err)
+	}
+	return out, nil
+}
+
+// editSpans returns the ranges of edits created in (from, to].
+func (j *Job) editSpans(ctx context.Context, from, to time.Time) ([]span, error) {
+	rows, err := j.conn.Query(ctx, editsSinceSQL, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("find new edits: %w", err)
+	}
+	defer rows.Close()
+	var out []span
+	for rows.Next() {
+		var s span
+		if err := rows.Scan(&s.meter, &s.lo, &s.hi); err != nil {
+			return nil, fmt.Errorf("find new edits: %w", err)
+		}
+		s.lo, s.hi = s.lo.UTC(), s.hi.UTC()
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find new edits: %w", err)
+	}
+	return out, nil
+}
+
+// compute recomputes the windows around spans and the group roll-ups they touch.
+func (j *Job) compute(ctx context.Context, spans []span, now time.Time, res *Result) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(spans))
+	for _, s := range spans {
+		ids = append(ids, s.meter)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	reg, err := j.registry(ctx, ids)
+	if err != nil {
+		return err
+	}
+
+	// Phase 1: the readings around each span decide which local days it touches.
+	slices.SortFunc(spans, func(a, b span) int { return a.lo.Compare(b.lo) })
+	var ws []window
+	for chunk := range slices.Chunk(spans, j.cfg.BatchMeters) {
+		as, err := j.anchors(ctx, chunk)
+		if err != nil {
+			return err
+		}
+		for i, s := range chunk {
+			ws = append(ws, windowOf(s, as[i], reg[s.meter].loc))
+		}
+	}
+	ws = mergeWindows(ws)
+
+	// Phase 2: per batch of windows, load, process and write.
+	slices.SortFunc(ws, func(a, b window) int { return a.from.Compare(b.from) })
+	var done []window
+	for chunk := range slices.Chunk(ws, j.cfg.BatchMeters) {
+		got, n, err := j.processBatch(ctx, chunk, reg, now, res.ComputedAt)
+		if err != nil {
+			return err
+		}
+		done = append(done, got...)
+		res.Intervals += n
+	}
+	res.Windows = len(done)
+	meters := map[string]bool{}
+	for _, w := range done {
+		meters[w.meter] = true
+	}
+	res.Meters = len(meters)
+	if len(done) == 0 {
+		return nil
+	}
+	if err := j.step("meters"); err != nil {
+		return err
+	}
+	return j.writeGroups(ctx, done, reg, res.ComputedAt)
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
+}
