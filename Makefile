@@ -19,9 +19,11 @@ build:
 run: build services-up
 	bash deploy/local/run.sh $(BIN)
 
-## test: start the services if needed, then run unit and integration tests.
+## test: start the services if needed, then run unit and integration tests, then (alone,
+## since they restart ClickHouse and Kafka) the disruptive ingest tests.
 test: services-up test-deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	MH_TEST_DISRUPTIVE=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run Disruptive ./ingest/
 
 # chDB (the embedded current ClickHouse engine, from PyPI) checks the DDL meant for newer servers.
 test-deps:

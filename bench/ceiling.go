@@ -16,13 +16,9 @@ import (
 	"github.com/meterhouse/meterhouse/sim"
 )
 
-// nativeBlockRows is the block size of the ceiling's Native file: ClickHouse's
-// max_insert_block_size, so that each block becomes one part as it would from any client.
-const nativeBlockRows = 1 << 20
-
-// writeNativeFile writes the first n readings of f to a new Native file in dir and
-// returns its path. The caller removes the file.
-func writeNativeFile(dir, pattern string, f *sim.Fleet, n int64, bar *sim.Progress) (path string, err error) {
+// writeNativeFile writes the first n readings of f to a new Native file in dir, in blocks
+// of blockRows, and returns its path. The caller removes the file.
+func writeNativeFile(dir, pattern string, f *sim.Fleet, n int64, blockRows int, bar *sim.Progress) (path string, err error) {
 	file, err := os.CreateTemp(dir, pattern)
 	if err != nil {
 		return "", fmt.Errorf("ceiling file: %w", err)
@@ -35,7 +31,7 @@ func writeNativeFile(dir, pattern string, f *sim.Fleet, n int64, bar *sim.Progre
 			os.Remove(file.Name())
 		}
 	}()
-	nw := newNativeWriter(file, nativeBlockRows)
+	nw := newNativeWriter(file, blockRows)
 	var r schema.Reading
 	for nw.Rows() < n {
 		if !f.Next(&r) {

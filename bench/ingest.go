@@ -41,6 +41,10 @@ type ingestConfig struct {
 	ArrowBatch int
 	// Ceiling measures clickhouse-client inserting the same readings from a Native file.
 	Ceiling bool
+	// CeilingBlockRows is the block size of the ceiling's Native file. ClickHouse's own
+	// max_insert_block_size is the default; setting it to the ingest batch size shows how
+	// much of the gap to the ceiling the block size explains.
+	CeilingBlockRows int
 	// Client is the clickhouse-client executable.
 	Client string
 	// Dir holds the ceiling's Native file while it is needed.
@@ -75,10 +79,12 @@ func (c ingestConfig) Validate() error {
 		return errors.New("--meters: must be between 1 and 999999")
 	case c.Interval < time.Minute || c.Interval%time.Minute != 0:
 		return errors.New("--interval: must be a whole number of minutes")
-	case len(c.Formats) == 0:
-		return fmt.Errorf("--format: name at least one of %v", formatNames)
+	case len(c.Formats) == 0 && !c.Ceiling:
+		return fmt.Errorf("--format: name at least one of %v (or measure the ceiling alone)", formatNames)
 	case c.ArrowBatch < 1:
 		return errors.New("--arrow-batch: must be at least 1")
+	case c.Ceiling && c.CeilingBlockRows < 1:
+		return errors.New("--ceiling-block-rows: must be at least 1")
 	case c.Ceiling && c.Client == "":
 		return errors.New("--client: must name clickhouse-client")
 	case c.Timeout <= 0:
@@ -118,6 +124,7 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 	formats := fs.String("format", "json,arrow", "message formats to measure, comma-separated: json, arrow")
 	fs.IntVar(&cfg.ArrowBatch, "arrow-batch", 10_000, "readings per Arrow message")
 	noCeiling := fs.Bool("no-ceiling", false, "skip the clickhouse-client ceiling")
+	fs.IntVar(&cfg.CeilingBlockRows, "ceiling-block-rows", 1<<20, "rows per block of the ceiling's Native file (ClickHouse's max_insert_block_size by default)")
 	fs.StringVar(&cfg.Client, "client", "clickhouse-client", "clickhouse-client executable")
 	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "directory for the ceiling's Native file")
 	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
@@ -313,7 +320,7 @@ func (b *ingestBench) ceiling(ctx context.Context) (result, string, error) {
 		return result{}, "", err
 	}
 	bar := sim.NewProgress(b.stderr, "ceiling: write Native file", b.cfg.Readings)
-	path, err := writeNativeFile(b.cfg.Dir, b.id+"-*.native", fleet, b.cfg.Readings, bar)
+	path, err := writeNativeFile(b.cfg.Dir, b.id+"-*.native", fleet, b.cfg.Readings, b.cfg.CeilingBlockRows, bar)
 	bar.Done()
 	if err != nil {
 		return result{}, "", err

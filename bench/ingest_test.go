@@ -87,7 +87,12 @@ func TestParseIngestFlags(t *testing.T) {
 		{name: "too many meters", args: []string{"--meters", "1000000"}, wantErr: "--meters"},
 		{name: "unknown format", args: []string{"--format", "json,csv"}, wantErr: "--format"},
 		{name: "format twice", args: []string{"--format", "json,json"}, wantErr: "--format"},
-		{name: "no format", args: []string{"--format", " , "}, wantErr: "--format"},
+		{name: "no format and no ceiling", args: []string{"--format", " , ", "--no-ceiling"}, wantErr: "--format"},
+		{name: "the ceiling alone", args: []string{"--format", ""}, check: func(t *testing.T, c ingestConfig) {
+			if len(c.Formats) != 0 || !c.Ceiling {
+				t.Errorf("parsed %+v", c)
+			}
+		}},
 		{name: "odd interval", args: []string{"--interval", "90s"}, wantErr: "--interval"},
 		{name: "bad ingest setting", args: []string{"--consumers", "0"}, wantErr: "ingest.consumers"},
 		{name: "bad address", args: []string{"--clickhouse", "nowhere"}, wantErr: "clickhouse.addr"},

@@ -30,6 +30,7 @@ const usage = `usage: bench COMMAND [flags]
 
 Commands:
   ingest   end-to-end Kafka → ClickHouse ingest throughput against the clickhouse-client ceiling
+  query    consumption API latency and throughput over a large loaded table
 
 Run "bench COMMAND -h" for a command's flags.
 `
@@ -52,6 +53,7 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	commands := map[string]command{
 		"ingest": cmdIngest,
+		"query":  cmdQuery,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)

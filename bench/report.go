@@ -133,10 +133,13 @@ func (rp *report) add(r result) {
 }
 
 // writeJSON writes rp as an indented JSON document.
-func (rp *report) writeJSON(w io.Writer) error {
+func (rp *report) writeJSON(w io.Writer) error { return writeJSONDoc(w, rp) }
+
+// writeJSONDoc writes v as an indented JSON document.
+func writeJSONDoc(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(rp)
+	return enc.Encode(v)
 }
 
 // writeTable writes rp as an aligned text table preceded by a line naming the workload.

@@ -25,6 +25,7 @@ import (
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/validate"
 )
 
 // Config is the whole configuration of a Meterhouse process.
@@ -43,6 +44,8 @@ type Config struct {
 	SQL query.SQLConfig `yaml:"sql"`
 	// Auth configures API tokens.
 	Auth auth.Config `yaml:"auth"`
+	// VEE configures the validation job (validation, estimation, editing) and its rules.
+	VEE validate.Config `yaml:"vee"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -65,6 +68,7 @@ func Default() Config {
 		Query:      query.DefaultConfig(),
 		SQL:        query.DefaultSQLConfig(),
 		Auth:       auth.DefaultConfig(),
+		VEE:        validate.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},
 	}
 }
@@ -156,7 +160,7 @@ func keyAtLine(b []byte, err error) string {
 
 // Validate checks every section and the settings that span sections.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth} {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

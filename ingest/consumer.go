@@ -63,8 +63,8 @@ func DefaultConfig() Config {
 		DLQTopic:        "readings-dlq",
 		GroupID:         "meterhouse-ingest",
 		Partitions:      4,
-		Consumers:       1,
-		BatchRows:       100_000,
+		Consumers:       2,       // one per core of the 2-core reference machine (bench ingest)
+		BatchRows:       500_000, // ~1 insert/s under backlog; each batch ~25 MB of columns
 		FlushInterval:   time.Second,
 		Window:          Window{MaxAge: 400 * 24 * time.Hour, MaxFuture: time.Hour},
 		RetryMin:        100 * time.Millisecond,
@@ -213,8 +213,8 @@ func (c *consumer) run(ctx context.Context) error {
 		MinBytes:       1,
 		MaxBytes:       16 << 20,
 		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  4096,
-		CommitInterval: 0, // commit synchronously, only after the batch is stored
+		QueueCapacity:  256, // messages read ahead; an Arrow one is ~300 KB, so 256 is ~80 MB
+		CommitInterval: 0,   // commit synchronously, only after the batch is stored
 		StartOffset:    kafka.FirstOffset,
 
 		// Group liveness (ingest.session_timeout), kept apart from the fetch tuning above.

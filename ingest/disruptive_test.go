@@ -51,16 +51,20 @@ func TestDisruptiveClickHouseRestart(t *testing.T) {
 	p.requireSame(t, rs)
 }
 
-// TestDisruptiveKafkaRestart restarts the broker in the middle of a run: ingest must ride
-// out the outage, go on consuming once the broker is back, and store everything once.
+// TestDisruptiveKafkaRestart restarts the broker while ingest works through a backlog in
+// small batches: ingest must ride out the outage (fetches and commits fail meanwhile), go
+// on once the broker is back, and store everything once.
 func TestDisruptiveKafkaRestart(t *testing.T) {
 	testenv.Disruptive(t)
 	p := newPipeline(t)
 	rs, msgs := fleet(t, 30)
-	r := startIngester(t, p.cfg, p.conn)
+	cfg := p.cfg
+	cfg.BatchRows = 20 // many flushes, so that the restart lands in the middle of the run
+	cfg.RetryMin, cfg.RetryMax = 50*time.Millisecond, time.Second
 
 	half := len(msgs) / 2
 	p.produce(t, msgs[:half])
+	r := startIngester(t, cfg, p.conn)
 	waitFor(t, 30*time.Second, "ingest to store a first batch", func() bool {
 		return r.metric(t, "meterhouse_ingest_batches_total") > 0
 	})
@@ -69,6 +73,11 @@ func TestDisruptiveKafkaRestart(t *testing.T) {
 	p.waitCommitted(t)
 	if err := r.failed(); err != nil {
 		t.Fatalf("ingest gave up: %v", err)
+	}
+	hit := r.metric(t, "meterhouse_ingest_retries_total", "step", "fetch") + r.metric(t, "meterhouse_ingest_commit_failures_total")
+	t.Logf("fetch retries and failed commits during the restart: %v", hit)
+	if hit == 0 {
+		t.Fatal("no fetch or commit failed: the restart did not hit ingest, the test proved nothing")
 	}
 	p.requireSame(t, rs)
 }

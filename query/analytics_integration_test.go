@@ -154,11 +154,11 @@ func ts(s string) time.Time {
 
 // consumptionRow is one fixture row of the consumption table.
 type consumptionRow struct {
-	res, meter, start                                   string
-	wh                                                  int64
+	res, meter, start                                    string
+	wh                                                   int64
 	intervals, expected, estimated, edited, questionable uint32
-	flags                                               []string
-	computedAt                                          string
+	flags                                                []string
+	computedAt                                           string
 }
 
 func insertConsumption(t *testing.T, conn driver.Conn, rows []consumptionRow) {
@@ -262,6 +262,8 @@ func TestQualityPagination(t *testing.T) {
 	}
 	wantTotalsF1 := map[string]string{"meters": "3", "reporting_meters": "2", "intervals": "11", "expected_intervals": "36",
 		"estimated": "1", "edited": "1", "questionable": "1", "flagged_hours": "2"}
+	wantTotalsFleet := map[string]string{"meters": "5", "reporting_meters": "3", "intervals": "19", "expected_intervals": "60",
+		"estimated": "1", "edited": "1", "questionable": "1", "flagged_hours": "2"}
 	wantFleet := append(append([][]string{}, wantF1...),
 		[]string{"M4", "8", "12", "0", "0", "0", "0", ""},
 		[]string{"P", "0", "12", "0", "0", "0", "0", ""})
@@ -271,13 +273,14 @@ func TestQualityPagination(t *testing.T) {
 		limit       int
 		wantPages   int
 		want        [][]string
+		wantTotals  map[string]string
 	}{
-		{"feeder limit=1", "group_kind=feeder&group_id=F1", 1, 3, wantF1},
-		{"feeder limit=2", "group_kind=feeder&group_id=F1", 2, 2, wantF1},
-		{"feeder limit=3", "group_kind=feeder&group_id=F1", 3, 1, wantF1},
-		{"feeder limit=100", "group_kind=feeder&group_id=F1", 100, 1, wantF1},
-		{"fleet limit=2", "", 2, 3, wantFleet},
-		{"fleet explicit limit=4", "group_kind=fleet&group_id=all", 4, 2, wantFleet},
+		{"feeder limit=1", "group_kind=feeder&group_id=F1", 1, 3, wantF1, wantTotalsF1},
+		{"feeder limit=2", "group_kind=feeder&group_id=F1", 2, 2, wantF1, wantTotalsF1},
+		{"feeder limit=3", "group_kind=feeder&group_id=F1", 3, 1, wantF1, wantTotalsF1},
+		{"feeder limit=100", "group_kind=feeder&group_id=F1", 100, 1, wantF1, wantTotalsF1},
+		{"fleet limit=2", "", 2, 3, wantFleet, wantTotalsFleet},
+		{"fleet explicit limit=4", "group_kind=fleet&group_id=all", 4, 2, wantFleet, wantTotalsFleet},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,11 +305,9 @@ func TestQualityPagination(t *testing.T) {
 				if len(res.Rows) > tt.limit {
 					t.Fatalf("page of %d rows, limit %d", len(res.Rows), tt.limit)
 				}
-				if tt.group != "" {
-					for k, v := range wantTotalsF1 {
-						if jsonText(res.Totals[k]) != v {
-							t.Errorf("totals %s = %v, want %s", k, res.Totals[k], v)
-						}
+				for k, v := range tt.wantTotals {
+					if jsonText(res.Totals[k]) != v {
+						t.Errorf("totals %s = %v, want %s", k, res.Totals[k], v)
 					}
 				}
 				got = append(got, project(res.Rows, fields...)...)

@@ -22,16 +22,16 @@ func TestDeltas(t *testing.T) {
 	}{
 		{"no start register drops the first bucket", 0, false,
 			[]bucket{{h(0), 100}, {h(1), 130}, {h(2), 190}},
-			[]Point{{h(1), 30}, {h(2), 60}}},
+			[]Point{{Start: h(1), Wh: 30}, {Start: h(2), Wh: 60}}},
 		{"known start register", 90, true,
 			[]bucket{{h(0), 100}, {h(1), 130}},
-			[]Point{{h(0), 10}, {h(1), 30}}},
+			[]Point{{Start: h(0), Wh: 10}, {Start: h(1), Wh: 30}}},
 		{"gap goes to the bucket after it", 90, true,
 			[]bucket{{h(0), 100}, {h(3), 160}},
-			[]Point{{h(0), 10}, {h(3), 60}}},
+			[]Point{{Start: h(0), Wh: 10}, {Start: h(3), Wh: 60}}},
 		{"register going backwards stays visible", 100, true,
 			[]bucket{{h(0), 95}},
-			[]Point{{h(0), -5}}},
+			[]Point{{Start: h(0), Wh: -5}}},
 		{"nothing", 5, true, nil, []Point{}},
 	}
 	for _, tt := range tests {
@@ -74,10 +74,23 @@ func TestParseStep(t *testing.T) {
 
 // TestConsumptionSQL pins the SQL each step runs; refresh with go test -update.
 func TestConsumptionSQL(t *testing.T) {
-	for _, step := range []Step{Step15m, Step1h, Step1d} {
+	for _, step := range []Step{Step15m, Step1h, Step1d, Step1mo} {
 		buckets, before := consumptionSQL(step)
 		got := "-- buckets\n" + buckets + "\n-- before\n" + before + "\n"
-		path := filepath.Join("testdata", "consumption_"+string(step)+".sql")
+		golden(t, filepath.Join("testdata", "consumption_"+string(step)+".sql"), got)
+	}
+}
+
+// TestValidatedSQL pins the SQL of validated consumption; refresh with go test -update.
+func TestValidatedSQL(t *testing.T) {
+	for _, step := range []Step{Step15m, Step1h, Step1d, Step1mo} {
+		golden(t, filepath.Join("testdata", "validated_"+string(step)+".sql"), validatedSQL(step)+"\n")
+	}
+}
+
+func golden(t *testing.T, path, got string) {
+	t.Helper()
+	{
 		if *update {
 			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
 				t.Fatal(err)
@@ -88,7 +101,63 @@ func TestConsumptionSQL(t *testing.T) {
 			t.Fatalf("%v (run go test -update to create it)", err)
 		}
 		if got != string(want) {
-			t.Errorf("step %s SQL changed:\n%s\nwant:\n%s", step, got, want)
+			t.Errorf("%s changed:\n%s\nwant:\n%s", path, got, want)
 		}
+	}
+}
+
+func TestParseMeterStep(t *testing.T) {
+	for _, s := range []string{"15m", "1h", "1d", "1mo"} {
+		if st, err := ParseMeterStep(s); err != nil || string(st) != s {
+			t.Errorf("ParseMeterStep(%s) = %v, %v", s, st, err)
+		}
+	}
+	for _, s := range []string{"", "1w", "month", "60m"} {
+		if _, err := ParseMeterStep(s); err == nil {
+			t.Errorf("ParseMeterStep(%q) accepted", s)
+		}
+	}
+}
+
+// TestStepBuckets checks bucket boundaries in a time zone, across both daylight-saving
+// changes of Europe/Berlin in 2026: a 23-hour and a 25-hour day.
+func TestStepBuckets(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	utc := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	tests := []struct {
+		step        Step
+		loc         *time.Location
+		t           string
+		floor, next string
+	}{
+		{Step15m, berlin, "2026-03-29T01:07:00Z", "2026-03-29T01:00:00Z", "2026-03-29T01:15:00Z"},
+		{Step1h, berlin, "2026-03-29T01:07:00Z", "2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z"},
+		{Step1d, time.UTC, "2026-03-29T01:07:00Z", "2026-03-29T00:00:00Z", "2026-03-30T00:00:00Z"},
+		{Step1d, berlin, "2026-03-29T12:00:00Z", "2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z"}, // 23 hours
+		{Step1d, berlin, "2026-10-25T12:00:00Z", "2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"}, // 25 hours
+		{Step1d, berlin, "2026-10-24T22:00:00Z", "2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"},
+		{Step1mo, berlin, "2026-03-31T22:30:00Z", "2026-03-31T22:00:00Z", "2026-04-30T22:00:00Z"},
+		{Step1mo, berlin, "2026-03-15T00:00:00Z", "2026-02-28T23:00:00Z", "2026-03-31T22:00:00Z"},
+		{Step1mo, time.UTC, "2026-12-31T23:59:59Z", "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.step)+" "+tt.loc.String()+" "+tt.t, func(t *testing.T) {
+			f := tt.step.floor(utc(tt.t), tt.loc)
+			if !f.Equal(utc(tt.floor)) {
+				t.Errorf("floor = %s, want %s", f.Format(time.RFC3339), tt.floor)
+			}
+			if n := tt.step.next(f, tt.loc); !n.Equal(utc(tt.next)) {
+				t.Errorf("next = %s, want %s", n.Format(time.RFC3339), tt.next)
+			}
+		})
 	}
 }

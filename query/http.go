@@ -14,13 +14,19 @@ import (
 func (s *Service) Register(srv *api.Server) error {
 	return srv.Handle(api.Route{
 		Method: http.MethodGet, Path: "/v1/meters/:meter_id/consumption",
-		Summary: "A meter's consumption per interval, as register differences in Wh.",
-		Roles:   []api.Role{api.RoleAnalyst, api.RoleBilling},
+		Summary: "A meter's consumption per interval in Wh: raw register differences, or validated consumption with quality.",
+		Description: "source=raw (default) gives register differences of the stored readings; source=validated gives the " +
+			"VEE job's consumption, estimated and edited where needed, with quality code, estimated, edited and questionable " +
+			"interval counts and completeness per point. JSON by default; text/csv or application/vnd.apache.arrow.stream " +
+			"by the Accept header.",
+		Roles: []api.Role{api.RoleAnalyst, api.RoleBilling},
 		Params: []api.Param{
 			{Name: "meter_id", In: "path", Required: true, Description: "Meter id."},
 			{Name: "from", In: "query", Required: true, Description: "Start of the range, RFC 3339; rounded down to a whole step."},
 			{Name: "to", In: "query", Required: true, Description: "End of the range (exclusive), RFC 3339; rounded up to a whole step."},
-			{Name: "step", In: "query", Description: "Interval length: 15m, 1h (default) or 1d."},
+			{Name: "step", In: "query", Description: "Interval length: 15m, 1h (default), 1d or 1mo."},
+			{Name: "tz", In: "query", Description: "IANA time zone of 1d and 1mo steps (default UTC); its days last 23 to 25 hours across daylight-saving changes."},
+			{Name: "source", In: "query", Description: "raw (default) or validated."},
 		},
 		Handler: s.handleConsumption,
 	})
@@ -39,17 +45,34 @@ func (s *Service) handleConsumption(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	step := Step1h
+	req := Request{MeterID: id, From: from, To: to, Step: Step1h, Location: time.UTC, Source: SourceRaw}
 	if v := c.QueryParam("step"); v != "" {
-		if step, err = ParseStep(v); err != nil {
+		if req.Step, err = ParseMeterStep(v); err != nil {
 			return api.Invalid("step", "%v", err)
 		}
 	}
-	res, err := s.MeterConsumption(c.Request().Context(), id, from, to, step)
+	if v := c.QueryParam("tz"); v != "" {
+		if req.Location, err = time.LoadLocation(v); err != nil || v == "Local" {
+			return api.Invalid("tz", "%q is not an IANA time zone like Europe/Berlin", v)
+		}
+	}
+	if v := c.QueryParam("source"); v != "" {
+		if req.Source, err = ParseSource(v); err != nil {
+			return api.Invalid("source", "%v", err)
+		}
+	}
+	f, err := Negotiate(c.Request().Header.Get(echo.HeaderAccept))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotAcceptable, err.Error()).SetInternal(err)
+	}
+	res, err := s.Consumption(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, res)
+	if f == FormatJSON {
+		return c.JSON(http.StatusOK, res)
+	}
+	return Respond(c, Result{Table: res.Table()})
 }
 
 // timeParam reads a required RFC 3339 query parameter.

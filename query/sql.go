@@ -172,7 +172,7 @@ func (q *SQL) Run(ctx context.Context, sqlText string) (*Table, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(q.cfg.settings()))
+	ctx = clickhouse.Context(noDeadline{ctx}, clickhouse.WithSettings(q.cfg.settings()))
 	rows, err := q.conn.Query(ctx, stmt)
 	if err != nil {
 		return nil, q.queryError(err)
@@ -216,6 +216,15 @@ func (q *SQL) Run(ctx context.Context, sqlText string) (*Table, error) {
 	}
 	return NewTable(cols...), nil
 }
+
+// noDeadline keeps a context's values and cancellation but hides its deadline: the
+// driver replaces max_execution_time by the context's deadline plus five seconds when there
+// is one, and the SQL endpoint's own limit must hold. The query is still cancelled when
+// the request's context ends.
+type noDeadline struct{ context.Context }
+
+// Deadline reports no deadline.
+func (noDeadline) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // ClickHouse error codes the endpoint translates.
 const (
@@ -371,21 +380,22 @@ type Guard struct {
 	Database string
 	// SystemTables lists the tables of the system database that may be read.
 	SystemTables []string
-	// TableFunctions lists the table functions that may be used (case-insensitive);
-	// every other table function is refused.
+	// TableFunctions lists the table functions that may be used, in lower case; every
+	// other table function is refused. ClickHouse refuses them all under readonly=1, which
+	// the SQL endpoint runs with, so NewGuard allows none.
 	TableFunctions []string
 }
 
 // NewGuard returns the guard for the platform database with the default allow-lists:
 // the system tables one, numbers, numbers_mt, zeros, zeros_mt, functions,
-// table_functions, data_type_families, formats and time_zones, and the table functions
-// numbers, numbers_mt, zeros, zeros_mt, generateRandom, values and null.
+// table_functions, data_type_families, formats and time_zones, and no table function
+// (queries run with readonly=1, under which ClickHouse refuses every table function;
+// system.numbers gives a number sequence).
 func NewGuard(database string) Guard {
 	return Guard{
 		Database: database,
 		SystemTables: []string{"one", "numbers", "numbers_mt", "zeros", "zeros_mt", "functions",
 			"table_functions", "data_type_families", "formats", "time_zones"},
-		TableFunctions: []string{"numbers", "numbers_mt", "zeros", "zeros_mt", "generaterandom", "values", "null"},
 	}
 }
 
@@ -601,6 +611,9 @@ func (g Guard) walk(toks []token) error {
 		switch {
 		case punct(i+1, "("):
 			if !slices.Contains(g.TableFunctions, strings.ToLower(name)) {
+				if len(g.TableFunctions) == 0 {
+					return refuse("table function %s() is not allowed: queries read the platform database's tables only (system.numbers gives a number sequence)", name)
+				}
 				return refuse("table function %s() is not allowed: only %s are", name, strings.Join(g.TableFunctions, ", "))
 			}
 		case qualified(toks, i):

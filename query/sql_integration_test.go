@@ -20,7 +20,7 @@ import (
 // three formats, refusals, and each limit stopping a query with a clear 422.
 func TestSQLEndpoint(t *testing.T) {
 	cfg := query.DefaultSQLConfig()
-	cfg.MaxRowsToRead = 10000
+	cfg.MaxRowsToRead = 300000
 	cfg.MaxResultRows = 50
 	cfg.MaxExecutionTime = time.Second
 	cfg.MaxMemoryUsage = 50_000_000
@@ -111,10 +111,11 @@ func TestSQLEndpoint(t *testing.T) {
 		status    int
 		message   string
 	}{
-		{"rows to read", "SELECT count() FROM numbers(100000)", http.StatusUnprocessableEntity, "reads more than 10000 rows (sql.max_rows_to_read)"},
-		{"result rows", "SELECT number FROM numbers(100)", http.StatusUnprocessableEntity, "more than 50 rows"},
-		{"memory", "SELECT length(groupArray(range(10000))) FROM numbers(5000)", http.StatusUnprocessableEntity, "sql.max_memory_usage"},
-		{"time", "SELECT count() FROM numbers(10) WHERE NOT ignore(sleepEachRow(0.2))", http.StatusUnprocessableEntity, "sql.max_execution_time"},
+		{"rows to read", "SELECT count() FROM (SELECT number FROM system.numbers LIMIT 1000000)", http.StatusUnprocessableEntity, "reads more than 300000 rows (sql.max_rows_to_read)"},
+		{"result rows", "SELECT number FROM system.numbers LIMIT 100", http.StatusUnprocessableEntity, "more than 50 rows"},
+		{"memory", "SELECT length(groupArray(range(10000))) FROM (SELECT number FROM system.numbers LIMIT 5000)", http.StatusUnprocessableEntity, "sql.max_memory_usage"},
+		{"time", "SELECT count() FROM (SELECT number FROM system.numbers LIMIT 200000) WHERE NOT ignore(sleep(0.6))", http.StatusUnprocessableEntity, "sql.max_execution_time"},
+		{"table function", "SELECT * FROM numbers(10)", http.StatusBadRequest, "table function numbers() is not allowed"},
 		{"system.users", "SELECT * FROM system.users", http.StatusBadRequest, "system.users is not allowed"},
 		{"file", "SELECT * FROM file('/etc/passwd', 'CSV', 'a String')", http.StatusBadRequest, "table function file() is not allowed"},
 		{"url", "SELECT * FROM url('http://127.0.0.1:9/x', CSV, 'a String')", http.StatusBadRequest, "table function url() is not allowed"},

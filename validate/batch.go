@@ -74,8 +74,40 @@ func (j *Job) registry(ctx context.Context, ids []string) (map[string]entry, err
 	return out, nil
 }
 
-// anchors finds the readings around each span, in the order of spans.
+// anchors finds the readings around each span, in the order of spans. It looks a day
+// around the spans first, which finds the neighbours of nearly every span cheaply, and
+// searches up to the maximum gap only for the spans still missing one.
 func (j *Job) anchors(ctx context.Context, spans []span) ([]anchors, error) {
+	near := min(j.cfg.MaxGap, nearGap)
+	out, err := j.anchorsWithin(ctx, spans, near)
+	if err != nil || near == j.cfg.MaxGap {
+		return out, err
+	}
+	var idx []int
+	var far []span
+	for i, a := range out {
+		if !a.hasPrev || !a.hasNext {
+			idx, far = append(idx, i), append(far, spans[i])
+		}
+	}
+	if len(far) == 0 {
+		return out, nil
+	}
+	more, err := j.anchorsWithin(ctx, far, j.cfg.MaxGap)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range idx {
+		out[i] = more[k]
+	}
+	return out, nil
+}
+
+// nearGap is how far anchors searches first.
+const nearGap = 26 * time.Hour
+
+// anchorsWithin finds the readings around each span no farther than gap.
+func (j *Job) anchorsWithin(ctx context.Context, spans []span, gap time.Duration) ([]anchors, error) {
 	ms := make([]string, len(spans))
 	los := make([]int64, len(spans))
 	his := make([]int64, len(spans))
@@ -84,8 +116,8 @@ func (j *Job) anchors(ctx context.Context, spans []span) ([]anchors, error) {
 		ms[i], los[i], his[i] = s.meter, s.lo.Unix(), s.hi.Unix()
 		lo, hi = minTime(lo, s.lo), maxTime(hi, s.hi)
 	}
-	gap := int64(j.cfg.MaxGap / time.Second)
-	rows, err := j.conn.Query(ctx, anchorsSQL, uniq(ms), lo.Add(-j.cfg.MaxGap), hi.Add(j.cfg.MaxGap), ms, los, his, gap, gap)
+	secs := int64(gap / time.Second)
+	rows, err := j.conn.Query(ctx, anchorsSQL, uniq(ms), lo.Add(-gap), hi.Add(gap), ms, los, his, secs, secs)
 	if err != nil {
 		return nil, fmt.Errorf("find anchors: %w", err)
 	}

@@ -49,7 +49,7 @@ func mustLoad(name string) *time.Location {
 }
 
 // simulate runs the simulator over [from, to] and injects faults: a short gap, a gap of
-// half a day across midnight, a spike (a register jump), a register rollover, readings of
+// 30 hours across midnight, a spike (a register jump), a register rollover, readings of
 // a meter missing from the registry, and a run of readings that arrive late. Each reading
 // is ingested a minute after its timestamp, except the late ones.
 func simulate(t *testing.T, meters int, from, to time.Time, lateAt time.Time) fleetData {
@@ -76,7 +76,7 @@ func simulate(t *testing.T, meters int, from, to time.Time, lateAt time.Time) fl
 	d.spikeAt = mid.Add(-5 * time.Hour)
 	d.lateFrom, d.lateTo = mid.Add(4*time.Hour), mid.Add(8*time.Hour)
 	gapLong := [2]time.Time{mid.Add(-30 * time.Hour).Truncate(24 * time.Hour).Add(20 * time.Hour), time.Time{}}
-	gapLong[1] = gapLong[0].Add(12 * time.Hour)
+	gapLong[1] = gapLong[0].Add(30 * time.Hour) // longer than the first anchor search
 
 	var regMid int64
 	var all []schema.Reading
@@ -211,7 +211,7 @@ type groupKey struct {
 }
 
 type groupRow struct {
-	wh                                                         int64
+	wh                                                   int64
 	meters, intervals, expected, estimated, questionable uint32
 }
 
@@ -391,8 +391,8 @@ func TestJobFleet(t *testing.T) {
 		if unknown == 0 {
 			t.Error("the unknown meter has no rows")
 		}
-		if gaps != 12*4 {
-			t.Errorf("%d estimated intervals in the long gap, want 48", gaps)
+		if gaps != 30*4 {
+			t.Errorf("%d estimated intervals in the long gap, want 120", gaps)
 		}
 	})
 

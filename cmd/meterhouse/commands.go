@@ -14,6 +14,7 @@ import (
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
+	"github.com/meterhouse/meterhouse/validate"
 )
 
 func cmdMigrate(ctx context.Context, env *environment, args []string) error {
@@ -114,6 +115,13 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 	// ingest flushes its batch and commits; the connection closes after both returned.
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
+	if env.cfg.VEE.Interval > 0 {
+		vj, err := validate.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
+		if err != nil {
+			return err
+		}
+		g.Go(func() error { return vj.Loop(gctx) })
+	}
 	if !*noIngest {
 		in, err := newIngester(ctx, env, conn, srv.Registry())
 		if err != nil {

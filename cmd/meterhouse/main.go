@@ -26,6 +26,7 @@ Commands:
   sim       simulate a fleet of meters and produce its readings to Kafka
   config    check or print the effective configuration (config check | config print)
   token     create, list or revoke API tokens (token create --name N --role R)
+  vee       validate stored readings into consumption (vee run [--from T --to T])
 
 Configuration: defaults, then the YAML file given by --config (or MH_CONFIG), then MH_*
 environment variables (MH_CLICKHOUSE_ADDR, MH_API_LISTEN, ...), then flags.
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"sim":     cmdSim,
 		"config":  cmdConfig,
 		"token":   cmdToken,
+		"vee":     cmdVEE,
 	}
 	name, rest := global.Arg(0), global.Args()[1:]
 	cmd, ok := commands[name]

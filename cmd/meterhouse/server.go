@@ -13,6 +13,7 @@ import (
 	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/validate"
 )
 
 // newServer builds the API server exactly as serve runs it: token authentication over
@@ -47,6 +48,15 @@ func newServer(env *environment, conn driver.Conn) (*api.Server, error) {
 		return nil, err
 	}
 	if err := analystSQL.Register(srv); err != nil {
+		return nil, err
+	}
+
+	// VEE: the editing routes; the periodic job runs in serve.
+	vj, err := validate.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
+	if err != nil {
+		return nil, err
+	}
+	if err := vj.Register(srv); err != nil {
 		return nil, err
 	}
 

@@ -1,5 +1,5 @@
 -- buckets
-SELECT toStartOfDay(hour) AS b, argMaxMerge(wh_last) AS reg
+SELECT toDate(hour, ?) AS b, argMaxMerge(wh_last) AS reg
 FROM readings_hourly
 WHERE meter_id = ? AND hour >= ? AND hour < ?
 GROUP BY b

@@ -1,0 +1,506 @@
+package main
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/sim"
+)
+
+// queryConfig is what bench query measures and how.
+type queryConfig struct {
+	// Readings is how many readings the loaded table holds.
+	Readings int64
+	// Meters is the fleet size; each meter gets Readings/Meters readings at Interval.
+	Meters int
+	// Interval is the metering interval of the loaded readings.
+	Interval time.Duration
+	// Database, when set, is an existing database loaded by an earlier --keep run: the load
+	// is skipped and the database kept.
+	Database string
+	// Clients lists the concurrent client counts to measure each scenario with.
+	Clients []int
+	// Duration is how long each scenario runs per client count, after Warmup.
+	Duration, Warmup time.Duration
+	// Settle bounds the wait for background merges after loading.
+	Settle time.Duration
+	// Seed picks the meters queried.
+	Seed uint64
+	// ClickHouse says how to reach the server.
+	ClickHouse schema.Config
+	// Keep leaves the loaded database in place (its name is printed) for later runs.
+	Keep bool
+	// JSON prints the report as JSON on stdout (the table then goes to stderr).
+	JSON bool
+}
+
+// Validate reports the first setting that cannot work, naming its flag.
+func (c queryConfig) Validate() error {
+	switch {
+	case c.Database == "" && c.Readings < 1:
+		return errors.New("--readings: must be at least 1")
+	case c.Meters < 1 || c.Meters > 999_999:
+		return errors.New("--meters: must be between 1 and 999999")
+	case c.Interval < time.Minute || c.Interval%time.Minute != 0 || time.Hour%c.Interval != 0:
+		return errors.New("--interval: must be a whole number of minutes dividing an hour")
+	case c.Database == "" && c.Readings/int64(c.Meters) < int64(31*24*time.Hour/c.Interval):
+		return fmt.Errorf("--readings: %d readings of %d meters span less than the 31 days the month query needs", c.Readings, c.Meters)
+	case len(c.Clients) == 0:
+		return errors.New("--clients: name at least one client count")
+	case c.Duration <= 0 || c.Warmup < 0 || c.Settle < 0:
+		return errors.New("--duration, --warmup, --settle: want a positive duration and no negative wait")
+	}
+	for _, n := range c.Clients {
+		if n < 1 || n > 1024 {
+			return fmt.Errorf("--clients: %d is not between 1 and 1024", n)
+		}
+	}
+	if c.Database != "" {
+		cc := c.ClickHouse
+		cc.Database = c.Database
+		return cc.Validate()
+	}
+	return c.ClickHouse.Validate()
+}
+
+// parseQueryFlags returns the configuration of args.
+func parseQueryFlags(args []string, stderr io.Writer) (queryConfig, error) {
+	cfg := queryConfig{ClickHouse: schema.DefaultConfig()}
+	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
+		cfg.ClickHouse.Addr = a
+	}
+	fs := flag.NewFlagSet("bench query", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Int64Var(&cfg.Readings, "readings", 100_000_000, "readings to load")
+	fs.IntVar(&cfg.Meters, "meters", 34_000, "fleet size (100M readings of 34000 meters at 15m span 30.6 days)")
+	fs.DurationVar(&cfg.Interval, "interval", 15*time.Minute, "metering interval of the loaded readings")
+	fs.StringVar(&cfg.Database, "database", "", "query this database, loaded by an earlier run with --keep, instead of loading one")
+	clients := fs.String("clients", "1,16", "concurrent client counts, comma-separated")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time per scenario and client count")
+	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "unmeasured time before each measurement")
+	fs.DurationVar(&cfg.Settle, "settle", 3*time.Minute, "longest wait for background merges after loading")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the meters queried")
+	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
+	fs.BoolVar(&cfg.Keep, "keep", false, "keep the loaded database for later runs (--database)")
+	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("bench query: unexpected argument %q", fs.Arg(0))
+	}
+	for _, s := range splitList(*clients) {
+		var n int
+		if _, err := fmt.Sscan(s, &n); err != nil {
+			return cfg, fmt.Errorf("--clients: %q is not a number", s)
+		}
+		cfg.Clients = append(cfg.Clients, n)
+	}
+	maxClients := 1
+	for _, n := range cfg.Clients {
+		maxClients = max(maxClients, n)
+	}
+	cfg.ClickHouse.MaxOpenConns = maxClients + 2
+	return cfg, cfg.Validate()
+}
+
+// loadSQL returns the INSERT that writes readings offset to offset+count-1 of a synthetic
+// fleet into database.readings, computed by the server from numbers(): reading n is meter
+// n / steps at step n % steps, meter by meter so that the rows arrive in key order. Each
+// meter's register starts at a meter-dependent value and grows by 100 to 299 Wh per
+// interval plus a hash in [0, 99], so it rises strictly at every step: consecutive
+// readings differ by at least 100 - 99 = 1 Wh.
+func loadSQL(database string, offset, count, steps int64, from time.Time, interval time.Duration) string {
+	meter := fmt.Sprintf("intDiv(number, %d)", steps)
+	step := fmt.Sprintf("(number %% %d)", steps)
+	return fmt.Sprintf(`INSERT INTO %s.readings (meter_id, ts, register_wh, quality)
+SELECT
+    concat('MTR-', toString(1000000 + %s)),
+    toDateTime(%d + %s * %d),
+    toInt64(intHash32(%s) %% 1000000 + %s * (100 + %s %% 200) + intHash32(number) %% 100),
+    toUInt8(0)
+FROM numbers(%d, %d)`,
+		database, meter, from.Unix(), step, int64(interval/time.Second), meter, step, meter, offset, count)
+}
+
+// meterID is the id loadSQL gives meter i (from 0).
+func meterID(i int) string { return fmt.Sprintf("MTR-%d", 1_000_000+i) }
+
+// scenario is one kind of request bench query measures.
+type scenario struct {
+	// name is how the report names it.
+	name string
+	// target is the latency and throughput it should reach.
+	target queryTarget
+	// path returns the request path and query for one request; rng picks its meter or
+	// group.
+	path func(rng *rand.Rand) string
+}
+
+// queryTarget is what a scenario should reach (issue 5).
+type queryTarget struct {
+	// P99 bounds the 99th percentile latency with one client; 0 sets no bound.
+	P99 time.Duration
+	// QPS is the throughput to reach with 16 clients; 0 sets none.
+	QPS float64
+}
+
+// queryResult is one row of the bench query report.
+type queryResult struct {
+	// Scenario names the request measured.
+	Scenario string `json:"scenario"`
+	// Clients is the number of concurrent clients.
+	Clients int `json:"clients"`
+	// Requests is how many requests completed in the measured time.
+	Requests int `json:"requests"`
+	// QPS is Requests per second.
+	QPS float64 `json:"queries_per_second"`
+	// P50, P95 and P99 are latency percentiles in milliseconds.
+	P50 float64 `json:"p50_ms"`
+	P95 float64 `json:"p95_ms"`
+	P99 float64 `json:"p99_ms"`
+	// Target describes the target that applies to this row, or is empty.
+	Target string `json:"target,omitempty"`
+	// TargetMet says whether the row reached it.
+	TargetMet bool `json:"target_met,omitempty"`
+}
+
+// newQueryResult summarises latencies measured over elapsed with clients clients, and
+// judges the target that applies: the p99 bound with one client, the throughput with 16.
+func newQueryResult(name string, clients int, latencies []time.Duration, elapsed time.Duration, t queryTarget) queryResult {
+	r := queryResult{Scenario: name, Clients: clients, Requests: len(latencies)}
+	if elapsed > 0 {
+		r.QPS = float64(len(latencies)) / elapsed.Seconds()
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	r.P50, r.P95, r.P99 = ms(percentile(latencies, 50)), ms(percentile(latencies, 95)), ms(percentile(latencies, 99))
+	switch {
+	case clients == 1 && t.P99 > 0:
+		r.Target = fmt.Sprintf("p99 <= %s", t.P99)
+		r.TargetMet = len(latencies) > 0 && percentile(latencies, 99) <= t.P99
+	case clients == 16 && t.QPS > 0:
+		r.Target = fmt.Sprintf(">= %.0f q/s", t.QPS)
+		r.TargetMet = r.QPS >= t.QPS
+	}
+	return r
+}
+
+// percentile returns the p-th percentile of ds by the nearest-rank method: the smallest
+// value with at least p percent of the values at or below it. It sorts ds in place and
+// returns 0 for no values.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	slices.Sort(ds)
+	rank := int(float64(len(ds))*p/100+0.999999999) - 1
+	return ds[min(max(rank, 0), len(ds)-1)]
+}
+
+// queryReport is the outcome of one bench query run.
+type queryReport struct {
+	// Database is the database queried; Readings and Meters its content.
+	Database string `json:"database"`
+	Readings int64  `json:"readings"`
+	Meters   int    `json:"meters"`
+	// LoadSeconds is how long loading took, 0 when an existing database was used.
+	LoadSeconds float64 `json:"load_seconds,omitempty"`
+	// CPUs is the machine's logical CPU count.
+	CPUs int `json:"cpus"`
+	// Results holds one row per scenario and client count.
+	Results []queryResult `json:"results"`
+}
+
+// writeTable writes rp as an aligned text table preceded by a line naming the data.
+func (rp *queryReport) writeTable(w io.Writer) error {
+	fmt.Fprintf(w, "database %s: %d readings, %d meters; %d CPUs", rp.Database, rp.Readings, rp.Meters, rp.CPUs)
+	if rp.LoadSeconds > 0 {
+		fmt.Fprintf(w, "; loaded in %.0f s", rp.LoadSeconds)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tclients\trequests\tq/s\tp50 ms\tp95 ms\tp99 ms\ttarget\t")
+	for _, r := range rp.Results {
+		target := "-"
+		if r.Target != "" {
+			verdict := "missed"
+			if r.TargetMet {
+				verdict = "met"
+			}
+			target = r.Target + " " + verdict
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.Scenario, r.Clients, r.Requests, r.QPS, r.P50, r.P95, r.P99, target)
+	}
+	return tw.Flush()
+}
+
+func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg, err := parseQueryFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	rep := &queryReport{Readings: cfg.Readings, Meters: cfg.Meters, CPUs: runtime.NumCPU()}
+	chcfg := cfg.ClickHouse
+	var conn driver.Conn
+	var to time.Time
+	if cfg.Database != "" {
+		chcfg.Database = cfg.Database
+		if conn, err = schema.Connect(ctx, chcfg); err != nil {
+			return err
+		}
+		defer conn.Close()
+		if to, rep.Readings, err = loadedSpan(ctx, conn); err != nil {
+			return err
+		}
+	} else {
+		chcfg.Database = fmt.Sprintf("bench_%s_%d_query", time.Now().UTC().Format("20060102T150405"), os.Getpid())
+		b := &ingestBench{cfg: ingestConfig{ClickHouse: cfg.ClickHouse, Keep: cfg.Keep}, log: log, stderr: stderr}
+		b.id = strings.TrimSuffix(chcfg.Database, "_query")
+		var cleanup func()
+		chcfg, conn, _, cleanup, err = b.database(ctx, "query")
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		start := time.Now()
+		if to, err = load(ctx, conn, chcfg.Database, cfg, stderr); err != nil {
+			return err
+		}
+		rep.LoadSeconds = time.Since(start).Seconds()
+		settle(ctx, conn, chcfg.Database, cfg.Settle, stderr)
+		if cfg.Keep {
+			fmt.Fprintf(stderr, "kept database %s: rerun with --database %s\n", chcfg.Database, chcfg.Database)
+		}
+	}
+	rep.Database = chcfg.Database
+
+	base, token, stop, err := serveAPI(ctx, conn, log)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	monthEnd := to.Truncate(time.Hour)
+	monthStart := monthEnd.Add(-30 * 24 * time.Hour)
+	scenarios := []scenario{{
+		name:   "meter-month-1h",
+		target: queryTarget{P99: 10 * time.Millisecond, QPS: 400},
+		path: func(rng *rand.Rand) string {
+			q := url.Values{"from": {monthStart.Format(time.RFC3339)}, "to": {monthEnd.Format(time.RFC3339)}, "step": {"1h"}}
+			return "/v1/meters/" + meterID(rng.IntN(cfg.Meters)) + "/consumption?" + q.Encode()
+		},
+	}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}, Timeout: 30 * time.Second}
+	for _, sc := range scenarios {
+		for _, n := range cfg.Clients {
+			r, err := measureScenario(ctx, client, base, token, sc, n, cfg, stderr)
+			if err != nil {
+				return err
+			}
+			rep.Results = append(rep.Results, r)
+		}
+	}
+	if cfg.JSON {
+		if err := rep.writeTable(stderr); err != nil {
+			return err
+		}
+		return writeJSONDoc(stdout, rep)
+	}
+	return rep.writeTable(stdout)
+}
+
+// load fills database.readings with cfg's synthetic fleet, server-side, and returns the
+// last reading time.
+func load(ctx context.Context, conn driver.Conn, database string, cfg queryConfig, stderr io.Writer) (time.Time, error) {
+	steps := cfg.Readings / int64(cfg.Meters)
+	total := steps * int64(cfg.Meters)
+	_, to := simSpan(total, cfg.Meters, cfg.Interval, time.Now())
+	from := to.Add(-time.Duration(steps-1) * cfg.Interval)
+	bar := sim.NewProgress(stderr, "query: load readings", total)
+	defer bar.Done()
+	// Chunks of whole meters, so that each INSERT writes rows in key order.
+	chunk := max(1, 10_000_000/steps) * steps
+	for off := int64(0); off < total; off += chunk {
+		n := min(chunk, total-off)
+		if err := conn.Exec(ctx, loadSQL(database, off, n, steps, from, cfg.Interval)); err != nil {
+			return to, fmt.Errorf("load readings: %w", err)
+		}
+		bar.Set(off + n)
+	}
+	return to, nil
+}
+
+// settle waits, at most limit, until the server runs no merge in database, so that the
+// measurement does not compete with the load's merges.
+func settle(ctx context.Context, conn driver.Conn, database string, limit time.Duration, stderr io.Writer) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = ?", database).Scan(&n); err != nil || n == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+	fmt.Fprintf(stderr, "query: merges still running after %s; measuring anyway\n", limit)
+}
+
+// loadedSpan returns the last reading time and the reading count of an existing database.
+func loadedSpan(ctx context.Context, conn driver.Conn) (time.Time, int64, error) {
+	var to time.Time
+	var n uint64
+	if err := conn.QueryRow(ctx, "SELECT max(ts), count() FROM readings").Scan(&to, &n); err != nil {
+		return to, 0, fmt.Errorf("inspect the loaded database: %w", err)
+	}
+	if n == 0 {
+		return to, 0, errors.New("--database: its readings table is empty")
+	}
+	return to.UTC(), int64(n), nil
+}
+
+// benchAuth authenticates the one token of a bench run as an analyst.
+type benchAuth struct{ token string }
+
+// Authenticate implements api.Authenticator.
+func (a benchAuth) Authenticate(_ context.Context, token string) (api.Principal, error) {
+	if token != a.token {
+		return api.Principal{}, fmt.Errorf("%w: not the bench token", api.ErrUnauthenticated)
+	}
+	return api.Principal{Name: "bench", TokenID: "bench", Roles: []api.Role{api.RoleAnalyst}}, nil
+}
+
+// serveAPI serves the production API (api.Server with the query routes) on a free port of
+// 127.0.0.1 and returns its base URL, a token it accepts and a function that stops it.
+func serveAPI(ctx context.Context, conn driver.Conn, log *slog.Logger) (string, string, func(), error) {
+	var tok [16]byte
+	_, _ = crand.Read(tok[:])
+	token := hex.EncodeToString(tok[:])
+	acfg := api.DefaultConfig()
+	acfg.AccessLog = false
+	srv, err := api.New(acfg, log, api.WithAuthenticator(benchAuth{token: token}))
+	if err != nil {
+		return "", "", nil, err
+	}
+	q, err := query.New(query.DefaultConfig(), conn)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if err := q.Register(srv); err != nil {
+		return "", "", nil, err
+	}
+	if err := q.RegisterAnalytics(srv); err != nil {
+		return "", "", nil, err
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", nil, fmt.Errorf("bench query: listen: %w", err)
+	}
+	hs := &http.Server{Handler: srv.Echo(), ReadTimeout: acfg.ReadTimeout, WriteTimeout: acfg.WriteTimeout}
+	go hs.Serve(ln) //nolint:errcheck // ends with ErrServerClosed when stopped
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx) //nolint:errcheck // best effort at the end of a run
+	}
+	return "http://" + ln.Addr().String(), token, stop, nil
+}
+
+// measureScenario runs sc with n concurrent clients for cfg.Warmup and then cfg.Duration,
+// and summarises the latencies of the requests that completed in the measured time. Any
+// response but 200 fails the run.
+func measureScenario(ctx context.Context, client *http.Client, base, token string, sc scenario, n int, cfg queryConfig, stderr io.Writer) (queryResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	measureFrom := time.Now().Add(cfg.Warmup)
+	end := measureFrom.Add(cfg.Duration)
+	type outcome struct {
+		lat []time.Duration
+		err error
+	}
+	out := make(chan outcome, n)
+	bar := sim.NewProgress(stderr, fmt.Sprintf("query: %s, %d clients", sc.name, n), int64((cfg.Warmup+cfg.Duration)/time.Millisecond))
+	started := time.Now()
+	for i := range n {
+		go func() {
+			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
+			var lat []time.Duration
+			for {
+				t0 := time.Now()
+				if !t0.Before(end) {
+					out <- outcome{lat: lat}
+					return
+				}
+				if err := get(ctx, client, base+sc.path(rng), token); err != nil {
+					cancel()
+					out <- outcome{err: err}
+					return
+				}
+				if t0.After(measureFrom) && time.Now().Before(end) {
+					lat = append(lat, time.Since(t0))
+				}
+				bar.Set(int64(time.Since(started) / time.Millisecond))
+			}
+		}()
+	}
+	var all []time.Duration
+	var err error
+	for range n {
+		o := <-out
+		all = append(all, o.lat...)
+		if o.err != nil && err == nil {
+			err = o.err
+		}
+	}
+	bar.Done()
+	if err != nil {
+		return queryResult{}, fmt.Errorf("%s with %d clients: %w", sc.name, n, err)
+	}
+	return newQueryResult(sc.name, n, all, cfg.Duration, sc.target), nil
+}
+
+// get requests url and reads the whole response, which must be a 200.
+func get(ctx context.Context, client *http.Client, url, token string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}

@@ -1,0 +1,2 @@
+SELECT max(watermark), max(computed_at), count()
+FROM vee_runs

@@ -1,0 +1,8 @@
+SELECT meter_id, ts, register_wh, ingested_at
+FROM readings
+WHERE (meter_id, ts) IN (
+    SELECT m, toDateTime(t)
+    FROM system.one
+    ARRAY JOIN ? AS m, ? AS t
+)
+ORDER BY meter_id, ts, ingested_at
