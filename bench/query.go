@@ -64,8 +64,8 @@ func (c queryConfig) Validate() error {
 		return errors.New("--meters: must be between 1 and 999999")
 	case c.Interval < time.Minute || c.Interval%time.Minute != 0 || time.Hour%c.Interval != 0:
 		return errors.New("--interval: must be a whole number of minutes dividing an hour")
-	case c.Database == "" && c.Readings/int64(c.Meters) < int64(31*24*time.Hour/c.Interval):
-		return fmt.Errorf("--readings: %d readings of %d meters span less than the 31 days the month query needs", c.Readings, c.Meters)
+	case c.Database == "" && c.Readings/int64(c.Meters) < int64(monthSpan/c.Interval):
+		return fmt.Errorf("--readings: %d readings of %d meters span less than the %s the month query needs", c.Readings, c.Meters, monthSpan)
 	case len(c.Clients) == 0:
 		return errors.New("--clients: name at least one client count")
 	case c.Duration <= 0 || c.Warmup < 0 || c.Settle < 0:
@@ -83,6 +83,10 @@ func (c queryConfig) Validate() error {
 	}
 	return c.ClickHouse.Validate()
 }
+
+// monthSpan is the history the month query needs: 30 days and the hour before them, whose
+// register the first point is measured from.
+const monthSpan = (30*24 + 1) * time.Hour
 
 // parseQueryFlags returns the configuration of args.
 func parseQueryFlags(args []string, stderr io.Writer) (queryConfig, error) {

@@ -238,10 +238,8 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	for _, w := range kept {
 		e := reg[w.meter]
 		rules := j.cfg.Rules.For(e.class)
-		var rs []vee.Reading
-		for _, r := range in.readings[w.meter] {
-			rs = append(rs, r) // vee keeps the nearest outside the window and ignores the rest
-		}
+		// vee keeps the nearest readings outside the window and ignores the rest.
+		rs := append([]vee.Reading(nil), in.readings[w.meter]...)
 		var hist []vee.HistoryInterval
 		hFrom := w.from.AddDate(0, 0, -j.cfg.HistoryDays)
 		for _, h := range in.history[w.meter] {
