@@ -2,7 +2,6 @@ package auth_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,21 +23,9 @@ func TestAdminRoutes(t *testing.T) {
 
 	send := func(method, path, token, body string) (int, []byte) {
 		t.Helper()
-		req, err := http.NewRequest(method, hs.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, b
+		r := testenv.Do(t, testenv.Request{Method: method, URL: hs.URL + path, Token: token,
+			ContentType: "application/json", Body: strings.NewReader(body)})
+		return r.Status, r.Body
 	}
 
 	for _, tc := range []struct {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -40,24 +39,9 @@ func (p *pipeline) httpIngest(t *testing.T, cfg ingest.HTTPConfig, producer inge
 
 func post(t *testing.T, url, token, contentType string, body []byte) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", contentType)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	r := testenv.Do(t, testenv.Request{Method: http.MethodPost, URL: url, Token: token,
+		ContentType: contentType, Body: bytes.NewReader(body)})
+	return r.Status, r.Body
 }
 
 func jsonLines(rs []schema.Reading) [][]byte {

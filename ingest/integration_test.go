@@ -167,20 +167,10 @@ func (p *pipeline) hourly(t *testing.T, ids []string) map[string][]query.Point {
 	for _, id := range ids {
 		url := fmt.Sprintf("%s/v1/meters/%s/consumption?from=%s&to=%s&step=1h", p.api.URL, id,
 			now.Add(-72*time.Hour).Format(time.RFC3339), now.Format(time.RFC3339))
-		req, err := http.NewRequest(http.MethodGet, url, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+p.token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp := testenv.Do(t, testenv.Request{Method: http.MethodGet, URL: url, Token: p.token})
 		var c query.Consumption
-		err = json.NewDecoder(resp.Body).Decode(&c)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("GET %s: status %d, %v", url, resp.StatusCode, err)
+		if err := json.Unmarshal(resp.Body, &c); err != nil || resp.Status != http.StatusOK {
+			t.Fatalf("GET %s: status %d, %v", url, resp.Status, err)
 		}
 		if c.Unit != "Wh" || c.Step != query.Step1h || c.MeterID != id {
 			t.Fatalf("GET %s: header fields %+v", url, c)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -66,27 +65,9 @@ type response struct {
 
 func (a *analytics) do(t *testing.T, method, path, accept, contentType, body, token string) response {
 	t.Helper()
-	req, err := http.NewRequest(method, a.url+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{status: resp.StatusCode, header: resp.Header, body: b}
+	r := testenv.Do(t, testenv.Request{Method: method, URL: a.url + path, Token: token,
+		Accept: accept, ContentType: contentType, Body: strings.NewReader(body)})
+	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
 func (a *analytics) get(t *testing.T, path, accept string) response {

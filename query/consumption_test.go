@@ -1,15 +1,13 @@
 package query
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/meterhouse/meterhouse/internal/testenv"
+)
 
 func TestDeltas(t *testing.T) {
 	h := func(i int) time.Time { return time.Date(2026, 1, 1, i, 0, 0, 0, time.UTC) }
@@ -77,32 +75,14 @@ func TestConsumptionSQL(t *testing.T) {
 	for _, step := range []Step{Step15m, Step1h, Step1d, Step1mo} {
 		buckets, before := consumptionSQL(step)
 		got := "-- buckets\n" + buckets + "\n-- before\n" + before + "\n"
-		golden(t, filepath.Join("testdata", "consumption_"+string(step)+".sql"), got)
+		testenv.Golden(t, filepath.Join("testdata", "consumption_"+string(step)+".sql"), got)
 	}
 }
 
 // TestValidatedSQL pins the SQL of validated consumption; refresh with go test -update.
 func TestValidatedSQL(t *testing.T) {
 	for _, step := range []Step{Step15m, Step1h, Step1d, Step1mo} {
-		golden(t, filepath.Join("testdata", "validated_"+string(step)+".sql"), validatedSQL(step)+"\n")
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	{
-		if *update {
-			if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatalf("%v (run go test -update to create it)", err)
-		}
-		if got != string(want) {
-			t.Errorf("%s changed:\n%s\nwant:\n%s", path, got, want)
-		}
+		testenv.Golden(t, filepath.Join("testdata", "validated_"+string(step)+".sql"), validatedSQL(step)+"\n")
 	}
 }
 

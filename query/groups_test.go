@@ -1,11 +1,12 @@
 package query
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meterhouse/meterhouse/internal/testenv"
 )
 
 // TestGroupsSQL pins the SQL of the group read paths; refresh with go test -update.
@@ -23,20 +24,7 @@ func TestGroupsSQL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := tt.sql + "\n"
-			path := filepath.Join("testdata", "groups_"+tt.name+".sql")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("SQL changed:\n%s\nwant:\n%s", got, want)
-			}
+			testenv.Golden(t, filepath.Join("testdata", "groups_"+tt.name+".sql"), tt.sql+"\n")
 		})
 	}
 }

@@ -36,27 +36,12 @@ func (c client) do(method, path string, body any, accept string) (int, []byte) {
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, c.base+path, r)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	req := testenv.Request{Method: method, URL: c.base + path, Token: c.token, Accept: accept, Body: r}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.ContentType = "application/json"
 	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	resp := testenv.Do(c.t, req)
+	return resp.Status, resp.Body
 }
 
 func (c client) consumption(id string, params url.Values) query.Consumption {

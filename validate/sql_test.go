@@ -1,13 +1,11 @@
 package validate
 
 import (
-	"flag"
-	"os"
 	"path/filepath"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"github.com/meterhouse/meterhouse/internal/testenv"
+)
 
 // TestSQL pins every statement the job runs; refresh with go test -update.
 func TestSQL(t *testing.T) {
@@ -30,20 +28,7 @@ func TestSQL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join("testdata", tt.name+".sql")
-			got := tt.sql + "\n"
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if got != string(want) {
-				t.Errorf("%s changed:\n%s\nwant:\n%s", path, got, want)
-			}
+			testenv.Golden(t, filepath.Join("testdata", tt.name+".sql"), tt.sql+"\n")
 		})
 	}
 }

@@ -58,23 +58,8 @@ func routeURL(base string, r api.Route) string {
 
 func call(t *testing.T, method, url, token string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b
+	r := testenv.Do(t, testenv.Request{Method: method, URL: url, Token: token})
+	return r.Status, r.Body
 }
 
 func errorCode(t *testing.T, body []byte) string {
