@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -51,4 +52,20 @@ func EnsureTopics(ctx context.Context, brokers []string, topics ...TopicSpec) er
 // Topics returns the topics cfg needs: the readings topic and its dead-letter topic.
 func (c Config) Topics() []TopicSpec {
 	return []TopicSpec{{Name: c.Topic, Partitions: c.Partitions}, {Name: c.DLQTopic, Partitions: 1}}
+}
+
+// NewReadingsWriter returns a Kafka writer to the readings topic of c for producers of
+// readings (the simulator, HTTP ingest): messages are keyed by meter id and hashed to a
+// partition, so one meter's readings stay in order, and WriteMessages returns only once
+// every replica has them. The caller closes it.
+func NewReadingsWriter(c Config) *kafka.Writer {
+	return &kafka.Writer{
+		Addr:         kafka.TCP(c.Brokers...),
+		Topic:        c.Topic,
+		Balancer:     &kafka.Hash{},
+		RequiredAcks: kafka.RequireAll,
+		BatchSize:    5000,
+		BatchBytes:   16 << 20,
+		BatchTimeout: 5 * time.Millisecond,
+	}
 }

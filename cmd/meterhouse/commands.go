@@ -8,9 +8,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
@@ -76,19 +76,42 @@ func newIngester(ctx context.Context, env *environment, conn driver.Conn, reg pr
 }
 
 func cmdIngest(ctx context.Context, env *environment, args []string) error {
-	if err := env.parseFlags(flag.NewFlagSet("ingest", flag.ContinueOnError), args); err != nil {
+	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
+	listen := fs.String("listen", "", "serve /healthz, /readyz and /metrics on this host:port (empty: none)")
+	if err := env.parseFlags(fs, args); err != nil {
 		return err
 	}
 	conn, err := schema.Connect(ctx, env.cfg.ClickHouse)
 	if err != nil {
 		return err
 	}
+	// Closed last, after ingest and the metrics server have stopped.
 	defer conn.Close()
-	in, err := newIngester(ctx, env, conn, prometheus.NewRegistry())
+	if *listen == "" {
+		in, err := newIngester(ctx, env, conn, prometheus.NewRegistry())
+		if err != nil {
+			return err
+		}
+		return in.Run(ctx)
+	}
+	// A server with only the public routes: no token store is needed, and any other
+	// route would fail closed.
+	cfg := env.cfg.API
+	cfg.Listen = *listen
+	srv, err := api.New(cfg, env.log.With("component", "api"))
 	if err != nil {
 		return err
 	}
-	return in.Run(ctx)
+	srv.AddReadiness("clickhouse", conn.Ping)
+	srv.AddReadiness("kafka", kafkaReachable(env.cfg.Ingest.Brokers))
+	in, err := newIngester(ctx, env, conn, srv.Registry())
+	if err != nil {
+		return err
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return in.Run(gctx) })
+	return g.Wait()
 }
 
 func cmdServe(ctx context.Context, env *environment, args []string) error {
@@ -106,7 +129,11 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 
 	// newServer (server.go) registers every component's routes; the route tests build the
 	// server with it too, so register new routes there, not here.
-	srv, err := newServer(env, conn)
+	// HTTP ingest produces to the readings topic synchronously, so nothing is buffered in
+	// the writer once a request has been answered; it closes after the server stopped.
+	readings := ingest.NewReadingsWriter(env.cfg.Ingest)
+	defer readings.Close()
+	srv, err := newServer(env, conn, readings)
 	if err != nil {
 		return err
 	}
@@ -173,15 +200,7 @@ func cmdSim(ctx context.Context, env *environment, args []string) error {
 	if err := ingest.EnsureTopics(ctx, env.cfg.Ingest.Brokers, env.cfg.Ingest.Topics()...); err != nil {
 		return err
 	}
-	w := &kafka.Writer{
-		Addr:         kafka.TCP(env.cfg.Ingest.Brokers...),
-		Topic:        env.cfg.Ingest.Topic,
-		Balancer:     &kafka.Hash{},
-		RequiredAcks: kafka.RequireAll,
-		BatchSize:    5000,
-		BatchBytes:   16 << 20,
-		BatchTimeout: 10 * time.Millisecond,
-	}
+	w := ingest.NewReadingsWriter(env.cfg.Ingest)
 	defer w.Close()
 	p := &sim.Producer{Writer: w, Encode: ingest.AppendJSON, Rate: *rate, Progress: env.stderr}
 	n, err := p.Run(ctx, fleet)

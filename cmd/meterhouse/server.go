@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
@@ -19,8 +18,9 @@ import (
 // newServer builds the API server exactly as serve runs it: token authentication over
 // conn, every component's routes, and the readiness checks. The route tests build it with
 // this function too, so that they see the production route set: every component registers
-// its routes here.
-func newServer(env *environment, conn driver.Conn) (*api.Server, error) {
+// its routes here. HTTP ingest produces accepted readings through readings, which the
+// caller closes after the server has stopped.
+func newServer(env *environment, conn driver.Conn, readings ingest.Producer) (*api.Server, error) {
 	store, err := auth.NewStore(env.cfg.Auth, conn)
 	if err != nil {
 		return nil, err
@@ -60,10 +60,6 @@ func newServer(env *environment, conn driver.Conn) (*api.Server, error) {
 		return nil, err
 	}
 
-	// HTTP ingest produces to the readings topic synchronously, so nothing is buffered in
-	// the writer once a request has been answered.
-	readings := &kafka.Writer{Addr: kafka.TCP(env.cfg.Ingest.Brokers...), Topic: env.cfg.Ingest.Topic,
-		Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
 	hi, err := ingest.NewHTTPHandler(env.cfg.HTTPIngest, env.cfg.Ingest.Window, readings)
 	if err != nil {
 		return nil, err

@@ -17,6 +17,7 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/config"
+	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 )
 
@@ -36,7 +37,9 @@ func testServer(t *testing.T, edit func(*config.Config)) (*api.Server, *httptest
 		edit(&cfg)
 	}
 	env := &environment{cfg: cfg, log: testenv.Logger(t), stdout: io.Discard, stderr: io.Discard}
-	srv, err := newServer(env, conn)
+	readings := ingest.NewReadingsWriter(cfg.Ingest)
+	t.Cleanup(func() { readings.Close() })
+	srv, err := newServer(env, conn, readings)
 	if err != nil {
 		t.Fatal(err)
 	}
