@@ -98,22 +98,17 @@ func open(ctx context.Context, cfg Config, database string) (driver.Conn, error)
 
 // EnsureDatabase creates cfg.Database when it does not exist yet.
 func EnsureDatabase(ctx context.Context, cfg Config) error {
-	if err := cfg.Validate(); err != nil {
-		return err
-	}
-	conn, err := open(ctx, cfg, "default")
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+cfg.Database); err != nil {
-		return fmt.Errorf("create database %s: %w", cfg.Database, err)
-	}
-	return nil
+	return execServer(ctx, cfg, "CREATE DATABASE IF NOT EXISTS "+cfg.Database)
 }
 
 // DropDatabase removes cfg.Database and everything in it. Tests use it to clean up.
 func DropDatabase(ctx context.Context, cfg Config) error {
+	return execServer(ctx, cfg, "DROP DATABASE IF EXISTS "+cfg.Database)
+}
+
+// execServer runs one statement about cfg.Database over a connection to the always
+// present default database, since cfg.Database itself may not exist.
+func execServer(ctx context.Context, cfg Config, stmt string) error {
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -122,8 +117,8 @@ func DropDatabase(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer conn.Close()
-	if err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+cfg.Database); err != nil {
-		return fmt.Errorf("drop database %s: %w", cfg.Database, err)
+	if err := conn.Exec(ctx, stmt); err != nil {
+		return fmt.Errorf("%s: %w", stmt, err)
 	}
 	return nil
 }
