@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -23,6 +24,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict marks a request that conflicts with the current state: 409.
 	ErrConflict = errors.New("conflict")
+	// ErrLimitExceeded marks a well-formed request that a resource limit stopped (rows read,
+	// memory, time, result size): 422. The message before it says which limit.
+	ErrLimitExceeded = errors.New("limit exceeded")
 	// ErrUnavailable marks a dependency that cannot be reached right now: 503.
 	ErrUnavailable = errors.New("service unavailable")
 )
@@ -105,6 +109,9 @@ func classify(err error, c echo.Context) (int, ErrorBody) {
 		return http.StatusNotFound, ErrorBody{ErrorDetail{Code: "not_found", Message: err.Error()}}
 	case errors.Is(err, ErrConflict):
 		return http.StatusConflict, ErrorBody{ErrorDetail{Code: "conflict", Message: err.Error()}}
+	case errors.Is(err, ErrLimitExceeded):
+		return http.StatusUnprocessableEntity, ErrorBody{ErrorDetail{Code: "limit_exceeded",
+			Message: strings.TrimSuffix(err.Error(), ": "+ErrLimitExceeded.Error())}}
 	case errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() != nil:
 		return http.StatusServiceUnavailable, ErrorBody{ErrorDetail{Code: "timeout", Message: "the request took longer than the server allows"}}
 	case errors.Is(err, ErrUnavailable):

@@ -87,8 +87,8 @@ func (c SQLConfig) settings() clickhouse.Settings {
 }
 
 // ErrLimit marks a query that ClickHouse stopped because it exceeded one of the SQLConfig
-// limits. The HTTP endpoint answers it with 422.
-var ErrLimit = errors.New("query limit exceeded")
+// limits; it is api.ErrLimitExceeded, so the HTTP endpoint answers it with 422.
+var ErrLimit = api.ErrLimitExceeded
 
 // SQL runs analysts' read-only SQL against the platform's database, guarded by Guard and
 // limited by SQLConfig. It is safe for concurrent use.
@@ -155,9 +155,6 @@ func (q *SQL) handle(c echo.Context) error {
 		text = req.Query
 	}
 	tbl, err := q.Run(c.Request().Context(), text)
-	if errors.Is(err, ErrLimit) {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, strings.TrimSuffix(err.Error(), ": "+ErrLimit.Error())).SetInternal(err)
-	}
 	if err != nil {
 		return err
 	}

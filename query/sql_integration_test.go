@@ -132,6 +132,9 @@ func TestSQLEndpoint(t *testing.T) {
 			if r.status != tt.status || res.Error == nil || !strings.Contains(res.Error.Message, tt.message) {
 				t.Fatalf("%d %s; want %d saying %q", r.status, r.body, tt.status, tt.message)
 			}
+			if tt.status == http.StatusUnprocessableEntity && res.Error.Code != "limit_exceeded" {
+				t.Fatalf("limit refusal has code %q, want limit_exceeded", res.Error.Code)
+			}
 			if strings.Contains(res.Error.Message, "Stack trace") || strings.Contains(res.Error.Message, "DB::Exception") {
 				t.Errorf("message leaks server internals: %s", res.Error.Message)
 			}
