@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"net"
 	"os"
@@ -16,36 +17,50 @@ import (
 	"github.com/meterhouse/meterhouse/sim"
 )
 
-// writeNativeFile writes the first n readings of f to a new Native file in dir, in blocks
-// of blockRows, and returns its path. The caller removes the file.
-func writeNativeFile(dir, pattern string, f *sim.Fleet, n int64, blockRows int, bar *sim.Progress) (path string, err error) {
-	file, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return "", fmt.Errorf("ceiling file: %w", err)
-	}
-	defer func() {
-		if cerr := file.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("ceiling file: %w", cerr)
-		}
+// writeNativeFiles writes the first n readings of f to parts new Native files in dir, in
+// blocks of blockRows, each meter's readings to one file, and returns their paths. The
+// caller removes the files, also after an error.
+func writeNativeFiles(dir, pattern string, f *sim.Fleet, n int64, blockRows, parts int, bar *sim.Progress) (paths []string, err error) {
+	writers := make([]*nativeWriter, parts)
+	for i := range writers {
+		file, err := os.CreateTemp(dir, pattern)
 		if err != nil {
-			os.Remove(file.Name())
+			return paths, fmt.Errorf("ceiling file: %w", err)
 		}
-	}()
-	nw := newNativeWriter(file, blockRows)
+		paths = append(paths, file.Name())
+		defer func() {
+			if cerr := file.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("ceiling file: %w", cerr)
+			}
+		}()
+		writers[i] = newNativeWriter(file, blockRows)
+	}
 	var r schema.Reading
-	for nw.Rows() < n {
+	for done := int64(0); done < n; done++ {
 		if !f.Next(&r) {
-			return file.Name(), fmt.Errorf("the fleet ran out after %d of %d readings", nw.Rows(), n)
+			return paths, fmt.Errorf("the fleet ran out after %d of %d readings", done, n)
 		}
-		if err := nw.Write(r); err != nil {
-			return file.Name(), err
+		if err := writers[filePart(r.MeterID, parts)].Write(r); err != nil {
+			return paths, err
 		}
-		if nw.Rows()%65536 == 0 {
-			bar.Set(nw.Rows())
+		if done%65536 == 0 {
+			bar.Set(done)
 		}
 	}
-	bar.Set(nw.Rows())
-	return file.Name(), nw.Close()
+	bar.Set(n)
+	for _, w := range writers {
+		if err := w.Close(); err != nil {
+			return paths, err
+		}
+	}
+	return paths, nil
+}
+
+// filePart returns which of parts files the readings of meter id go to.
+func filePart(id string, parts int) int {
+	h := fnv.New32a()
+	h.Write([]byte(id)) //nolint:errcheck // a hash never fails
+	return int(h.Sum32() % uint32(parts))
 }
 
 // clientArgs returns the clickhouse-client arguments that insert a Native file from stdin
@@ -67,34 +82,50 @@ func ceilingQuery(database string) string {
 	return fmt.Sprintf("INSERT INTO %s.readings (%s) FORMAT Native", database, nativeColumns)
 }
 
-// runClient runs clickhouse-client at client with args, stdin read from path, and
-// measures it: wall time from start to exit, and the client's own CPU time and peak memory
-// (the server's work shows only in the wall time).
-func runClient(ctx context.Context, client string, args []string, path string) (measurement, error) {
-	in, err := os.Open(path)
-	if err != nil {
-		return measurement{}, fmt.Errorf("ceiling: %w", err)
-	}
-	defer in.Close()
-	var stderr strings.Builder
-	cmd := exec.CommandContext(ctx, client, args...)
-	cmd.Stdin = in
-	cmd.Stdout = io.Discard
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err = cmd.Run()
-	elapsed := time.Since(start)
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return measurement{}, fmt.Errorf("ceiling: %s: %w: %s", client, err, strings.TrimSpace(stderr.String()))
+// runClients runs one clickhouse-client at client with args per file of paths, all at
+// once, each reading its file on stdin, and measures them together: wall time from the
+// start to the last exit, the clients' CPU time summed and the largest client's peak
+// memory (the server's work shows only in the wall time).
+func runClients(ctx context.Context, client string, args []string, paths []string) (measurement, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmds := make([]*exec.Cmd, len(paths))
+	stderrs := make([]strings.Builder, len(paths))
+	for i, path := range paths {
+		in, err := os.Open(path)
+		if err != nil {
+			return measurement{}, fmt.Errorf("ceiling: %w", err)
 		}
-		return measurement{}, fmt.Errorf("ceiling: %s: %w", client, err)
+		defer in.Close()
+		cmds[i] = exec.CommandContext(ctx, client, args...)
+		cmds[i].Stdin, cmds[i].Stdout, cmds[i].Stderr = in, io.Discard, &stderrs[i]
 	}
-	m := measurement{Elapsed: elapsed}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.CPU = rusageCPU(ru)
-		m.PeakRSS = ru.Maxrss << 10 // kB on Linux
+	start := time.Now()
+	for i, cmd := range cmds {
+		if err := cmd.Start(); err != nil {
+			cancel()
+			for _, started := range cmds[:i] {
+				started.Wait() //nolint:errcheck // already failing
+			}
+			return measurement{}, fmt.Errorf("ceiling: %s: %w", client, err)
+		}
+	}
+	var errs []error
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			cancel() // one failed insert fails the ceiling; stop the others
+			errs = append(errs, fmt.Errorf("ceiling: %s: %w: %s", client, err, strings.TrimSpace(stderrs[i].String())))
+		}
+	}
+	m := measurement{Elapsed: time.Since(start)}
+	if len(errs) > 0 {
+		return m, errors.Join(errs...)
+	}
+	for _, cmd := range cmds {
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			m.CPU += rusageCPU(ru)
+			m.PeakRSS = max(m.PeakRSS, ru.Maxrss<<10) // kB on Linux
+		}
 	}
 	return m, nil
 }

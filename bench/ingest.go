@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,10 @@ type ingestConfig struct {
 	// max_insert_block_size is the default; setting it to the ingest batch size shows how
 	// much of the gap to the ceiling the block size explains.
 	CeilingBlockRows int
+	// CeilingClients lists how many concurrent clickhouse-clients to measure the ceiling
+	// with, each count in its own database; the ratios are to the first one (1 client, the
+	// reference), the others show what parallel inserts reach.
+	CeilingClients []int
 	// Client is the clickhouse-client executable.
 	Client string
 	// Dir holds the ceiling's Native file while it is needed.
@@ -85,6 +90,8 @@ func (c ingestConfig) Validate() error {
 		return errors.New("--arrow-batch: must be at least 1")
 	case c.Ceiling && c.CeilingBlockRows < 1:
 		return errors.New("--ceiling-block-rows: must be at least 1")
+	case c.Ceiling && (len(c.CeilingClients) == 0 || c.CeilingClients[0] != 1):
+		return errors.New("--ceiling-clients: must start with 1, the reference ceiling")
 	case c.Ceiling && c.Client == "":
 		return errors.New("--client: must name clickhouse-client")
 	case c.Timeout <= 0:
@@ -125,6 +132,7 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 	fs.IntVar(&cfg.ArrowBatch, "arrow-batch", 10_000, "readings per Arrow message")
 	noCeiling := fs.Bool("no-ceiling", false, "skip the clickhouse-client ceiling")
 	fs.IntVar(&cfg.CeilingBlockRows, "ceiling-block-rows", 1<<20, "rows per block of the ceiling's Native file (ClickHouse's max_insert_block_size by default)")
+	ceilingClients := fs.String("ceiling-clients", "1,2", "concurrent clickhouse-clients of each ceiling measured, comma-separated, starting with 1 (e.g. 1,2)")
 	fs.StringVar(&cfg.Client, "client", "clickhouse-client", "clickhouse-client executable")
 	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "directory for the ceiling's Native file")
 	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
@@ -146,6 +154,13 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 		return cfg, fmt.Errorf("bench ingest: unexpected argument %q", fs.Arg(0))
 	}
 	cfg.Ceiling = !*noCeiling
+	for _, item := range splitList(*ceilingClients) {
+		n, err := strconv.Atoi(item)
+		if err != nil || n < 1 || n > 64 {
+			return cfg, fmt.Errorf("--ceiling-clients: %q is not a count from 1 to 64", item)
+		}
+		cfg.CeilingClients = append(cfg.CeilingClients, n)
+	}
 	cfg.Ingest.Brokers = splitList(*brokers)
 	cfg.Formats = splitList(*formats)
 	cfg.ClickHouse.MaxOpenConns = cfg.Ingest.Consumers + 2
@@ -194,6 +209,12 @@ func profilePath(path, format string) string {
 	return strings.TrimSuffix(path, ext) + "." + format + ext
 }
 
+// runID names a bench run's databases and topics: bench_ with the start time and the
+// process id, so that concurrent runs never share them.
+func runID() string {
+	return fmt.Sprintf("bench_%s_%d", time.Now().UTC().Format("20060102T150405"), os.Getpid())
+}
+
 // ingestBench is one run of bench ingest.
 type ingestBench struct {
 	cfg    ingestConfig
@@ -214,7 +235,7 @@ func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		cfg:    cfg,
 		log:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel})),
 		stderr: stderr,
-		id:     fmt.Sprintf("bench_%s_%d", time.Now().UTC().Format("20060102T150405"), os.Getpid()),
+		id:     runID(),
 		fleet: sim.Config{Meters: cfg.Meters, From: from, To: to, Interval: cfg.Interval, Seed: cfg.Seed,
 			IDPrefix: "MTR-", TimeZone: "Europe/Berlin"},
 	}
@@ -246,12 +267,14 @@ func (b *ingestBench) run(ctx context.Context) (*report, error) {
 	fmt.Fprintf(b.stderr, "bench %s: %d readings of %d meters from %s to %s\n", b.id, b.cfg.Readings, b.cfg.Meters,
 		b.fleet.From.Format(time.RFC3339), b.fleet.To.Format(time.RFC3339))
 	if b.cfg.Ceiling {
-		r, version, err := b.ceiling(ctx)
-		if err != nil {
-			return nil, err
+		for _, n := range b.cfg.CeilingClients {
+			r, version, err := b.ceiling(ctx, n)
+			if err != nil {
+				return nil, err
+			}
+			rep.ClickHouse = version
+			rep.add(r)
 		}
-		rep.ClickHouse = version
-		rep.add(r)
 	}
 	for _, name := range b.cfg.Formats {
 		mf, err := newFormat(name, b.cfg.ArrowBatch)
@@ -264,6 +287,10 @@ func (b *ingestBench) run(ctx context.Context) (*report, error) {
 		}
 		rep.ClickHouse = version
 		rep.add(r)
+	}
+	if b.cfg.Keep {
+		fmt.Fprintf(b.stderr, "kept databases %s_*, topics %s-*, file %s/%s-*.native\n",
+			b.id, strings.ReplaceAll(b.id, "_", "-"), b.cfg.Dir, b.id)
 	}
 	return rep, nil
 }
@@ -307,10 +334,20 @@ func (b *ingestBench) database(ctx context.Context, suffix string) (schema.Confi
 	return cfg, conn, m.Capabilities().Version.String(), cleanup, nil
 }
 
-// ceiling measures clickhouse-client inserting the run's readings from a Native file into
-// a fresh database.
-func (b *ingestBench) ceiling(ctx context.Context) (result, string, error) {
-	cfg, conn, version, cleanup, err := b.database(ctx, "ceiling")
+// ceilingLabel names the ceiling measured with clients concurrent clickhouse-clients: the
+// reference "ceiling" for one, "ceiling-N" for more.
+func ceilingLabel(clients int) string {
+	if clients == 1 {
+		return ceilingName
+	}
+	return fmt.Sprintf("%s-%d", ceilingName, clients)
+}
+
+// ceiling measures clients concurrent clickhouse-clients inserting the run's readings,
+// split between them by meter, from Native files into a fresh database.
+func (b *ingestBench) ceiling(ctx context.Context, clients int) (result, string, error) {
+	name := ceilingLabel(clients)
+	cfg, conn, version, cleanup, err := b.database(ctx, strings.ReplaceAll(name, "-", "_"))
 	if err != nil {
 		return result{}, "", err
 	}
@@ -319,24 +356,28 @@ func (b *ingestBench) ceiling(ctx context.Context) (result, string, error) {
 	if err != nil {
 		return result{}, "", err
 	}
-	bar := sim.NewProgress(b.stderr, "ceiling: write Native file", b.cfg.Readings)
-	path, err := writeNativeFile(b.cfg.Dir, b.id+"-*.native", fleet, b.cfg.Readings, b.cfg.CeilingBlockRows, bar)
+	bar := sim.NewProgress(b.stderr, name+": write Native file", b.cfg.Readings)
+	paths, err := writeNativeFiles(b.cfg.Dir, b.id+"-*.native", fleet, b.cfg.Readings, b.cfg.CeilingBlockRows, clients, bar)
 	bar.Done()
+	if !b.cfg.Keep {
+		defer func() {
+			for _, p := range paths {
+				os.Remove(p)
+			}
+		}()
+	}
 	if err != nil {
 		return result{}, "", err
-	}
-	if !b.cfg.Keep {
-		defer os.Remove(path)
 	}
 	args, err := clientArgs(cfg, cfg.Database)
 	if err != nil {
 		return result{}, "", err
 	}
-	fmt.Fprintf(b.stderr, "ceiling: %s --query %q < %s\n", b.cfg.Client, ceilingQuery(cfg.Database), path)
-	bar = sim.NewProgress(b.stderr, "ceiling: clickhouse-client", b.cfg.Readings)
+	fmt.Fprintf(b.stderr, "%s: %s --query %q < %s\n", name, b.cfg.Client, ceilingQuery(cfg.Database), strings.Join(paths, ", "))
+	bar = sim.NewProgress(b.stderr, name+": clickhouse-client", b.cfg.Readings)
 	stop := b.watch(ctx, conn, cfg.Database, bar)
 	svc0 := servicesCPU(b.cfg.Services)
-	m, err := runClient(ctx, b.cfg.Client, args, path)
+	m, err := runClients(ctx, b.cfg.Client, args, paths)
 	m.Services = cpuSince(svc0, servicesCPU(b.cfg.Services))
 	stop()
 	if err == nil {
@@ -348,9 +389,9 @@ func (b *ingestBench) ceiling(ctx context.Context) (result, string, error) {
 		return result{}, "", err
 	}
 	if m.Readings != b.cfg.Readings {
-		return result{}, "", fmt.Errorf("ceiling: %d readings stored, want %d", m.Readings, b.cfg.Readings)
+		return result{}, "", fmt.Errorf("%s: %d readings stored, want %d", name, m.Readings, b.cfg.Readings)
 	}
-	return newResult(ceilingName, "clickhouse-client", m), version, nil
+	return newResult(name, fmt.Sprintf("clickhouse-client x%d", clients), m), version, nil
 }
 
 // watch shows the readings stored in database on bar until the returned function is
@@ -426,7 +467,7 @@ func (b *ingestBench) format(ctx context.Context, mf messageFormat) (result, str
 	}
 	w := newProducer(icfg.Brokers, icfg.Topic)
 	bar := sim.NewProgress(b.stderr, mf.name+": produce", b.cfg.Readings)
-	err = produce(ctx, w, fleet, b.cfg.Readings, mf, bar)
+	err = produce(ctx, w, fleet, b.cfg.Readings, mf, icfg.Partitions, bar)
 	bar.Done()
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("produce %s: %w", mf.name, cerr)

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
@@ -83,6 +85,13 @@ func TestParseIngestFlags(t *testing.T) {
 					t.Errorf("parsed %+v", c)
 				}
 			}},
+		{name: "ceilings of one and two clients", args: []string{"--ceiling-clients", "1,2"}, check: func(t *testing.T, c ingestConfig) {
+			if len(c.CeilingClients) != 2 || c.CeilingClients[1] != 2 {
+				t.Errorf("parsed %+v", c.CeilingClients)
+			}
+		}},
+		{name: "the reference ceiling comes first", args: []string{"--ceiling-clients", "2"}, wantErr: "--ceiling-clients"},
+		{name: "ceiling clients not a number", args: []string{"--ceiling-clients", "1,x"}, wantErr: "--ceiling-clients"},
 		{name: "zero readings", args: []string{"--readings", "0"}, wantErr: "--readings"},
 		{name: "too many meters", args: []string{"--meters", "1000000"}, wantErr: "--meters"},
 		{name: "unknown format", args: []string{"--format", "json,csv"}, wantErr: "--format"},
@@ -124,6 +133,7 @@ func TestEncodeChunks(t *testing.T) {
 	from, to := simSpan(n, 1000, 15*time.Minute, now)
 	fleetCfg := sim.Config{Meters: 1000, From: from, To: to, Interval: 15 * time.Minute, Seed: 3, IDPrefix: "MTR-", TimeZone: "UTC"}
 	window := ingest.Window{MaxAge: 24 * time.Hour, MaxFuture: time.Hour}
+	const partitions = 3
 	for _, name := range formatNames {
 		t.Run(name, func(t *testing.T) {
 			mf, err := newFormat(name, 700)
@@ -140,9 +150,11 @@ func TestEncodeChunks(t *testing.T) {
 			errc := make(chan error, 1)
 			go func() {
 				defer close(full)
-				errc <- encodeChunks(context.Background(), f, n, mf, free, full)
+				errc <- encodeChunks(context.Background(), f, n, mf, partitions, free, full)
 			}()
 			var got ingest.Columns
+			var balance kafka.Hash
+			ids := []int{0, 1, 2}
 			jd, ad := ingest.NewJSONDecoder(window), ingest.NewArrowDecoder(window)
 			for c := range full {
 				for _, m := range c.msgs {
@@ -152,9 +164,10 @@ func TestEncodeChunks(t *testing.T) {
 							ct = string(h.Value)
 						}
 					}
-					if ct != mf.contentType || (len(m.Key) > 0) != mf.keyed {
+					if ct != mf.contentType || len(m.Key) == 0 {
 						t.Fatalf("message header %q key %q for format %s", ct, m.Key, name)
 					}
+					start := got.Len()
 					switch ct {
 					case "":
 						if r, ok := jd.Decode(m.Key, m.Value, now, &got); !ok {
@@ -163,6 +176,13 @@ func TestEncodeChunks(t *testing.T) {
 					case ingest.ContentTypeArrow:
 						if rows, r, ok := ad.Decode(m.Value, now, &got); !ok || len(rows) > 0 {
 							t.Fatalf("Arrow message refused: %v %v", r, rows)
+						}
+					}
+					// Every meter of a message goes where its key goes.
+					want := balance.Balance(kafka.Message{Key: m.Key}, ids...)
+					for _, id := range got.MeterID[start:] {
+						if p := balance.Balance(kafka.Message{Key: []byte(id)}, ids...); p != want {
+							t.Fatalf("meter %s (partition %d) in a message keyed %s (partition %d)", id, p, m.Key, want)
 						}
 					}
 				}
@@ -174,12 +194,27 @@ func TestEncodeChunks(t *testing.T) {
 			if got.Len() != n {
 				t.Fatalf("decoded %d readings, want %d", got.Len(), n)
 			}
+			// Messages regroup readings by partition: compare as sets, and check that each
+			// meter's readings keep their order.
+			type key struct {
+				id string
+				ts int64
+			}
+			seen := map[key]int64{}
+			last := map[string]time.Time{}
+			for i := range n {
+				if t0, ok := last[got.MeterID[i]]; ok && !got.TS[i].After(t0) {
+					t.Fatalf("meter %s: %s after %s", got.MeterID[i], got.TS[i], t0)
+				}
+				last[got.MeterID[i]] = got.TS[i]
+				seen[key{got.MeterID[i], got.TS[i].Unix()}] = got.RegisterWh[i]
+			}
 			ref, _ := sim.New(fleetCfg)
 			var r schema.Reading
-			for i := range n {
+			for range n {
 				ref.Next(&r)
-				if got.MeterID[i] != r.MeterID || !got.TS[i].Equal(r.TS) || got.RegisterWh[i] != r.RegisterWh {
-					t.Fatalf("reading %d: got %s %s %d, want %s %s %d", i, got.MeterID[i], got.TS[i], got.RegisterWh[i], r.MeterID, r.TS, r.RegisterWh)
+				if wh, ok := seen[key{r.MeterID, r.TS.Unix()}]; !ok || wh != r.RegisterWh {
+					t.Fatalf("reading %s %s %d: got %d, %v", r.MeterID, r.TS, r.RegisterWh, wh, ok)
 				}
 			}
 		})

@@ -12,14 +12,14 @@ import (
 )
 
 // TestIngestBenchEndToEnd runs bench ingest on a small fleet against the real services:
-// ceiling and both formats, every reading stored, and a JSON report that says so.
+// both ceilings and both formats, every reading stored, and a JSON report that says so.
 func TestIngestBenchEndToEnd(t *testing.T) {
 	testenv.Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer
 	args := []string{"--readings", "20000", "--meters", "300", "--format", "json,arrow", "--arrow-batch", "1000",
-		"--consumers", "2", "--batch-rows", "5000", "--flush-interval", "200ms", "--json", "--dir", t.TempDir(),
+		"--consumers", "2", "--batch-rows", "5000", "--ceiling-clients", "1,2", "--flush-interval", "200ms", "--json", "--dir", t.TempDir(),
 		"--clickhouse", testenv.ClickHouseConfig(t).Addr, "--brokers", testenv.Brokers()[0]}
 	if err := cmdIngest(ctx, args, &out, io.Discard); err != nil {
 		t.Fatal(err)
@@ -28,17 +28,17 @@ func TestIngestBenchEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
 	}
-	if len(rep.Results) != 3 {
-		t.Fatalf("want ceiling, json and arrow, got %+v", rep.Results)
+	if len(rep.Results) != 4 {
+		t.Fatalf("want ceiling, ceiling-2, json and arrow, got %+v", rep.Results)
 	}
-	for i, name := range []string{ceilingName, "json", "arrow"} {
+	for i, name := range []string{ceilingName, "ceiling-2", "json", "arrow"} {
 		r := rep.Results[i]
 		if r.Name != name || r.Readings != 20000 || r.ReadingsPerSecond <= 0 || r.RatioToCeiling <= 0 || r.PeakRSSBytes <= 0 {
 			t.Errorf("result %d: %+v", i, r)
 		}
 	}
-	if rep.Results[1].CPUSecondsPerMillion <= 0 {
-		t.Errorf("ingest CPU not measured: %+v", rep.Results[1])
+	if rep.Results[2].CPUSecondsPerMillion <= 0 {
+		t.Errorf("ingest CPU not measured: %+v", rep.Results[2])
 	}
 }
 

@@ -2,14 +2,20 @@
 // real components against the real services.
 //
 //	go run ./bench ingest --readings N --meters M --format json,arrow [--json]
+//	go run ./bench query --readings 100000000 [--keep | --database NAME] [--json]
 //
 // bench ingest produces N simulated readings of M meters to a fresh Kafka topic, then runs
 // the production ingest path in-process (consumer group, decoders, columnar batches,
 // native inserts) into a fresh, fully migrated ClickHouse database and times it until every
 // reading is visible. In the same run it measures the ceiling: clickhouse-client inserting
-// the same readings from a Native file into another fresh database with the same schema.
-// It prints readings per second, the ratio to the ceiling, CPU seconds per million
-// readings and peak memory, as a table or (with --json) as a JSON document.
+// the same readings from Native files into another fresh database with the same schema,
+// with one client (the reference) and with several in parallel. It prints readings per
+// second, the ratios to the ceilings, CPU seconds per million readings and peak memory, as
+// a table or (with --json) as a JSON document.
+//
+// bench query loads a large readings table server-side, serves the production API on a
+// loopback port and measures latency percentiles and throughput of consumption and load
+// curve requests with 1 and 16 concurrent clients.
 //
 // Every database and topic a run creates is named after the run and dropped at its end
 // (unless --keep), so runs never touch a deployment's data.

@@ -18,8 +18,6 @@ type messageFormat struct {
 	name string
 	// perMessage is how many readings one message carries.
 	perMessage int
-	// keyed messages carry the meter id as key; the others have none.
-	keyed bool
 	// contentType is the content-type header, or empty for none.
 	contentType string
 	// encode appends the value of one message holding the readings of cols.
@@ -34,9 +32,9 @@ var formatNames = []string{"json", "arrow"}
 func newFormat(name string, arrowBatch int) (messageFormat, error) {
 	switch name {
 	case "json":
-		// One reading per message keyed by its meter id, without a content-type header:
-		// what a DAS sends by default.
-		return messageFormat{name: name, perMessage: 1, keyed: true,
+		// One reading per message, without a content-type header: what a DAS sends by
+		// default.
+		return messageFormat{name: name, perMessage: 1,
 			encode: func(dst []byte, cols *ingest.Columns) ([]byte, error) {
 				return ingest.AppendJSON(dst, schema.Reading{MeterID: cols.MeterID[0], TS: cols.TS[0], RegisterWh: cols.RegisterWh[0]}), nil
 			}}, nil
@@ -57,9 +55,10 @@ type chunk struct {
 	n     int64 // readings
 }
 
-// produce writes the first n readings of f to w in format mf and reports progress to bar.
-// Encoding runs on its own goroutine, one chunk ahead of the writes.
-func produce(ctx context.Context, w *kafka.Writer, f *sim.Fleet, n int64, mf messageFormat, bar *sim.Progress) error {
+// produce writes the first n readings of f to w, a topic of partitions partitions, in
+// format mf and reports progress to bar. Encoding runs on its own goroutine, one chunk
+// ahead of the writes.
+func produce(ctx context.Context, w *kafka.Writer, f *sim.Fleet, n int64, mf messageFormat, partitions int, bar *sim.Progress) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	free := make(chan *chunk, 2)
@@ -69,7 +68,7 @@ func produce(ctx context.Context, w *kafka.Writer, f *sim.Fleet, n int64, mf mes
 	errc := make(chan error, 1)
 	go func() {
 		defer close(full)
-		errc <- encodeChunks(ctx, f, n, mf, free, full)
+		errc <- encodeChunks(ctx, f, n, mf, partitions, free, full)
 	}()
 	var done int64
 	for c := range full {
@@ -86,15 +85,40 @@ func produce(ctx context.Context, w *kafka.Writer, f *sim.Fleet, n int64, mf mes
 	return <-errc
 }
 
-// encodeChunks turns the first n readings of f into chunks of messages in format mf. It
-// takes empty chunks from free and sends filled ones to full.
-func encodeChunks(ctx context.Context, f *sim.Fleet, n int64, mf messageFormat, free <-chan *chunk, full chan<- *chunk) error {
+// encodeChunks turns the first n readings of f into chunks of messages in format mf for a
+// topic of partitions partitions. Every message is keyed by the meter id of its first
+// reading, and a message holds only meters that the writer's hash balancer sends to the
+// same partition as that key, so each meter's readings stay in order on one partition
+// whatever the format, as a DAS keeps them. It takes empty chunks from free and sends
+// filled ones to full.
+func encodeChunks(ctx context.Context, f *sim.Fleet, n int64, mf messageFormat, partitions int, free <-chan *chunk, full chan<- *chunk) error {
 	var (
-		r     schema.Reading
-		cols  ingest.Columns
-		spans [][2]int // each message's value within the arena
-		err   error
+		r       schema.Reading
+		balance kafka.Hash
+		ids     = make([]int, partitions)
+		pending = make([]ingest.Columns, partitions) // readings waiting for a full message, by partition
+		spans   [][2]int                             // each message's value within the arena
 	)
+	for i := range ids {
+		ids[i] = i
+	}
+	// emit encodes the readings of cols as one message of c and empties cols.
+	emit := func(c *chunk, cols *ingest.Columns) error {
+		start := len(c.arena)
+		var err error
+		if c.arena, err = mf.encode(c.arena, cols); err != nil {
+			return err
+		}
+		spans = append(spans, [2]int{start, len(c.arena)})
+		var hdr []kafka.Header
+		if mf.contentType != "" {
+			hdr = []kafka.Header{{Key: "content-type", Value: []byte(mf.contentType)}}
+		}
+		c.msgs = append(c.msgs, kafka.Message{Key: []byte(cols.MeterID[0]), Headers: hdr})
+		c.n += int64(cols.Len())
+		cols.Reset()
+		return nil
+	}
 	for left := n; left > 0; {
 		var c *chunk
 		select {
@@ -104,29 +128,26 @@ func encodeChunks(ctx context.Context, f *sim.Fleet, n int64, mf messageFormat, 
 		}
 		c.msgs, c.arena, c.n, spans = c.msgs[:0], c.arena[:0], 0, spans[:0]
 		for c.n < chunkReadings && left > 0 {
-			cols.Reset()
-			for cols.Len() < mf.perMessage && left > 0 && f.Next(&r) {
-				cols.Append(r.MeterID, r.TS, r.RegisterWh, 0)
-				left--
-			}
-			if cols.Len() == 0 {
+			if !f.Next(&r) {
 				return fmt.Errorf("the fleet ran out after %d of %d readings", n-left, n)
 			}
-			start := len(c.arena)
-			if c.arena, err = mf.encode(c.arena, &cols); err != nil {
-				return err
+			left--
+			p := balance.Balance(kafka.Message{Key: []byte(r.MeterID)}, ids...)
+			pending[p].Append(r.MeterID, r.TS, r.RegisterWh, 0)
+			if pending[p].Len() == mf.perMessage {
+				if err := emit(c, &pending[p]); err != nil {
+					return err
+				}
 			}
-			spans = append(spans, [2]int{start, len(c.arena)})
-			var key []byte
-			if mf.keyed {
-				key = []byte(cols.MeterID[0])
+		}
+		if left == 0 { // the last messages hold what is left
+			for p := range pending {
+				if pending[p].Len() > 0 {
+					if err := emit(c, &pending[p]); err != nil {
+						return err
+					}
+				}
 			}
-			var hdr []kafka.Header
-			if mf.contentType != "" {
-				hdr = []kafka.Header{{Key: "content-type", Value: []byte(mf.contentType)}}
-			}
-			c.msgs = append(c.msgs, kafka.Message{Key: key, Headers: hdr})
-			c.n += int64(cols.Len())
 		}
 		// The arena may have moved while growing: point the values into it only now.
 		for i, s := range spans {
@@ -147,7 +168,7 @@ func newProducer(brokers []string, topic string) *kafka.Writer {
 	return &kafka.Writer{
 		Addr:         kafka.TCP(brokers...),
 		Topic:        topic,
-		Balancer:     &kafka.Hash{}, // by meter id; messages without a key go round-robin
+		Balancer:     &kafka.Hash{}, // by the meter id of the key; see encodeChunks
 		RequiredAcks: kafka.RequireOne,
 		BatchSize:    chunkReadings,
 		BatchBytes:   1 << 20, // the broker's default message.max.bytes

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
+	"github.com/meterhouse/meterhouse/validate"
 )
 
 // queryConfig is what bench query measures and how.
@@ -37,7 +39,8 @@ type queryConfig struct {
 	// Interval is the metering interval of the loaded readings.
 	Interval time.Duration
 	// Database, when set, is an existing database loaded by an earlier --keep run: the load
-	// is skipped and the database kept.
+	// is skipped, the fleet size read from it, and the database kept. Its feeder and fleet
+	// curves exist when it was loaded with the same GroupDays.
 	Database string
 	// Clients lists the concurrent client counts to measure each scenario with.
 	Clients []int
@@ -45,6 +48,10 @@ type queryConfig struct {
 	Duration, Warmup time.Duration
 	// Settle bounds the wait for background merges after loading.
 	Settle time.Duration
+	// GroupDays, when positive, also measures the feeder and fleet load curves of one day
+	// among the last GroupDays whole days: it writes the fleet's registry and runs the VEE
+	// job over those days, which fills the tables the curves read.
+	GroupDays int
 	// Seed picks the meters queried.
 	Seed uint64
 	// ClickHouse says how to reach the server.
@@ -53,6 +60,9 @@ type queryConfig struct {
 	Keep bool
 	// JSON prints the report as JSON on stdout (the table then goes to stderr).
 	JSON bool
+	// ClickHousePIDFile holds the local ClickHouse server's pid, whose CPU time is
+	// reported per request when the file exists.
+	ClickHousePIDFile string
 }
 
 // Validate reports the first setting that cannot work, naming its flag.
@@ -66,6 +76,8 @@ func (c queryConfig) Validate() error {
 		return errors.New("--interval: must be a whole number of minutes dividing an hour")
 	case c.Database == "" && c.Readings/int64(c.Meters) < int64(monthSpan/c.Interval):
 		return fmt.Errorf("--readings: %d readings of %d meters span less than the %s the month query needs", c.Readings, c.Meters, monthSpan)
+	case c.GroupDays < 0 || c.GroupDays > 28:
+		return errors.New("--group-days: must be between 0 and 28")
 	case len(c.Clients) == 0:
 		return errors.New("--clients: name at least one client count")
 	case c.Duration <= 0 || c.Warmup < 0 || c.Settle < 0:
@@ -104,15 +116,20 @@ func parseQueryFlags(args []string, stderr io.Writer) (queryConfig, error) {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time per scenario and client count")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "unmeasured time before each measurement")
 	fs.DurationVar(&cfg.Settle, "settle", 3*time.Minute, "longest wait for background merges after loading")
+	fs.IntVar(&cfg.GroupDays, "group-days", 2, "also measure feeder and fleet daily load curves over the last N whole days (writes the registry and runs the VEE job over them; 0: skip)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the meters queried")
 	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the loaded database for later runs (--database)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
+	servicesDir := fs.String("services-dir", ".services", "the local services' folder (deploy/local); ClickHouse's CPU time is reported when its pid file is there")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("bench query: unexpected argument %q", fs.Arg(0))
+	}
+	if *servicesDir != "" {
+		cfg.ClickHousePIDFile = filepath.Join(*servicesDir, "clickhouse", "clickhouse.pid")
 	}
 	for _, s := range splitList(*clients) {
 		var n int
@@ -151,6 +168,51 @@ FROM numbers(%d, %d)`,
 // meterID is the id loadSQL gives meter i (from 0).
 func meterID(i int) string { return fmt.Sprintf("MTR-%d", 1_000_000+i) }
 
+// feederID is the id of feeder i (from 0), which holds meters i*sim.MetersPerFeeder
+// onwards, as in the simulator.
+func feederID(i int) string { return fmt.Sprintf("FDR-%04d", i+1) }
+
+// registry returns the registry entries of the loaded fleet: residential meters in UTC,
+// sim.MetersPerFeeder to a feeder.
+func registry(meters int, updated time.Time) []schema.Meter {
+	out := make([]schema.Meter, meters)
+	for i := range out {
+		f := i / sim.MetersPerFeeder
+		out[i] = schema.Meter{
+			MeterID: meterID(i), CustomerClass: "residential", Feeder: feederID(f),
+			Region: fmt.Sprintf("REG-%02d", f/sim.FeedersPerRegion+1), Tariff: "RES-TOU",
+			TimeZone: "UTC", Status: "active", UpdatedAt: updated.UTC().Truncate(time.Second),
+		}
+	}
+	return out
+}
+
+// groupDaysStart returns the first of the last days whole UTC days before to.
+func groupDaysStart(to time.Time, days int) time.Time {
+	return to.UTC().Truncate(24*time.Hour).AddDate(0, 0, -days)
+}
+
+// validateDays writes the fleet's registry and runs the VEE job over the readings from
+// an hour before from (the registers the first intervals start from) to to, which fills
+// the validated consumption and the group load curves of those days.
+func validateDays(ctx context.Context, conn driver.Conn, meters int, from, to time.Time, log *slog.Logger, stderr io.Writer) error {
+	if err := schema.InsertMeters(ctx, conn, registry(meters, time.Now())); err != nil {
+		return err
+	}
+	job, err := validate.New(validate.DefaultConfig(), conn, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "query: running the VEE job from %s (fills the group load curves)\n", from.Format(time.RFC3339))
+	start := time.Now()
+	res, err := job.RunRange(ctx, from.Add(-time.Hour), to)
+	if err != nil {
+		return fmt.Errorf("VEE job: %w", err)
+	}
+	fmt.Fprintf(stderr, "query: VEE job: %d meters, %d intervals in %s\n", res.Meters, res.Intervals, time.Since(start).Round(time.Second))
+	return nil
+}
+
 // scenario is one kind of request bench query measures.
 type scenario struct {
 	// name is how the report names it.
@@ -184,6 +246,12 @@ type queryResult struct {
 	P50 float64 `json:"p50_ms"`
 	P95 float64 `json:"p95_ms"`
 	P99 float64 `json:"p99_ms"`
+	// CPUMillisPerRequest is the CPU time of this process (API server, query service and
+	// clients) per request, warm-up included.
+	CPUMillisPerRequest float64 `json:"cpu_ms_per_request"`
+	// ClickHouseCPUMillisPerRequest is the ClickHouse server's CPU time per request, when
+	// its pid file is known.
+	ClickHouseCPUMillisPerRequest float64 `json:"clickhouse_cpu_ms_per_request,omitempty"`
 	// Target describes the target that applies to this row, or is empty.
 	Target string `json:"target,omitempty"`
 	// TargetMet says whether the row reached it.
@@ -244,7 +312,7 @@ func (rp *queryReport) writeTable(w io.Writer) error {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tclients\trequests\tq/s\tp50 ms\tp95 ms\tp99 ms\ttarget\t")
+	fmt.Fprintln(tw, "scenario\tclients\trequests\tq/s\tp50 ms\tp95 ms\tp99 ms\tCPU ms/req\tClickHouse CPU ms/req\ttarget\t")
 	for _, r := range rp.Results {
 		target := "-"
 		if r.Target != "" {
@@ -254,7 +322,8 @@ func (rp *queryReport) writeTable(w io.Writer) error {
 			}
 			target = r.Target + " " + verdict
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.Scenario, r.Clients, r.Requests, r.QPS, r.P50, r.P95, r.P99, target)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.2f\t%.2f\t%s\t\n", r.Scenario, r.Clients, r.Requests, r.QPS,
+			r.P50, r.P95, r.P99, r.CPUMillisPerRequest, r.ClickHouseCPUMillisPerRequest, target)
 	}
 	return tw.Flush()
 }
@@ -275,13 +344,12 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer conn.Close()
-		if to, rep.Readings, err = loadedSpan(ctx, conn); err != nil {
+		if to, rep.Readings, cfg.Meters, err = loadedSpan(ctx, conn); err != nil {
 			return err
 		}
+		rep.Meters = cfg.Meters
 	} else {
-		chcfg.Database = fmt.Sprintf("bench_%s_%d_query", time.Now().UTC().Format("20060102T150405"), os.Getpid())
-		b := &ingestBench{cfg: ingestConfig{ClickHouse: cfg.ClickHouse, Keep: cfg.Keep}, log: log, stderr: stderr}
-		b.id = strings.TrimSuffix(chcfg.Database, "_query")
+		b := &ingestBench{cfg: ingestConfig{ClickHouse: cfg.ClickHouse, Keep: cfg.Keep}, log: log, stderr: stderr, id: runID()}
 		var cleanup func()
 		chcfg, conn, _, cleanup, err = b.database(ctx, "query")
 		if err != nil {
@@ -291,6 +359,11 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		start := time.Now()
 		if to, err = load(ctx, conn, chcfg.Database, cfg, stderr); err != nil {
 			return err
+		}
+		if cfg.GroupDays > 0 {
+			if err := validateDays(ctx, conn, cfg.Meters, groupDaysStart(to, cfg.GroupDays), to, log, stderr); err != nil {
+				return err
+			}
 		}
 		rep.LoadSeconds = time.Since(start).Seconds()
 		settle(ctx, conn, chcfg.Database, cfg.Settle, stderr)
@@ -315,6 +388,25 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return "/v1/meters/" + meterID(rng.IntN(cfg.Meters)) + "/consumption?" + q.Encode()
 		},
 	}}
+	if cfg.GroupDays > 0 {
+		feeders := (cfg.Meters + sim.MetersPerFeeder - 1) / sim.MetersPerFeeder
+		first := groupDaysStart(to, cfg.GroupDays)
+		day := func(rng *rand.Rand) url.Values {
+			start := first.AddDate(0, 0, rng.IntN(cfg.GroupDays))
+			return url.Values{"from": {start.Format(time.RFC3339)}, "to": {start.Add(24 * time.Hour).Format(time.RFC3339)}}
+		}
+		scenarios = append(scenarios,
+			scenario{name: "feeder-day-15m", path: func(rng *rand.Rand) string {
+				q := day(rng)
+				q.Set("step", "15m")
+				return "/v1/groups/feeder/" + feederID(rng.IntN(feeders)) + "/load?" + q.Encode()
+			}},
+			scenario{name: "fleet-day-1h", path: func(rng *rand.Rand) string {
+				q := day(rng)
+				q.Set("step", "1h")
+				return "/v1/fleet/load?" + q.Encode()
+			}})
+	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}, Timeout: 30 * time.Second}
 	for _, sc := range scenarios {
 		for _, n := range cfg.Clients {
@@ -373,17 +465,23 @@ func settle(ctx context.Context, conn driver.Conn, database string, limit time.D
 	fmt.Fprintf(stderr, "query: merges still running after %s; measuring anyway\n", limit)
 }
 
-// loadedSpan returns the last reading time and the reading count of an existing database.
-func loadedSpan(ctx context.Context, conn driver.Conn) (time.Time, int64, error) {
+// loadedSpan returns the last reading time, the reading count and the fleet size of a
+// database loaded by an earlier run.
+func loadedSpan(ctx context.Context, conn driver.Conn) (time.Time, int64, int, error) {
 	var to time.Time
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT max(ts), count() FROM readings").Scan(&to, &n); err != nil {
-		return to, 0, fmt.Errorf("inspect the loaded database: %w", err)
+	var last string
+	if err := conn.QueryRow(ctx, "SELECT max(ts), count(), max(meter_id) FROM readings").Scan(&to, &n, &last); err != nil {
+		return to, 0, 0, fmt.Errorf("inspect the loaded database: %w", err)
 	}
 	if n == 0 {
-		return to, 0, errors.New("--database: its readings table is empty")
+		return to, 0, 0, errors.New("--database: its readings table is empty")
 	}
-	return to.UTC(), int64(n), nil
+	var i int
+	if _, err := fmt.Sscanf(last, "MTR-%d", &i); err != nil || i < 1_000_000 {
+		return to, 0, 0, fmt.Errorf("--database: meter %q was not loaded by bench query", last)
+	}
+	return to.UTC(), int64(n), i - 1_000_000 + 1, nil
 }
 
 // benchAuth authenticates the one token of a bench run as an analyst.
@@ -443,9 +541,15 @@ func measureScenario(ctx context.Context, client *http.Client, base, token strin
 	measureFrom := time.Now().Add(cfg.Warmup)
 	end := measureFrom.Add(cfg.Duration)
 	type outcome struct {
-		lat []time.Duration
-		err error
+		lat  []time.Duration
+		reqs int
+		err  error
 	}
+	cpu0, err := selfCPU()
+	if err != nil {
+		return queryResult{}, err
+	}
+	ch0, chErr := processCPU(cfg.ClickHousePIDFile)
 	out := make(chan outcome, n)
 	bar := sim.NewProgress(stderr, fmt.Sprintf("query: %s, %d clients", sc.name, n), int64((cfg.Warmup+cfg.Duration)/time.Millisecond))
 	started := time.Now()
@@ -453,12 +557,14 @@ func measureScenario(ctx context.Context, client *http.Client, base, token strin
 		go func() {
 			rng := rand.New(rand.NewPCG(cfg.Seed, uint64(i)))
 			var lat []time.Duration
+			reqs := 0
 			for {
 				t0 := time.Now()
 				if !t0.Before(end) {
-					out <- outcome{lat: lat}
+					out <- outcome{lat: lat, reqs: reqs}
 					return
 				}
+				reqs++
 				if err := get(ctx, client, base+sc.path(rng), token); err != nil {
 					cancel()
 					out <- outcome{err: err}
@@ -472,10 +578,11 @@ func measureScenario(ctx context.Context, client *http.Client, base, token strin
 		}()
 	}
 	var all []time.Duration
-	var err error
+	reqs := 0
 	for range n {
 		o := <-out
 		all = append(all, o.lat...)
+		reqs += o.reqs
 		if o.err != nil && err == nil {
 			err = o.err
 		}
@@ -484,7 +591,14 @@ func measureScenario(ctx context.Context, client *http.Client, base, token strin
 	if err != nil {
 		return queryResult{}, fmt.Errorf("%s with %d clients: %w", sc.name, n, err)
 	}
-	return newQueryResult(sc.name, n, all, cfg.Duration, sc.target), nil
+	r := newQueryResult(sc.name, n, all, cfg.Duration, sc.target)
+	if cpu1, err := selfCPU(); err == nil && reqs > 0 {
+		r.CPUMillisPerRequest = float64(cpu1-cpu0) / float64(time.Millisecond) / float64(reqs)
+	}
+	if ch1, err := processCPU(cfg.ClickHousePIDFile); err == nil && chErr == nil && reqs > 0 {
+		r.ClickHouseCPUMillisPerRequest = float64(ch1-ch0) / float64(time.Millisecond) / float64(reqs)
+	}
+	return r, nil
 }
 
 // get requests url and reads the whole response, which must be a 200.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meterhouse/meterhouse/internal/testenv"
 )
 
 func ms(v ...int) []time.Duration {
@@ -80,7 +82,7 @@ func TestNewQueryResult(t *testing.T) {
 func TestLoadSQL(t *testing.T) {
 	from := time.Date(2026, 10, 25, 0, 15, 0, 0, time.UTC)
 	got := loadSQL("bench_x_query", 2880, 5760, 2880, from, 15*time.Minute)
-	golden(t, "testdata/load.sql", []byte(got+"\n"))
+	testenv.Golden(t, "testdata/load.sql", got+"\n")
 }
 
 func TestWriteQueryTable(t *testing.T) {
@@ -93,7 +95,7 @@ func TestWriteQueryTable(t *testing.T) {
 	if err := rp.writeTable(&b); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "testdata/query_report.txt", []byte(b.String()))
+	testenv.Golden(t, "testdata/query_report.txt", b.String())
 }
 
 func TestParseQueryFlags(t *testing.T) {
@@ -110,6 +112,7 @@ func TestParseQueryFlags(t *testing.T) {
 		{name: "interval not dividing an hour", args: []string{"--interval", "7m"}, wantErr: "--interval"},
 		{name: "bad database name", args: []string{"--database", "x;drop"}, wantErr: "clickhouse.database"},
 		{name: "no duration", args: []string{"--duration", "0s"}, wantErr: "--duration"},
+		{name: "too many group days", args: []string{"--group-days", "29"}, wantErr: "--group-days"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,5 +141,27 @@ func TestMeterID(t *testing.T) {
 	}
 	if got := fmt.Sprint(len(meterID(999_999))); got != "11" {
 		t.Errorf("ids grow to %s characters", got)
+	}
+}
+
+func TestRegistry(t *testing.T) {
+	ms := registry(801, time.Date(2026, 11, 24, 7, 0, 0, 500, time.UTC))
+	if len(ms) != 801 {
+		t.Fatalf("%d meters", len(ms))
+	}
+	for _, tt := range []struct {
+		i      int
+		feeder string
+	}{{0, "FDR-0001"}, {399, "FDR-0001"}, {400, "FDR-0002"}, {800, "FDR-0003"}} {
+		if m := ms[tt.i]; m.MeterID != meterID(tt.i) || m.Feeder != tt.feeder || m.Region != "REG-01" || m.UpdatedAt.Nanosecond() != 0 {
+			t.Errorf("meter %d: %+v, want feeder %s", tt.i, m, tt.feeder)
+		}
+	}
+}
+
+func TestGroupDaysStart(t *testing.T) {
+	to := time.Date(2026, 11, 24, 6, 30, 0, 0, time.UTC)
+	if got, want := groupDaysStart(to, 2), time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Errorf("groupDaysStart = %s, want %s", got, want)
 	}
 }
