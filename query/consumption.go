@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/api"
@@ -163,36 +164,35 @@ func deltas(prev int64, hasPrev bool, buckets []bucket) []Point {
 	return points
 }
 
-// consumptionSQL returns, for a step, the query for closing registers per bucket inside
-// [from, to) and the query for the last register at or before from. Both take
-// (meter_id, from[, to]) parameters; for 1d and 1mo the bucket query takes the time zone
-// first. Hourly, daily and monthly steps read the hourly aggregate, whose hours fall into
-// the local day (month) containing their start: exact for zones whose offset is a whole
-// number of hours. The 15-minute step reads the raw readings, where a reading stamped ts
-// closes the bucket containing ts - 1 second. argMax over duplicates of one reading
-// returns that reading, so replays do not change the answer.
-func consumptionSQL(step Step) (buckets, before string) {
+// consumptionSQL returns, for a step, the one query that gives a meter's closing register
+// per bucket inside [from, to) and, in a bucket dated at the epoch (the before marker),
+// the last register at or before from, so that a request costs one query and one scan of
+// the meter's key range. Its parameters are (from, meter_id, to), with the time zone after
+// from for 1d and 1mo. Hourly, daily and monthly steps read the hourly aggregate, whose
+// hours fall into the local day (month) containing their start: exact for zones whose
+// offset is a whole number of hours. The 15-minute step reads the raw readings, where a
+// reading stamped ts closes the bucket containing ts - 1 second. argMax over duplicates of
+// one reading returns that reading, so replays do not change the answer.
+func consumptionSQL(step Step) string {
 	switch step {
 	case Step15m:
-		return `SELECT toStartOfFifteenMinutes(ts - 1) AS b, argMax(register_wh, ts) AS reg
+		return `SELECT if(ts <= ?, toDateTime(0), toStartOfFifteenMinutes(ts - 1)) AS b, argMax(register_wh, ts) AS reg
 FROM readings
-WHERE meter_id = ? AND ts > ? AND ts <= ?
+WHERE meter_id = ? AND ts <= ?
 GROUP BY b
-ORDER BY b`, `SELECT argMax(register_wh, ts), count()
-FROM readings
-WHERE meter_id = ? AND ts <= ?`
+ORDER BY b`
 	case Step1d, Step1mo:
-		return `SELECT ` + calendarBucket(step, "hour") + ` AS b, argMaxMerge(wh_last) AS reg
+		return `SELECT if(hour < ?, toDate('1970-01-01'), ` + calendarBucket(step, "hour") + `) AS b, argMaxMerge(wh_last) AS reg
 FROM readings_hourly
-WHERE meter_id = ? AND hour >= ? AND hour < ?
+WHERE meter_id = ? AND hour < ?
 GROUP BY b
-ORDER BY b`, hourlyBefore
+ORDER BY b`
 	}
-	return `SELECT hour AS b, argMaxMerge(wh_last) AS reg
+	return `SELECT if(hour < ?, toDateTime(0), hour) AS b, argMaxMerge(wh_last) AS reg
 FROM readings_hourly
-WHERE meter_id = ? AND hour >= ? AND hour < ?
+WHERE meter_id = ? AND hour < ?
 GROUP BY b
-ORDER BY b`, hourlyBefore
+ORDER BY b`
 }
 
 // calendarBucket returns the expression of the local date (1d) or first of the month
@@ -226,10 +226,6 @@ WHERE resolution = '15m' AND meter_id = ? AND start >= ? AND start < ?
 GROUP BY b
 ORDER BY b`
 }
-
-const hourlyBefore = `SELECT argMaxMerge(wh_last), count()
-FROM readings_hourly
-WHERE meter_id = ? AND hour < ?`
 
 // Config configures the read paths.
 type Config struct {
@@ -348,26 +344,31 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 
 // raw returns register-difference points; the bool reports whether any reading was found.
 func (s *Service) raw(ctx context.Context, meterID string, from, to time.Time, step Step, loc *time.Location) ([]Point, bool, error) {
-	bucketsSQL, beforeSQL := consumptionSQL(step)
-	var prev int64
-	var n uint64
-	if err := s.conn.QueryRow(ctx, beforeSQL, meterID, from).Scan(&prev, &n); err != nil {
-		return nil, false, fmt.Errorf("query register before %s: %w", from.Format(time.RFC3339), err)
-	}
-	args := []any{meterID, from, to}
+	args := []any{from, meterID, to}
 	if step.calendar() {
-		args = append([]any{loc.String()}, args...)
+		args = []any{from, loc.String(), meterID, to}
 	}
-	rows, err := s.conn.Query(ctx, bucketsSQL, args...)
+	// A point query reads a few thousand rows of one key range: more threads only add
+	// their start-up cost.
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
+	rows, err := s.conn.Query(ctx, consumptionSQL(step), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("query consumption: %w", err)
 	}
 	defer rows.Close()
-	var bs []bucket
+	var (
+		bs      []bucket
+		prev    int64
+		hasPrev bool
+	)
 	for rows.Next() {
 		var b bucket
 		if err := rows.Scan(&b.start, &b.reg); err != nil {
 			return nil, false, fmt.Errorf("query consumption: %w", err)
+		}
+		if b.start.Unix() == 0 { // the before marker: the last register at or before from
+			prev, hasPrev = b.reg, true
+			continue
 		}
 		b.start = bucketStart(b.start, step, loc)
 		bs = append(bs, b)
@@ -375,7 +376,7 @@ func (s *Service) raw(ctx context.Context, meterID string, from, to time.Time, s
 	if err := rows.Err(); err != nil {
 		return nil, false, fmt.Errorf("query consumption: %w", err)
 	}
-	return deltas(prev, n > 0, bs), len(bs) > 0 || n > 0, nil
+	return deltas(prev, hasPrev, bs), len(bs) > 0 || hasPrev, nil
 }
 
 // bucketStart turns a bucket as ClickHouse returns it into its UTC start: calendar
