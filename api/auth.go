@@ -16,6 +16,7 @@ type Role string
 const (
 	RoleAdmin      Role = "admin"      // manage tokens and everything else
 	RoleAnalyst    Role = "analyst"    // read consumption and run analyst SQL
+	RoleEditor     Role = "editor"     // edit validated consumption (the analyst's edit permission)
 	RoleIngest     Role = "ingest"     // write readings
 	RoleBilling    Role = "billing"    // run and read bills
 	RoleOperator   Role = "operator"   // request remote commands
@@ -24,7 +25,7 @@ const (
 
 // Roles returns every role, admin first.
 func Roles() []Role {
-	return []Role{RoleAdmin, RoleAnalyst, RoleIngest, RoleBilling, RoleOperator, RoleSupervisor}
+	return []Role{RoleAdmin, RoleAnalyst, RoleEditor, RoleIngest, RoleBilling, RoleOperator, RoleSupervisor}
 }
 
 // ParseRole returns the role named s, or an ErrInvalid naming the valid roles.

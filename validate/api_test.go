@@ -85,6 +85,7 @@ func TestAPI(t *testing.T) {
 	hs := httptest.NewServer(srv.Echo())
 	t.Cleanup(hs.Close)
 	analyst := client{t, hs.URL, token(api.RoleAnalyst)}
+	editor := client{t, hs.URL, token(api.RoleAnalyst, api.RoleEditor)}
 	billing := client{t, hs.URL, token(api.RoleBilling)}
 	m := d.meters[5].MeterID
 
@@ -142,16 +143,19 @@ func TestAPI(t *testing.T) {
 			prev += pt.Wh
 		}
 		edit := map[string]any{"start": "2026-03-29T10:00:00Z", "end": "2026-03-29T11:00:00Z", "wh": 1000, "mode": "spread", "reason": "customer reading on site"}
+		if code, b := analyst.do(http.MethodPost, "/v1/meters/"+m+"/edits", edit, ""); code != http.StatusForbidden {
+			t.Errorf("analyst without the edit permission: %d %s", code, b)
+		}
 		if code, b := billing.do(http.MethodPost, "/v1/meters/"+m+"/edits", edit, ""); code != http.StatusForbidden {
 			t.Errorf("billing may not edit: %d %s", code, b)
 		}
-		if code, b := analyst.do(http.MethodPost, "/v1/meters/"+m+"/edits", map[string]any{"start": "2026-03-29T10:00:00Z", "wh": 1}, ""); code != http.StatusBadRequest || !bytes.Contains(b, []byte(`"field":"reason"`)) {
+		if code, b := editor.do(http.MethodPost, "/v1/meters/"+m+"/edits", map[string]any{"start": "2026-03-29T10:00:00Z", "wh": 1}, ""); code != http.StatusBadRequest || !bytes.Contains(b, []byte(`"field":"reason"`)) {
 			t.Errorf("edit without a reason: %d %s", code, b)
 		}
-		if code, b := analyst.do(http.MethodPost, "/v1/meters/NOPE/edits", edit, ""); code != http.StatusNotFound {
+		if code, b := editor.do(http.MethodPost, "/v1/meters/NOPE/edits", edit, ""); code != http.StatusNotFound {
 			t.Errorf("edit of an unknown meter: %d %s", code, b)
 		}
-		code, b := analyst.do(http.MethodPost, "/v1/meters/"+m+"/edits", edit, "")
+		code, b := editor.do(http.MethodPost, "/v1/meters/"+m+"/edits", edit, "")
 		var got editResponse
 		if err := json.Unmarshal(b, &got); code != http.StatusCreated || err != nil {
 			t.Fatalf("edit: %d %s", code, b)

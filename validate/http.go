@@ -13,9 +13,10 @@ import (
 	"github.com/meterhouse/meterhouse/schema"
 )
 
-// EditRoles may edit consumption, besides admin. There is no separate edit permission
-// yet: analysts edit, and every edit names its author.
-var EditRoles = []api.Role{api.RoleAnalyst}
+// EditRoles may edit consumption, besides admin: the edit permission is a role of its own,
+// granted to analysts who may edit (a token with roles analyst and editor), and every edit
+// names its author.
+var EditRoles = []api.Role{api.RoleEditor}
 
 // Register adds the editing routes to srv.
 func (j *Job) Register(srv *api.Server) error {
