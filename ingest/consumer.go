@@ -11,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 )
 
 // Config configures the Kafka side of ingest.
@@ -41,6 +42,10 @@ type Config struct {
 	RetryMax time.Duration `yaml:"retry_max"`
 	// ShutdownTimeout bounds the final flush and commit after a stop is requested.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// FetchBufferBytes bounds the message values each consumer holds fetched but not yet
+	// decoded, so that large Arrow messages cannot fill memory while a flush waits. A
+	// single message larger than the bound is still taken, alone.
+	FetchBufferBytes int `yaml:"fetch_buffer_bytes"`
 	// SessionTimeout is how long the group coordinator waits for a heartbeat before it
 	// declares a member dead and hands its partitions to the others. A process killed
 	// without leaving the group holds its partitions this long. Heartbeats are sent every
@@ -58,20 +63,21 @@ type Config struct {
 // DefaultConfig returns settings for the local development services.
 func DefaultConfig() Config {
 	return Config{
-		Brokers:         []string{"127.0.0.1:9092"},
-		Topic:           "readings",
-		DLQTopic:        "readings-dlq",
-		GroupID:         "meterhouse-ingest",
-		Partitions:      4,
-		Consumers:       2,       // one per core of the 2-core reference machine (bench ingest)
-		BatchRows:       500_000, // ~1 insert/s under backlog; each batch ~25 MB of columns
-		FlushInterval:   time.Second,
-		Window:          Window{MaxAge: 400 * 24 * time.Hour, MaxFuture: time.Hour},
-		RetryMin:        100 * time.Millisecond,
-		RetryMax:        10 * time.Second,
-		ShutdownTimeout: 30 * time.Second,
-		SessionTimeout:  30 * time.Second,
-		LagInterval:     10 * time.Second,
+		Brokers:          []string{"127.0.0.1:9092"},
+		Topic:            "readings",
+		DLQTopic:         "readings-dlq",
+		GroupID:          "meterhouse-ingest",
+		Partitions:       4,
+		Consumers:        2,       // one per core of the 2-core reference machine (bench ingest)
+		BatchRows:        500_000, // ~1 insert/s under backlog; each batch ~25 MB of columns
+		FlushInterval:    time.Second,
+		Window:           Window{MaxAge: 400 * 24 * time.Hour, MaxFuture: time.Hour},
+		RetryMin:         100 * time.Millisecond,
+		RetryMax:         10 * time.Second,
+		ShutdownTimeout:  30 * time.Second,
+		FetchBufferBytes: 64 << 20,
+		SessionTimeout:   30 * time.Second,
+		LagInterval:      10 * time.Second,
 	}
 }
 
@@ -102,6 +108,8 @@ func (c Config) Validate() error {
 		return errors.New("ingest.retry_min, ingest.retry_max: want 0 < retry_min <= retry_max")
 	case c.ShutdownTimeout <= 0:
 		return errors.New("ingest.shutdown_timeout: must be positive")
+	case c.FetchBufferBytes < 1<<20:
+		return errors.New("ingest.fetch_buffer_bytes: must be at least 1 MiB")
 	case c.SessionTimeout < time.Second:
 		return errors.New("ingest.session_timeout: must be at least 1s")
 	case c.LagInterval <= 0:
@@ -225,8 +233,12 @@ func (c *consumer) run(ctx context.Context) error {
 
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
-	// The channel is the back-pressure: while a flush retries, the fetcher blocks on it.
+	// The channel and the byte budget are the back-pressure: while a flush retries, the
+	// fetcher blocks on them. The budget is taken per message before it is queued and given
+	// back once the message is decoded, so queued values never exceed FetchBufferBytes.
 	ch := make(chan kafka.Message, 1024)
+	budget := semaphore.NewWeighted(int64(c.cfg.FetchBufferBytes))
+	weight := func(m kafka.Message) int64 { return min(int64(len(m.Value)), int64(c.cfg.FetchBufferBytes)) }
 	go func() {
 		wait := c.cfg.RetryMin
 		for {
@@ -249,6 +261,9 @@ func (c *consumer) run(ctx context.Context) error {
 			}
 			wait = c.cfg.RetryMin
 			c.metrics.fetched.Inc()
+			if err := budget.Acquire(fetchCtx, weight(m)); err != nil {
+				return
+			}
 			select {
 			case ch <- m:
 			case <-fetchCtx.Done():
@@ -274,6 +289,7 @@ func (c *consumer) run(ctx context.Context) error {
 			}
 			c.add(m)
 			c.bytes += len(m.Value)
+			budget.Release(weight(m))
 			if c.cols.Len() >= c.cfg.BatchRows || c.messages >= c.cfg.BatchRows {
 				timer.Stop()
 				if err := c.flush(ctx); err != nil {

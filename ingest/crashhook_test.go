@@ -76,6 +76,7 @@ func TestConfigValidateReplayKeys(t *testing.T) {
 		want   string
 	}{
 		{"session timeout too short", func(c *Config) { c.SessionTimeout = 500 * time.Millisecond }, "ingest.session_timeout"},
+		{"fetch buffer too small", func(c *Config) { c.FetchBufferBytes = 1000 }, "ingest.fetch_buffer_bytes"},
 		{"lag interval zero", func(c *Config) { c.LagInterval = 0 }, "ingest.lag_interval"},
 	}
 	for _, tt := range tests {
