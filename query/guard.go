@@ -1,0 +1,454 @@
+package query
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/meterhouse/meterhouse/api"
+)
+
+// Guard decides whether an analyst's SQL text may run: one read-only statement over the
+// platform's database, with no clause that changes settings, output or destination and
+// no table function that reaches files, networks or other servers.
+type Guard struct {
+	// Database is the platform's database, the only one a name may be qualified with
+	// (besides the allowed system tables).
+	Database string
+	// SystemTables lists the tables of the system database that may be read.
+	SystemTables []string
+	// TableFunctions lists the table functions that may be used, in lower case; every
+	// other table function is refused. ClickHouse refuses them all under readonly=1, which
+	// the SQL endpoint runs with, so NewGuard allows none.
+	TableFunctions []string
+}
+
+// NewGuard returns the guard for the platform database with the default allow-lists:
+// the system tables one, numbers, numbers_mt, zeros, zeros_mt, functions,
+// table_functions, data_type_families, formats and time_zones, and no table function
+// (queries run with readonly=1, under which ClickHouse refuses every table function;
+// system.numbers gives a number sequence).
+func NewGuard(database string) Guard {
+	return Guard{
+		Database: database,
+		SystemTables: []string{"one", "numbers", "numbers_mt", "zeros", "zeros_mt", "functions",
+			"table_functions", "data_type_families", "formats", "time_zones"},
+	}
+}
+
+// writeKeywords are statement keywords refused wherever they appear as a bare word not
+// followed by "(" (truncate(x) and replace(s, a, b) are functions).
+var writeKeywords = map[string]bool{
+	"INSERT": true, "ALTER": true, "CREATE": true, "DROP": true, "TRUNCATE": true, "RENAME": true,
+	"ATTACH": true, "DETACH": true, "OPTIMIZE": true, "KILL": true, "SYSTEM": true, "GRANT": true,
+	"REVOKE": true, "USE": true, "EXCHANGE": true, "DELETE": true, "UPDATE": true, "REPLACE": true,
+	"CHECK": true, "MOVE": true, "UNDROP": true, "BACKUP": true, "RESTORE": true, "WATCH": true,
+	"SET": true,
+}
+
+// deniedFunctions are table functions (and functions) that reach files, networks, other
+// servers or other databases. They are refused anywhere, even outside a FROM.
+var deniedFunctions = map[string]string{
+	"file": "reads server files", "filecluster": "reads server files", "input": "reads client input",
+	"url": "reaches the network", "urlcluster": "reaches the network",
+	"remote": "reaches other servers", "remotesecure": "reaches other servers",
+	"cluster": "reaches other servers", "clusterallreplicas": "reaches other servers",
+	"s3": "reaches the network", "s3cluster": "reaches the network", "gcs": "reaches the network",
+	"cosn": "reaches the network", "oss": "reaches the network",
+	"azureblobstorage": "reaches the network", "azureblobstoragecluster": "reaches the network",
+	"hdfs": "reaches the network", "hdfscluster": "reaches the network",
+	"mysql": "reaches other servers", "postgresql": "reaches other servers", "mongodb": "reaches other servers",
+	"redis": "reaches other servers", "sqlite": "reads server files", "jdbc": "reaches other servers",
+	"odbc": "reaches other servers", "executable": "runs programs", "executablepool": "runs programs",
+	"iceberg": "reaches the network", "deltalake": "reaches the network", "hudi": "reaches the network",
+	"merge": "reads other databases", "dictionary": "reads dictionary sources", "joinget": "reads other tables",
+	"loop": "runs without end", "view": "is not allowed", "viewifpermitted": "is not allowed",
+	"filesystem": "reads server files", "mergetreeindex": "reads other tables",
+}
+
+// clauseWords end a FROM list at the depth they appear at.
+var clauseWords = map[string]bool{
+	"SELECT": true, "WHERE": true, "PREWHERE": true, "GROUP": true, "ORDER": true, "HAVING": true,
+	"LIMIT": true, "UNION": true, "ON": true, "USING": true, "SAMPLE": true, "ARRAY": true,
+	"WITH": true, "FINAL": true, "EXCEPT": true, "INTERSECT": true, "WINDOW": true, "QUALIFY": true,
+}
+
+// nonCallWords are keywords that may precede "(" without making it a function call.
+var nonCallWords = map[string]bool{
+	"FROM": true, "IN": true, "JOIN": true, "AS": true, "AND": true, "OR": true, "NOT": true,
+	"WHERE": true, "PREWHERE": true, "SELECT": true, "ON": true, "USING": true, "HAVING": true,
+	"BY": true, "WITH": true, "ALL": true, "DISTINCT": true, "THEN": true, "ELSE": true,
+	"WHEN": true, "CASE": true, "IS": true, "LIKE": true, "ILIKE": true, "BETWEEN": true,
+	"GLOBAL": true, "UNION": true, "EXISTS": true, "LIMIT": true, "OFFSET": true, "TABLE": true,
+	"DESCRIBE": true, "DESC": true, "ANY": true, "ASOF": true, "INNER": true, "LEFT": true,
+	"RIGHT": true, "FULL": true, "CROSS": true, "OUTER": true, "SEMI": true, "ANTI": true,
+}
+
+// refuse returns the guard's refusal of a statement, naming what is refused.
+func refuse(format string, args ...any) error {
+	return api.Invalid("query", format, args...)
+}
+
+// Check returns the statement to run (sqlText without a trailing semicolon) when it is
+// allowed, or an api.FieldError for field "query" naming what it refuses.
+func (g Guard) Check(sqlText string) (string, error) {
+	toks, err := lexSQL(sqlText)
+	if err != nil {
+		return "", refuse("%v", err)
+	}
+	if len(toks) == 0 {
+		return "", refuse("is empty: send one SELECT statement")
+	}
+	end := len(toks)
+	for i, t := range toks {
+		if t.kind == tokPunct && t.text == ";" {
+			if i != len(toks)-1 {
+				return "", refuse("multiple statements are not allowed: send one statement (a trailing ';' is fine)")
+			}
+			end = i
+		}
+	}
+	toks = toks[:end]
+	if len(toks) == 0 {
+		return "", refuse("is empty: send one SELECT statement")
+	}
+	if toks[0].kind != tokWord {
+		return "", refuse("must start with SELECT, WITH, DESCRIBE or SHOW TABLES, not %s", toks[0].text)
+	}
+	switch lead := strings.ToUpper(toks[0].text); lead {
+	case "SELECT", "WITH":
+	case "DESCRIBE", "DESC":
+	case "SHOW":
+		if err := checkShow(toks); err != nil {
+			return "", err
+		}
+	default:
+		if writeKeywords[lead] && lead != "SET" {
+			return "", refuse("%s is not allowed: the SQL endpoint is read-only", lead)
+		}
+		if lead == "SET" {
+			return "", refuse("SET is not allowed: the endpoint sets the query's limits")
+		}
+		return "", refuse("%s statements are not allowed: send SELECT, WITH … SELECT, DESCRIBE or SHOW TABLES", lead)
+	}
+	if err := g.walk(toks); err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(sqlText[:endOffset(sqlText, toks)]), nil
+}
+
+// endOffset returns the byte offset just after the last token kept.
+func endOffset(sqlText string, toks []token) int {
+	last := toks[len(toks)-1]
+	return last.pos + len(last.text)
+}
+
+// checkShow allows SHOW TABLES [LIKE 'pattern'] [LIMIT n] only: other SHOW statements
+// list other databases, users, grants or running queries.
+func checkShow(toks []token) error {
+	if len(toks) < 2 || toks[1].kind != tokWord || !strings.EqualFold(toks[1].text, "TABLES") {
+		what := "SHOW"
+		if len(toks) > 1 {
+			what += " " + strings.ToUpper(toks[1].text)
+		}
+		return refuse("%s is not allowed: of the SHOW statements only SHOW TABLES is", what)
+	}
+	rest := toks[2:]
+	if len(rest) >= 2 && rest[0].kind == tokWord && strings.EqualFold(rest[0].text, "LIKE") && rest[1].kind == tokString {
+		rest = rest[2:]
+	}
+	if len(rest) == 2 && rest[0].kind == tokWord && strings.EqualFold(rest[0].text, "LIMIT") && rest[1].kind == tokNumber {
+		rest = rest[2:]
+	}
+	if len(rest) > 0 {
+		return refuse("SHOW TABLES %s is not allowed: only SHOW TABLES [LIKE '…'] [LIMIT n] of the platform database", rest[0].text)
+	}
+	return nil
+}
+
+// frame is one level of parentheses.
+type frame struct {
+	call     bool // opened by a function call: FROM inside is EXTRACT(x FROM y), not a table
+	fromList bool // inside the FROM list at this level: a comma starts another table
+}
+
+// walk checks every token of one statement.
+func (g Guard) walk(toks []token) error {
+	stack := []frame{{}}
+	word := func(i int) string {
+		if i < 0 || i >= len(toks) || toks[i].kind != tokWord {
+			return ""
+		}
+		return strings.ToUpper(toks[i].text)
+	}
+	punct := func(i int, p string) bool {
+		return i >= 0 && i < len(toks) && toks[i].kind == tokPunct && toks[i].text == p
+	}
+	for i, t := range toks {
+		top := &stack[len(stack)-1]
+		switch t.kind {
+		case tokPunct:
+			switch t.text {
+			case "(":
+				prev := i - 1
+				call := prev >= 0 && (toks[prev].kind == tokQuotedIdent || (toks[prev].kind == tokWord && !nonCallWords[word(prev)]))
+				stack = append(stack, frame{call: call})
+			case ")":
+				if len(stack) == 1 {
+					return refuse("has an unbalanced ')' at offset %d", t.pos)
+				}
+				stack = stack[:len(stack)-1]
+			}
+			continue
+		case tokWord:
+			w := strings.ToUpper(t.text)
+			next := i + 1
+			switch {
+			case w == "SETTINGS":
+				return refuse("SETTINGS clauses are not allowed: the endpoint sets the query's limits")
+			case w == "INTO":
+				return refuse("INTO OUTFILE is not allowed: results are returned in the response")
+			case w == "FORMAT" && !punct(next, "("):
+				return refuse("FORMAT clauses are not allowed: choose the format with the Accept header (JSON, CSV or Arrow)")
+			case w == "SYSTEM" && punct(next, "."):
+				// the system database: checked as a qualified name below
+			case writeKeywords[w] && !punct(next, "("):
+				if w == "SET" {
+					return refuse("SET is not allowed: the endpoint sets the query's limits")
+				}
+				return refuse("%s is not allowed: the SQL endpoint is read-only", w)
+			case w == "FROM" && !top.call, w == "JOIN" && word(i-1) != "ARRAY":
+				top.fromList = true
+			case w == "SELECT":
+				// A SELECT inside a function's parentheses (view(SELECT …), exists(SELECT …))
+				// is a subquery: its FROM names tables.
+				top.call, top.fromList = false, false
+			case clauseWords[w]:
+				top.fromList = false
+			}
+		}
+		if t.kind != tokWord && t.kind != tokQuotedIdent {
+			continue
+		}
+		name := t.ident()
+		if punct(i+1, "(") {
+			if why, ok := deniedFunctions[strings.ToLower(name)]; ok {
+				return refuse("table function %s() is not allowed: it %s", name, why)
+			}
+		}
+		if punct(i-1, ".") {
+			continue // the second part of a qualified name
+		}
+		if !g.tablePosition(toks, i, stack[len(stack)-1]) {
+			if qualified(toks, i) && t.ident() == "system" {
+				return g.checkSystem(toks[i+2].ident())
+			}
+			continue
+		}
+		switch {
+		case punct(i+1, "("):
+			if !slices.Contains(g.TableFunctions, strings.ToLower(name)) {
+				if len(g.TableFunctions) == 0 {
+					return refuse("table function %s() is not allowed: queries read the platform database's tables only (system.numbers gives a number sequence)", name)
+				}
+				return refuse("table function %s() is not allowed: only %s are", name, strings.Join(g.TableFunctions, ", "))
+			}
+		case qualified(toks, i):
+			switch db := t.ident(); db {
+			case "system":
+				if err := g.checkSystem(toks[i+2].ident()); err != nil {
+					return err
+				}
+			case g.Database:
+			default:
+				return refuse("database %s is not allowed: queries read only the platform database %s", db, g.Database)
+			}
+		}
+	}
+	if len(stack) != 1 {
+		return refuse("has an unbalanced '('")
+	}
+	return nil
+}
+
+// qualified reports whether toks[i] starts a name db.table.
+func qualified(toks []token, i int) bool {
+	return i+2 < len(toks) && toks[i+1].kind == tokPunct && toks[i+1].text == "." &&
+		(toks[i+2].kind == tokWord || toks[i+2].kind == tokQuotedIdent)
+}
+
+// tablePosition reports whether toks[i] names a table or table function: it follows FROM
+// (outside a function call), JOIN, IN, DESCRIBE [TABLE], or a comma of a FROM list.
+func (g Guard) tablePosition(toks []token, i int, top frame) bool {
+	if i == 0 {
+		return false
+	}
+	p := toks[i-1]
+	if p.kind == tokPunct {
+		return p.text == "," && top.fromList
+	}
+	if p.kind != tokWord {
+		return false
+	}
+	switch strings.ToUpper(p.text) {
+	case "FROM":
+		return !top.call
+	case "JOIN":
+		return i < 2 || toks[i-2].kind != tokWord || !strings.EqualFold(toks[i-2].text, "ARRAY")
+	case "IN", "DESCRIBE", "DESC":
+		return true
+	case "TABLE":
+		return i >= 2 && toks[i-2].kind == tokWord && slices.Contains([]string{"DESCRIBE", "DESC"}, strings.ToUpper(toks[i-2].text))
+	}
+	return false
+}
+
+// checkSystem allows the system tables of the allow-list only.
+func (g Guard) checkSystem(table string) error {
+	if slices.Contains(g.SystemTables, table) {
+		return nil
+	}
+	return refuse("system.%s is not allowed: of the system database only %s may be read", table, "system."+strings.Join(g.SystemTables, ", system."))
+}
+
+type tokenKind uint8
+
+const (
+	tokWord        tokenKind = iota + 1 // keyword or bare identifier
+	tokQuotedIdent                      // "identifier" or `identifier`
+	tokString                           // 'string'
+	tokNumber                           // 1, 1.5e3, 0x1F
+	tokPunct                            // operators and punctuation
+)
+
+// token is one lexical token of SQL text; comments and white space are dropped.
+type token struct {
+	kind tokenKind
+	text string // as written, quotes included
+	pos  int    // byte offset in the text
+}
+
+// ident returns the identifier a word or quoted identifier names, without quotes and
+// with escapes resolved.
+func (t token) ident() string {
+	if t.kind != tokQuotedIdent {
+		return t.text
+	}
+	return unquote(t.text)
+}
+
+// unquote removes the quotes of a quoted identifier or string and resolves backslash
+// escapes and doubled quotes.
+func unquote(s string) string {
+	q, body := s[0], s[1:len(s)-1]
+	var b strings.Builder
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if c == '\\' && i+1 < len(body) {
+			i++
+			c = body[i]
+		} else if c == q && i+1 < len(body) && body[i+1] == q {
+			i++
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// lexSQL splits SQL text into tokens the way ClickHouse's lexer does for what matters
+// here: strings and quoted identifiers (with backslash escapes and doubled quotes),
+// "--" line comments and non-nested "/* */" block comments. Where ClickHouse versions
+// differ (nested comments, heredocs), lexSQL sees more code rather than less, so a
+// statement it accepts is never more than it checked.
+func lexSQL(s string) ([]token, error) {
+	var toks []token
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			i++
+		case c == '-' && strings.HasPrefix(s[i:], "--"):
+			if j := strings.IndexByte(s[i:], '\n'); j >= 0 {
+				i += j + 1
+			} else {
+				i = len(s)
+			}
+		case c == '/' && strings.HasPrefix(s[i:], "/*"):
+			j := strings.Index(s[i+2:], "*/")
+			if j < 0 {
+				return nil, fmt.Errorf("has an unterminated /* comment at offset %d", i)
+			}
+			i += 2 + j + 2
+		case c == '\'' || c == '"' || c == '`':
+			j := i + 1
+			for ; j < len(s); j++ {
+				if s[j] == '\\' {
+					j++
+					continue
+				}
+				if s[j] == c {
+					if j+1 < len(s) && s[j+1] == c {
+						j++
+						continue
+					}
+					break
+				}
+			}
+			if j >= len(s) {
+				what := "string"
+				if c != '\'' {
+					what = "quoted identifier"
+				}
+				return nil, fmt.Errorf("has an unterminated %s at offset %d", what, i)
+			}
+			kind := tokString
+			if c != '\'' {
+				kind = tokQuotedIdent
+			}
+			toks = append(toks, token{kind: kind, text: s[i : j+1], pos: i})
+			i = j + 1
+		case isWordStart(c):
+			j := i + 1
+			for j < len(s) && (isWordStart(s[j]) || isDigit(s[j])) {
+				j++
+			}
+			toks = append(toks, token{kind: tokWord, text: s[i:j], pos: i})
+			i = j
+		case isDigit(c) || (c == '.' && i+1 < len(s) && isDigit(s[i+1]) && !afterName(toks)):
+			j := i + 1
+			for j < len(s) && (isDigit(s[j]) || isWordStart(s[j]) || s[j] == '.' ||
+				((s[j] == '+' || s[j] == '-') && (s[j-1] == 'e' || s[j-1] == 'E'))) {
+				j++
+			}
+			toks = append(toks, token{kind: tokNumber, text: s[i:j], pos: i})
+			i = j
+		default:
+			n := 1
+			for _, op := range []string{"->", "<=", ">=", "!=", "<>", "==", "||", "::"} {
+				if strings.HasPrefix(s[i:], op) {
+					n = 2
+					break
+				}
+			}
+			toks = append(toks, token{kind: tokPunct, text: s[i : i+n], pos: i})
+			i += n
+		}
+	}
+	return toks, nil
+}
+
+// afterName reports whether the last token is a name or a closing bracket, after which
+// ".1" is tuple element access, not a number.
+func afterName(toks []token) bool {
+	if len(toks) == 0 {
+		return false
+	}
+	t := toks[len(toks)-1]
+	return t.kind == tokWord || t.kind == tokQuotedIdent || (t.kind == tokPunct && (t.text == ")" || t.text == "]"))
+}
+
+func isWordStart(c byte) bool {
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
