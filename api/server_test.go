@@ -295,3 +295,26 @@ func TestOpenAPIPath(t *testing.T) {
 func newTestCounter() prometheus.Counter {
 	return prometheus.NewCounter(prometheus.CounterOpts{Name: "meterhouse_test_total", Help: "A test counter."})
 }
+
+// TestParseRoleMessage: the unknown-role message names every role (it once left out
+// editor) and does not repeat a long input.
+func TestParseRoleMessage(t *testing.T) {
+	_, err := ParseRole("root" + strings.Repeat("x", 10000))
+	var fe *FieldError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want a FieldError", err)
+	}
+	for _, r := range Roles() {
+		if !strings.Contains(fe.Message, string(r)) {
+			t.Errorf("message %q does not name role %s", fe.Message, r)
+		}
+	}
+	if len(fe.Message) > 200 {
+		t.Errorf("message of %d bytes repeats the input", len(fe.Message))
+	}
+	for _, r := range Roles() {
+		if got, err := ParseRole(" " + string(r) + " "); err != nil || got != r {
+			t.Errorf("ParseRole(%q) = %q, %v", r, got, err)
+		}
+	}
+}
