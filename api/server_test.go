@@ -263,6 +263,10 @@ func TestConfigValidate(t *testing.T) {
 		{"readiness timeout", func(c *Config) { c.ReadinessTimeout = 0 }, "api.readiness_timeout"},
 		{"empty body limit", func(c *Config) { c.BodyLimit = "" }, "api.body_limit"},
 		{"bad body limit", func(c *Config) { c.BodyLimit = "lots" }, "api.body_limit"},
+		{"trusted proxies", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "127.0.0.1", "::1"} }, ""},
+		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.local"} }, "api.trusted_proxies"},
+		{"cert without key", func(c *Config) { c.TLS.CertFile = "/nonexistent/tls.crt" }, "api.tls.key_file"},
+		{"missing cert file", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile = "/nonexistent/tls.crt", "/nonexistent/tls.key" }, "api.tls.cert_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
