@@ -124,8 +124,8 @@ type NewToken struct {
 
 // Limits of a token request, checked on the text as given.
 const (
-	// MaxNameLen is the most characters (runes) in a token's name.
-	MaxNameLen = 64
+	// maxNameLen is the most characters (runes) in a token's name.
+	maxNameLen = 64
 	// maxRoleLen is the most bytes in one role entry: longer ones are refused unread.
 	maxRoleLen = 32
 	// maxTTLLen is the most bytes in a ttl.
@@ -137,10 +137,12 @@ func validName(name string) string {
 	switch {
 	case name == "":
 		return "a name is required"
-	case len(name) > 4*MaxNameLen || !utf8.ValidString(name) || utf8.RuneCountInString(name) > MaxNameLen:
-		return fmt.Sprintf("a name of %d bytes; want 1-%d printable characters", len(name), MaxNameLen)
+	case len(name) > 4*maxNameLen || utf8.RuneCountInString(name) > maxNameLen:
+		return fmt.Sprintf("a name of %d bytes; want 1-%d printable characters", len(name), maxNameLen)
+	case !utf8.ValidString(name):
+		return fmt.Sprintf("%q is not valid UTF-8", name)
 	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
-		return fmt.Sprintf("%q: want 1-%d printable characters, without control or invisible characters", name, MaxNameLen)
+		return fmt.Sprintf("%q: want 1-%d printable characters, without control or invisible characters", name, maxNameLen)
 	case strings.TrimSpace(name) != name:
 		return fmt.Sprintf("%q: must not start or end with a space", name)
 	}
