@@ -28,14 +28,26 @@ func Roles() []Role {
 	return []Role{RoleAdmin, RoleAnalyst, RoleEditor, RoleIngest, RoleBilling, RoleOperator, RoleSupervisor}
 }
 
-// ParseRole returns the role named s, or an ErrInvalid naming the valid roles.
+// ParseRole returns the role named s (surrounding spaces ignored), or a FieldError on
+// field "role" whose message names every role of Roles, so that no list of roles is ever
+// written by hand. Callers that know the field's real name re-wrap the message.
 func ParseRole(s string) (Role, error) {
 	r := Role(strings.TrimSpace(s))
 	if slices.Contains(Roles(), r) {
 		return r, nil
 	}
-	return "", fmt.Errorf("%w: unknown role %q (want one of %s)", ErrInvalid, s, joinRoles(Roles()))
+	shown := s
+	if len(shown) > maxRoleEcho {
+		shown = shown[:maxRoleEcho] + "…"
+	}
+	return "", Invalid("role", "unknown role %q (want one of %s)", shown, RoleList())
 }
+
+// maxRoleEcho bounds how much of an unknown role's text an error message repeats.
+const maxRoleEcho = 32
+
+// RoleList names every role of Roles, comma-separated, for messages and usage texts.
+func RoleList() string { return joinRoles(Roles()) }
 
 func joinRoles(rs []Role) string {
 	s := make([]string, len(rs))

@@ -3,6 +3,8 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 )
@@ -94,8 +96,41 @@ func (s *Server) Handle(r Route) error {
 	if !r.Public {
 		mw = append(mw, s.authorize(r))
 	}
-	s.echo.Add(r.Method, r.Path, r.Handler, mw...)
+	s.echo.Add(r.Method, r.Path, decodeParams(r.Handler), mw...)
 	return nil
+}
+
+// decodeParams hands the handler its path parameters percent-decoded, exactly once, so
+// that c.Param("meter_id") of /v1/meters/MTR%3A1/consumption is "MTR:1". Echo matches
+// routes against the URL's raw path when it has one (when the client escaped something
+// the default encoding would not, like ':' or '/') and then leaves the values escaped;
+// otherwise against the path net/http has already decoded. Only the first kind is decoded
+// here. A value that does not decode, or that decodes to one holding '/', which no path
+// parameter can (a segment ends at '/'), is a 400 naming the parameter.
+func decodeParams(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if c.Request().URL.RawPath == "" {
+			return next(c)
+		}
+		names, vals := c.ParamNames(), c.ParamValues()
+		decoded := make([]string, len(vals))
+		for i, v := range vals {
+			name := "path"
+			if i < len(names) {
+				name = names[i]
+			}
+			d, err := url.PathUnescape(v)
+			if err != nil {
+				return Invalid(name, "%q is not a valid percent-encoded path segment", v)
+			}
+			if name != "*" && strings.Contains(d, "/") {
+				return Invalid(name, "%q: a path parameter cannot hold '/' (%%2F)", d)
+			}
+			decoded[i] = d
+		}
+		c.SetParamValues(decoded...)
+		return next(c)
+	}
 }
 
 // Routes returns the routes registered so far.

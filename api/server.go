@@ -36,6 +36,14 @@ type Config struct {
 	// AccessLog logs every request (method, route, status, duration, principal) at info
 	// level; when false, only failures are logged.
 	AccessLog bool `yaml:"access_log"`
+	// TrustedProxies lists the reverse proxies (IP addresses or CIDR ranges) whose
+	// X-Forwarded-For and X-Real-IP headers are believed. A request whose TCP peer is not
+	// one of them is logged with its peer's address, whatever its headers say; empty (the
+	// default) trusts no proxy.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// TLS makes the server serve HTTPS with a certificate and key from files; empty
+	// serves plain HTTP, for installations behind a terminating proxy or on loopback.
+	TLS TLSConfig `yaml:"tls"`
 }
 
 // DefaultConfig serves on loopback port 8080.
@@ -49,6 +57,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:  15 * time.Second,
 		ReadinessTimeout: 2 * time.Second,
 		AccessLog:        true,
+		TLS:              TLSConfig{MinVersion: "1.2", ReloadInterval: 5 * time.Second},
 	}
 }
 
@@ -76,12 +85,60 @@ func (c Config) Validate() error {
 	if n, err := bytes.Parse(c.BodyLimit); err != nil || n <= 0 {
 		return fmt.Errorf("api.body_limit: %q is not a size like 512K or 32M", c.BodyLimit)
 	}
-	return nil
+	if _, err := parseProxies(c.TrustedProxies); err != nil {
+		return err
+	}
+	return c.TLS.Validate()
+}
+
+// parseProxies parses the entries of api.trusted_proxies: an IP address stands for itself
+// alone.
+func parseProxies(entries []string) ([]*net.IPNet, error) {
+	var nets []*net.IPNet
+	for i, e := range entries {
+		if _, n, err := net.ParseCIDR(e); err == nil {
+			nets = append(nets, n)
+			continue
+		}
+		ip := net.ParseIP(e)
+		if ip == nil {
+			return nil, fmt.Errorf("api.trusted_proxies: entry %d, %q, is neither an IP address nor a CIDR range like 10.0.0.0/8", i+1, e)
+		}
+		bits := 8 * net.IPv6len
+		if ip4 := ip.To4(); ip4 != nil {
+			ip, bits = ip4, 8*net.IPv4len
+		}
+		nets = append(nets, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+	}
+	return nets, nil
+}
+
+// clientIP returns how the server finds a request's client (echo.Context.RealIP, used by
+// the access log): the TCP peer, unless the peer is a trusted proxy, in which case the
+// nearest untrusted address of X-Forwarded-For or else X-Real-IP. Echo's defaults would
+// trust every loopback, link-local and private peer; those are trusted here only when
+// listed.
+func clientIP(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	xff, xri := echo.ExtractIPFromXFFHeader(opts...), echo.ExtractIPFromRealIPHeader(opts...)
+	return func(r *http.Request) string {
+		if len(r.Header.Values(echo.HeaderXForwardedFor)) > 0 {
+			return xff(r)
+		}
+		return xri(r)
+	}
 }
 
 // Server is the Echo server every component registers its routes on.
 type Server struct {
 	cfg  Config
+	cert *certReloader // nil without TLS
 	echo *echo.Echo
 	log  *slog.Logger
 	auth Authenticator
@@ -113,9 +170,19 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Server, error) {
 	if log == nil {
 		return nil, errors.New("api: New needs a logger")
 	}
+	proxies, err := parseProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	e.IPExtractor = clientIP(proxies)
 	s := &Server{cfg: cfg, echo: e, log: log}
+	if cfg.TLS.Enabled() {
+		if s.cert, err = newCertReloader(cfg.TLS, log); err != nil {
+			return nil, err
+		}
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -155,9 +222,20 @@ func (s *Server) Echo() *echo.Echo { return s.echo }
 // it.
 func (s *Server) Registry() prometheus.Registerer { return s.reg }
 
-// Run serves until ctx is cancelled, then drains in-flight requests for at most
-// ShutdownTimeout.
+// Run listens on Listen and serves until ctx is cancelled, then drains in-flight requests
+// for at most ShutdownTimeout.
 func (s *Server) Run(ctx context.Context) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("api: listen %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln, with TLS when it is configured, until ctx is cancelled, then drains
+// in-flight requests for at most ShutdownTimeout. It closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Addr:         s.cfg.Listen,
 		Handler:      s.echo,
@@ -165,14 +243,19 @@ func (s *Server) Run(ctx context.Context) error {
 		WriteTimeout: s.cfg.WriteTimeout,
 		ErrorLog:     slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", s.cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("api: listen %s: %w", s.cfg.Listen, err)
+	serve := func() error { return srv.Serve(ln) }
+	scheme := "HTTP"
+	if s.cert != nil {
+		scheme = "HTTPS"
+		srv.TLSConfig = s.cert.tlsConfig()
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go s.cert.watch(wctx)
+		serve = func() error { return srv.ServeTLS(ln, "", "") }
 	}
-	s.log.Info("serving HTTP API", "addr", ln.Addr().String(), "routes", len(s.Routes()), "auth", s.auth != nil)
+	s.log.Info("serving "+scheme+" API", "addr", ln.Addr().String(), "routes", len(s.Routes()), "auth", s.auth != nil)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- serve() }()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("api: serve: %w", err)

@@ -263,6 +263,10 @@ func TestConfigValidate(t *testing.T) {
 		{"readiness timeout", func(c *Config) { c.ReadinessTimeout = 0 }, "api.readiness_timeout"},
 		{"empty body limit", func(c *Config) { c.BodyLimit = "" }, "api.body_limit"},
 		{"bad body limit", func(c *Config) { c.BodyLimit = "lots" }, "api.body_limit"},
+		{"trusted proxies", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "127.0.0.1", "::1"} }, ""},
+		{"bad trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/8", "proxy.local"} }, "api.trusted_proxies"},
+		{"cert without key", func(c *Config) { c.TLS.CertFile = "/nonexistent/tls.crt" }, "api.tls.key_file"},
+		{"missing cert file", func(c *Config) { c.TLS.CertFile, c.TLS.KeyFile = "/nonexistent/tls.crt", "/nonexistent/tls.key" }, "api.tls.cert_file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -294,4 +298,27 @@ func TestOpenAPIPath(t *testing.T) {
 
 func newTestCounter() prometheus.Counter {
 	return prometheus.NewCounter(prometheus.CounterOpts{Name: "meterhouse_test_total", Help: "A test counter."})
+}
+
+// TestParseRoleMessage: the unknown-role message names every role (it once left out
+// editor) and does not repeat a long input.
+func TestParseRoleMessage(t *testing.T) {
+	_, err := ParseRole("root" + strings.Repeat("x", 10000))
+	var fe *FieldError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want a FieldError", err)
+	}
+	for _, r := range Roles() {
+		if !strings.Contains(fe.Message, string(r)) {
+			t.Errorf("message %q does not name role %s", fe.Message, r)
+		}
+	}
+	if len(fe.Message) > 200 {
+		t.Errorf("message of %d bytes repeats the input", len(fe.Message))
+	}
+	for _, r := range Roles() {
+		if got, err := ParseRole(" " + string(r) + " "); err != nil || got != r {
+			t.Errorf("ParseRole(%q) = %q, %v", r, got, err)
+		}
+	}
 }

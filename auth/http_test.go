@@ -37,6 +37,7 @@ func TestAdminRoutes(t *testing.T) {
 		{"no roles", `{"name":"x"}`, "roles"},
 		{"bad role", `{"name":"x","roles":["root"]}`, "roles"},
 		{"bad ttl", `{"name":"x","roles":["admin"],"ttl":"1y"}`, "ttl"},
+		{"name padded past the limit", `{"name":"` + strings.Repeat(" ", 10000) + `ana","roles":["admin"]}`, "name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, b := send(http.MethodPost, "/v1/admin/tokens", admin, tc.body)

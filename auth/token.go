@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/meterhouse/meterhouse/api"
 )
@@ -104,36 +107,79 @@ func (t Token) Principal() api.Principal {
 	return api.Principal{Name: t.Name, TokenID: t.ID, Roles: append([]api.Role(nil), t.Roles...)}
 }
 
-// NewToken is a request for a token.
+// NewToken is a request for a token. Every field is checked as given: nothing is trimmed
+// or otherwise normalised before its length and characters are checked, and the name is
+// stored exactly as given.
 type NewToken struct {
-	// Name names the principal: a person or a system, 1–64 printable characters.
+	// Name names the principal: a person or a system, 1–64 printable characters (valid
+	// UTF-8, no control or invisible characters), neither starting nor ending with a space.
 	Name string `json:"name"`
-	// Roles lists the roles to grant; at least one.
+	// Roles lists the roles to grant: at least one, at most as many entries as there are
+	// roles (duplicates count, and are granted once).
 	Roles []api.Role `json:"roles"`
 	// TTL is how long the token works: empty for the configured auth.token_ttl, "never"
-	// for no expiry, or a duration like 720h.
+	// for no expiry, or a duration like 720h; at most 32 characters.
 	TTL string `json:"ttl,omitempty"`
+}
+
+// Limits of a token request, checked on the text as given.
+const (
+	// maxNameLen is the most characters (runes) in a token's name.
+	maxNameLen = 64
+	// maxRoleLen is the most bytes in one role entry: longer ones are refused unread.
+	maxRoleLen = 32
+	// maxTTLLen is the most bytes in a ttl.
+	maxTTLLen = 32
+)
+
+// validName reports why name cannot name a principal, or "" when it can.
+func validName(name string) string {
+	switch {
+	case name == "":
+		return "a name is required"
+	case len(name) > 4*maxNameLen || utf8.RuneCountInString(name) > maxNameLen:
+		return fmt.Sprintf("a name of %d bytes; want 1-%d printable characters", len(name), maxNameLen)
+	case !utf8.ValidString(name):
+		return fmt.Sprintf("%q is not valid UTF-8", name)
+	case strings.IndexFunc(name, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0:
+		return fmt.Sprintf("%q: want 1-%d printable characters, without control or invisible characters", name, maxNameLen)
+	case strings.TrimSpace(name) != name:
+		return fmt.Sprintf("%q: must not start or end with a space", name)
+	}
+	return ""
 }
 
 // validate checks the request and returns its roles without duplicates and its expiry
 // (zero for never), given the default lifetime and now.
 func (n NewToken) validate(defaultTTL time.Duration, now time.Time) ([]api.Role, time.Time, error) {
-	name := strings.TrimSpace(n.Name)
-	if name == "" || len(name) > 64 || strings.IndexFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-		return nil, time.Time{}, api.Invalid("name", "%q: want 1-64 printable characters", n.Name)
+	if msg := validName(n.Name); msg != "" {
+		return nil, time.Time{}, api.Invalid("name", "%s", msg)
 	}
 	if len(n.Roles) == 0 {
 		return nil, time.Time{}, api.Invalid("roles", "at least one role is required")
 	}
+	if len(n.Roles) > len(api.Roles()) {
+		return nil, time.Time{}, api.Invalid("roles", "%d entries; want at most %d (one of each of %s)", len(n.Roles), len(api.Roles()), api.RoleList())
+	}
 	var roles []api.Role
 	for _, r := range n.Roles {
+		if len(r) > maxRoleLen {
+			return nil, time.Time{}, api.Invalid("roles", "a role of %d bytes; want one of %s", len(r), api.RoleList())
+		}
 		role, err := api.ParseRole(string(r))
 		if err != nil {
-			return nil, time.Time{}, api.Invalid("roles", "unknown role %q (want admin, analyst, ingest, billing, operator or supervisor)", r)
+			var fe *api.FieldError
+			if errors.As(err, &fe) {
+				return nil, time.Time{}, api.Invalid("roles", "%s", fe.Message)
+			}
+			return nil, time.Time{}, err
 		}
 		if !slices.Contains(roles, role) {
 			roles = append(roles, role)
 		}
+	}
+	if len(n.TTL) > maxTTLLen {
+		return nil, time.Time{}, api.Invalid("ttl", "%d bytes; want a positive duration like 720h, or never", len(n.TTL))
 	}
 	ttl := defaultTTL
 	switch n.TTL {

@@ -70,6 +70,24 @@ func TestNewTokenValidate(t *testing.T) {
 		{"unknown role", NewToken{Name: "x", Roles: []api.Role{"root"}}, "roles", nil, 0},
 		{"bad ttl", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: "soon"}, "ttl", nil, 0},
 		{"negative ttl", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: "-1h"}, "ttl", nil, 0},
+		// Limits apply to the text as given, never to a trimmed or normalised copy: a name
+		// padded to 10 016 characters with spaces was stored.
+		{"name padded with spaces", NewToken{Name: strings.Repeat(" ", 9952) + strings.Repeat("n", 64), Roles: []api.Role{"admin"}}, "name", nil, 0},
+		{"name padded at the end", NewToken{Name: "ana" + strings.Repeat(" ", 10013), Roles: []api.Role{"admin"}}, "name", nil, 0},
+		{"leading space", NewToken{Name: " ana", Roles: []api.Role{"admin"}}, "name", nil, 0},
+		{"trailing tab", NewToken{Name: "ana\t", Roles: []api.Role{"admin"}}, "name", nil, 0},
+		{"only spaces", NewToken{Name: "   ", Roles: []api.Role{"admin"}}, "name", nil, 0},
+		{"inner space", NewToken{Name: "Ana Lyst", Roles: []api.Role{"analyst"}}, "", []api.Role{"analyst"}, 24 * time.Hour},
+		{"64 characters of 2 bytes", NewToken{Name: strings.Repeat("é", 64), Roles: []api.Role{"admin"}}, "", []api.Role{"admin"}, 24 * time.Hour},
+		{"65 characters of 2 bytes", NewToken{Name: strings.Repeat("é", 65), Roles: []api.Role{"admin"}}, "name", nil, 0},
+		{"invalid UTF-8", NewToken{Name: "a\xffb", Roles: []api.Role{"admin"}}, "name", nil, 0},
+		{"zero-width space", NewToken{Name: "a\u200bb", Roles: []api.Role{"admin"}}, "name", nil, 0},
+		{"line separator", NewToken{Name: "a\u2028b", Roles: []api.Role{"admin"}}, "name", nil, 0},
+		{"as many roles as exist", NewToken{Name: "x", Roles: api.Roles()}, "", api.Roles(), 24 * time.Hour},
+		{"more role entries than roles", NewToken{Name: "x", Roles: append(api.Roles(), "admin")}, "roles", nil, 0},
+		{"a million role entries", NewToken{Name: "x", Roles: make([]api.Role, 1_000_000)}, "roles", nil, 0},
+		{"padded role", NewToken{Name: "x", Roles: []api.Role{api.Role(strings.Repeat(" ", 10000) + "admin")}}, "roles", nil, 0},
+		{"padded ttl", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: strings.Repeat("0", 10000) + "1h"}, "ttl", nil, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			roles, expires, err := tc.req.validate(24*time.Hour, now)
@@ -77,6 +95,9 @@ func TestNewTokenValidate(t *testing.T) {
 				var fe *api.FieldError
 				if !errors.As(err, &fe) || fe.Field != tc.field {
 					t.Fatalf("err = %v, want a FieldError on %s", err, tc.field)
+				}
+				if len(fe.Message) > 200 {
+					t.Errorf("the message repeats the input: %d bytes", len(fe.Message))
 				}
 				return
 			}
@@ -94,6 +115,21 @@ func TestNewTokenValidate(t *testing.T) {
 				t.Errorf("expires = %v, want %v", expires, want)
 			}
 		})
+	}
+}
+
+// TestUnknownRoleMessage: the message names every role that exists (it once left out
+// editor), from the one list of roles.
+func TestUnknownRoleMessage(t *testing.T) {
+	_, _, err := NewToken{Name: "x", Roles: []api.Role{"root"}}.validate(time.Hour, time.Now())
+	var fe *api.FieldError
+	if !errors.As(err, &fe) || fe.Field != "roles" {
+		t.Fatalf("err = %v, want a FieldError on roles", err)
+	}
+	for _, r := range api.Roles() {
+		if !strings.Contains(fe.Message, string(r)) {
+			t.Errorf("message %q does not name role %s", fe.Message, r)
+		}
 	}
 }
 

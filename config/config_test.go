@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -144,7 +145,36 @@ func TestYAMLRedactsSecrets(t *testing.T) {
 	if err != nil {
 		t.Fatalf("printed configuration does not load: %v", err)
 	}
-	if back.API != cfg.API || back.Auth != cfg.Auth {
+	// Compared as printed: an empty list (api.trusted_proxies) loads back empty, not nil.
+	if fmt.Sprintf("%+v", back.API) != fmt.Sprintf("%+v", cfg.API) || back.Auth != cfg.Auth {
 		t.Errorf("round trip changed api or auth: %+v %+v", back.API, back.Auth)
+	}
+}
+
+// TestAPIProxyAndTLSKeys: api.trusted_proxies and api.tls load from the file and the
+// environment, the TLS keys keep their defaults when only the files are given, and a bad
+// proxy entry is refused naming the key.
+func TestAPIProxyAndTLSKeys(t *testing.T) {
+	path := writeFile(t, "api:\n  trusted_proxies: [10.0.0.0/8, 127.0.0.1]\n  tls:\n    cert_file: /etc/mh/tls.crt\n")
+	cfg, err := Load(path, []string{"MH_API_TLS_KEY_FILE=/etc/mh/tls.key"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.API.TrustedProxies, ","); got != "10.0.0.0/8,127.0.0.1" {
+		t.Errorf("api.trusted_proxies = %s", got)
+	}
+	if tls := cfg.API.TLS; tls.CertFile != "/etc/mh/tls.crt" || tls.KeyFile != "/etc/mh/tls.key" || tls.MinVersion != "1.2" || tls.ReloadInterval != 5*time.Second {
+		t.Errorf("api.tls = %+v", tls)
+	}
+	// The files do not exist, so the start is refused naming the certificate's key.
+	if err := cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), "api.tls.cert_file:") {
+		t.Errorf("Validate() = %v, want api.tls.cert_file", err)
+	}
+	cfg, err = Load("", []string{"MH_API_TRUSTED_PROXIES=10.0.0.1, proxy.local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.HasPrefix(err.Error(), "api.trusted_proxies:") {
+		t.Errorf("Validate() = %v, want api.trusted_proxies", err)
 	}
 }

@@ -16,12 +16,13 @@ import (
 	"github.com/meterhouse/meterhouse/schema"
 )
 
-const tokenUsage = `usage:
+// tokenUsage names the roles from api.Roles, the one list of roles.
+var tokenUsage = `usage:
   meterhouse token create --name NAME --role ROLE [--role ROLE ...] [--ttl 720h|never]
   meterhouse token list [--json]
   meterhouse token revoke TOKEN_ID
 
-Roles: admin, analyst, ingest, billing, operator, supervisor. create prints the new token
+Roles: ` + api.RoleList() + `. create prints the new token
 alone on its last line; it is shown only once.`
 
 // cmdToken manages API tokens: create, list and revoke.

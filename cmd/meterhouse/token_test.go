@@ -72,6 +72,8 @@ func TestTokenCommands(t *testing.T) {
 		want string
 	}{
 		{"no subcommand", []string{"token"}, "create, list or revoke"},
+		{"usage names every role", []string{"token"}, api.RoleList()},
+		{"unknown role names every role", []string{"token", "create", "--name", "x", "--role", "root"}, api.RoleList()},
 		{"unknown role", []string{"token", "create", "--name", "x", "--role", "root"}, `"root"`},
 		{"no role", []string{"token", "create", "--name", "x"}, "roles"},
 		{"no name", []string{"token", "create", "--role", "admin"}, "name"},
