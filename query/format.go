@@ -430,12 +430,16 @@ func appendJSONValue(dst []byte, c Column, r int) []byte {
 }
 
 // WriteCSV writes t as CSV with a header row of column names. Times are RFC 3339 UTC,
-// dates YYYY-MM-DD, nulls empty fields, and string lists JSON arrays.
+// dates YYYY-MM-DD, nulls empty fields, and string lists JSON arrays. A string cell or
+// column name that a spreadsheet would read as a formula (one starting with =, +, -, @,
+// a tab or a carriage return) is written with a single quote in front, as OWASP's CSV
+// injection guidance says; numeric columns, negative numbers included, are written as
+// they are.
 func WriteCSV(w io.Writer, t *Table) error {
 	cw := csv.NewWriter(w)
 	rec := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
-		rec[i] = c.Name
+		rec[i] = csvText(c.Name)
 	}
 	if err := cw.Write(rec); err != nil {
 		return err
@@ -447,7 +451,7 @@ func WriteCSV(w io.Writer, t *Table) error {
 			switch {
 			case c.null(r):
 			case c.Type == TypeString:
-				rec[i] = c.Values.([]string)[r]
+				rec[i] = csvText(c.Values.([]string)[r])
 				continue
 			case c.Type == TypeFloat64:
 				buf = strconv.AppendFloat(buf, c.Values.([]float64)[r], 'g', -1, 64)
@@ -465,6 +469,15 @@ func WriteCSV(w io.Writer, t *Table) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvText returns s, with a single quote in front when a spreadsheet would take it for
+// a formula: when it starts with =, +, -, @, a tab or a carriage return.
+func csvText(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 // arrowBatchRows bounds the rows of one Arrow record batch, so that a large table is
