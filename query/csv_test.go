@@ -48,5 +48,7 @@ func TestWriteCSVNeutralisesFormulas(t *testing.T) {
 	}
 }
 
-func formatInt(v int64) string     { return string(appendJSONValue(nil, Int64Column("", []int64{v}), 0)) }
-func formatFloat(v float64) string { return string(appendJSONValue(nil, Float64Column("", []float64{v}), 0)) }
+func formatInt(v int64) string { return string(appendJSONValue(nil, Int64Column("", []int64{v}), 0)) }
+func formatFloat(v float64) string {
+	return string(appendJSONValue(nil, Float64Column("", []float64{v}), 0))
+}
