@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/query"
@@ -27,36 +25,6 @@ import (
 // hundred billion numbers. marker, a column alias, finds it in system.processes.
 func slowSQL(marker string) string {
 	return fmt.Sprintf("SELECT count() AS %s FROM (SELECT number FROM system.numbers LIMIT 100000000000)", marker)
-}
-
-// running returns how many queries whose text holds marker the server is running,
-// leaving out this question itself.
-func running(t *testing.T, conn driver.Conn, marker string) uint64 {
-	t.Helper()
-	var n uint64
-	if err := conn.QueryRow(context.Background(),
-		"SELECT count() FROM system.processes WHERE position(query, ?) > 0 AND position(query, 'system.processes') = 0",
-		marker).Scan(&n); err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// waitRunning polls until the server runs exactly want queries holding marker, failing
-// after a generous bound.
-func waitRunning(t *testing.T, conn driver.Conn, marker string, want uint64, bound time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(bound)
-	for {
-		n := running(t, conn, marker)
-		if n == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s the server runs %d queries %s, want %d", bound, n, marker, want)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // TestSQLClientGoneCancelsQuery starts a slow analyst query over HTTP, closes the client's
@@ -87,12 +55,12 @@ func TestSQLClientGoneCancelsQuery(t *testing.T) {
 		}
 		done <- err
 	}()
-	waitRunning(t, a.conn, marker, 1, 20*time.Second)
+	testenv.WaitQueries(t, a.conn, marker, 1, 20*time.Second)
 	cancel() // the client goes away: its connection is closed
 	if err := <-done; !strings.Contains(err.Error(), "context canceled") {
 		t.Fatalf("client: %v", err)
 	}
-	waitRunning(t, a.conn, marker, 0, 20*time.Second)
+	testenv.WaitQueries(t, a.conn, marker, 0, 20*time.Second)
 
 	if r := a.do(t, http.MethodPost, "/v1/sql", "text/csv", "text/plain", "SELECT 1 AS one", a.user); r.status != http.StatusOK || string(r.body) != "one\n1\n" {
 		t.Errorf("after a cancelled query: %d %q", r.status, r.body)
