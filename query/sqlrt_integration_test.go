@@ -219,3 +219,34 @@ func TestSQLResultBytesCountedInMemory(t *testing.T) {
 		t.Errorf("the heap grew by %d bytes, more than %d", peak, bound)
 	}
 }
+
+// TestConnectSQLUsesItsOwnCredentials checks that the analyst pool logs in with the sql
+// section's user, not the clickhouse section's: an unknown analyst user fails with an
+// error naming sql.username although the application's user works, and a password file
+// that cannot be read is an error naming sql.password_file.
+func TestConnectSQLUsesItsOwnCredentials(t *testing.T) {
+	ch, _ := testenv.ClickHouse(t)
+	ctx := context.Background()
+	cfg := query.DefaultSQLConfig()
+	cfg.Username = "nobody_" + testenv.Suffix()
+	if conn, err := query.ConnectSQL(ctx, ch, cfg); err == nil {
+		conn.Close()
+		t.Fatalf("connected as the unknown user %s", cfg.Username)
+	} else if !strings.Contains(err.Error(), "sql.username "+cfg.Username) {
+		t.Errorf("unknown user: %v, want an error naming sql.username", err)
+	}
+	cfg.Username, cfg.PasswordFile = ch.Username, t.TempDir()+"/missing"
+	if _, err := query.ConnectSQL(ctx, ch, cfg); err == nil || !strings.HasPrefix(err.Error(), "sql.password_file:") {
+		t.Errorf("unreadable password file: %v, want an error naming sql.password_file", err)
+	}
+	cfg.PasswordFile = ""
+	conn, err := query.ConnectSQL(ctx, ch, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var user string
+	if err := conn.QueryRow(ctx, "SELECT user()").Scan(&user); err != nil || user != ch.Username {
+		t.Errorf("user() = %q, %v; want %s", user, err, ch.Username)
+	}
+}
