@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -29,7 +31,32 @@ var (
 	ErrLimitExceeded = errors.New("limit exceeded")
 	// ErrUnavailable marks a dependency that cannot be reached right now: 503.
 	ErrUnavailable = errors.New("service unavailable")
+	// ErrTooManyRequests marks a request refused because a concurrency limit is reached:
+	// 429, with a Retry-After header when the error is a *TooManyRequestsError.
+	ErrTooManyRequests = errors.New("too many requests")
 )
+
+// TooManyRequestsError is an ErrTooManyRequests that says which limit was reached and
+// when to retry.
+type TooManyRequestsError struct {
+	// Message says which limit was reached, naming its configuration key, for the client.
+	Message string
+	// RetryAfter is how long the client should wait before retrying; the Retry-After
+	// header carries it in whole seconds, rounded up, at least 1.
+	RetryAfter time.Duration
+}
+
+// Error returns the message.
+func (e *TooManyRequestsError) Error() string { return e.Message }
+
+// Unwrap makes errors.Is(err, ErrTooManyRequests) true.
+func (e *TooManyRequestsError) Unwrap() error { return ErrTooManyRequests }
+
+// retryAfterSeconds is the Retry-After header value of e: whole seconds, at least 1.
+func (e *TooManyRequestsError) retryAfterSeconds() string {
+	s := int64((e.RetryAfter + time.Second - 1) / time.Second)
+	return strconv.FormatInt(max(s, 1), 10)
+}
 
 // FieldError is an ErrInvalid that names the request field at fault.
 type FieldError struct {
@@ -60,8 +87,8 @@ type ErrorBody struct {
 // field at fault when there is one.
 type ErrorDetail struct {
 	// Code is stable and meant for programs: invalid_parameter, invalid_request,
-	// unauthorized, forbidden, not_found, method_not_allowed, conflict, too_large, timeout,
-	// unavailable or internal.
+	// unauthorized, forbidden, not_found, method_not_allowed, conflict, too_large,
+	// limit_exceeded, too_many_requests, timeout, unavailable or internal.
 	Code string `json:"code"`
 	// Message is meant for people.
 	Message string `json:"message"`
@@ -81,6 +108,12 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Error("request failed", "method", c.Request().Method, "route", c.Path(), "status", status, "err", err)
 	case status == http.StatusUnauthorized:
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="meterhouse"`)
+	case status == http.StatusTooManyRequests:
+		retry := "1"
+		if tm := (*TooManyRequestsError)(nil); errors.As(err, &tm) {
+			retry = tm.retryAfterSeconds()
+		}
+		c.Response().Header().Set("Retry-After", retry)
 	}
 	if c.Request().Method == http.MethodHead {
 		err = c.NoContent(status)
@@ -112,6 +145,9 @@ func classify(err error, c echo.Context) (int, ErrorBody) {
 	case errors.Is(err, ErrLimitExceeded):
 		return http.StatusUnprocessableEntity, ErrorBody{ErrorDetail{Code: "limit_exceeded",
 			Message: strings.TrimSuffix(err.Error(), ": "+ErrLimitExceeded.Error())}}
+	case errors.Is(err, ErrTooManyRequests):
+		return http.StatusTooManyRequests, ErrorBody{ErrorDetail{Code: "too_many_requests",
+			Message: strings.TrimSuffix(err.Error(), ": "+ErrTooManyRequests.Error())}}
 	case errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() != nil:
 		return http.StatusServiceUnavailable, ErrorBody{ErrorDetail{Code: "timeout", Message: "the request took longer than the server allows"}}
 	case errors.Is(err, ErrUnavailable):
@@ -140,6 +176,8 @@ func codeFor(status int) string {
 		return "forbidden"
 	case http.StatusServiceUnavailable:
 		return "unavailable"
+	case http.StatusTooManyRequests:
+		return "too_many_requests"
 	}
 	if status >= 500 {
 		return "internal"

@@ -44,7 +44,7 @@ func newAnalytics(t *testing.T, sqlCfg query.SQLConfig) *analytics {
 	if err := svc.RegisterAnalytics(srv); err != nil {
 		t.Fatal(err)
 	}
-	sq, err := query.NewSQL(sqlCfg, cfg.Database, conn)
+	sq, err := query.NewSQL(sqlCfg, cfg.Database, analystPool(t, cfg, sqlCfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +54,21 @@ func newAnalytics(t *testing.T, sqlCfg query.SQLConfig) *analytics {
 	hs := httptest.NewServer(srv.Echo())
 	t.Cleanup(hs.Close)
 	return &analytics{conn: conn, url: hs.URL, token: token, user: token(api.RoleAnalyst)}
+}
+
+// analystPool opens the SQL endpoint's own pool as serve does (query.ConnectSQL), with the
+// application's credentials: the shared test server has no analyst user.
+func analystPool(t *testing.T, ch schema.Config, sqlCfg query.SQLConfig) driver.Conn {
+	t.Helper()
+	sqlCfg.Username, sqlCfg.Password = ch.Username, ch.Password
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := query.ConnectSQL(ctx, ch, sqlCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // response is an HTTP answer read in full.

@@ -10,7 +10,6 @@ import (
 	"math"
 	"mime"
 	"net/http"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -431,12 +430,16 @@ func appendJSONValue(dst []byte, c Column, r int) []byte {
 }
 
 // WriteCSV writes t as CSV with a header row of column names. Times are RFC 3339 UTC,
-// dates YYYY-MM-DD, nulls empty fields, and string lists JSON arrays.
+// dates YYYY-MM-DD, nulls empty fields, and string lists JSON arrays. A string cell or
+// column name that a spreadsheet would read as a formula (one starting with =, +, -, @,
+// a tab or a carriage return) is written with a single quote in front, as OWASP's CSV
+// injection guidance says; numeric columns, negative numbers included, are written as
+// they are.
 func WriteCSV(w io.Writer, t *Table) error {
 	cw := csv.NewWriter(w)
 	rec := make([]string, len(t.Columns))
 	for i, c := range t.Columns {
-		rec[i] = c.Name
+		rec[i] = csvText(c.Name)
 	}
 	if err := cw.Write(rec); err != nil {
 		return err
@@ -448,7 +451,7 @@ func WriteCSV(w io.Writer, t *Table) error {
 			switch {
 			case c.null(r):
 			case c.Type == TypeString:
-				rec[i] = c.Values.([]string)[r]
+				rec[i] = csvText(c.Values.([]string)[r])
 				continue
 			case c.Type == TypeFloat64:
 				buf = strconv.AppendFloat(buf, c.Values.([]float64)[r], 'g', -1, 64)
@@ -466,6 +469,15 @@ func WriteCSV(w io.Writer, t *Table) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// csvText returns s, with a single quote in front when a spreadsheet would take it for
+// a formula: when it starts with =, +, -, @, a tab or a carriage return.
+func csvText(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 // arrowBatchRows bounds the rows of one Arrow record batch, so that a large table is
@@ -580,157 +592,4 @@ func appendArrow(fb array.Builder, c Column, lo, hi int) {
 			vb.AppendValues(v, nil)
 		}
 	}
-}
-
-// columnBuilder accumulates the values of one column of a dynamically typed result, such
-// as the analyst SQL endpoint's.
-type columnBuilder struct {
-	col   Column
-	nulls []bool
-	any   bool // some value is null
-}
-
-func newColumnBuilder(name string, t ColumnType) *columnBuilder {
-	c := Column{Name: name, Type: t}
-	switch t {
-	case TypeString:
-		c.Values = []string{}
-	case TypeInt64:
-		c.Values = []int64{}
-	case TypeUInt64:
-		c.Values = []uint64{}
-	case TypeFloat64:
-		c.Values = []float64{}
-	case TypeBool:
-		c.Values = []bool{}
-	case TypeTime, TypeDate:
-		c.Values = []time.Time{}
-	case TypeStringList:
-		c.Values = [][]string{}
-	}
-	return &columnBuilder{col: c}
-}
-
-// appendNull appends a null, stored as the type's zero value.
-func (b *columnBuilder) appendNull() {
-	b.any = true
-	b.nulls = append(b.nulls, true)
-	switch v := b.col.Values.(type) {
-	case []string:
-		b.col.Values = append(v, "")
-	case []int64:
-		b.col.Values = append(v, 0)
-	case []uint64:
-		b.col.Values = append(v, 0)
-	case []float64:
-		b.col.Values = append(v, 0)
-	case []bool:
-		b.col.Values = append(v, false)
-	case []time.Time:
-		b.col.Values = append(v, time.Time{})
-	case [][]string:
-		b.col.Values = append(v, nil)
-	}
-}
-
-// appendValue appends one non-null value, converting it to the column's type; it reports
-// a value it cannot convert.
-func (b *columnBuilder) appendValue(x any) error {
-	b.nulls = append(b.nulls, false)
-	switch v := b.col.Values.(type) {
-	case []string:
-		s, ok := x.(string)
-		if !ok {
-			s = fmt.Sprint(x)
-		}
-		b.col.Values = append(v, s)
-		return nil
-	case []int64:
-		n, ok := toInt64(x)
-		if !ok {
-			return fmt.Errorf("column %q: %T is not an integer", b.col.Name, x)
-		}
-		b.col.Values = append(v, n)
-		return nil
-	case []uint64:
-		n, ok := toUint64(x)
-		if !ok {
-			return fmt.Errorf("column %q: %T is not an unsigned integer", b.col.Name, x)
-		}
-		b.col.Values = append(v, n)
-		return nil
-	case []float64:
-		switch f := x.(type) {
-		case float64:
-			b.col.Values = append(v, f)
-		case float32:
-			b.col.Values = append(v, float64(f))
-		default:
-			return fmt.Errorf("column %q: %T is not a float", b.col.Name, x)
-		}
-		return nil
-	case []bool:
-		bv, ok := x.(bool)
-		if !ok {
-			return fmt.Errorf("column %q: %T is not a bool", b.col.Name, x)
-		}
-		b.col.Values = append(v, bv)
-		return nil
-	case []time.Time:
-		tv, ok := x.(time.Time)
-		if !ok {
-			return fmt.Errorf("column %q: %T is not a time", b.col.Name, x)
-		}
-		b.col.Values = append(v, tv)
-		return nil
-	case [][]string:
-		sv, ok := x.([]string)
-		if !ok {
-			return fmt.Errorf("column %q: %T is not a list of strings", b.col.Name, x)
-		}
-		b.col.Values = append(v, slices.Clone(sv))
-		return nil
-	}
-	return fmt.Errorf("column %q: unsupported type %s", b.col.Name, b.col.Type)
-}
-
-// column returns the built column.
-func (b *columnBuilder) column() Column {
-	c := b.col
-	if b.any {
-		c.Nulls = b.nulls
-	}
-	return c
-}
-
-func toInt64(x any) (int64, bool) {
-	switch n := x.(type) {
-	case int64:
-		return n, true
-	case int32:
-		return int64(n), true
-	case int16:
-		return int64(n), true
-	case int8:
-		return int64(n), true
-	case int:
-		return int64(n), true
-	}
-	return 0, false
-}
-
-func toUint64(x any) (uint64, bool) {
-	switch n := x.(type) {
-	case uint64:
-		return n, true
-	case uint32:
-		return uint64(n), true
-	case uint16:
-		return uint64(n), true
-	case uint8:
-		return uint64(n), true
-	case uint:
-		return uint64(n), true
-	}
-	return 0, false
 }

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"reflect"
+	"os"
 	"strings"
 	"time"
 
@@ -16,11 +16,33 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
-// SQLConfig limits what one analyst SQL query may use. Every limit is sent to ClickHouse
-// with the query, together with readonly=1.
+// SQLConfig configures the analyst SQL endpoint: the ClickHouse user and connection pool
+// it runs on, how many of its queries may run at once, and what one query may use.
 type SQLConfig struct {
+	// Username is the ClickHouse user analyst SQL runs as, on a connection pool of its own
+	// opened to the clickhouse section's address and database, so that analysts cannot
+	// take the connections of token checks, ingest or the VEE job. It should be a user
+	// with readonly=1, the platform's analyst database only, and the limits below in its
+	// settings profile.
+	Username string `yaml:"username"`
+	// Password is that user's password; it is redacted when configuration is printed.
+	// Set at most one of Password and PasswordFile.
+	Password string `yaml:"password" secret:"true"`
+	// PasswordFile names a file holding that user's password (one trailing newline is
+	// ignored), read when the pool is opened; the way to keep the secret out of
+	// configuration files and the environment.
+	PasswordFile string `yaml:"password_file"`
+	// MaxOpenConns bounds the connections of the analyst pool; at least MaxConcurrent.
+	MaxOpenConns int `yaml:"max_open_conns"`
+	// MaxConcurrent bounds the analyst queries running at once in this process; one more
+	// is refused at once with 429 and Retry-After (there is no queue).
+	MaxConcurrent int `yaml:"max_concurrent"`
+	// MaxConcurrentPerPrincipal bounds the analyst queries one principal (the name of the
+	// token's holder) runs at once; one more is refused with 429. At most MaxConcurrent.
+	MaxConcurrentPerPrincipal int `yaml:"max_concurrent_per_principal"`
 	// MaxExecutionTime bounds one query's run time (ClickHouse max_execution_time, whole
 	// seconds).
 	MaxExecutionTime time.Duration `yaml:"max_execution_time"`
@@ -30,29 +52,43 @@ type SQLConfig struct {
 	// MaxRowsToRead bounds the rows one query may read from tables (max_rows_to_read).
 	MaxRowsToRead int `yaml:"max_rows_to_read"`
 	// MaxResultRows bounds the rows of a result (max_result_rows); a larger result is
-	// refused, never truncated.
+	// refused, never truncated. The server checks it and so does this process while it
+	// reads the result.
 	MaxResultRows int `yaml:"max_result_rows"`
-	// MaxResultBytes bounds the uncompressed size of a result in bytes (max_result_bytes).
+	// MaxResultBytes bounds the size of a result in bytes: the server checks its
+	// uncompressed size (max_result_bytes), and this process the memory the result takes
+	// in its typed columns as it reads them, refusing the query (422) once that is over.
 	MaxResultBytes int `yaml:"max_result_bytes"`
 	// MaxQueryBytes bounds the length of the SQL text.
 	MaxQueryBytes int `yaml:"max_query_bytes"`
 }
 
-// DefaultSQLConfig allows 30 s, 2 GB of memory, a billion rows read and a result of a
-// million rows or 256 MiB.
+// DefaultSQLConfig runs as ClickHouse user analyst on a pool of 4 connections, at most 4
+// queries at once and 2 per principal, and allows 30 s, 2 GB of memory, a billion rows
+// read and a result of a million rows or 256 MiB.
 func DefaultSQLConfig() SQLConfig {
 	return SQLConfig{
-		MaxExecutionTime: 30 * time.Second,
-		MaxMemoryUsage:   2_000_000_000,
-		MaxRowsToRead:    1_000_000_000,
-		MaxResultRows:    1_000_000,
-		MaxResultBytes:   256 << 20,
-		MaxQueryBytes:    64 << 10,
+		Username:                  "analyst",
+		MaxOpenConns:              4,
+		MaxConcurrent:             4,
+		MaxConcurrentPerPrincipal: 2,
+		MaxExecutionTime:          30 * time.Second,
+		MaxMemoryUsage:            2_000_000_000,
+		MaxRowsToRead:             1_000_000_000,
+		MaxResultRows:             1_000_000,
+		MaxResultBytes:            256 << 20,
+		MaxQueryBytes:             64 << 10,
 	}
 }
 
 // Validate reports the first field that cannot work, naming it.
 func (c SQLConfig) Validate() error {
+	if c.Username == "" {
+		return errors.New("sql.username: must not be empty")
+	}
+	if c.Password != "" && c.PasswordFile != "" {
+		return errors.New("sql.password_file: set either sql.password or sql.password_file, not both")
+	}
 	if c.MaxExecutionTime < time.Second || c.MaxExecutionTime%time.Second != 0 {
 		return fmt.Errorf("sql.max_execution_time: %s must be whole seconds, at least 1s", c.MaxExecutionTime)
 	}
@@ -60,6 +96,8 @@ func (c SQLConfig) Validate() error {
 		key string
 		v   int
 	}{
+		{"sql.max_open_conns", c.MaxOpenConns}, {"sql.max_concurrent", c.MaxConcurrent},
+		{"sql.max_concurrent_per_principal", c.MaxConcurrentPerPrincipal},
 		{"sql.max_memory_usage", c.MaxMemoryUsage}, {"sql.max_rows_to_read", c.MaxRowsToRead},
 		{"sql.max_result_rows", c.MaxResultRows}, {"sql.max_result_bytes", c.MaxResultBytes},
 		{"sql.max_query_bytes", c.MaxQueryBytes},
@@ -68,12 +106,54 @@ func (c SQLConfig) Validate() error {
 			return fmt.Errorf("%s: must be at least 1", f.key)
 		}
 	}
+	if c.MaxConcurrent > c.MaxOpenConns {
+		return fmt.Errorf("sql.max_concurrent: %d is more than sql.max_open_conns (%d); queries would wait for connections", c.MaxConcurrent, c.MaxOpenConns)
+	}
+	if c.MaxConcurrentPerPrincipal > c.MaxConcurrent {
+		return fmt.Errorf("sql.max_concurrent_per_principal: %d is more than sql.max_concurrent (%d)", c.MaxConcurrentPerPrincipal, c.MaxConcurrent)
+	}
 	return nil
+}
+
+// password returns the analyst user's password: Password, or the content of
+// PasswordFile without one trailing newline.
+func (c SQLConfig) password() (string, error) {
+	if c.PasswordFile == "" {
+		return c.Password, nil
+	}
+	b, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("sql.password_file: %w", err)
+	}
+	s := strings.TrimSuffix(string(b), "\n")
+	return strings.TrimSuffix(s, "\r"), nil
+}
+
+// ConnectSQL opens the analyst SQL endpoint's own connection pool: to the server and
+// database of ch (the clickhouse section), as cfg.Username with cfg's password and at
+// most cfg.MaxOpenConns connections, through schema.ConnectAs. The caller closes it after
+// the server has stopped and passes it to NewSQL.
+func ConnectSQL(ctx context.Context, ch schema.Config, cfg SQLConfig) (driver.Conn, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	pw, err := cfg.password()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := schema.ConnectAs(ctx, ch, cfg.Username, pw, cfg.MaxOpenConns)
+	if err != nil {
+		return nil, fmt.Errorf("analyst sql pool (sql.username %s): %w", cfg.Username, err)
+	}
+	return conn, nil
 }
 
 // settings returns the per-query ClickHouse settings that enforce c. Values are ints: the
 // native protocol of servers before 20.x carries settings as integers only, and the
-// overflow modes this relies on (throw) are the defaults.
+// overflow modes this relies on (throw) are the defaults. Under a user whose profile has
+// readonly=1, ClickHouse 18.16 ignores per-query settings: there the analyst user's
+// settings profile is what enforces these limits, and they are sent for servers and users
+// that honour them.
 func (c SQLConfig) settings() clickhouse.Settings {
 	return clickhouse.Settings{
 		"readonly":           1,
@@ -90,15 +170,17 @@ func (c SQLConfig) settings() clickhouse.Settings {
 var ErrLimit = api.ErrLimitExceeded
 
 // SQL runs analysts' read-only SQL against the platform's database, guarded by Guard and
-// limited by SQLConfig. It is safe for concurrent use.
+// limited by SQLConfig, on a connection pool of its own. It is safe for concurrent use.
 type SQL struct {
 	cfg   SQLConfig
 	conn  driver.Conn
 	guard Guard
+	limit *limiter
 }
 
-// NewSQL returns the analyst SQL runner over conn, which must be connected to database,
-// the platform's database and the only one queries may name.
+// NewSQL returns the analyst SQL runner over conn, the endpoint's own pool (ConnectSQL),
+// which must be connected to database, the platform's database and the only one queries
+// may name.
 func NewSQL(cfg SQLConfig, database string, conn driver.Conn) (*SQL, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -109,7 +191,8 @@ func NewSQL(cfg SQLConfig, database string, conn driver.Conn) (*SQL, error) {
 	if database == "" {
 		return nil, errors.New("query: NewSQL needs the platform database name")
 	}
-	return &SQL{cfg: cfg, conn: conn, guard: NewGuard(database)}, nil
+	return &SQL{cfg: cfg, conn: conn, guard: NewGuard(database),
+		limit: newLimiter(cfg.MaxConcurrent, cfg.MaxConcurrentPerPrincipal)}, nil
 }
 
 // Register adds POST /v1/sql to srv.
@@ -119,7 +202,8 @@ func (q *SQL) Register(srv *api.Server) error {
 		Summary: "Runs one read-only SQL statement against the platform database, with limits on time, memory, rows read and result size.",
 		Roles:   []api.Role{api.RoleAnalyst},
 		Description: "Allowed: SELECT, WITH … SELECT, DESCRIBE and SHOW TABLES over the platform database; refused, with a message naming what: writes, SET, SETTINGS and FORMAT clauses, INTO OUTFILE, several statements, other databases, system tables other than a few harmless ones, and table functions that reach files, networks or other servers. " +
-			"Limits (config section sql) stop a query with 422. Output by Accept: application/json (default), text/csv or application/vnd.apache.arrow.stream.",
+			"Limits (config section sql) stop a query with 422; more queries at once than sql.max_concurrent, or than sql.max_concurrent_per_principal for one principal, get 429 with Retry-After. " +
+			"Output by Accept: application/json (default), text/csv or application/vnd.apache.arrow.stream.",
 		Body: &api.Body{
 			ContentTypes: []string{"text/plain", "application/json"},
 			Description:  "The SQL text as the body, or {\"query\": \"…\"} with Content-Type application/json.",
@@ -153,21 +237,56 @@ func (q *SQL) handle(c echo.Context) error {
 		}
 		text = req.Query
 	}
-	tbl, err := q.Run(c.Request().Context(), text)
+	stmt, err := q.guard.Check(text)
+	if err != nil {
+		return err
+	}
+	// The slot is held until the response is written: the result stays in memory until
+	// then, so the limit bounds the results held at once too.
+	release, err := q.acquire(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	defer release()
+	tbl, err := q.query(c.Request().Context(), stmt)
 	if err != nil {
 		return err
 	}
 	return Respond(c, Result{Table: tbl})
 }
 
-// Run checks sqlText with the guard and runs it with the configured limits. A refused
-// statement or a query error of the analyst's own (syntax, unknown column, …) is an
-// api.FieldError for field "query"; a query stopped by a limit wraps ErrLimit.
+// acquire takes one of the concurrency limits' slots for the principal of ctx (the
+// authenticated request's; queries without one share the name ""), or returns an
+// *api.TooManyRequestsError naming the limit that is reached.
+func (q *SQL) acquire(ctx context.Context) (func(), error) {
+	p, _ := api.PrincipalFrom(ctx)
+	return q.limit.acquire(p.Name)
+}
+
+// Run checks sqlText with the guard and runs it with the configured limits, counting
+// against the concurrency limits while it runs. A refused statement or a query error of
+// the analyst's own (syntax, unknown column, …) is an api.FieldError for field "query";
+// a query stopped by a limit wraps ErrLimit; one over a concurrency limit is an
+// *api.TooManyRequestsError. The query is cancelled on the server when ctx ends.
 func (q *SQL) Run(ctx context.Context, sqlText string) (*Table, error) {
 	stmt, err := q.guard.Check(sqlText)
 	if err != nil {
 		return nil, err
 	}
+	release, err := q.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	return q.query(ctx, stmt)
+}
+
+// query runs a checked statement and reads its result into typed columns, refusing it as
+// soon as the result has more rows or takes more bytes than the limits allow.
+func (q *SQL) query(ctx context.Context, stmt string) (*Table, error) {
+	// noDeadline hides the request's deadline from the driver but keeps its cancellation:
+	// when the client goes away (or the request times out) the driver sends Cancel and
+	// drops the connection, and the server stops the query.
 	ctx = clickhouse.Context(noDeadline{ctx}, clickhouse.WithSettings(q.cfg.settings()))
 	rows, err := q.conn.Query(ctx, stmt)
 	if err != nil {
@@ -175,16 +294,13 @@ func (q *SQL) Run(ctx context.Context, sqlText string) (*Table, error) {
 	}
 	defer rows.Close()
 	cts := rows.ColumnTypes()
-	builders := make([]*columnBuilder, len(cts))
-	convs := make([]func(any) (any, bool), len(cts))
+	readers := make([]reader, len(cts))
 	dests := make([]any, len(cts))
 	for i, ct := range cts {
-		typ, conv := columnTypeOf(ct.DatabaseTypeName())
-		builders[i] = newColumnBuilder(ct.Name(), typ)
-		convs[i] = conv
-		dests[i] = reflect.New(ct.ScanType()).Interface()
+		readers[i] = readerFor(ct.DatabaseTypeName(), ct.ScanType())
+		dests[i] = readers[i].dest()
 	}
-	n := 0
+	n, size := 0, 0
 	for rows.Next() {
 		if n++; n > q.cfg.MaxResultRows {
 			return nil, fmt.Errorf("the result has more than %d rows (sql.max_result_rows); aggregate or add a LIMIT: %w", q.cfg.MaxResultRows, ErrLimit)
@@ -192,31 +308,28 @@ func (q *SQL) Run(ctx context.Context, sqlText string) (*Table, error) {
 		if err := rows.Scan(dests...); err != nil {
 			return nil, fmt.Errorf("scan sql result: %w", err)
 		}
-		for i, d := range dests {
-			v, ok := convs[i](reflect.ValueOf(d).Elem().Interface())
-			if !ok {
-				builders[i].appendNull()
-				continue
-			}
-			if err := builders[i].appendValue(v); err != nil {
-				return nil, fmt.Errorf("sql result: %w", err)
-			}
+		for _, r := range readers {
+			size += r.next()
+		}
+		if size > q.cfg.MaxResultBytes {
+			return nil, fmt.Errorf("the result takes more than %d bytes (sql.max_result_bytes); aggregate, select fewer columns or add a LIMIT: %w", q.cfg.MaxResultBytes, ErrLimit)
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, q.queryError(err)
 	}
-	cols := make([]Column, len(builders))
-	for i, b := range builders {
-		cols[i] = b.column()
+	cols := make([]Column, len(readers))
+	for i, r := range readers {
+		cols[i] = r.column(cts[i].Name())
 	}
 	return NewTable(cols...), nil
 }
 
 // noDeadline keeps a context's values and cancellation but hides its deadline: the
 // driver replaces max_execution_time by the context's deadline plus five seconds when there
-// is one, and the SQL endpoint's own limit must hold. The query is still cancelled when
-// the request's context ends.
+// is one (and sets it on the socket), and the SQL endpoint's own limit must hold. Done and
+// Err are the context's own, so the query is still cancelled when the request's context
+// ends: the driver then sends Cancel and closes the connection.
 type noDeadline struct{ context.Context }
 
 // Deadline reports no deadline.
@@ -272,97 +385,4 @@ func (q *SQL) queryError(err error) error {
 		return api.Invalid("query", "ClickHouse error %d: %s", ex.Code, msg)
 	}
 	return fmt.Errorf("run analyst sql: %w", err)
-}
-
-// columnTypeOf maps a ClickHouse column type to a Table column type and a converter from
-// the scanned value (what the driver's ScanType holds) to a value of that type; the
-// converter reports false for a null.
-func columnTypeOf(dbType string) (ColumnType, func(any) (any, bool)) {
-	t := dbType
-	nullable := false
-	for {
-		switch {
-		case strings.HasPrefix(t, "Nullable(") && strings.HasSuffix(t, ")"):
-			t, nullable = t[len("Nullable("):len(t)-1], true
-			continue
-		case strings.HasPrefix(t, "LowCardinality(") && strings.HasSuffix(t, ")"):
-			t = t[len("LowCardinality(") : len(t)-1]
-			continue
-		}
-		break
-	}
-	deref := func(v any) (any, bool) {
-		if !nullable {
-			return v, true
-		}
-		rv := reflect.ValueOf(v)
-		if rv.Kind() == reflect.Pointer {
-			if rv.IsNil() {
-				return nil, false
-			}
-			return rv.Elem().Interface(), true
-		}
-		return v, v != nil
-	}
-	base, _, _ := strings.Cut(t, "(")
-	switch base {
-	case "Int8", "Int16", "Int32", "Int64":
-		return TypeInt64, deref
-	case "UInt8", "UInt16", "UInt32", "UInt64":
-		return TypeUInt64, deref
-	case "Float32", "Float64":
-		return TypeFloat64, deref
-	case "Bool":
-		return TypeBool, deref
-	case "Date", "Date32":
-		return TypeDate, deref
-	case "DateTime":
-		return TypeTime, deref
-	case "String", "FixedString":
-		return TypeString, func(v any) (any, bool) {
-			v, ok := deref(v)
-			if b, isBytes := v.([]byte); isBytes {
-				v = string(b)
-			}
-			return v, ok
-		}
-	}
-	if t == "Array(String)" || t == "Array(LowCardinality(String))" {
-		return TypeStringList, deref
-	}
-	return TypeString, func(v any) (any, bool) {
-		v, ok := deref(v)
-		if !ok {
-			return nil, false
-		}
-		return stringify(v), true
-	}
-}
-
-// stringify renders a value of a type without a Table column type (arrays, tuples,
-// decimals, UUIDs, enums, …) as text: JSON for containers, its String method or fmt
-// otherwise.
-func stringify(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case fmt.Stringer:
-		return x.String()
-	}
-	rv := reflect.ValueOf(v)
-	switch rv.Kind() {
-	case reflect.Slice, reflect.Array, reflect.Map, reflect.Struct:
-		if b, ok := v.([]uint8); ok {
-			// Array(UInt8): numbers, not the base64 JSON gives []byte
-			nums := make([]uint16, len(b))
-			for i, x := range b {
-				nums[i] = uint16(x)
-			}
-			v = nums
-		}
-		if b, err := json.Marshal(v); err == nil {
-			return string(b)
-		}
-	}
-	return fmt.Sprint(v)
 }

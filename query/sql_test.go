@@ -1,6 +1,9 @@
 package query
 
 import (
+	"os"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -18,22 +21,92 @@ func TestColumnTypeOf(t *testing.T) {
 		{"Tuple(UInt8, String)", TypeString}, {"UUID", TypeString}, {"Nullable(LowCardinality(String))", TypeString},
 	}
 	for _, tt := range tests {
-		if got, _ := columnTypeOf(tt.db); got != tt.want {
+		if got := columnTypeOf(tt.db); got != tt.want {
 			t.Errorf("columnTypeOf(%s) = %s, want %s", tt.db, got, tt.want)
 		}
 	}
-	_, conv := columnTypeOf("Nullable(Int32)")
-	var nilp *int32
-	if _, ok := conv(nilp); ok {
-		t.Error("nil pointer of a Nullable column is not null")
+}
+
+// scanInto plays the driver's part: it writes each value into the reader's destination
+// as rows.Scan does (a nil value is a null of a Nullable column), then lets the reader
+// take the row. It returns the bytes the reader counted.
+func scanInto(t *testing.T, r reader, values ...any) int {
+	t.Helper()
+	n := 0
+	for _, v := range values {
+		d := reflect.ValueOf(r.dest()).Elem()
+		if v == nil {
+			d.SetZero()
+		} else {
+			d.Set(reflect.ValueOf(v))
+		}
+		n += r.next()
 	}
-	one := int32(1)
-	if v, ok := conv(&one); !ok || v != int32(1) {
-		t.Errorf("conv(&1) = %v, %v", v, ok)
+	return n
+}
+
+// TestReaders checks that each ClickHouse type is read into the typed slice of its Table
+// column type, with nulls marked only when there are some, and the bytes each row adds.
+func TestReaders(t *testing.T) {
+	i32 := func(v int32) *int32 { return &v }
+	str := func(v string) *string { return &v }
+	at := time.Date(2026, 3, 28, 1, 0, 0, 0, time.UTC)
+	tests := []struct {
+		db     string
+		scan   reflect.Type
+		values []any
+		want   Column
+		bytes  int
+	}{
+		{"Int32", reflect.TypeFor[int32](), []any{int32(-5), int32(7)},
+			Column{Type: TypeInt64, Values: []int64{-5, 7}}, 16},
+		{"Nullable(Int32)", reflect.TypeFor[*int32](), []any{i32(1), nil, i32(3)},
+			Column{Type: TypeInt64, Values: []int64{1, 0, 3}, Nulls: []bool{false, true, false}}, 27},
+		{"Nullable(Int32)", reflect.TypeFor[*int32](), []any{i32(1), i32(2)},
+			Column{Type: TypeInt64, Values: []int64{1, 2}}, 18},
+		{"UInt8", reflect.TypeFor[uint8](), []any{uint8(255)}, Column{Type: TypeUInt64, Values: []uint64{255}}, 8},
+		{"Float32", reflect.TypeFor[float32](), []any{float32(0.5)}, Column{Type: TypeFloat64, Values: []float64{0.5}}, 8},
+		{"Bool", reflect.TypeFor[bool](), []any{true, false}, Column{Type: TypeBool, Values: []bool{true, false}}, 2},
+		{"DateTime('UTC')", reflect.TypeFor[time.Time](), []any{at}, Column{Type: TypeTime, Values: []time.Time{at}}, 24},
+		{"Date", reflect.TypeFor[time.Time](), []any{at}, Column{Type: TypeDate, Values: []time.Time{at}}, 24},
+		{"String", reflect.TypeFor[string](), []any{"abc", ""}, Column{Type: TypeString, Values: []string{"abc", ""}}, 35},
+		{"LowCardinality(Nullable(String))", reflect.TypeFor[*string](), []any{nil, str("x")},
+			Column{Type: TypeString, Values: []string{"", "x"}, Nulls: []bool{true, false}}, 35},
+		{"Array(String)", reflect.TypeFor[[]string](), []any{[]string{"a", "bc"}, []string{}},
+			Column{Type: TypeStringList, Values: [][]string{{"a", "bc"}, {}}}, 24 + 35 + 24},
+		{"Array(UInt8)", reflect.TypeFor[[]uint8](), []any{[]uint8{1, 2}}, Column{Type: TypeString, Values: []string{"[1,2]"}}, 21},
+		{"Nullable(Decimal(9, 2))", reflect.TypeFor[*float64](), []any{nil}, // a stand-in scan type: text via reflection
+			Column{Type: TypeString, Values: []string{""}, Nulls: []bool{true}}, 17},
+		// A scan type other than expected is read as text rather than misread.
+		{"Int32", reflect.TypeFor[int64](), []any{int64(4)}, Column{Type: TypeString, Values: []string{"4"}}, 17},
 	}
-	_, conv = columnTypeOf("Array(UInt8)")
-	if v, _ := conv([]uint8{1, 2}); v != "[1,2]" {
-		t.Errorf("Array(UInt8) renders as %v", v)
+	for _, tt := range tests {
+		t.Run(tt.db, func(t *testing.T) {
+			r := readerFor(tt.db, tt.scan)
+			n := scanInto(t, r, tt.values...)
+			got := r.column("c")
+			tt.want.Name = "c"
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("column %#v, want %#v", got, tt.want)
+			}
+			if n != tt.bytes {
+				t.Errorf("counted %d bytes, want %d", n, tt.bytes)
+			}
+		})
+	}
+}
+
+// TestStringListRowsAreKept checks that each row of an Array(String) column keeps its own
+// slice even when the driver would write the next row into the slice it was given.
+func TestStringListRowsAreKept(t *testing.T) {
+	r := readerFor("Array(String)", reflect.TypeFor[[]string]())
+	d := r.dest().(*[]string)
+	for _, row := range [][]string{{"a", "b"}, {"c"}} {
+		*d = append((*d)[:0], row...) // a driver reusing the destination's array
+		r.next()
+	}
+	if got := r.column("c").Values.([][]string); !reflect.DeepEqual(got, [][]string{{"a", "b"}, {"c"}}) {
+		t.Errorf("rows %v", got)
 	}
 }
 
@@ -53,6 +126,13 @@ func TestSQLConfigValidate(t *testing.T) {
 		{"result rows", func(c *SQLConfig) { c.MaxResultRows = 0 }, "sql.max_result_rows"},
 		{"result bytes", func(c *SQLConfig) { c.MaxResultBytes = 0 }, "sql.max_result_bytes"},
 		{"query bytes", func(c *SQLConfig) { c.MaxQueryBytes = 0 }, "sql.max_query_bytes"},
+		{"no user", func(c *SQLConfig) { c.Username = "" }, "sql.username"},
+		{"two passwords", func(c *SQLConfig) { c.Password, c.PasswordFile = "x", "/run/secrets/analyst" }, "sql.password_file"},
+		{"no connections", func(c *SQLConfig) { c.MaxOpenConns = 0 }, "sql.max_open_conns"},
+		{"no concurrency", func(c *SQLConfig) { c.MaxConcurrent = 0 }, "sql.max_concurrent"},
+		{"concurrency over pool", func(c *SQLConfig) { c.MaxConcurrent = c.MaxOpenConns + 1 }, "sql.max_concurrent"},
+		{"no per-principal", func(c *SQLConfig) { c.MaxConcurrentPerPrincipal = 0 }, "sql.max_concurrent_per_principal"},
+		{"per-principal over global", func(c *SQLConfig) { c.MaxConcurrentPerPrincipal = c.MaxConcurrent + 1 }, "sql.max_concurrent_per_principal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -63,5 +143,29 @@ func TestSQLConfigValidate(t *testing.T) {
 				t.Fatalf("Validate = %v, want an error naming %s", err, tt.key)
 			}
 		})
+	}
+}
+
+// TestSQLPassword checks that the password comes from sql.password or from the file
+// sql.password_file names, without its trailing newline, and that an unreadable file is
+// an error naming the key.
+func TestSQLPassword(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "analyst.pw")
+	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultSQLConfig()
+	c.Password = "inline"
+	if pw, err := c.password(); err != nil || pw != "inline" {
+		t.Errorf("password = %q, %v; want inline", pw, err)
+	}
+	c.Password, c.PasswordFile = "", file
+	if pw, err := c.password(); err != nil || pw != "s3cret" {
+		t.Errorf("password from file = %q, %v; want s3cret", pw, err)
+	}
+	c.PasswordFile = filepath.Join(dir, "missing")
+	if _, err := c.password(); err == nil || !strings.HasPrefix(err.Error(), "sql.password_file:") {
+		t.Errorf("missing file: %v, want an error naming sql.password_file", err)
 	}
 }

@@ -122,3 +122,15 @@ func execServer(ctx context.Context, cfg Config, stmt string) error {
 	}
 	return nil
 }
+
+// ConnectAs opens a connection pool like Connect, to cfg's server and database, but as
+// another ClickHouse user and with a pool of its own size, so that one component's queries
+// cannot take the connections of another. The analyst SQL endpoint opens its pool with it.
+// Everything else of cfg (address, database, dial timeout, transport settings) is kept;
+// its credentials are replaced by username and password.
+func ConnectAs(ctx context.Context, cfg Config, username, password string, maxOpenConns int) (driver.Conn, error) {
+	// Every field that carries cfg's own credentials in another form (a password file)
+	// must be cleared here too, or the other user would be sent the application's secret.
+	cfg.Username, cfg.Password, cfg.MaxOpenConns = username, password, maxOpenConns
+	return Connect(ctx, cfg)
+}

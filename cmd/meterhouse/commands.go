@@ -12,6 +12,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 	"github.com/meterhouse/meterhouse/validate"
@@ -133,7 +134,13 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 	// the writer once a request has been answered; it closes after the server stopped.
 	readings := ingest.NewReadingsWriter(env.cfg.Ingest)
 	defer readings.Close()
-	srv, err := newServer(env, conn, readings)
+	// Analyst SQL has a pool of its own, as its own ClickHouse user (sql section).
+	sqlConn, err := query.ConnectSQL(ctx, env.cfg.ClickHouse, env.cfg.SQL)
+	if err != nil {
+		return err
+	}
+	defer sqlConn.Close()
+	srv, err := newServer(env, conn, sqlConn, readings)
 	if err != nil {
 		return err
 	}

@@ -19,8 +19,10 @@ import (
 // conn, every component's routes, and the readiness checks. The route tests build it with
 // this function too, so that they see the production route set: every component registers
 // its routes here. HTTP ingest produces accepted readings through readings, which the
-// caller closes after the server has stopped.
-func newServer(env *environment, conn driver.Conn, readings ingest.Producer) (*api.Server, error) {
+// caller closes after the server has stopped. Analyst SQL runs on sqlConn, its own pool
+// (query.ConnectSQL), so that analysts cannot take conn's connections from token checks,
+// ingest and the VEE job.
+func newServer(env *environment, conn, sqlConn driver.Conn, readings ingest.Producer) (*api.Server, error) {
 	store, err := auth.NewStore(env.cfg.Auth, conn)
 	if err != nil {
 		return nil, err
@@ -43,7 +45,7 @@ func newServer(env *environment, conn driver.Conn, readings ingest.Producer) (*a
 	if err := q.RegisterAnalytics(srv); err != nil {
 		return nil, err
 	}
-	analystSQL, err := query.NewSQL(env.cfg.SQL, env.cfg.ClickHouse.Database, conn)
+	analystSQL, err := query.NewSQL(env.cfg.SQL, env.cfg.ClickHouse.Database, sqlConn)
 	if err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/query"
 )
 
 // publicRoutes are the only routes that may be served without a token.
@@ -39,13 +40,29 @@ func testServer(t *testing.T, edit func(*config.Config)) (*api.Server, *httptest
 	env := &environment{cfg: cfg, log: testenv.Logger(t), stdout: io.Discard, stderr: io.Discard}
 	readings := ingest.NewReadingsWriter(cfg.Ingest)
 	t.Cleanup(func() { readings.Close() })
-	srv, err := newServer(env, conn, readings)
+	sqlConn := analystPool(t, cfg)
+	srv, err := newServer(env, conn, sqlConn, readings)
 	if err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Echo())
 	t.Cleanup(hs.Close)
 	return srv, hs, conn
+}
+
+// analystPool opens the analyst SQL pool as serve does (query.ConnectSQL), with the
+// application's ClickHouse credentials: the shared test server has no analyst user.
+func analystPool(t *testing.T, cfg config.Config) driver.Conn {
+	t.Helper()
+	cfg.SQL.Username, cfg.SQL.Password = cfg.ClickHouse.Username, cfg.ClickHouse.Password
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := query.ConnectSQL(ctx, cfg.ClickHouse, cfg.SQL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
 }
 
 // routeURL fills a route's path parameters with a harmless value.

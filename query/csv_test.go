@@ -1,0 +1,54 @@
+package query
+
+import (
+	"bytes"
+	"encoding/csv"
+	"reflect"
+	"testing"
+)
+
+// TestWriteCSVNeutralisesFormulas checks that string cells and column names a spreadsheet
+// would run as formulas (starting with =, +, -, @, tab or carriage return) get a single
+// quote in front, that other strings keep their text, and that numeric columns, negative
+// numbers included, stay as they are.
+func TestWriteCSVNeutralisesFormulas(t *testing.T) {
+	cells := []string{
+		"=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A2)", "\tTAB", "\rCR",
+		"plain", "", "a=b", " =spaced", "'quoted", "MTR-1", "\n=after newline",
+	}
+	want := []string{
+		"'=HYPERLINK(\"http://evil\",\"x\")", "'+1+1", "'-2+3", "'@SUM(A1:A2)", "'\tTAB", "'\rCR",
+		"plain", "", "a=b", " =spaced", "'quoted", "MTR-1", "\n=after newline",
+	}
+	n := len(cells)
+	ints, uints, floats := make([]int64, n), make([]uint64, n), make([]float64, n)
+	for i := range n {
+		ints[i], uints[i], floats[i] = -int64(i), uint64(i), -1.5*float64(i)
+	}
+	tbl := NewTable(StringColumn("reason", cells), Int64Column("-delta", ints), UInt64Column("n", uints), Float64Column("f", floats))
+	var buf bytes.Buffer
+	if err := WriteCSV(&buf, tbl); err != nil {
+		t.Fatal(err)
+	}
+	recs, err := csv.NewReader(&buf).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := recs[0]; !reflect.DeepEqual(got, []string{"reason", "'-delta", "n", "f"}) {
+		t.Errorf("header %q", got)
+	}
+	for i, rec := range recs[1:] {
+		if rec[0] != want[i] {
+			t.Errorf("cell %q written as %q, want %q", cells[i], rec[0], want[i])
+		}
+		wantNums := []string{formatInt(-int64(i)), formatInt(int64(i)), formatFloat(-1.5 * float64(i))}
+		if !reflect.DeepEqual(rec[1:], wantNums) {
+			t.Errorf("row %d numbers %q, want %q", i, rec[1:], wantNums)
+		}
+	}
+}
+
+func formatInt(v int64) string { return string(appendJSONValue(nil, Int64Column("", []int64{v}), 0)) }
+func formatFloat(v float64) string {
+	return string(appendJSONValue(nil, Float64Column("", []float64{v}), 0))
+}
