@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/meterhouse/meterhouse/broker"
+	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
@@ -57,7 +59,10 @@ type ingestConfig struct {
 	// ClickHouse says how to reach the server; its Database is ignored (every run creates
 	// its own databases).
 	ClickHouse schema.Config
-	// Ingest holds the brokers and the ingest settings measured (partitions, consumers,
+	// Kafka says how to reach the brokers. The bench creates and deletes its own topics,
+	// so its user needs those rights (the local services' admin by default).
+	Kafka broker.Config
+	// Ingest holds the ingest settings measured (partitions, consumers,
 	// batch rows, flush interval); topics, group and database are the run's own.
 	Ingest ingest.Config
 	// Timeout bounds each timed ingest phase.
@@ -110,6 +115,9 @@ func (c ingestConfig) Validate() error {
 	if err := c.ClickHouse.Validate(); err != nil {
 		return err
 	}
+	if err := c.Kafka.Validate(); err != nil {
+		return err
+	}
 	return c.Ingest.Validate()
 }
 
@@ -119,8 +127,15 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
 		cfg.ClickHouse.Addr = a
 	}
-	if b := os.Getenv("MH_INGEST_BROKERS"); b != "" {
-		cfg.Ingest.Brokers = strings.Split(b, ",")
+	// The kafka section with its MH_KAFKA_* variables, as the server reads it; only the
+	// user differs by default, since the bench manages topics.
+	all, err := config.Load("", os.Environ())
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Kafka = all.Kafka
+	if _, ok := os.LookupEnv("MH_KAFKA_SASL_USERNAME"); !ok && cfg.Kafka.SASL.Mechanism != "" {
+		cfg.Kafka.SASL.Username = "admin"
 	}
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -136,7 +151,10 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 	fs.StringVar(&cfg.Client, "client", "clickhouse-client", "clickhouse-client executable")
 	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "directory for the ceiling's Native file")
 	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
-	brokers := fs.String("brokers", strings.Join(cfg.Ingest.Brokers, ","), "Kafka bootstrap brokers, comma-separated (MH_INGEST_BROKERS)")
+	brokers := fs.String("brokers", strings.Join(cfg.Kafka.Brokers, ","), "Kafka bootstrap brokers, comma-separated (MH_KAFKA_BROKERS)")
+	fs.StringVar(&cfg.Kafka.SASL.Username, "kafka-user", cfg.Kafka.SASL.Username, "Kafka SASL user, who must be allowed to create and delete topics (MH_KAFKA_SASL_USERNAME)")
+	fs.StringVar(&cfg.Kafka.SASL.PasswordFile, "kafka-password-file", cfg.Kafka.SASL.PasswordFile,
+		"file holding the Kafka user's password (MH_KAFKA_SASL_PASSWORD_FILE; empty: <services-dir>/secrets/kafka-<user>.password, unless MH_KAFKA_SASL_PASSWORD is set)")
 	fs.IntVar(&cfg.Ingest.Partitions, "partitions", cfg.Ingest.Partitions, "partitions of the bench topics")
 	fs.IntVar(&cfg.Ingest.Consumers, "consumers", cfg.Ingest.Consumers, "ingest consumers (group members) in this process")
 	fs.IntVar(&cfg.Ingest.BatchRows, "batch-rows", cfg.Ingest.BatchRows, "ingest batch size in readings")
@@ -161,7 +179,10 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 		}
 		cfg.CeilingClients = append(cfg.CeilingClients, n)
 	}
-	cfg.Ingest.Brokers = splitList(*brokers)
+	cfg.Kafka.Brokers = splitList(*brokers)
+	if cfg.Kafka.SASL.Mechanism != "" && cfg.Kafka.SASL.Password == "" && cfg.Kafka.SASL.PasswordFile == "" {
+		cfg.Kafka.SASL.PasswordFile = filepath.Join(*servicesDir, "secrets", "kafka-"+cfg.Kafka.SASL.Username+".password")
+	}
 	cfg.Formats = splitList(*formats)
 	cfg.ClickHouse.MaxOpenConns = cfg.Ingest.Consumers + 2
 	if *servicesDir != "" {
@@ -451,7 +472,7 @@ func (b *ingestBench) format(ctx context.Context, mf messageFormat) (result, str
 	icfg.Topic = strings.ReplaceAll(b.id, "_", "-") + "-" + mf.name
 	icfg.DLQTopic = icfg.Topic + "-dlq"
 	icfg.GroupID = icfg.Topic
-	if err := ingest.EnsureTopics(ctx, icfg.Brokers, icfg.Topics()...); err != nil {
+	if err := ingest.EnsureTopics(ctx, b.cfg.Kafka, icfg.Topics()...); err != nil {
 		return result{}, "", err
 	}
 	if !b.cfg.Keep {
@@ -465,7 +486,10 @@ func (b *ingestBench) format(ctx context.Context, mf messageFormat) (result, str
 	if err != nil {
 		return result{}, "", err
 	}
-	w := newProducer(icfg.Brokers, icfg.Topic)
+	w, err := newProducer(b.cfg.Kafka, icfg.Topic)
+	if err != nil {
+		return result{}, "", err
+	}
 	bar := sim.NewProgress(b.stderr, mf.name+": produce", b.cfg.Readings)
 	err = produce(ctx, w, fleet, b.cfg.Readings, mf, icfg.Partitions, bar)
 	bar.Done()
@@ -509,7 +533,7 @@ func (b *ingestBench) timeIngest(ctx context.Context, icfg ingest.Config, chcfg 
 	if err != nil {
 		return measurement{}, err
 	}
-	in, err := ingest.New(icfg, w, b.log.With("component", "ingest"), metrics)
+	in, err := ingest.New(icfg, b.cfg.Kafka, w, b.log.With("component", "ingest"), metrics)
 	if err != nil {
 		return measurement{}, err
 	}
@@ -598,7 +622,11 @@ func (b *ingestBench) await(ctx context.Context, conn driver.Conn, database stri
 func (b *ingestBench) deleteTopics(ctx context.Context, topics ...string) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(b.cfg.Ingest.Brokers...)}
+	client, err := b.cfg.Kafka.Client(30 * time.Second)
+	if err != nil {
+		b.log.Warn("delete bench topics", "topics", topics, "err", err)
+		return
+	}
 	res, err := client.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics})
 	if err == nil {
 		for _, e := range res.Errors {
@@ -615,7 +643,10 @@ func (b *ingestBench) deleteTopics(ctx context.Context, topics ...string) {
 func (b *ingestBench) waitTopic(ctx context.Context, topic string, partitions int) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(b.cfg.Ingest.Brokers...)}
+	client, err := b.cfg.Kafka.Client(10 * time.Second)
+	if err != nil {
+		return err
+	}
 	for {
 		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 		if err == nil && len(meta.Topics) == 1 && meta.Topics[0].Error == nil && len(meta.Topics[0].Partitions) == partitions {

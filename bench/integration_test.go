@@ -20,7 +20,8 @@ func TestIngestBenchEndToEnd(t *testing.T) {
 	var out bytes.Buffer
 	args := []string{"--readings", "20000", "--meters", "300", "--format", "json,arrow", "--arrow-batch", "1000",
 		"--consumers", "2", "--batch-rows", "5000", "--ceiling-clients", "1,2", "--flush-interval", "200ms", "--json", "--dir", t.TempDir(),
-		"--clickhouse", testenv.ClickHouseConfig(t).Addr, "--brokers", testenv.Brokers()[0]}
+		"--clickhouse", testenv.ClickHouseConfig(t).Addr, "--brokers", testenv.Brokers()[0],
+		"--kafka-user", testenv.Kafka().SASL.Username, "--kafka-password-file", testenv.Kafka().SASL.PasswordFile}
 	if err := cmdIngest(ctx, args, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
@@ -164,9 +165,14 @@ func encodeChunks(ctx context.Context, f *sim.Fleet, n int64, mf messageFormat, 
 
 // newProducer returns a Kafka writer to topic tuned for bulk loading: large batches,
 // leader acknowledgement only, no compression.
-func newProducer(brokers []string, topic string) *kafka.Writer {
+func newProducer(k broker.Config, topic string) (*kafka.Writer, error) {
+	t, err := k.Transport()
+	if err != nil {
+		return nil, err
+	}
 	return &kafka.Writer{
-		Addr:         kafka.TCP(brokers...),
+		Addr:         k.Addr(),
+		Transport:    t,
 		Topic:        topic,
 		Balancer:     &kafka.Hash{}, // by the meter id of the key; see encodeChunks
 		RequiredAcks: kafka.RequireOne,
@@ -174,5 +180,5 @@ func newProducer(brokers []string, topic string) *kafka.Writer {
 		BatchBytes:   1 << 20, // the broker's default message.max.bytes
 		BatchTimeout: 5 * time.Millisecond,
 		MaxAttempts:  20,
-	}
+	}, nil
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
@@ -32,6 +33,8 @@ import (
 type Config struct {
 	// ClickHouse says how to reach the database.
 	ClickHouse schema.Config `yaml:"clickhouse"`
+	// Kafka says how every Kafka client reaches the brokers: addresses, SASL and TLS.
+	Kafka broker.Config `yaml:"kafka"`
 	// Ingest configures the Kafka consumer that stores readings.
 	Ingest ingest.Config `yaml:"ingest"`
 	// HTTPIngest configures the HTTP ingest endpoints.
@@ -62,6 +65,7 @@ type Log struct {
 func Default() Config {
 	return Config{
 		ClickHouse: schema.DefaultConfig(),
+		Kafka:      broker.DefaultConfig(),
 		Ingest:     ingest.DefaultConfig(),
 		HTTPIngest: ingest.DefaultHTTPConfig(),
 		API:        api.DefaultConfig(),
@@ -160,7 +164,7 @@ func keyAtLine(b []byte, err error) string {
 
 // Validate checks every section and the settings that span sections.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE} {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -26,8 +26,9 @@ func TestDefaultIsValid(t *testing.T) {
 
 // TestLayers checks the order: defaults, then the file, then the environment, then --set.
 func TestLayers(t *testing.T) {
-	path := writeFile(t, "api:\n  listen: 127.0.0.1:9001\n  request_timeout: 5s\nauth:\n  token_ttl: 24h\ningest:\n  brokers: [a:1, b:2]\n")
-	cfg, err := Load(path, []string{"MH_API_LISTEN=127.0.0.1:9002", "MH_AUTH_CACHE_TTL=0s", "OTHER=1", "MH_UNKNOWN_THING=x"})
+	path := writeFile(t, "api:\n  listen: 127.0.0.1:9001\n  request_timeout: 5s\nauth:\n  token_ttl: 24h\nkafka:\n  brokers: [a:1, b:2]\n  sasl:\n    username: app\n")
+	cfg, err := Load(path, []string{"MH_API_LISTEN=127.0.0.1:9002", "MH_AUTH_CACHE_TTL=0s", "OTHER=1", "MH_UNKNOWN_THING=x",
+		"MH_KAFKA_SASL_PASSWORD_FILE=/run/secrets/kafka", "MH_KAFKA_TLS_ENABLED=true", "MH_KAFKA_PORT=29092"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,11 @@ func TestLayers(t *testing.T) {
 		{"api.body_limit (--set)", cfg.API.BodyLimit, "1M"},
 		{"auth.token_ttl (file)", cfg.Auth.TokenTTL, 24 * time.Hour},
 		{"auth.cache_ttl (env)", cfg.Auth.CacheTTL, time.Duration(0)},
-		{"ingest.brokers (file list)", strings.Join(cfg.Ingest.Brokers, ","), "a:1,b:2"},
+		{"kafka.brokers (file list)", strings.Join(cfg.Kafka.Brokers, ","), "a:1,b:2"},
+		{"kafka.sasl.username (file)", cfg.Kafka.SASL.Username, "app"},
+		{"kafka.sasl.mechanism (default)", cfg.Kafka.SASL.Mechanism, "SCRAM-SHA-512"},
+		{"kafka.sasl.password_file (env)", cfg.Kafka.SASL.PasswordFile, "/run/secrets/kafka"},
+		{"kafka.tls.enabled (env)", cfg.Kafka.TLS.Enabled, true},
 		{"clickhouse.addr (default)", cfg.ClickHouse.Addr, Default().ClickHouse.Addr},
 	} {
 		if tc.got != tc.want {
@@ -70,7 +75,12 @@ func TestErrorsNameTheKey(t *testing.T) {
 		{name: "unknown file key", file: "api:\n  listn: x\n", want: []string{"api.listn"}, atLoad: true},
 		{name: "unknown file section", file: "authz:\n  token_ttl: 1h\n", want: []string{"authz"}, atLoad: true},
 		{name: "bad file type", file: "api:\n  listen: 127.0.0.1:1\n  read_timeout: fast\n", want: []string{"api.read_timeout"}, atLoad: true},
-		{name: "bad file list", file: "ingest:\n  brokers: {a: b}\n", want: []string{"ingest.brokers"}, atLoad: true},
+		{name: "bad file list", file: "kafka:\n  brokers: {a: b}\n", want: []string{"kafka.brokers"}, atLoad: true},
+		{name: "ingest.brokers is gone", file: "ingest:\n  brokers: [a:1]\n", want: []string{"ingest.brokers"}, atLoad: true},
+		{name: "bad kafka mechanism from env", env: []string{"MH_KAFKA_SASL_MECHANISM=GSSAPI"}, want: []string{"kafka.sasl.mechanism"}},
+		{name: "kafka password twice", env: []string{"MH_KAFKA_SASL_PASSWORD=x", "MH_KAFKA_SASL_PASSWORD_FILE=/f"}, want: []string{"kafka.sasl.password", "kafka.sasl.password_file"}},
+		{name: "kafka TLS key without cert", env: []string{"MH_KAFKA_TLS_ENABLED=true", "MH_KAFKA_TLS_KEY_FILE=/k"}, want: []string{"kafka.tls.cert_file"}},
+		{name: "bad kafka broker", env: []string{"MH_KAFKA_BROKERS=a:1,nohost"}, want: []string{"kafka.brokers[1]"}},
 		{name: "invalid file value", file: "auth:\n  token_ttl: -1h\n", want: []string{"auth.token_ttl"}},
 		{name: "bad env type", env: []string{"MH_API_READ_TIMEOUT=fast"}, want: []string{"api.read_timeout", "MH_API_READ_TIMEOUT"}, atLoad: true},
 		{name: "invalid env value", env: []string{"MH_API_LISTEN=nohostport"}, want: []string{"api.listen"}},
@@ -124,15 +134,16 @@ func checkNames(t *testing.T, err error, want []string) {
 func TestYAMLRedactsSecrets(t *testing.T) {
 	cfg := Default()
 	cfg.ClickHouse.Password = "hunter2"
+	cfg.Kafka.SASL.Password = "kafka-hunter3"
 	b, err := cfg.YAML()
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := string(b)
-	if strings.Contains(out, "hunter2") || !strings.Contains(out, "password: REDACTED") {
+	if strings.Contains(out, "hunter2") || strings.Contains(out, "hunter3") || strings.Count(out, "password: REDACTED") != 2 {
 		t.Errorf("secret not redacted:\n%s", out)
 	}
-	for _, section := range []string{"clickhouse:", "ingest:", "api:", "query:", "auth:", "log:"} {
+	for _, section := range []string{"clickhouse:", "kafka:", "ingest:", "api:", "query:", "auth:", "log:"} {
 		if !strings.Contains(out, section) {
 			t.Errorf("printed configuration lacks %s", section)
 		}

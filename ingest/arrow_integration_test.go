@@ -46,7 +46,7 @@ func arrowBatch(t *testing.T, rs []schema.Reading, plant map[int]schema.Reading,
 // deadLetters reads n messages from the dead-letter topic, with their headers as a map.
 func (p *pipeline) deadLetters(t *testing.T, n int) ([]kafka.Message, []map[string]string) {
 	t.Helper()
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.cfg.Brokers, Topic: p.cfg.DLQTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	r := p.dlqReader(t)
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -12,12 +12,13 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 	"golang.org/x/sync/semaphore"
+
+	"github.com/meterhouse/meterhouse/broker"
 )
 
-// Config configures the Kafka side of ingest.
+// Config configures the Kafka side of ingest. How to reach Kafka (brokers, SASL, TLS) is
+// the kafka section (broker.Config), given to New apart.
 type Config struct {
-	// Brokers lists the Kafka bootstrap addresses, host:port.
-	Brokers []string `yaml:"brokers"`
 	// Topic is the readings topic.
 	Topic string `yaml:"topic"`
 	// DLQTopic receives every record ingest refuses, with the reason in headers.
@@ -63,7 +64,6 @@ type Config struct {
 // DefaultConfig returns settings for the local development services.
 func DefaultConfig() Config {
 	return Config{
-		Brokers:          []string{"127.0.0.1:9092"},
 		Topic:            "readings",
 		DLQTopic:         "readings-dlq",
 		GroupID:          "meterhouse-ingest",
@@ -84,8 +84,6 @@ func DefaultConfig() Config {
 // Validate reports the first field that cannot work, naming it.
 func (c Config) Validate() error {
 	switch {
-	case len(c.Brokers) == 0:
-		return errors.New("ingest.brokers: at least one broker is needed")
 	case c.Topic == "":
 		return errors.New("ingest.topic: must not be empty")
 	case c.DLQTopic == "" || c.DLQTopic == c.Topic:
@@ -115,11 +113,6 @@ func (c Config) Validate() error {
 	case c.LagInterval <= 0:
 		return errors.New("ingest.lag_interval: must be positive")
 	}
-	for i, b := range c.Brokers {
-		if b == "" {
-			return fmt.Errorf("ingest.brokers[%d]: empty address", i)
-		}
-	}
 	return nil
 }
 
@@ -134,6 +127,7 @@ const (
 // Ingester runs the consumers of one process.
 type Ingester struct {
 	cfg     Config
+	kafka   broker.Config
 	writer  Writer
 	log     *slog.Logger
 	metrics *Metrics
@@ -141,15 +135,19 @@ type Ingester struct {
 	crash   *crashHook // nil unless a crash test asks for one
 }
 
-// New returns an Ingester that stores through w. It rejects an invalid cfg.
-func New(cfg Config, w Writer, log *slog.Logger, m *Metrics) (*Ingester, error) {
+// New returns an Ingester that consumes from the Kafka that k describes and stores through
+// w. It rejects an invalid cfg or k.
+func New(cfg Config, k broker.Config, w Writer, log *slog.Logger, m *Metrics) (*Ingester, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := k.Validate(); err != nil {
 		return nil, err
 	}
 	if w == nil || log == nil || m == nil {
 		return nil, errors.New("ingest: New needs a writer, a logger and metrics")
 	}
-	return &Ingester{cfg: cfg, writer: w, log: log, metrics: m, now: time.Now}, nil
+	return &Ingester{cfg: cfg, kafka: k, writer: w, log: log, metrics: m, now: time.Now}, nil
 }
 
 // Run consumes until ctx is cancelled, then flushes and commits what each consumer holds
@@ -167,8 +165,18 @@ func (in *Ingester) Run(ctx context.Context) error {
 	if in.cfg.UnsafeCommitBeforeInsert {
 		in.log.Warn("ingest.unsafe_commit_before_insert is set: a crash loses the batch in flight; for tests only")
 	}
+	transport, err := in.kafka.Transport()
+	if err != nil {
+		return err
+	}
+	defer transport.CloseIdleConnections()
+	dialer, err := in.kafka.Dialer()
+	if err != nil {
+		return err
+	}
 	dlq := &kafka.Writer{
-		Addr:                   kafka.TCP(in.cfg.Brokers...),
+		Addr:                   in.kafka.Addr(),
+		Transport:              transport,
 		Topic:                  in.cfg.DLQTopic,
 		Balancer:               &kafka.Hash{},
 		RequiredAcks:           kafka.RequireAll,
@@ -181,6 +189,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 		c := &consumer{
 			Ingester: in,
 			id:       i,
+			dialer:   dialer,
 			dlq:      dlq,
 			json:     NewJSONDecoder(in.cfg.Window),
 			arrow:    NewArrowDecoder(in.cfg.Window),
@@ -200,6 +209,7 @@ func (in *Ingester) Run(ctx context.Context) error {
 type consumer struct {
 	*Ingester
 	id     int
+	dialer *kafka.Dialer
 	reader *kafka.Reader
 	dlq    *kafka.Writer
 	json   *JSONDecoder
@@ -215,7 +225,8 @@ type consumer struct {
 
 func (c *consumer) run(ctx context.Context) error {
 	c.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        c.cfg.Brokers,
+		Brokers:        c.kafka.Brokers,
+		Dialer:         c.dialer,
 		GroupID:        c.cfg.GroupID,
 		Topic:          c.cfg.Topic,
 		MinBytes:       1,

@@ -20,7 +20,6 @@ func (p *pipeline) ingestEnv(t *testing.T, extra ...string) []string {
 		"MH_CONFIG=",
 		"MH_CLICKHOUSE_ADDR=" + testenv.ClickHouseConfig(t).Addr,
 		"MH_CLICKHOUSE_DATABASE=" + p.database(t),
-		"MH_INGEST_BROKERS=" + p.cfg.Brokers[0],
 		"MH_INGEST_TOPIC=" + p.cfg.Topic,
 		"MH_INGEST_DLQ_TOPIC=" + p.cfg.DLQTopic,
 		"MH_INGEST_GROUP_ID=" + p.cfg.GroupID,
@@ -35,6 +34,7 @@ func (p *pipeline) ingestEnv(t *testing.T, extra ...string) []string {
 		"MH_TEST_CRASH_BATCH=",
 		"MH_LOG_LEVEL=info",
 	}
+	env = append(env, testenv.KafkaEnv(testenv.Kafka())...)
 	return append(env, extra...)
 }
 

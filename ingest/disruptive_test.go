@@ -17,7 +17,7 @@ import (
 //	export MH_SERVICES_HOME=/tmp/mh-svc2 MH_CH_PORT=19000 MH_CH_HTTP_PORT=18123 \
 //	       MH_KAFKA_PORT=19092 MH_KAFKA_CONTROLLER_PORT=19093
 //	bash deploy/local/services.sh up
-//	MH_TEST_DISRUPTIVE=1 MH_CLICKHOUSE_ADDR=127.0.0.1:19000 MH_INGEST_BROKERS=127.0.0.1:19092 \
+//	MH_TEST_DISRUPTIVE=1 MH_CLICKHOUSE_ADDR=127.0.0.1:19000 MH_KAFKA_BROKERS=127.0.0.1:19092 \
 //	       go test -count=1 -run Disruptive ./ingest/
 
 // TestDisruptiveClickHouseRestart restarts ClickHouse while readings are being produced

@@ -37,7 +37,6 @@ func newPipeline(t *testing.T) *pipeline {
 	_, conn := testenv.ClickHouse(t)
 	topics := testenv.Topics(t, []int{3, 1}, "readings", "readings-dlq")
 	cfg := ingest.DefaultConfig()
-	cfg.Brokers = testenv.Brokers()
 	cfg.Topic, cfg.DLQTopic = topics[0], topics[1]
 	cfg.GroupID = "test-" + testenv.Suffix()
 	cfg.FlushInterval = 200 * time.Millisecond
@@ -55,10 +54,25 @@ func newPipeline(t *testing.T) *pipeline {
 	hs := httptest.NewServer(srv.Echo())
 	t.Cleanup(hs.Close)
 
-	w := &kafka.Writer{Addr: kafka.TCP(cfg.Brokers...), Topic: cfg.Topic, Balancer: &kafka.Hash{},
+	tr, err := testenv.Kafka().Transport()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &kafka.Writer{Addr: testenv.Kafka().Addr(), Transport: tr, Topic: cfg.Topic, Balancer: &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll, BatchTimeout: 5 * time.Millisecond, BatchSize: 1000}
-	t.Cleanup(func() { w.Close() })
+	t.Cleanup(func() { w.Close(); tr.CloseIdleConnections() })
 	return &pipeline{cfg: cfg, conn: conn, api: hs, token: token(api.RoleAnalyst), writer: w}
+}
+
+// dlqReader returns a reader of the dead-letter topic's only partition, from its start.
+func (p *pipeline) dlqReader(t *testing.T) *kafka.Reader {
+	t.Helper()
+	k := testenv.Kafka()
+	d, err := k.Dialer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kafka.NewReader(kafka.ReaderConfig{Brokers: k.Brokers, Dialer: d, Topic: p.cfg.DLQTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
 }
 
 // runIngest runs an Ingester until the returned stop function is called.
@@ -72,7 +86,7 @@ func (p *pipeline) runIngest(t *testing.T) (stop func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := ingest.New(p.cfg, w, testenv.Logger(t), m)
+	in, err := ingest.New(p.cfg, testenv.Kafka(), w, testenv.Logger(t), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +283,7 @@ func TestIngestDeadLetters(t *testing.T) {
 		t.Fatalf("stored %d distinct (meter, ts), want every good reading (%d)", got, len(rs))
 	}
 
-	r := kafka.NewReader(kafka.ReaderConfig{Brokers: p.cfg.Brokers, Topic: p.cfg.DLQTopic, Partition: 0, MaxWait: 100 * time.Millisecond})
+	r := p.dlqReader(t)
 	defer r.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()

@@ -71,7 +71,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 // pollLag measures the group's lag on every partition each LagInterval until ctx ends.
 // A failed measurement keeps the previous values and is logged; it never stops ingest.
 func (in *Ingester) pollLag(ctx context.Context) {
-	client := &kafka.Client{Addr: kafka.TCP(in.cfg.Brokers...), Timeout: 10 * time.Second}
+	client, err := in.kafka.Client(10 * time.Second)
+	if err != nil {
+		in.log.Error("consumer lag is not measured", "err", err)
+		return
+	}
+	if t, ok := client.Transport.(*kafka.Transport); ok {
+		defer t.CloseIdleConnections()
+	}
 	t := time.NewTicker(in.cfg.LagInterval)
 	defer t.Stop()
 	for {

@@ -42,7 +42,7 @@ func startIngester(t *testing.T, cfg ingest.Config, conn driver.Conn) *runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := ingest.New(cfg, w, testenv.Logger(t), m)
+	in, err := ingest.New(cfg, testenv.Kafka(), w, testenv.Logger(t), m)
 	if err != nil {
 		t.Fatal(err)
 	}

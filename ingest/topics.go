@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strconv"
 	"time"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/meterhouse/meterhouse/broker"
 )
 
 // TopicSpec describes a topic ingest needs.
@@ -19,31 +19,53 @@ type TopicSpec struct {
 	Partitions int
 }
 
-// EnsureTopics creates the topics that do not exist yet, with replication factor 1 (the
-// local single-broker setup; production clusters create topics with their own tooling).
-func EnsureTopics(ctx context.Context, brokers []string, topics ...TopicSpec) error {
-	if len(brokers) == 0 {
-		return errors.New("ensure topics: no brokers")
-	}
-	var d kafka.Dialer
-	conn, err := d.DialContext(ctx, "tcp", brokers[0])
+// EnsureTopics creates, with replication factor 1 (the local single-broker setup;
+// production clusters create topics with their own tooling), the topics that the metadata
+// does not list yet. Existing topics are left alone, so that a principal that may only
+// describe them (the local services' meterhouse user) needs no right to create topics.
+func EnsureTopics(ctx context.Context, k broker.Config, topics ...TopicSpec) error {
+	client, err := k.Client(k.Timeout)
 	if err != nil {
-		return fmt.Errorf("ensure topics: dial %s: %w", brokers[0], err)
+		return fmt.Errorf("ensure topics: %w", err)
 	}
-	defer conn.Close()
-	ctrl, err := conn.Controller()
-	if err != nil {
-		return fmt.Errorf("ensure topics: find controller: %w", err)
+	if t, ok := client.Transport.(*kafka.Transport); ok {
+		defer t.CloseIdleConnections()
 	}
-	cc, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ctrl.Host, strconv.Itoa(ctrl.Port)))
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Name
+	}
+	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 	if err != nil {
-		return fmt.Errorf("ensure topics: dial controller: %w", err)
+		return fmt.Errorf("ensure topics: metadata from %v: %w", k.Brokers, err)
+	}
+	exists := map[string]bool{}
+	for _, t := range meta.Topics {
+		switch {
+		case t.Error == nil:
+			exists[t.Name] = true
+		case !errors.Is(t.Error, kafka.UnknownTopicOrPartition):
+			return fmt.Errorf("ensure topic %s: %w", t.Name, t.Error)
+		}
+	}
+	var missing []kafka.TopicConfig
+	for _, t := range topics {
+		if !exists[t.Name] {
+			missing = append(missing, kafka.TopicConfig{Topic: t.Name, NumPartitions: t.Partitions, ReplicationFactor: 1})
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	cc, err := k.DialController(ctx)
+	if err != nil {
+		return fmt.Errorf("ensure topics: %w", err)
 	}
 	defer cc.Close()
-	for _, t := range topics {
-		err := cc.CreateTopics(kafka.TopicConfig{Topic: t.Name, NumPartitions: t.Partitions, ReplicationFactor: 1})
+	for _, t := range missing {
+		err := cc.CreateTopics(t)
 		if err != nil && !errors.Is(err, kafka.TopicAlreadyExists) {
-			return fmt.Errorf("ensure topic %s: %w", t.Name, err)
+			return fmt.Errorf("ensure topic %s: %w", t.Topic, err)
 		}
 	}
 	return nil
@@ -57,15 +79,20 @@ func (c Config) Topics() []TopicSpec {
 // NewReadingsWriter returns a Kafka writer to the readings topic of c for producers of
 // readings (the simulator, HTTP ingest): messages are keyed by meter id and hashed to a
 // partition, so one meter's readings stay in order, and WriteMessages returns only once
-// every replica has them. The caller closes it.
-func NewReadingsWriter(c Config) *kafka.Writer {
+// every replica has them. It connects as k says. The caller closes it.
+func NewReadingsWriter(k broker.Config, c Config) (*kafka.Writer, error) {
+	t, err := k.Transport()
+	if err != nil {
+		return nil, err
+	}
 	return &kafka.Writer{
-		Addr:         kafka.TCP(c.Brokers...),
+		Addr:         k.Addr(),
+		Transport:    t,
 		Topic:        c.Topic,
 		Balancer:     &kafka.Hash{},
 		RequiredAcks: kafka.RequireAll,
 		BatchSize:    5000,
 		BatchBytes:   16 << 20,
 		BatchTimeout: 5 * time.Millisecond,
-	}
+	}, nil
 }

@@ -62,7 +62,7 @@ func cmdMigrate(ctx context.Context, env *environment, args []string) error {
 
 // newIngester builds the ingest component over conn and makes sure its topics exist.
 func newIngester(ctx context.Context, env *environment, conn driver.Conn, reg prometheus.Registerer) (*ingest.Ingester, error) {
-	if err := ingest.EnsureTopics(ctx, env.cfg.Ingest.Brokers, env.cfg.Ingest.Topics()...); err != nil {
+	if err := ingest.EnsureTopics(ctx, env.cfg.Kafka, env.cfg.Ingest.Topics()...); err != nil {
 		return nil, err
 	}
 	w, err := ingest.NewClickHouseWriter(conn)
@@ -73,7 +73,7 @@ func newIngester(ctx context.Context, env *environment, conn driver.Conn, reg pr
 	if err != nil {
 		return nil, err
 	}
-	return ingest.New(env.cfg.Ingest, w, env.log.With("component", "ingest"), m)
+	return ingest.New(env.cfg.Ingest, env.cfg.Kafka, w, env.log.With("component", "ingest"), m)
 }
 
 func cmdIngest(ctx context.Context, env *environment, args []string) error {
@@ -104,7 +104,7 @@ func cmdIngest(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	srv.AddReadiness("clickhouse", conn.Ping)
-	srv.AddReadiness("kafka", kafkaReachable(env.cfg.Ingest.Brokers))
+	srv.AddReadiness("kafka", env.cfg.Kafka.Ping)
 	in, err := newIngester(ctx, env, conn, srv.Registry())
 	if err != nil {
 		return err
@@ -132,7 +132,10 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 	// server with it too, so register new routes there, not here.
 	// HTTP ingest produces to the readings topic synchronously, so nothing is buffered in
 	// the writer once a request has been answered; it closes after the server stopped.
-	readings := ingest.NewReadingsWriter(env.cfg.Ingest)
+	readings, err := ingest.NewReadingsWriter(env.cfg.Kafka, env.cfg.Ingest)
+	if err != nil {
+		return err
+	}
 	defer readings.Close()
 	// Analyst SQL has a pool of its own, as its own ClickHouse user (sql section).
 	sqlConn, err := query.ConnectSQL(ctx, env.cfg.ClickHouse, env.cfg.SQL)
@@ -204,10 +207,13 @@ func cmdSim(ctx context.Context, env *environment, args []string) error {
 			return err
 		}
 	}
-	if err := ingest.EnsureTopics(ctx, env.cfg.Ingest.Brokers, env.cfg.Ingest.Topics()...); err != nil {
+	if err := ingest.EnsureTopics(ctx, env.cfg.Kafka, env.cfg.Ingest.Topics()...); err != nil {
 		return err
 	}
-	w := ingest.NewReadingsWriter(env.cfg.Ingest)
+	w, err := ingest.NewReadingsWriter(env.cfg.Kafka, env.cfg.Ingest)
+	if err != nil {
+		return err
+	}
 	defer w.Close()
 	p := &sim.Producer{Writer: w, Encode: ingest.AppendJSON, Rate: *rate, Progress: env.stderr}
 	n, err := p.Run(ctx, fleet)

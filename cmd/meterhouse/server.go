@@ -1,12 +1,7 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"fmt"
-
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/segmentio/kafka-go"
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
@@ -71,27 +66,6 @@ func newServer(env *environment, conn, sqlConn driver.Conn, readings ingest.Prod
 	}
 
 	srv.AddReadiness("clickhouse", conn.Ping)
-	srv.AddReadiness("kafka", kafkaReachable(env.cfg.Ingest.Brokers))
+	srv.AddReadiness("kafka", env.cfg.Kafka.Ping)
 	return srv, nil
-}
-
-// kafkaReachable returns a readiness check that passes when one of brokers answers a
-// metadata request.
-func kafkaReachable(brokers []string) func(context.Context) error {
-	return func(ctx context.Context) error {
-		var errs []error
-		for _, b := range brokers {
-			var d kafka.Dialer
-			conn, err := d.DialContext(ctx, "tcp", b)
-			if err == nil {
-				_, err = conn.Brokers()
-				conn.Close()
-			}
-			if err == nil {
-				return nil
-			}
-			errs = append(errs, fmt.Errorf("kafka %s: %w", b, err))
-		}
-		return errors.Join(errs...)
-	}
 }

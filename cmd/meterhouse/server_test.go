@@ -16,6 +16,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/internal/testenv"
@@ -32,13 +33,16 @@ func testServer(t *testing.T, edit func(*config.Config)) (*api.Server, *httptest
 	chCfg, conn := testenv.ClickHouse(t)
 	cfg := config.Default()
 	cfg.ClickHouse = chCfg
-	cfg.Ingest.Brokers = testenv.Brokers()
+	cfg.Kafka = testenv.Kafka()
 	cfg.API.AccessLog = false
 	if edit != nil {
 		edit(&cfg)
 	}
 	env := &environment{cfg: cfg, log: testenv.Logger(t), stdout: io.Discard, stderr: io.Discard}
-	readings := ingest.NewReadingsWriter(cfg.Ingest)
+	readings, err := ingest.NewReadingsWriter(cfg.Kafka, cfg.Ingest)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { readings.Close() })
 	sqlConn := analystPool(t, cfg)
 	srv, err := newServer(env, conn, sqlConn, readings)
@@ -220,26 +224,34 @@ func TestOpenAPI(t *testing.T) {
 	}
 }
 
-// TestReadyz checks that /readyz reports ClickHouse and Kafka, and a broker that cannot be
-// reached.
+// TestReadyz checks that /readyz reports ClickHouse and Kafka (as the application user
+// meterhouse), a broker that cannot be reached and one that refuses the password.
 func TestReadyz(t *testing.T) {
 	for _, tc := range []struct {
-		name    string
-		brokers []string
-		status  int
-		kafka   string
+		name   string
+		kafka  func() broker.Config
+		status int
+		check  string
 	}{
-		{"reachable", testenv.Brokers(), http.StatusOK, "ok"},
-		{"kafka down", []string{"127.0.0.1:1"}, http.StatusServiceUnavailable, "failed"},
+		{"reachable", func() broker.Config { return testenv.KafkaAs("meterhouse") }, http.StatusOK, "ok"},
+		{"kafka down", func() broker.Config { c := testenv.Kafka(); c.Brokers = []string{"127.0.0.1:1"}; return c }, http.StatusServiceUnavailable, "failed"},
+		{"wrong password", func() broker.Config {
+			c := testenv.KafkaAs("meterhouse")
+			if c.SASL.Mechanism == "" {
+				t.Skip("the test broker has no SASL")
+			}
+			c.SASL.Password, c.SASL.PasswordFile = "wrong", ""
+			return c
+		}, http.StatusServiceUnavailable, "failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, hs, _ := testServer(t, func(c *config.Config) { c.Ingest.Brokers = tc.brokers })
+			_, hs, _ := testServer(t, func(c *config.Config) { c.Kafka = tc.kafka() })
 			code, body := call(t, http.MethodGet, hs.URL+"/readyz", "")
 			var r api.Readiness
 			if err := json.Unmarshal(body, &r); err != nil {
 				t.Fatal(err)
 			}
-			if code != tc.status || r.Checks["clickhouse"] != "ok" || r.Checks["kafka"] != tc.kafka {
+			if code != tc.status || r.Checks["clickhouse"] != "ok" || r.Checks["kafka"] != tc.check {
 				t.Errorf("/readyz: %d %s", code, body)
 			}
 		})

@@ -7,6 +7,10 @@
 set -euo pipefail
 BIN="${1:?usage: run.sh path/to/meterhouse}"
 METERS="${MH_RUN_METERS:-500}"
+# Kafka authenticates the application as `meterhouse`; its password is the file the
+# services script generated (deploy/local/services.sh, SVC = MH_SERVICES_HOME or .services).
+SVC="${MH_SERVICES_HOME:-$(cd "$(dirname "$0")/../.." && pwd)/.services}"
+export MH_KAFKA_SASL_PASSWORD_FILE="${MH_KAFKA_SASL_PASSWORD_FILE:-$SVC/secrets/kafka-meterhouse.password}"
 LISTEN="${MH_API_LISTEN:-127.0.0.1:8080}"
 
 "$BIN" migrate

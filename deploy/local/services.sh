@@ -7,13 +7,24 @@
 #   bash deploy/local/services.sh status              exit 0 only if both are up
 #   bash deploy/local/services.sh restart-clickhouse  stop + start ClickHouse only
 #   bash deploy/local/services.sh restart-kafka       stop + start Kafka only (topics are kept)
-#   bash deploy/local/services.sh reset               down + delete data (keeps jars and maven cache)
+#   bash deploy/local/services.sh reset               down + delete data (keeps jars, maven cache, secrets)
+#   bash deploy/local/services.sh reformat-kafka      stop Kafka, delete its data (topics, messages),
+#                                                     format it with the SCRAM users, start it again;
+#                                                     ClickHouse is left alone
 #   bash deploy/local/services.sh ch-client [ARGS]    clickhouse-client against the local server
 #   bash deploy/local/services.sh kafka-class MAIN [ARGS]
 #                                                     run a Kafka tool class, e.g.
 #                                                     org.apache.kafka.tools.TopicCommand --list
-#                                                     (--bootstrap-server is NOT added for you)
+#                                                     (--bootstrap-server is NOT added for you;
+#                                                     --command-config $SVC/kafka/admin.properties
+#                                                     authenticates as admin)
 #
+# Kafka authenticates every client (SASL/SCRAM-SHA-512 on 127.0.0.1:$MH_KAFKA_PORT) and
+# authorizes it with ACLs. Users: admin (super user: these tools, the tests), meterhouse
+# (the application) and das (the head-end). Their passwords are generated once into
+# $SVC/secrets/kafka-<user>.password (mode 0600). Client files written on every start:
+# $SVC/kafka/admin.properties (Kafka's Java tools), $SVC/kafka/kcat.conf (kcat -F, as admin)
+# and $SVC/kafka/kcat-das.conf (kcat -F, as das).
 # Everything (config, data, logs, pid files, jars, maven cache) lives in $(repo)/.services.
 #
 # Environment:
@@ -59,6 +70,15 @@ KAFKA_PORT="${MH_KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${MH_KAFKA_CONTROLLER_PORT:-9093}"
 KAFKA_BOOTSTRAP="$KAFKA_HOST:$KAFKA_PORT"
 KAFKA_PATTERN="kafka.Kafka $KAFKA_DIR/server.properties"
+# Written after the storage was formatted with the SCRAM users: a data folder without it
+# predates authentication and must be re-formatted once (reformat-kafka).
+KAFKA_SCRAM_STAMP="$KAFKA_DIR/scram.stamp"
+KAFKA_ADMIN_PROPS="$KAFKA_DIR/admin.properties"
+# "<cluster id> <hash of the ACL spec>" once the ACLs are in that cluster's metadata log.
+KAFKA_ACLS_STAMP="$KAFKA_DIR/acls.stamp"
+KAFKA_SCRAM_MECHANISM=SCRAM-SHA-512
+KAFKA_USERS="admin meterhouse das"
+SECRETS_DIR="$SVC/secrets"
 
 CH_START_TIMEOUT="${MH_CH_START_TIMEOUT:-60}"
 KAFKA_START_TIMEOUT="${MH_KAFKA_START_TIMEOUT:-90}"
@@ -481,19 +501,124 @@ ensure_kafka_libs() {
 	log "Kafka: $(find "$KAFKA_LIBS" -name '*.jar' | wc -l) jars in $KAFKA_LIBS"
 }
 
+# kafka_secret_file USER: where USER's password lives.
+kafka_secret_file() { echo "$SECRETS_DIR/kafka-$1.password"; }
+
+# kafka_password USER: USER's password (never logged).
+kafka_password() { cat "$(kafka_secret_file "$1")"; }
+
+# Generate each missing Kafka password once: 32 random base64 characters without +/=, so
+# that it needs no quoting in a JAAS line, a properties file or StorageTool's --add-scram.
+ensure_kafka_secrets() {
+	local u f
+	mkdir -p "$SECRETS_DIR"
+	chmod 700 "$SECRETS_DIR"
+	for u in $KAFKA_USERS; do
+		f="$(kafka_secret_file "$u")"
+		[[ -s "$f" ]] && continue
+		(
+			umask 077
+			head -c 32 /dev/urandom | base64 | tr -d '+/=\n' | head -c 32 >"$f.new"
+		)
+		mv -f "$f.new" "$f"
+		log "Kafka: generated the password of '$u' into $f"
+	done
+}
+
+# The data folder must have been formatted with the SCRAM users this script creates: a
+# folder from before Kafka was secured (or one whose passwords were deleted since) cannot
+# authenticate anyone. Never wiped silently: the message says how to re-format it once.
+check_kafka_data() {
+	local how="re-format it once with 'bash deploy/local/services.sh reformat-kafka' (deletes Kafka's topics and messages, keeps ClickHouse) or 'bash deploy/local/services.sh reset' (deletes all local data)"
+	[[ -f "$KAFKA_DATA/meta.properties" ]] || return 0
+	if [[ ! -f "$KAFKA_SCRAM_STAMP" ]]; then
+		die "Kafka: $KAFKA_DATA was formatted without SASL/SCRAM users (before Kafka was secured); $how"
+	fi
+	if [[ "$(cat "$KAFKA_SCRAM_STAMP")" != "$KAFKA_SCRAM_MECHANISM $KAFKA_USERS" ]]; then
+		die "Kafka: $KAFKA_DATA was formatted with other SCRAM users ($(cat "$KAFKA_SCRAM_STAMP")); $how"
+	fi
+	local u
+	for u in $KAFKA_USERS; do
+		if [[ ! -s "$(kafka_secret_file "$u")" ]]; then
+			die "Kafka: $(kafka_secret_file "$u") is missing but $KAFKA_DATA holds the user '$u' with its old password; $how"
+		fi
+	done
+}
+
+# Client settings files, rewritten on every start (mode 0600: they hold passwords).
+write_kafka_client_files() {
+	mkdir -p "$KAFKA_DIR"
+	local admin das
+	admin="$(kafka_password admin)"
+	das="$(kafka_password das)"
+	(
+		umask 077
+		cat >"$KAFKA_ADMIN_PROPS.new" <<EOF
+# Generated by deploy/local/services.sh: Kafka's Java tools as the admin user, e.g.
+#   services.sh kafka-class org.apache.kafka.tools.TopicCommand --bootstrap-server $KAFKA_BOOTSTRAP --command-config $KAFKA_ADMIN_PROPS --list
+security.protocol=SASL_PLAINTEXT
+sasl.mechanism=$KAFKA_SCRAM_MECHANISM
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+EOF
+		for f in kcat:admin:"$admin" kcat-das:das:"$das"; do
+			IFS=: read -r name user pass <<<"$f"
+			cat >"$KAFKA_DIR/$name.conf.new" <<EOF
+# Generated by deploy/local/services.sh: librdkafka settings for kcat -F as '$user'.
+# PLAIN, not SCRAM: librdkafka before 2.6.1 (Debian 12's kcat) fails SCRAM against Kafka 4.
+# With a newer one, sasl.mechanisms=$KAFKA_SCRAM_MECHANISM works too.
+bootstrap.servers=$KAFKA_BOOTSTRAP
+security.protocol=SASL_PLAINTEXT
+sasl.mechanisms=PLAIN
+sasl.username=$user
+sasl.password=$pass
+EOF
+		done
+	)
+	mv -f "$KAFKA_ADMIN_PROPS.new" "$KAFKA_ADMIN_PROPS"
+	mv -f "$KAFKA_DIR/kcat.conf.new" "$KAFKA_DIR/kcat.conf"
+	mv -f "$KAFKA_DIR/kcat-das.conf.new" "$KAFKA_DIR/kcat-das.conf"
+}
+
 write_kafka_config() {
 	mkdir -p "$KAFKA_DATA" "$KAFKA_LOGS"
-	cat >"$KAFKA_DIR/server.properties.new" <<EOF
+	local admin plain_users="" u
+	admin="$(kafka_password admin)"
+	for u in $KAFKA_USERS; do
+		plain_users+=" user_$u=\"$(kafka_password "$u")\""
+	done
+	# The broker listener authenticates clients with SCRAM (users in the metadata log, so
+	# created at format time), and also with PLAIN for the same users and passwords (from
+	# the JAAS line below): librdkafka before 2.6.1, e.g. Debian 12's kcat, fails SCRAM
+	# against Kafka 4 (it repeats the client nonce; librdkafka#4895), so the kcat files use
+	# PLAIN. The controller listener, which only this process uses, takes PLAIN as admin
+	# (SCRAM users are not readable before the controller runs), so that the controller
+	# never serves an anonymous principal.
+	(
+		umask 077
+		cat >"$KAFKA_DIR/server.properties.new" <<EOF
 # Generated by deploy/local/services.sh; edits are overwritten on every start.
-# Single node, KRaft, broker + controller, loopback only.
+# Single node, KRaft, broker + controller, loopback only, SASL + ACLs.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
+listeners=SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
+advertised.listeners=SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=SASL_PLAINTEXT
+listener.security.protocol.map=CONTROLLER:SASL_PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+
+sasl.enabled.mechanisms=$KAFKA_SCRAM_MECHANISM
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=$KAFKA_SCRAM_MECHANISM,PLAIN
+listener.name.controller.sasl.enabled.mechanisms=PLAIN
+sasl.mechanism.inter.broker.protocol=$KAFKA_SCRAM_MECHANISM
+sasl.mechanism.controller.protocol=PLAIN
+listener.name.sasl_plaintext.${KAFKA_SCRAM_MECHANISM,,}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$admin";
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain_users;
+listener.name.controller.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="$admin" user_admin="$admin";
+
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin
 
 log.dirs=$KAFKA_DATA
 num.partitions=4
@@ -516,7 +641,9 @@ log.retention.hours=168
 log.segment.bytes=1073741824
 log.retention.check.interval.ms=300000
 EOF
+	)
 	mv -f "$KAFKA_DIR/server.properties.new" "$KAFKA_DIR/server.properties"
+	write_kafka_client_files
 
 	cat >"$KAFKA_DIR/log4j2.xml" <<EOF
 <?xml version="1.0" encoding="UTF-8"?>
@@ -584,13 +711,25 @@ format_kafka_storage() {
 		cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
 		echo "$cid" >"$KAFKA_CLUSTER_ID_FILE"
 	fi
-	log "Kafka: formatting storage $KAFKA_DATA (cluster id $cid)"
-	local out
+	log "Kafka: formatting storage $KAFKA_DATA (cluster id $cid, SCRAM users: $KAFKA_USERS)"
+	# SCRAM credentials live in the metadata log, so the users are created with it. The
+	# passwords are on this short-lived command line only; the output is not echoed
+	# unless formatting fails, and then without them.
+	local out u
+	local -a scram=()
+	for u in $KAFKA_USERS; do
+		scram+=(--add-scram "$KAFKA_SCRAM_MECHANISM=[name=$u,password=$(kafka_password "$u")]")
+	done
+	rm -f "$KAFKA_SCRAM_STAMP" "$KAFKA_ACLS_STAMP"
 	if ! out="$(kafka_tool kafka.tools.StorageTool format --ignore-formatted \
-		--cluster-id "$cid" --config "$KAFKA_DIR/server.properties" 2>&1)"; then
+		--cluster-id "$cid" --config "$KAFKA_DIR/server.properties" "${scram[@]}" 2>&1)"; then
+		for u in $KAFKA_USERS; do
+			out="${out//$(kafka_password "$u")/REDACTED}"
+		done
 		echo "$out" >&2
 		die "Kafka: storage format failed"
 	fi
+	echo "$KAFKA_SCRAM_MECHANISM $KAFKA_USERS" >"$KAFKA_SCRAM_STAMP"
 }
 
 kafka_running() {
@@ -622,12 +761,15 @@ KAFKA_LISTED=""
 KAFKA_LISTED_OK=0
 kafka_list_ok() {
 	local out
-	out="$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" --list 2>/dev/null)" || return 1
+	out="$(kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+		--command-config "$KAFKA_ADMIN_PROPS" --list 2>/dev/null)" || return 1
 	KAFKA_LISTED="$out"
 	KAFKA_LISTED_OK=1
 }
 
 start_kafka() {
+	check_kafka_data
+	ensure_kafka_secrets
 	if kafka_running; then
 		if port_open "$KAFKA_HOST" "$KAFKA_PORT"; then
 			log "Kafka: already running (pid $(cat "$KAFKA_PID"))"
@@ -725,7 +867,7 @@ ensure_topics() {
 		fi
 		log "Kafka: creating topic $topic ($parts partitions, replication 1)"
 		kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
-			--create --if-not-exists --topic "$topic" \
+			--command-config "$KAFKA_ADMIN_PROPS" --create --if-not-exists --topic "$topic" \
 			--partitions "$parts" --replication-factor 1 >"$tmp/$topic.out" 2>&1 &
 		jobs+=("$!")
 		names+=("$topic")
@@ -744,6 +886,55 @@ ensure_topics() {
 		log "Kafka: topics present: readings readings-dlq commands command-acks"
 	fi
 	echo "$pid $spec" >"$KAFKA_TOPICS_STAMP"
+}
+
+# The ACLs, one AclCommand each: "principals|operations|resource options". Read, Write
+# and Delete imply Describe. Consumer groups are granted by prefix: meterhouse-* (the ingest
+# group meterhouse-ingest, later the control component's) and das-* (the head-end's).
+acl_spec() {
+	cat <<'EOF'
+User:meterhouse User:das|Write|--topic readings
+User:meterhouse|Write|--topic readings-dlq --topic commands
+User:das|Write|--topic command-acks
+User:meterhouse|Read|--topic readings --topic command-acks
+User:das|Read|--topic commands
+User:meterhouse|Read|--group meterhouse- --resource-pattern-type prefixed
+User:das|Read|--group das- --resource-pattern-type prefixed
+EOF
+}
+
+# Create the ACLs (adding an existing ACL is a no-op). Skipped when this data folder's
+# cluster already has this very spec.
+ensure_acls() {
+	local want
+	want="$(cat "$KAFKA_CLUSTER_ID_FILE") $(acl_spec | sha256sum | cut -d' ' -f1)"
+	if [[ -f "$KAFKA_ACLS_STAMP" && "$(cat "$KAFKA_ACLS_STAMP")" == "$want" ]]; then
+		return 0
+	fi
+	log "Kafka: creating ACLs (authorizer StandardAuthorizer, super user admin)"
+	local line principals ops resource p o tmp i failed=0
+	local -a jobs=() args
+	tmp="$(mktemp -d)"
+	while IFS='|' read -r principals ops resource; do
+		args=()
+		for p in $principals; do args+=(--allow-principal "$p"); done
+		for o in $ops; do args+=(--operation "$o"); done
+		# shellcheck disable=SC2206 # resource options are single words
+		args+=($resource)
+		kafka_tool org.apache.kafka.tools.AclCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
+			--command-config "$KAFKA_ADMIN_PROPS" --add --force "${args[@]}" >"$tmp/${#jobs[@]}.out" 2>&1 &
+		jobs+=("$!")
+	done < <(acl_spec)
+	for i in "${!jobs[@]}"; do
+		if ! wait "${jobs[$i]}"; then
+			echo "[services] --- AclCommand --add ($(acl_spec | sed -n "$((i + 1))p")) ---" >&2
+			cat "$tmp/$i.out" >&2
+			failed=1
+		fi
+	done
+	rm -rf "$tmp"
+	[[ "$failed" == 0 ]] || die "Kafka: creating ACLs failed"
+	echo "$want" >"$KAFKA_ACLS_STAMP"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -783,6 +974,7 @@ up() {
 	start_clickhouse
 	start_kafka
 	ensure_topics
+	ensure_acls
 	log "up: ClickHouse $CH_HOST:$CH_TCP_PORT, Kafka $KAFKA_BOOTSTRAP (data in $SVC)"
 }
 
@@ -793,15 +985,31 @@ down() {
 
 reset() {
 	down
-	log "reset: deleting ClickHouse and Kafka data and logs (keeping jars and maven cache)"
+	log "reset: deleting ClickHouse and Kafka data and logs (keeping jars, maven cache and secrets)"
 	rm -rf "$CH_DIR"
 	rm -rf "$KAFKA_DATA" "$KAFKA_LOGS" "$KAFKA_CLUSTER_ID_FILE" "$KAFKA_TOPICS_STAMP" \
+		"$KAFKA_SCRAM_STAMP" "$KAFKA_ACLS_STAMP" \
 		"$KAFKA_DIR/server.properties" "$KAFKA_DIR/log4j2.xml" "$KAFKA_DIR/tools-log4j2.xml" \
+		"$KAFKA_ADMIN_PROPS" "$KAFKA_DIR/kcat.conf" "$KAFKA_DIR/kcat-das.conf" \
 		"$KAFKA_DIR/mvn.log"
 }
 
+# reformat_kafka: the one-time migration of a data folder from before SASL (or after its
+# passwords were lost): stop Kafka, delete its topics and messages, format the storage with
+# the SCRAM users, start it, create topics and ACLs. ClickHouse is not touched.
+reformat_kafka() {
+	topic_spec >/dev/null
+	ensure_base_tools
+	stop_kafka
+	log "reformat-kafka: deleting Kafka's data (topics, messages, offsets) in $KAFKA_DATA"
+	rm -rf "$KAFKA_DATA" "$KAFKA_CLUSTER_ID_FILE" "$KAFKA_SCRAM_STAMP" "$KAFKA_ACLS_STAMP" "$KAFKA_TOPICS_STAMP"
+	start_kafka
+	ensure_topics
+	ensure_acls
+}
+
 usage() {
-	sed -n '2,30p' "${BASH_SOURCE[0]}" | sed -n '/^#   bash/,/^# Everything/p' | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,40p' "${BASH_SOURCE[0]}" | sed -n '/^#   bash/,/^# Everything/p' | sed 's/^# \{0,1\}//' >&2
 }
 
 main() {
@@ -832,6 +1040,11 @@ main() {
 		stop_kafka
 		start_kafka
 		ensure_topics
+		ensure_acls
+		;;
+	reformat-kafka)
+		take_lock
+		reformat_kafka
 		;;
 	reset)
 		take_lock
@@ -843,7 +1056,10 @@ main() {
 	kafka-class)
 		[[ $# -ge 1 ]] || die "usage: services.sh kafka-class MAIN-CLASS [ARGS...]"
 		compgen -G "$KAFKA_LIBS/*.jar" >/dev/null || die "no Kafka jars yet; run 'services.sh up' first"
-		[[ -f "$KAFKA_DIR/tools-log4j2.xml" ]] || write_kafka_config
+		[[ -f "$KAFKA_DIR/tools-log4j2.xml" && -f "$KAFKA_ADMIN_PROPS" ]] || {
+			[[ -s "$(kafka_secret_file admin)" ]] || die "no Kafka passwords yet; run 'services.sh up' first"
+			write_kafka_config
+		}
 		kafka_tool "$@"
 		;;
 	-h | --help | help) usage ;;

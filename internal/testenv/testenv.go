@@ -10,24 +10,90 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
-	"strconv"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
-// Brokers returns the Kafka bootstrap addresses (MH_INGEST_BROKERS or the local default).
-func Brokers() []string {
-	if b := os.Getenv("MH_INGEST_BROKERS"); b != "" {
-		return []string{b}
+// Kafka returns the settings of the test broker, as the local services' super user admin
+// (topics and groups of any name): MH_KAFKA_BROKERS (default 127.0.0.1:9092),
+// MH_KAFKA_SASL_MECHANISM (default SCRAM-SHA-512; set it empty for a broker without SASL),
+// MH_KAFKA_SASL_USERNAME (default admin), and the password MH_KAFKA_SASL_PASSWORD, or the
+// file MH_KAFKA_SASL_PASSWORD_FILE, or ServicesDir()/secrets/kafka-<username>.password.
+func Kafka() broker.Config {
+	user := "admin"
+	if u := os.Getenv("MH_KAFKA_SASL_USERNAME"); u != "" {
+		user = u
 	}
-	return []string{"127.0.0.1:9092"}
+	c := KafkaAs(user)
+	if pw := os.Getenv("MH_KAFKA_SASL_PASSWORD"); pw != "" {
+		c.SASL.Password, c.SASL.PasswordFile = pw, ""
+	} else if f := os.Getenv("MH_KAFKA_SASL_PASSWORD_FILE"); f != "" {
+		c.SASL.PasswordFile = f
+	}
+	return c
+}
+
+// KafkaAs returns the settings of the test broker (as Kafka) for the local services' user
+// (admin, meterhouse or das), with the password file the services script wrote for it.
+func KafkaAs(user string) broker.Config {
+	c := broker.DefaultConfig()
+	if b := os.Getenv("MH_KAFKA_BROKERS"); b != "" {
+		c.Brokers = strings.Split(b, ",")
+	}
+	if m, ok := os.LookupEnv("MH_KAFKA_SASL_MECHANISM"); ok {
+		c.SASL.Mechanism = m
+	}
+	if c.SASL.Mechanism == "" {
+		c.SASL = broker.SASL{}
+		return c
+	}
+	c.SASL.Username = user
+	c.SASL.PasswordFile = filepath.Join(ServicesDir(), "secrets", "kafka-"+user+".password")
+	return c
+}
+
+// KafkaEnv returns the MH_KAFKA_* variables that point a meterhouse subprocess at c.
+func KafkaEnv(c broker.Config) []string {
+	return []string{
+		"MH_KAFKA_BROKERS=" + strings.Join(c.Brokers, ","),
+		"MH_KAFKA_SASL_MECHANISM=" + c.SASL.Mechanism,
+		"MH_KAFKA_SASL_USERNAME=" + c.SASL.Username,
+		"MH_KAFKA_SASL_PASSWORD=" + c.SASL.Password,
+		"MH_KAFKA_SASL_PASSWORD_FILE=" + c.SASL.PasswordFile,
+	}
+}
+
+// Brokers returns the bootstrap addresses of Kafka().
+func Brokers() []string { return Kafka().Brokers }
+
+// ServicesDir returns where the local services keep their data and secrets:
+// MH_SERVICES_HOME, or the .services folder of the repository (found by walking up from
+// the working directory to go.mod).
+func ServicesDir() string {
+	if d := os.Getenv("MH_SERVICES_HOME"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return ".services"
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return filepath.Join(d, ".services")
+		}
+		if filepath.Dir(d) == d {
+			return filepath.Join(dir, ".services")
+		}
+	}
 }
 
 // ClickHouseConfig returns the connection settings of the test server with a database
@@ -108,7 +174,7 @@ func Topics(t testing.TB, partitions []int, prefixes ...string) []string {
 	Integration(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	ctrl, err := controller(ctx)
+	ctrl, err := Kafka().DialController(ctx)
 	if err != nil {
 		t.Fatalf("Kafka at %v unreachable (run make services-up): %v", Brokers(), err)
 	}
@@ -130,7 +196,7 @@ func Topics(t testing.TB, partitions []int, prefixes ...string) []string {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		c, err := controller(ctx)
+		c, err := Kafka().DialController(ctx)
 		if err != nil {
 			t.Logf("delete topics: %v", err)
 			return
@@ -146,7 +212,10 @@ func Topics(t testing.TB, partitions []int, prefixes ...string) []string {
 // waitTopics waits until the metadata of every topic lists all its partitions with a
 // leader, so that producing to them right away succeeds.
 func waitTopics(ctx context.Context, names []string, partitions []int) error {
-	client := &kafka.Client{Addr: kafka.TCP(Brokers()...)}
+	client, err := Kafka().Client(10 * time.Second)
+	if err != nil {
+		return err
+	}
 	for {
 		meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
 		ready := err == nil && len(meta.Topics) == len(names)
@@ -178,24 +247,13 @@ func waitTopics(ctx context.Context, names []string, partitions []int) error {
 	}
 }
 
-func controller(ctx context.Context) (*kafka.Conn, error) {
-	var d kafka.Dialer
-	conn, err := d.DialContext(ctx, "tcp", Brokers()[0])
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	c, err := conn.Controller()
-	if err != nil {
-		return nil, err
-	}
-	return d.DialContext(ctx, "tcp", net.JoinHostPort(c.Host, strconv.Itoa(c.Port)))
-}
-
 // WaitCommitted waits until group has committed, on every partition of topic, the offset
 // at the end of the partition: everything produced so far has been processed.
 func WaitCommitted(ctx context.Context, group, topic string) error {
-	client := &kafka.Client{Addr: kafka.TCP(Brokers()...)}
+	client, err := Kafka().Client(10 * time.Second)
+	if err != nil {
+		return err
+	}
 	for {
 		done, err := committed(ctx, client, group, topic)
 		if err == nil && done {
