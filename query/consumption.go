@@ -11,6 +11,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/calendar"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -65,28 +66,27 @@ func (s Step) Duration() time.Duration {
 func (s Step) calendar() bool { return s == Step1d || s == Step1mo }
 
 // floor returns the start of the bucket containing t: a multiple of the step in UTC for
-// 15m and 1h, local midnight or the first of the month in loc for 1d and 1mo.
+// 15m and 1h, the start of the local day or month in loc for 1d and 1mo (package
+// calendar: the first instant of the date, 01:00 where midnight does not exist).
 func (s Step) floor(t time.Time, loc *time.Location) time.Time {
-	if !s.calendar() {
-		return t.UTC().Truncate(s.Duration())
+	switch s {
+	case Step1d:
+		return calendar.DayStart(t, loc)
+	case Step1mo:
+		return calendar.MonthStart(t, loc)
 	}
-	y, m, d := t.In(loc).Date()
-	if s == Step1mo {
-		d = 1
-	}
-	return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
+	return t.UTC().Truncate(s.Duration())
 }
 
 // next returns the start of the bucket after the one starting at start.
 func (s Step) next(start time.Time, loc *time.Location) time.Time {
-	if !s.calendar() {
-		return start.Add(s.Duration())
+	switch s {
+	case Step1d:
+		return calendar.NextDay(start, loc)
+	case Step1mo:
+		return calendar.NextMonth(start, loc)
 	}
-	y, m, d := start.In(loc).Date()
-	if s == Step1mo {
-		return time.Date(y, m+1, 1, 0, 0, 0, 0, loc).UTC()
-	}
-	return time.Date(y, m, d+1, 0, 0, 0, 0, loc).UTC()
+	return start.Add(s.Duration())
 }
 
 // Point is the energy consumed over one interval.
@@ -386,7 +386,7 @@ func bucketStart(b time.Time, step Step, loc *time.Location) time.Time {
 		return b.UTC()
 	}
 	y, m, d := b.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
+	return calendar.DateStart(y, m, d, loc)
 }
 
 // validated returns the validated consumption points over [from, to).

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meterhouse/meterhouse/calendar"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -394,8 +395,7 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, compu
 				}
 			}
 			out.addAll(rollUp(days, "1mo", func(t time.Time) (time.Time, time.Time) {
-				y, mo, _ := t.In(w.loc).Date()
-				return time.Date(y, mo, 1, 0, 0, 0, 0, w.loc).UTC(), time.Date(y, mo+1, 1, 0, 0, 0, 0, w.loc).UTC()
+				return calendar.MonthStart(t, w.loc), calendar.NextMonth(t, w.loc)
 			}))
 		}
 	}
