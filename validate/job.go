@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // The kinds of run recorded in vee_runs.
@@ -20,9 +23,6 @@ const (
 	KindRange       = "range"
 	KindEdit        = "edit"
 )
-
-// endOfTime is the latest instant a ClickHouse DateTime holds, roughly.
-var endOfTime = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // runMu serializes the job's computations within a process (the periodic run, vee run and
 // edit recomputations), so that each one's computed_at is above the previous one's.
@@ -90,7 +90,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		var days []touchedDay
 		var err error
 		if st.runs == 0 {
-			days, err = j.touchedDays(ctx, readingDaysSQL, late, endOfTime, high)
+			days, err = j.touchedDays(ctx, readingDaysSQL, late, schema.MaxDateTime, high)
 		} else {
 			days, err = j.touchedDays(ctx, arrivalsSQL, st.watermark, high, late)
 		}
@@ -112,6 +112,12 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 // watermark, which it leaves unchanged. It serves backfills and re-validation after a
 // change of rules.
 func (j *Job) RunRange(ctx context.Context, from, to time.Time) (Result, error) {
+	if err := query.CheckTime("from", from); err != nil {
+		return Result{}, err
+	}
+	if err := query.CheckTime("to", to); err != nil {
+		return Result{}, err
+	}
 	if !to.After(from) {
 		return Result{}, errors.New("validate: the range's end must be after its start")
 	}
