@@ -165,8 +165,13 @@ func (j *Job) AddEdit(ctx context.Context, meterID, author string, req EditReque
 	}
 	j.log.Info("consumption edited", "edit_id", e.ID, "meter", meterID, "start", e.Start, "end", e.End,
 		"wh", e.Wh, "mode", e.Mode, "author", author, "previous_wh", e.PreviousWh)
-	if _, err := j.Recompute(ctx, meterID, e.Start, e.End); err != nil {
+	res, err := j.Recompute(ctx, meterID, e.Start, e.End)
+	if err != nil {
 		j.log.Error("recompute after edit failed; the next run applies it", "edit_id", e.ID, "err", err)
+		return e, false, nil
+	}
+	if res.Failed > 0 {
+		j.log.Error("recompute after edit failed for a window; flagged in vee_failures", "edit_id", e.ID, "failure", res.Failures[0].String())
 		return e, false, nil
 	}
 	return e, true, nil

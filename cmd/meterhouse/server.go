@@ -56,6 +56,11 @@ func newServer(env *environment, conn driver.Conn, readings ingest.Producer) (*a
 	if err != nil {
 		return nil, err
 	}
+	vm, err := validate.NewMetrics(srv.Registry())
+	if err != nil {
+		return nil, err
+	}
+	vj.SetMetrics(vm)
 	if err := vj.Register(srv); err != nil {
 		return nil, err
 	}
