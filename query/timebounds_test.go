@@ -13,21 +13,23 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 )
 
-// TestParseTimeBounds checks that times a ClickHouse DateTime cannot hold are refused
-// with the field named, and the bounds themselves accepted.
+// TestParseTimeBounds checks that times the store cannot hold (before 1970, or after the
+// end of 2105, past which ClickHouse 18.16 misreads DateTime text) are refused with the
+// field named, and the bounds themselves accepted.
 func TestParseTimeBounds(t *testing.T) {
 	for _, c := range []struct {
 		v, msg string // msg "" when valid
 	}{
 		{"1970-01-01T00:00:00Z", ""},
-		{"2106-02-07T06:28:15Z", ""},
-		{"2106-02-07T07:28:15+01:00", ""},
+		{"2105-12-31T23:59:59Z", ""},
+		{"2106-01-01T00:59:59+01:00", ""},
 		{"1969-12-31T23:59:59Z", "from: 1969-12-31T23:59:59Z is before 1970-01-01T00:00:00Z, the earliest time the store holds"},
 		{"1900-01-01T00:00:00Z", "before 1970-01-01T00:00:00Z"},
-		{"2106-02-07T06:28:16Z", "after 2106-02-07T06:28:15Z"},
-		{"2106-02-07T06:28:15.5Z", "after 2106-02-07T06:28:15Z"},
-		{"2163-01-01T00:00:00Z", "after 2106-02-07T06:28:15Z"},
-		{"2200-01-01T00:00:00Z", "from: 2200-01-01T00:00:00Z is after 2106-02-07T06:28:15Z, the latest time the store holds"},
+		{"2106-01-01T00:00:00Z", "after 2105-12-31T23:59:59Z"}, // 18.16 misreads it as text
+		{"2106-02-07T06:28:15Z", "after 2105-12-31T23:59:59Z"}, // schema.MaxDateTime
+		{"2105-12-31T23:59:59.5Z", "after 2105-12-31T23:59:59Z"},
+		{"2163-01-01T00:00:00Z", "after 2105-12-31T23:59:59Z"},
+		{"2200-01-01T00:00:00Z", "from: 2200-01-01T00:00:00Z is after 2105-12-31T23:59:59Z, the latest time the store holds"},
 	} {
 		_, err := ParseTime("from", c.v)
 		if c.msg == "" {
@@ -71,9 +73,9 @@ func TestConsumptionRangeRounding(t *testing.T) {
 	}{
 		{"1970-01-01T00:00:00Z", "1970-01-02T00:00:00Z", Step1d, sp, "from"},        // local day starts on 1969-12-31
 		{"1970-01-05T00:00:00Z", "1970-01-06T00:00:00Z", Step1mo, berlin, "from"},   // the local month starts at 1969-12-31T23:00Z
-		{"2106-02-01T00:00:00Z", "2106-02-07T06:28:00Z", Step1h, time.UTC, "to"},    // rounded up to 07:00
-		{"2106-02-01T00:00:00Z", "2106-02-07T00:00:01Z", Step1d, time.UTC, "to"},    // rounded up to 2106-02-08
-		{"2106-01-01T00:00:00Z", "2106-02-02T00:00:00Z", Step1mo, time.UTC, "to"},   // rounded up to 2106-03-01
+		{"2105-12-01T00:00:00Z", "2105-12-31T23:30:00Z", Step1h, time.UTC, "to"},    // rounded up to 2106-01-01T00:00
+		{"2105-12-01T00:00:00Z", "2105-12-31T00:00:01Z", Step1d, time.UTC, "to"},    // rounded up to 2106-01-01
+		{"2105-11-01T00:00:00Z", "2105-12-02T00:00:00Z", Step1mo, time.UTC, "to"},   // rounded up to 2106-01-01
 		{"2200-01-01T00:00:00Z", "2200-01-02T00:00:00Z", Step15m, time.UTC, "from"}, // outside before rounding
 		{"2026-01-01T00:00:00Z", "2200-01-02T00:00:00Z", Step15m, time.UTC, "to"},   // outside before rounding
 	} {
@@ -92,7 +94,7 @@ func TestTimeRangeBounds(t *testing.T) {
 	}{
 		{"from=1900-01-01T00:00:00Z&to=2026-01-01T00:00:00Z", "from"},
 		{"from=2026-01-01T00:00:00Z&to=2200-01-01T00:00:00Z", "to"},
-		{"from=2106-02-07T00:00:00Z&to=2106-02-07T06:20:00Z", "to"}, // rounded up to 07:00
+		{"from=2105-12-31T00:00:00Z&to=2105-12-31T23:20:00Z", "to"}, // rounded up to 2106-01-01T00:00
 	} {
 		c2 := echo.New().NewContext(httptest.NewRequest("GET", "/v1/fleet/load?"+c.query, nil), httptest.NewRecorder())
 		_, _, err := timeRange(c2, time.Hour, 1000)
@@ -101,7 +103,7 @@ func TestTimeRangeBounds(t *testing.T) {
 			t.Errorf("%s: %v, want a %s error on the store's bounds", c.query, err, c.field)
 		}
 	}
-	c2 := echo.New().NewContext(httptest.NewRequest("GET", "/v1/fleet/load?from=2106-02-07T00:00:00Z&to=2106-02-07T06:00:00Z", nil), httptest.NewRecorder())
+	c2 := echo.New().NewContext(httptest.NewRequest("GET", "/v1/fleet/load?from=2105-12-31T00:00:00Z&to=2105-12-31T23:00:00Z", nil), httptest.NewRecorder())
 	if _, _, err := timeRange(c2, time.Hour, 1000); err != nil {
 		t.Errorf("a range ending on the last whole hour: %v", err)
 	}

@@ -120,7 +120,7 @@ func TestEditRequestParse(t *testing.T) {
 		{"one interval", EditRequest{Start: "2026-01-01T10:00:00Z", Wh: &wh, Reason: "r"}, ""},
 		{"range spread", EditRequest{Start: "2026-01-01T10:00:00+01:00", End: "2026-01-01T12:00:00Z", Wh: &wh, Mode: "spread", Reason: "r"}, ""},
 		{"spread at the limit", EditRequest{Start: "2026-01-01T10:00:00Z", End: "2026-01-01T12:00:00Z", Wh: &spreadMax, Mode: "spread", Reason: "r"}, ""},
-		{"last interval the store holds", EditRequest{Start: "2106-02-07T06:00:00Z", End: "2106-02-07T06:15:00Z", Wh: &wh, Reason: "r"}, ""},
+		{"last whole interval the store holds", EditRequest{Start: "2105-12-31T23:30:00Z", End: "2105-12-31T23:45:00Z", Wh: &wh, Reason: "r"}, ""},
 		{"no start", EditRequest{Wh: &wh, Reason: "r"}, "start"},
 		{"off grid", EditRequest{Start: "2026-01-01T10:05:00Z", Wh: &wh, Reason: "r"}, "start"},
 		{"bad end", EditRequest{Start: "2026-01-01T10:00:00Z", End: "soon", Wh: &wh, Reason: "r"}, "end"},
@@ -132,8 +132,8 @@ func TestEditRequestParse(t *testing.T) {
 		// Times a DateTime column cannot hold (they were stored wrapped around).
 		{"start in 2163", EditRequest{Start: "2163-01-01T10:00:00Z", Wh: &wh, Reason: "r"}, "start"},
 		{"start in 1900", EditRequest{Start: "1900-01-01T00:00:00Z", Wh: &wh, Reason: "r"}, "start"},
-		{"end in 2200", EditRequest{Start: "2106-02-01T00:00:00Z", End: "2200-01-01T00:00:00Z", Wh: &wh, Reason: "r"}, "end"},
-		{"default end past the store", EditRequest{Start: "2106-02-07T06:15:00Z", Wh: &wh, Reason: "r"}, "end"},
+		{"end in 2200", EditRequest{Start: "2105-12-01T00:00:00Z", End: "2200-01-01T00:00:00Z", Wh: &wh, Reason: "r"}, "end"},
+		{"default end past the store", EditRequest{Start: "2105-12-31T23:45:00Z", Wh: &wh, Reason: "r"}, "end"},
 		// Implausible values.
 		{"negative", EditRequest{Start: "2026-01-01T10:00:00Z", Wh: &neg, Reason: "r"}, "wh"},
 		{"above the limit", EditRequest{Start: "2026-01-01T10:00:00Z", Wh: &huge, Reason: "r"}, "wh"},
