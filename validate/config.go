@@ -44,7 +44,7 @@ type Config struct {
 	// average power, beyond any single metering point of a distribution network; it also
 	// keeps every roll-up of edited values far from int64 overflow. Negative edits are
 	// always refused: consumption is never negative.
-	MaxEditWh int64 `yaml:"max_edit_wh"`
+	MaxEditWh int `yaml:"max_edit_wh"`
 	// Rules holds the validation rules and estimation parameters: rules.default for every
 	// customer class without its own entry, and rules.classes.NAME for the others. Keys
 	// are those of package vee, like rules.default.spike.factor; a class's rule set starts

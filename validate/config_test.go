@@ -159,7 +159,7 @@ func TestEditRequestParse(t *testing.T) {
 }
 
 func TestMaxEditWhValidate(t *testing.T) {
-	for _, v := range []int64{0, -1, maxMaxEditWh + 1} {
+	for _, v := range []int{0, -1, maxMaxEditWh + 1} {
 		c := DefaultConfig()
 		c.MaxEditWh = v
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "vee.max_edit_wh") {

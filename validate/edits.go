@@ -69,7 +69,8 @@ type EditRequest struct {
 
 // parse validates req into an edit of meterID, naming the field at fault. maxWh bounds
 // the value per 15-minute interval (Config.MaxEditWh).
-func (req EditRequest) parse(meterID string, maxWh int64) (Edit, error) {
+func (req EditRequest) parse(meterID string, maxEditWh int) (Edit, error) {
+	maxWh := int64(maxEditWh)
 	e := Edit{MeterID: meterID, Mode: req.Mode, Reason: req.Reason}
 	onGrid := func(field, v string) (time.Time, error) {
 		t, err := query.ParseTime(field, v)
