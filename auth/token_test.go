@@ -70,6 +70,7 @@ func TestNewTokenValidate(t *testing.T) {
 		{"unknown role", NewToken{Name: "x", Roles: []api.Role{"root"}}, "roles", nil, 0},
 		{"bad ttl", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: "soon"}, "ttl", nil, 0},
 		{"negative ttl", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: "-1h"}, "ttl", nil, 0},
+		{"ttl past the store", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: "1000000h"}, "ttl", nil, 0}, // 2140: would wrap to 2004
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			roles, expires, err := tc.req.validate(24*time.Hour, now)
