@@ -187,14 +187,15 @@ func (j *Job) openFailures(ctx context.Context) ([]openFailure, error) {
 	return out, nil
 }
 
-// writeFailures records the run's failures, and marks resolved the open failures that
-// the run retried and that no longer fail under the same key.
-func (j *Job) writeFailures(ctx context.Context, runID string, fails []Failure, retried []openFailure, started, computedAt time.Time) error {
+// writeFailures records the run's failures (continuing the attempts of those already
+// open), and marks resolved the open failures that the run retried and that no longer
+// fail under the same key.
+func (j *Job) writeFailures(ctx context.Context, runID string, fails []Failure, open, retried []openFailure, started, computedAt time.Time) error {
 	if len(fails) == 0 && len(retried) == 0 {
 		return nil
 	}
-	prev := make(map[failureKey]openFailure, len(retried))
-	for _, o := range retried {
+	prev := make(map[failureKey]openFailure, len(open))
+	for _, o := range open {
 		prev[o.key] = o
 	}
 	b, err := j.conn.PrepareBatch(ctx, insertFailure)

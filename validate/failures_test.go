@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/vee"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // TestProcessWindow checks how a window that cannot be computed is classified, and that
@@ -67,5 +68,27 @@ func TestFailureReason(t *testing.T) {
 	}
 	if r := failureReason(&vee.FieldError{Field: "to", Message: "x"}); r != FailureInput {
 		t.Errorf("input error classified %s", r)
+	}
+}
+
+// TestNewMetricsShared checks that the jobs of one process share one counter, exported
+// for every reason from the start.
+func TestNewMetricsShared(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	a, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatalf("second NewMetrics: %v", err)
+	}
+	a.failed.WithLabelValues(FailureEdit).Inc()
+	b.failed.WithLabelValues(FailureEdit).Inc()
+	if n := failedCount(t, reg, FailureEdit); n != 2 {
+		t.Errorf("edit failures %g, want 2 (one counter)", n)
+	}
+	for _, r := range FailureReasons {
+		failedCount(t, reg, r) // fails the test when a reason is not exported
 	}
 }

@@ -204,16 +204,20 @@ func (j *Job) run(ctx context.Context, kind string, find finder) (Result, error)
 			return res, nil
 		}
 		res.Watermark = high
-		if st.open, err = j.openFailures(ctx); err != nil {
-			return res, err
-		}
-		res.Retried = len(st.open)
 	}
+	if st.open, err = j.openFailures(ctx); err != nil {
+		return res, err
+	}
+	var retry []openFailure
+	if kind == KindIncremental { // range and edit runs leave the retries to the next one
+		retry = st.open
+	}
+	res.Retried = len(retry)
 	spans, err := find(ctx, st, started, high)
 	if err != nil {
 		return res, err
 	}
-	fails, err := j.compute(ctx, spans, st.open, started, &res)
+	fails, err := j.compute(ctx, spans, retry, started, &res)
 	if err != nil {
 		return res, err
 	}
@@ -224,7 +228,7 @@ func (j *Job) run(ctx context.Context, kind string, find finder) (Result, error)
 	// compute and record the same failures again.
 	res.Failed = len(fails)
 	res.Failures = fails[:min(len(fails), MaxReportedFailures)]
-	if err := j.writeFailures(ctx, res.RunID, fails, st.open, started, res.ComputedAt); err != nil {
+	if err := j.writeFailures(ctx, res.RunID, fails, st.open, retry, started, res.ComputedAt); err != nil {
 		return res, err
 	}
 	if j.metrics != nil {
