@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // TokenPrefix starts every Meterhouse API token, so that secret scanners and people can
@@ -196,5 +197,10 @@ func (n NewToken) validate(defaultTTL time.Duration, now time.Time) ([]api.Role,
 	if ttl == 0 {
 		return roles, time.Time{}, nil
 	}
-	return roles, now.Add(ttl).Truncate(time.Second), nil
+	exp := now.Add(ttl).Truncate(time.Second)
+	if exp.After(schema.MaxDateTime) { // a DateTime would wrap it around into the past
+		return nil, time.Time{}, api.Invalid("ttl", "%q: the token would expire after %s, the latest time the store holds; use never",
+			n.TTL, schema.MaxDateTime.Format(time.RFC3339))
+	}
+	return roles, exp, nil
 }

@@ -88,6 +88,7 @@ func TestNewTokenValidate(t *testing.T) {
 		{"a million role entries", NewToken{Name: "x", Roles: make([]api.Role, 1_000_000)}, "roles", nil, 0},
 		{"padded role", NewToken{Name: "x", Roles: []api.Role{api.Role(strings.Repeat(" ", 10000) + "admin")}}, "roles", nil, 0},
 		{"padded ttl", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: strings.Repeat("0", 10000) + "1h"}, "ttl", nil, 0},
+		{"ttl past the store", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: "1000000h"}, "ttl", nil, 0}, // 2140: would wrap to 2004
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			roles, expires, err := tc.req.validate(24*time.Hour, now)

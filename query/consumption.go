@@ -11,6 +11,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/calendar"
+	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -65,28 +67,83 @@ func (s Step) Duration() time.Duration {
 func (s Step) calendar() bool { return s == Step1d || s == Step1mo }
 
 // floor returns the start of the bucket containing t: a multiple of the step in UTC for
-// 15m and 1h, local midnight or the first of the month in loc for 1d and 1mo.
+// 15m and 1h, the start of the local day or month in loc for 1d and 1mo (package
+// calendar: the first instant of the date, 01:00 where midnight does not exist).
 func (s Step) floor(t time.Time, loc *time.Location) time.Time {
-	if !s.calendar() {
-		return t.UTC().Truncate(s.Duration())
+	switch s {
+	case Step1d:
+		return calendar.DayStart(t, loc)
+	case Step1mo:
+		return calendar.MonthStart(t, loc)
 	}
-	y, m, d := t.In(loc).Date()
-	if s == Step1mo {
-		d = 1
-	}
-	return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
+	return t.UTC().Truncate(s.Duration())
 }
 
 // next returns the start of the bucket after the one starting at start.
 func (s Step) next(start time.Time, loc *time.Location) time.Time {
-	if !s.calendar() {
-		return start.Add(s.Duration())
+	switch s {
+	case Step1d:
+		return calendar.NextDay(start, loc)
+	case Step1mo:
+		return calendar.NextMonth(start, loc)
 	}
-	y, m, d := start.In(loc).Date()
-	if s == Step1mo {
-		return time.Date(y, m+1, 1, 0, 0, 0, 0, loc).UTC()
+	return start.Add(s.Duration())
+}
+
+// LatestTime is the latest instant the API and the jobs accept: schema.MaxDateTime, but
+// no later than 2105-12-31T23:59:59Z, where ClickHouse 18.16's date tables end. 18.16
+// stores later DateTime values (up to schema.MaxDateTime) but parses and prints them
+// wrongly: toDateTime('2106-01-15 00:00:00', 'UTC') is 1970-01-01 00:00:00, so a query
+// parameter past it, which the driver binds as text, would silently match nothing.
+var LatestTime = minTime(schema.MaxDateTime, time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC))
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
 	}
-	return time.Date(y, m, d+1, 0, 0, 0, 0, loc).UTC()
+	return b
+}
+
+// CheckTime returns an api.FieldError naming field when t lies outside what the store
+// holds, schema.MinDateTime to LatestTime: ClickHouse would store or compare such a time
+// wrapped around, silently.
+func CheckTime(field string, t time.Time) error {
+	switch {
+	case t.Before(schema.MinDateTime):
+		return api.Invalid(field, "%s is before %s, the earliest time the store holds",
+			t.UTC().Format(time.RFC3339Nano), schema.MinDateTime.Format(time.RFC3339))
+	case t.After(LatestTime):
+		return api.Invalid(field, "%s is after %s, the latest time the store holds",
+			t.UTC().Format(time.RFC3339Nano), LatestTime.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// ParseTime parses v, the value of field, as RFC 3339 and checks it with CheckTime. Every
+// time a client gives the API goes through it.
+func ParseTime(field, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, api.Invalid(field, "%q is not an RFC 3339 time like 2026-01-01T00:00:00Z", v)
+	}
+	if err := CheckTime(field, t); err != nil {
+		return time.Time{}, err
+	}
+	return t.UTC(), nil
+}
+
+// checkRounded refuses a range whose rounding (how: "rounded down to …") left what the
+// store holds, naming the field whose bound moved out.
+func checkRounded(field string, given, rounded time.Time, how string) error {
+	if CheckTime(field, rounded) == nil {
+		return nil
+	}
+	limit := "after " + LatestTime.Format(time.RFC3339) + ", the latest"
+	if rounded.Before(schema.MinDateTime) {
+		limit = "before " + schema.MinDateTime.Format(time.RFC3339) + ", the earliest"
+	}
+	return api.Invalid(field, "%s %s is %s, %s time the store holds", given.UTC().Format(time.RFC3339), how,
+		rounded.Format(time.RFC3339), limit)
 }
 
 // Point is the energy consumed over one interval.
@@ -298,10 +355,26 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 		src = SourceRaw
 	}
 	step := r.Step
+	if err := CheckTime("from", r.From); err != nil {
+		return Consumption{}, err
+	}
+	if err := CheckTime("to", r.To); err != nil {
+		return Consumption{}, err
+	}
 	from := step.floor(r.From, loc)
 	to := step.floor(r.To, loc)
 	if to.Before(r.To) {
 		to = step.next(to, loc)
+	}
+	how := "whole " + string(step) + " steps"
+	if step.calendar() {
+		how = "local " + map[Step]string{Step1d: "days", Step1mo: "months"}[step] + " of " + loc.String()
+	}
+	if err := checkRounded("from", r.From, from, "rounded down to "+how); err != nil {
+		return Consumption{}, err
+	}
+	if err := checkRounded("to", r.To, to, "rounded up to "+how); err != nil {
+		return Consumption{}, err
 	}
 	if !to.After(from) {
 		return Consumption{}, api.Invalid("to", "must be after from")
@@ -386,7 +459,7 @@ func bucketStart(b time.Time, step Step, loc *time.Location) time.Time {
 		return b.UTC()
 	}
 	y, m, d := b.Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC()
+	return calendar.DateStart(y, m, d, loc)
 }
 
 // validated returns the validated consumption points over [from, to).

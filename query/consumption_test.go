@@ -98,9 +98,14 @@ func TestParseMeterStep(t *testing.T) {
 }
 
 // TestStepBuckets checks bucket boundaries in a time zone, across both daylight-saving
-// changes of Europe/Berlin in 2026: a 23-hour and a 25-hour day.
+// changes of Europe/Berlin in 2026 (a 23-hour and a 25-hour day) and of America/Sao_Paulo,
+// where a day began at 01:00.
 func TestStepBuckets(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saoPaulo, err := time.LoadLocation("America/Sao_Paulo")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,6 +131,10 @@ func TestStepBuckets(t *testing.T) {
 		{Step1mo, berlin, "2026-03-31T22:30:00Z", "2026-03-31T22:00:00Z", "2026-04-30T22:00:00Z"},
 		{Step1mo, berlin, "2026-03-15T00:00:00Z", "2026-02-28T23:00:00Z", "2026-03-31T22:00:00Z"},
 		{Step1mo, time.UTC, "2026-12-31T23:59:59Z", "2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z"},
+		// America/Sao_Paulo: 2018-11-04 has no midnight (it starts at 01:00, 23 hours).
+		{Step1d, saoPaulo, "2018-11-04T12:00:00Z", "2018-11-04T03:00:00Z", "2018-11-05T02:00:00Z"},
+		{Step1d, saoPaulo, "2018-11-03T12:00:00Z", "2018-11-03T03:00:00Z", "2018-11-04T03:00:00Z"},
+		{Step1d, saoPaulo, "2019-02-16T12:00:00Z", "2019-02-16T02:00:00Z", "2019-02-17T03:00:00Z"}, // 25 hours
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.step)+" "+tt.loc.String()+" "+tt.t, func(t *testing.T) {

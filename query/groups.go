@@ -180,7 +180,15 @@ func timeRange(c echo.Context, d time.Duration, maxSteps int) (from, to time.Tim
 	if to, err = timeParam(c, "to"); err != nil {
 		return
 	}
-	from, to = roundRange(from, to, d)
+	f, t := roundRange(from, to, d)
+	steps := "whole " + strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m") + " steps"
+	if err = checkRounded("from", from, f, "rounded down to "+steps); err != nil {
+		return
+	}
+	if err = checkRounded("to", to, t, "rounded up to "+steps); err != nil {
+		return
+	}
+	from, to = f, t
 	if !to.After(from) {
 		return from, to, api.Invalid("to", "must be after from")
 	}

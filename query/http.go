@@ -75,15 +75,11 @@ func (s *Service) handleConsumption(c echo.Context) error {
 	return Respond(c, Result{Table: res.Table()})
 }
 
-// timeParam reads a required RFC 3339 query parameter.
+// timeParam reads a required RFC 3339 query parameter, within what the store holds.
 func timeParam(c echo.Context, name string) (time.Time, error) {
 	v := c.QueryParam(name)
 	if v == "" {
 		return time.Time{}, api.Invalid(name, "is required (RFC 3339, like 2026-01-01T00:00:00Z)")
 	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, api.Invalid(name, "%q is not an RFC 3339 time like 2026-01-01T00:00:00Z", v)
-	}
-	return t, nil
+	return ParseTime(name, v)
 }

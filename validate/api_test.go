@@ -135,6 +135,43 @@ func TestAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("times the store cannot hold and implausible values", func(t *testing.T) {
+		// An edit starting in 2163 was stored wrapped into 2026, off the grid; 1900 and 2200
+		// as 2036 and 2063, answered 201.
+		for _, c := range []struct {
+			body  map[string]any
+			field string
+		}{
+			{map[string]any{"start": "2163-01-01T10:00:00Z", "wh": 1, "reason": "r"}, "start"},
+			{map[string]any{"start": "1900-01-01T00:00:00Z", "wh": 1, "reason": "r"}, "start"},
+			{map[string]any{"start": "2200-01-01T00:00:00Z", "wh": 1, "reason": "r"}, "start"},
+			{map[string]any{"start": "2026-03-29T10:00:00Z", "end": "2200-01-01T00:00:00Z", "wh": 1, "reason": "r"}, "end"},
+			{map[string]any{"start": "2026-03-29T10:00:00Z", "wh": -5, "reason": "r"}, "wh"},
+			{map[string]any{"start": "2026-03-29T10:00:00Z", "wh": DefaultMaxEditWh + 1, "reason": "r"}, "wh"},
+		} {
+			code, b := editor.do(http.MethodPost, "/v1/meters/"+m+"/edits", c.body, "")
+			if code != http.StatusBadRequest || !bytes.Contains(b, []byte(`"field":"`+c.field+`"`)) {
+				t.Errorf("edit %v: %d %s, want 400 on %s", c.body, code, b, c.field)
+			}
+		}
+		var n uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM consumption_edits").Scan(&n); err != nil || n != 0 {
+			t.Errorf("%d edits stored (%v), want none", n, err)
+		}
+		for _, c := range []struct{ path, field string }{
+			{"/v1/meters/" + m + "/consumption?from=2200-01-01T00:00:00Z&to=2200-01-02T00:00:00Z", "from"},
+			{"/v1/meters/" + m + "/consumption?from=1900-01-01T00:00:00Z&to=2026-01-02T00:00:00Z", "from"},
+			{"/v1/meters/" + m + "/consumption?from=2026-01-01T00:00:00Z&to=2163-01-02T00:00:00Z", "to"},
+			{"/v1/meters/" + m + "/consumption?from=1970-01-01T00:00:00Z&to=1970-01-03T00:00:00Z&step=1d&tz=Asia/Tokyo", "from"},
+			{"/v1/meters/" + m + "/edits?from=2200-01-01T00:00:00Z", "from"},
+		} {
+			code, b := billing.do(http.MethodGet, c.path, nil, "")
+			if code != http.StatusBadRequest || !bytes.Contains(b, []byte(`"field":"`+c.field+`"`)) || !bytes.Contains(b, []byte("time the store holds")) {
+				t.Errorf("%s: %d %s, want 400 on %s", c.path, code, b, c.field)
+			}
+		}
+	})
+
 	t.Run("edit", func(t *testing.T) {
 		p := url.Values{"from": {"2026-03-29T10:00:00Z"}, "to": {"2026-03-29T11:00:00Z"}, "step": {"15m"}, "source": {"validated"}}
 		before := analyst.consumption(m, p)

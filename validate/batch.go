@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meterhouse/meterhouse/calendar"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -160,9 +161,10 @@ type batchInput struct {
 }
 
 // processBatch loads, processes and writes one batch of windows: 15m rows, then the 1h,
-// 1d and 1mo rows of their periods. It returns the windows it computed (clipped) and the
-// number of 15-minute intervals written.
-func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entry, now, computedAt time.Time) ([]window, int64, error) {
+// 1d and 1mo rows of their periods. It returns the windows it computed (clipped), the
+// windows that failed (nothing is written for them; see processWindow) and the number of
+// 15-minute intervals written. An error is one of the store's, for the whole batch.
+func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entry, now, computedAt time.Time) ([]window, []Failure, int64, error) {
 	// Anchors of the windows themselves, for the intervals between midnight and the
 	// first reading of the day.
 	spans := make([]span, len(ws))
@@ -171,7 +173,7 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	}
 	as, err := j.anchors(ctx, spans)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	ids := make([]string, 0, len(ws))
 	from, to := ws[0].from, ws[0].to
@@ -190,11 +192,11 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	ids = uniq(ids)
 	in := batchInput{readings: map[string][]vee.Reading{}, history: map[string][]vee.HistoryInterval{}, edits: map[string][]vee.Edit{}}
 	if err := j.loadReadings(ctx, in.readings, readingsSQL, ids, from, to); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	if len(pm) > 0 {
 		if err := j.loadReadings(ctx, in.readings, pointReadingsSQL, pm, pt); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 	}
 	// Clip the windows to what the readings allow.
@@ -219,22 +221,24 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 		}
 	}
 	if len(kept) == 0 {
-		return nil, 0, nil
+		return nil, nil, 0, nil
 	}
 	if j.cfg.HistoryDays > 0 {
 		hFrom := from.AddDate(0, 0, -j.cfg.HistoryDays)
 		if err := j.loadRows(ctx, "15m", ids, hFrom, to, func(m string, r row) {
 			in.history[m] = append(in.history[m], vee.HistoryInterval{Start: r.start, Wh: r.wh, Quality: vee.Quality(r.quality)})
 		}); err != nil {
-			return nil, 0, err
+			return nil, nil, 0, err
 		}
 	}
 	if err := j.loadEdits(ctx, in.edits, ids, from, to); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 
 	var out rowBuffer
 	var n int64
+	var ok []window
+	var fails []Failure
 	for _, w := range kept {
 		e := reg[w.meter]
 		rules := j.cfg.Rules.For(e.class)
@@ -247,28 +251,39 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 				hist = append(hist, h)
 			}
 		}
-		res, err := vee.Process(vee.Input{
+		res, fail, stack := processWindow(j.process, vee.Input{
 			MeterID: w.meter, Known: e.known, Interval: Interval, From: w.from, To: w.to, Location: w.loc,
 			Readings: rs, History: hist, Edits: in.edits[w.meter],
 		}, rules, now)
-		if err != nil {
-			return nil, 0, fmt.Errorf("validate meter %s [%s, %s): %w", w.meter, w.from.Format(time.RFC3339), w.to.Format(time.RFC3339), err)
+		if fail != nil {
+			fail.MeterID, fail.From, fail.To = w.meter, w.from, w.to
+			attrs := []any{"meter", w.meter, "from", w.from, "to", w.to, "reason", fail.Reason, "err", fail.Message}
+			if stack != nil {
+				attrs = append(attrs, "stack", string(stack))
+			}
+			j.log.Warn("vee window failed; skipped, flagged in vee_failures and retried at the next run", attrs...)
+			fails = append(fails, *fail)
+			continue
 		}
+		ok = append(ok, w)
 		for _, iv := range res.Intervals {
 			out.add(intervalRow(w.meter, iv))
 		}
 		n += int64(len(res.Intervals))
 	}
+	if len(ok) == 0 {
+		return nil, fails, 0, nil
+	}
 	if err := j.insert(ctx, &out, computedAt); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	if err := j.step("15m"); err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	if err := j.rollUpMeters(ctx, kept, ids, computedAt); err != nil {
-		return nil, 0, err
+	if err := j.rollUpMeters(ctx, ok, ids, computedAt); err != nil {
+		return nil, nil, 0, err
 	}
-	return kept, n, nil
+	return ok, fails, n, nil
 }
 
 // loadReadings appends the readings a query returns to rs, by meter.
@@ -394,8 +409,7 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, compu
 				}
 			}
 			out.addAll(rollUp(days, "1mo", func(t time.Time) (time.Time, time.Time) {
-				y, mo, _ := t.In(w.loc).Date()
-				return time.Date(y, mo, 1, 0, 0, 0, 0, w.loc).UTC(), time.Date(y, mo+1, 1, 0, 0, 0, 0, w.loc).UTC()
+				return calendar.MonthStart(t, w.loc), calendar.NextMonth(t, w.loc)
 			}))
 		}
 	}

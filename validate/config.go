@@ -38,6 +38,13 @@ type Config struct {
 	// BatchMeters bounds the meters loaded and processed together, one query each for
 	// their readings, anchors, history and edits.
 	BatchMeters int `yaml:"batch_meters"`
+	// MaxEditWh bounds the value of a manual edit per 15-minute interval (for mode spread,
+	// the range's total divided by its intervals): an edit above it is refused as a typo
+	// (an extra digit, Wh for mWh). The default, 100 MWh per quarter hour, is 400 MW
+	// average power, beyond any single metering point of a distribution network; it also
+	// keeps every roll-up of edited values far from int64 overflow. Negative edits are
+	// always refused: consumption is never negative.
+	MaxEditWh int `yaml:"max_edit_wh"`
 	// Rules holds the validation rules and estimation parameters: rules.default for every
 	// customer class without its own entry, and rules.classes.NAME for the others. Keys
 	// are those of package vee, like rules.default.spike.factor; a class's rule set starts
@@ -55,6 +62,7 @@ func DefaultConfig() Config {
 		MaxGap:      31 * 24 * time.Hour,
 		HistoryDays: 28,
 		BatchMeters: 500,
+		MaxEditWh:   DefaultMaxEditWh,
 		Rules:       Rules{vee.DefaultConfig()},
 	}
 }
@@ -83,11 +91,21 @@ func (c Config) Validate() error {
 	if c.BatchMeters < 1 {
 		bad("batch_meters", "must be at least 1, got %d", c.BatchMeters)
 	}
+	if c.MaxEditWh < 1 || c.MaxEditWh > maxMaxEditWh {
+		bad("max_edit_wh", "must be in [1, %d], got %d", int64(maxMaxEditWh), c.MaxEditWh)
+	}
 	if err := c.Rules.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
+
+// DefaultMaxEditWh is the default of Config.MaxEditWh: 100 MWh per 15-minute interval.
+const DefaultMaxEditWh = 100_000_000
+
+// maxMaxEditWh is the largest MaxEditWh allowed: a year of 15-minute intervals at this
+// value stays below 2^63 Wh even summed over 250 000 meters.
+const maxMaxEditWh = 1_000_000_000_000
 
 // Interval is the nominal metering interval the job validates on: every meter's series
 // is a grid of 15-minute slots.

@@ -111,6 +111,7 @@ rules:
 
 func TestEditRequestParse(t *testing.T) {
 	wh := int64(250)
+	neg, huge, spreadMax, spreadOver := int64(-1), int64(DefaultMaxEditWh+1), int64(8*DefaultMaxEditWh), int64(8*DefaultMaxEditWh+1)
 	tests := []struct {
 		name  string
 		req   EditRequest
@@ -118,6 +119,8 @@ func TestEditRequestParse(t *testing.T) {
 	}{
 		{"one interval", EditRequest{Start: "2026-01-01T10:00:00Z", Wh: &wh, Reason: "r"}, ""},
 		{"range spread", EditRequest{Start: "2026-01-01T10:00:00+01:00", End: "2026-01-01T12:00:00Z", Wh: &wh, Mode: "spread", Reason: "r"}, ""},
+		{"spread at the limit", EditRequest{Start: "2026-01-01T10:00:00Z", End: "2026-01-01T12:00:00Z", Wh: &spreadMax, Mode: "spread", Reason: "r"}, ""},
+		{"last whole interval the store holds", EditRequest{Start: "2105-12-31T23:30:00Z", End: "2105-12-31T23:45:00Z", Wh: &wh, Reason: "r"}, ""},
 		{"no start", EditRequest{Wh: &wh, Reason: "r"}, "start"},
 		{"off grid", EditRequest{Start: "2026-01-01T10:05:00Z", Wh: &wh, Reason: "r"}, "start"},
 		{"bad end", EditRequest{Start: "2026-01-01T10:00:00Z", End: "soon", Wh: &wh, Reason: "r"}, "end"},
@@ -126,15 +129,24 @@ func TestEditRequestParse(t *testing.T) {
 		{"no value", EditRequest{Start: "2026-01-01T10:00:00Z", Reason: "r"}, "wh"},
 		{"bad mode", EditRequest{Start: "2026-01-01T10:00:00Z", Wh: &wh, Mode: "all", Reason: "r"}, "mode"},
 		{"no reason", EditRequest{Start: "2026-01-01T10:00:00Z", Wh: &wh}, "reason"},
+		// Times a DateTime column cannot hold (they were stored wrapped around).
+		{"start in 2163", EditRequest{Start: "2163-01-01T10:00:00Z", Wh: &wh, Reason: "r"}, "start"},
+		{"start in 1900", EditRequest{Start: "1900-01-01T00:00:00Z", Wh: &wh, Reason: "r"}, "start"},
+		{"end in 2200", EditRequest{Start: "2105-12-01T00:00:00Z", End: "2200-01-01T00:00:00Z", Wh: &wh, Reason: "r"}, "end"},
+		{"default end past the store", EditRequest{Start: "2105-12-31T23:45:00Z", Wh: &wh, Reason: "r"}, "end"},
+		// Implausible values.
+		{"negative", EditRequest{Start: "2026-01-01T10:00:00Z", Wh: &neg, Reason: "r"}, "wh"},
+		{"above the limit", EditRequest{Start: "2026-01-01T10:00:00Z", Wh: &huge, Reason: "r"}, "wh"},
+		{"spread above the limit", EditRequest{Start: "2026-01-01T10:00:00Z", End: "2026-01-01T12:00:00Z", Wh: &spreadOver, Mode: "spread", Reason: "r"}, "wh"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := tt.req.parse("m")
+			e, err := tt.req.parse("m", DefaultMaxEditWh)
 			if tt.field == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if e.Mode == "" || !e.End.After(e.Start) || e.Wh != wh {
+				if e.Mode == "" || !e.End.After(e.Start) || e.Wh != *tt.req.Wh {
 					t.Errorf("parsed %+v", e)
 				}
 				return
@@ -143,5 +155,18 @@ func TestEditRequestParse(t *testing.T) {
 				t.Errorf("parse = %v, want an error on %s", err, tt.field)
 			}
 		})
+	}
+}
+
+func TestMaxEditWhValidate(t *testing.T) {
+	for _, v := range []int{0, -1, maxMaxEditWh + 1} {
+		c := DefaultConfig()
+		c.MaxEditWh = v
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "vee.max_edit_wh") {
+			t.Errorf("max_edit_wh %d: %v, want an error naming vee.max_edit_wh", v, err)
+		}
+	}
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Errorf("default: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -66,15 +67,17 @@ type EditRequest struct {
 	Reason string `json:"reason"`
 }
 
-// parse validates req into an edit of meterID, naming the field at fault.
-func (req EditRequest) parse(meterID string) (Edit, error) {
+// parse validates req into an edit of meterID, naming the field at fault. maxWh bounds
+// the value per 15-minute interval (Config.MaxEditWh).
+func (req EditRequest) parse(meterID string, maxEditWh int) (Edit, error) {
+	maxWh := int64(maxEditWh)
 	e := Edit{MeterID: meterID, Mode: req.Mode, Reason: req.Reason}
 	onGrid := func(field, v string) (time.Time, error) {
-		t, err := time.Parse(time.RFC3339, v)
+		t, err := query.ParseTime(field, v)
 		if err != nil {
-			return t, api.Invalid(field, "%q is not an RFC 3339 time like 2026-01-01T00:15:00Z", v)
+			return t, err
 		}
-		if t = t.UTC(); !t.Equal(t.Truncate(Interval)) {
+		if !t.Equal(t.Truncate(Interval)) {
 			return t, api.Invalid(field, "%s is not on the 15-minute grid", v)
 		}
 		return t, nil
@@ -92,6 +95,9 @@ func (req EditRequest) parse(meterID string) (Edit, error) {
 			return e, err
 		}
 	}
+	if err := query.CheckTime("end", e.End); err != nil {
+		return e, err
+	}
 	switch {
 	case !e.End.After(e.Start):
 		return e, api.Invalid("end", "must be after start")
@@ -108,6 +114,15 @@ func (req EditRequest) parse(meterID string) (Edit, error) {
 		return e, api.Invalid("reason", "is required: say why the value is changed")
 	}
 	e.Wh = *req.Wh
+	n := int64(e.End.Sub(e.Start) / Interval)
+	switch {
+	case e.Wh < 0:
+		return e, api.Invalid("wh", "%d is negative: consumption is never negative", e.Wh)
+	case e.Mode == EditEach && e.Wh > maxWh:
+		return e, api.Invalid("wh", "%d Wh per 15-minute interval is above the limit of %d (vee.max_edit_wh)", e.Wh, maxWh)
+	case e.Mode == EditSpread && e.Wh > maxWh*n: // no overflow: maxWh <= 1e12, n <= 2976
+		return e, api.Invalid("wh", "%d Wh over %d intervals is above the limit of %d per 15-minute interval (vee.max_edit_wh)", e.Wh, n, maxWh)
+	}
 	return e, nil
 }
 
@@ -117,7 +132,7 @@ func (req EditRequest) parse(meterID string) (Edit, error) {
 // recomputation succeeded; when it did not, the edit is stored all the same and the next
 // run of the job applies it.
 func (j *Job) AddEdit(ctx context.Context, meterID, author string, req EditRequest) (Edit, bool, error) {
-	e, err := req.parse(meterID)
+	e, err := req.parse(meterID, j.cfg.MaxEditWh)
 	if err != nil {
 		return e, false, err
 	}
@@ -151,8 +166,13 @@ func (j *Job) AddEdit(ctx context.Context, meterID, author string, req EditReque
 	}
 	j.log.Info("consumption edited", "edit_id", e.ID, "meter", meterID, "start", e.Start, "end", e.End,
 		"wh", e.Wh, "mode", e.Mode, "author", author, "previous_wh", e.PreviousWh)
-	if _, err := j.Recompute(ctx, meterID, e.Start, e.End); err != nil {
+	res, err := j.Recompute(ctx, meterID, e.Start, e.End)
+	if err != nil {
 		j.log.Error("recompute after edit failed; the next run applies it", "edit_id", e.ID, "err", err)
+		return e, false, nil
+	}
+	if res.Failed > 0 {
+		j.log.Error("recompute after edit failed for a window; flagged in vee_failures", "edit_id", e.ID, "failure", res.Failures[0].String())
 		return e, false, nil
 	}
 	return e, true, nil

@@ -85,17 +85,17 @@ func (j *Job) handleEdits(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	from, to := time.Unix(0, 0).UTC(), endOfTime
+	from, to := schema.MinDateTime, query.LatestTime
 	for _, p := range []struct {
 		name string
 		dst  *time.Time
 	}{{"from", &from}, {"to", &to}} {
 		if v := c.QueryParam(p.name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
+			t, err := query.ParseTime(p.name, v)
 			if err != nil {
-				return api.Invalid(p.name, "%q is not an RFC 3339 time like 2026-01-01T00:00:00Z", v)
+				return err
 			}
-			*p.dst = t.UTC()
+			*p.dst = t
 		}
 	}
 	es, err := j.Edits(c.Request().Context(), id, from, to)

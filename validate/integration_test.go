@@ -580,7 +580,7 @@ func TestJobReplaySafe(t *testing.T) {
 		t.Fatal("the reference run wrote nothing")
 	}
 
-	for _, step := range []string{"15m", "coarse", "meters", "groups"} {
+	for _, step := range []string{"15m", "coarse", "meters", "groups", "failures"} {
 		t.Run("crash after "+step, func(t *testing.T) {
 			_, conn := testenv.ClickHouse(t)
 			if err := schema.InsertMeters(context.Background(), conn, d.meters); err != nil {

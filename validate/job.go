@@ -12,6 +12,9 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/vee"
 )
 
 // The kinds of run recorded in vee_runs.
@@ -20,9 +23,6 @@ const (
 	KindRange       = "range"
 	KindEdit        = "edit"
 )
-
-// endOfTime is the latest instant a ClickHouse DateTime holds, roughly.
-var endOfTime = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
 
 // runMu serializes the job's computations within a process (the periodic run, vee run and
 // edit recomputations), so that each one's computed_at is above the previous one's.
@@ -35,6 +35,10 @@ type Job struct {
 	conn driver.Conn
 	log  *slog.Logger
 	now  func() time.Time
+	// process computes one window: vee.Process, replaced by tests.
+	process processFunc
+	// metrics, when set, counts failed windows.
+	metrics *Metrics
 	// afterStep, when set (by tests), is called after each write step with its name; an
 	// error aborts the run there, as a crash would.
 	afterStep func(step string) error
@@ -48,7 +52,7 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Job, error) {
 	if conn == nil || log == nil {
 		return nil, errors.New("validate: New needs a connection and a logger")
 	}
-	return &Job{cfg: cfg, conn: conn, log: log, now: time.Now}, nil
+	return &Job{cfg: cfg, conn: conn, log: log, now: time.Now, process: vee.Process}, nil
 }
 
 // Result says what one run did.
@@ -63,6 +67,15 @@ type Result struct {
 	Watermark time.Time
 	// ComputedAt is the version the run wrote its rows with.
 	ComputedAt time.Time
+	// RunID identifies the run in vee_runs and vee_failures.
+	RunID string
+	// Failed counts the meter windows the run could not process: it wrote nothing for
+	// them, flagged them in vee_failures (retried by the next incremental run) and
+	// computed every other window. Failures lists the first MaxReportedFailures of them.
+	Failed   int
+	Failures []Failure
+	// Retried counts the failed windows of earlier runs this run retried.
+	Retried int
 }
 
 // state is the job's state before a run.
@@ -70,6 +83,8 @@ type state struct {
 	watermark  time.Time
 	computedAt time.Time
 	runs       uint64
+	// open holds the windows still failed, which an incremental run retries.
+	open []openFailure
 }
 
 func (j *Job) lastRun(ctx context.Context) (state, error) {
@@ -90,7 +105,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		var days []touchedDay
 		var err error
 		if st.runs == 0 {
-			days, err = j.touchedDays(ctx, readingDaysSQL, late, endOfTime, high)
+			days, err = j.touchedDays(ctx, readingDaysSQL, late, query.LatestTime, high)
 		} else {
 			days, err = j.touchedDays(ctx, arrivalsSQL, st.watermark, high, late)
 		}
@@ -112,6 +127,12 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 // watermark, which it leaves unchanged. It serves backfills and re-validation after a
 // change of rules.
 func (j *Job) RunRange(ctx context.Context, from, to time.Time) (Result, error) {
+	if err := query.CheckTime("from", from); err != nil {
+		return Result{}, err
+	}
+	if err := query.CheckTime("to", to); err != nil {
+		return Result{}, err
+	}
 	if !to.After(from) {
 		return Result{}, errors.New("validate: the range's end must be after its start")
 	}
@@ -148,7 +169,7 @@ func (j *Job) Loop(ctx context.Context) error {
 			j.log.Error("vee run failed; retrying at the next interval", "err", err)
 		default:
 			j.log.Info("vee run", "meters", res.Meters, "windows", res.Windows, "intervals", res.Intervals,
-				"watermark", res.Watermark)
+				"watermark", res.Watermark, "failed_windows", res.Failed, "retried_windows", res.Retried)
 		}
 		select {
 		case <-ctx.Done():
@@ -175,7 +196,7 @@ func (j *Job) run(ctx context.Context, kind string, find finder) (Result, error)
 	if err != nil {
 		return Result{}, err
 	}
-	res := Result{Kind: kind, Watermark: st.watermark}
+	res := Result{Kind: kind, Watermark: st.watermark, RunID: newID()}
 	res.ComputedAt = maxTime(started, st.computedAt.Add(time.Second))
 	high := started.Add(-j.cfg.Settle)
 	if kind == KindIncremental {
@@ -184,14 +205,38 @@ func (j *Job) run(ctx context.Context, kind string, find finder) (Result, error)
 		}
 		res.Watermark = high
 	}
+	if st.open, err = j.openFailures(ctx); err != nil {
+		return res, err
+	}
+	var retry []openFailure
+	if kind == KindIncremental { // range and edit runs leave the retries to the next one
+		retry = st.open
+	}
+	res.Retried = len(retry)
 	spans, err := find(ctx, st, started, high)
 	if err != nil {
 		return res, err
 	}
-	if err := j.compute(ctx, spans, started, &res); err != nil {
+	fails, err := j.compute(ctx, spans, retry, started, &res)
+	if err != nil {
 		return res, err
 	}
 	if err := j.step("groups"); err != nil {
+		return res, err
+	}
+	// Failed windows are recorded before the run: a crash in between makes the rerun
+	// compute and record the same failures again.
+	res.Failed = len(fails)
+	res.Failures = fails[:min(len(fails), MaxReportedFailures)]
+	if err := j.writeFailures(ctx, res.RunID, fails, st.open, retry, started, res.ComputedAt); err != nil {
+		return res, err
+	}
+	if j.metrics != nil {
+		for _, f := range fails {
+			j.metrics.failed.WithLabelValues(f.Reason).Inc()
+		}
+	}
+	if err := j.step("failures"); err != nil {
 		return res, err
 	}
 	if kind != KindIncremental && res.Windows == 0 {
@@ -214,7 +259,7 @@ func (j *Job) recordRun(ctx context.Context, res Result, started time.Time) erro
 	}
 	defer b.Abort() //nolint:errcheck // a no-op once sent
 	finished := maxTime(j.now().UTC().Truncate(time.Second), started)
-	if err := b.Append(newID(), res.Kind, started, finished, res.Watermark, res.ComputedAt,
+	if err := b.Append(res.RunID, res.Kind, started, finished, res.Watermark, res.ComputedAt,
 		uint32(res.Meters), uint32(res.Windows), uint64(res.Intervals)); err != nil {
 		return fmt.Errorf("record vee run: %w", err)
 	}
@@ -268,20 +313,25 @@ func (j *Job) editSpans(ctx context.Context, from, to time.Time) ([]span, error)
 	return out, nil
 }
 
-// compute recomputes the windows around spans and the group roll-ups they touch.
-func (j *Job) compute(ctx context.Context, spans []span, now time.Time, res *Result) error {
-	if len(spans) == 0 {
-		return nil
+// compute recomputes the windows around spans, and the failed windows retry as they
+// were, then the group roll-ups they touch. It returns the windows that failed (see
+// processWindow), which it skipped.
+func (j *Job) compute(ctx context.Context, spans []span, retry []openFailure, now time.Time, res *Result) ([]Failure, error) {
+	if len(spans) == 0 && len(retry) == 0 {
+		return nil, nil
 	}
-	ids := make([]string, 0, len(spans))
+	ids := make([]string, 0, len(spans)+len(retry))
 	for _, s := range spans {
 		ids = append(ids, s.meter)
+	}
+	for _, o := range retry {
+		ids = append(ids, o.key.meter)
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
 	reg, err := j.registry(ctx, ids)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// Phase 1: the readings around each span decide which local days it touches.
@@ -290,23 +340,28 @@ func (j *Job) compute(ctx context.Context, spans []span, now time.Time, res *Res
 	for chunk := range slices.Chunk(spans, j.cfg.BatchMeters) {
 		as, err := j.anchors(ctx, chunk)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for i, s := range chunk {
 			ws = append(ws, windowOf(s, as[i], reg[s.meter].loc))
 		}
+	}
+	// A failed window is retried as it was, not widened to its anchors' days again.
+	for _, o := range retry {
+		ws = append(ws, window{meter: o.key.meter, from: time.Unix(o.key.from, 0).UTC(), to: time.Unix(o.key.to, 0).UTC(), loc: reg[o.key.meter].loc})
 	}
 	ws = mergeWindows(ws)
 
 	// Phase 2: per batch of windows, load, process and write.
 	slices.SortFunc(ws, func(a, b window) int { return a.from.Compare(b.from) })
 	var done []window
+	var fails []Failure
 	for chunk := range slices.Chunk(ws, j.cfg.BatchMeters) {
-		got, n, err := j.processBatch(ctx, chunk, reg, now, res.ComputedAt)
+		got, failed, n, err := j.processBatch(ctx, chunk, reg, now, res.ComputedAt)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		done = append(done, got...)
+		done, fails = append(done, got...), append(fails, failed...)
 		res.Intervals += n
 	}
 	res.Windows = len(done)
@@ -316,12 +371,12 @@ func (j *Job) compute(ctx context.Context, spans []span, now time.Time, res *Res
 	}
 	res.Meters = len(meters)
 	if len(done) == 0 {
-		return nil
+		return fails, nil
 	}
 	if err := j.step("meters"); err != nil {
-		return err
+		return nil, err
 	}
-	return j.writeGroups(ctx, done, reg, res.ComputedAt)
+	return fails, j.writeGroups(ctx, done, reg, res.ComputedAt)
 }
 
 func newID() string {

@@ -155,3 +155,13 @@ GROUP BY rb, g`)
 
 // meterKnownSQL counts a meter's registry entries and readings (parameters: the id twice).
 const meterKnownSQL = `SELECT (SELECT count() FROM meters WHERE meter_id = ?) + (SELECT count() FROM readings WHERE meter_id = ?)`
+
+// openFailuresSQL reads the windows of vee_failures whose latest state is failed: meter,
+// window start and end, first failure and attempts.
+const openFailuresSQL = `SELECT meter_id, window_start, window_end, argMax(first_failed_at, computed_at), argMax(attempts, computed_at)
+FROM vee_failures
+GROUP BY meter_id, window_start, window_end
+HAVING argMax(status, computed_at) = 'failed'
+ORDER BY meter_id, window_start, window_end`
+
+const insertFailure = `INSERT INTO vee_failures (meter_id, window_start, window_end, status, reason, message, first_failed_at, attempts, run_id, computed_at)`

@@ -22,6 +22,7 @@ func TestSQL(t *testing.T) {
 		{"edits", editsSQL},
 		{"sum", sumSQL},
 		{"meter_known", meterKnownSQL},
+		{"open_failures", openFailuresSQL},
 	}
 	for _, kind := range GroupKinds {
 		tests = append(tests, struct{ name, sql string }{"group_" + kind, groupSQL(kind)})

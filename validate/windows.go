@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"slices"
 	"time"
+
+	"github.com/meterhouse/meterhouse/calendar"
 )
 
 // span is a range of one meter's data that changed: the timestamps of new readings, or
@@ -54,16 +56,15 @@ func grid(t time.Time) time.Time {
 	return t.Add(Interval / 2).Truncate(Interval).UTC()
 }
 
-// localMidnight returns the start of the local day containing t, on the grid.
+// localMidnight returns the start of the local day containing t (package calendar: 01:00
+// on a day whose midnight does not exist), on the grid.
 func localMidnight(t time.Time, loc *time.Location) time.Time {
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, loc).UTC().Truncate(Interval)
+	return calendar.DayStart(t, loc).Truncate(Interval)
 }
 
 // nextMidnight returns the end of the local day containing the instant just before t.
 func nextMidnight(t time.Time, loc *time.Location) time.Time {
-	y, m, d := t.Add(-time.Nanosecond).In(loc).Date()
-	return time.Date(y, m, d+1, 0, 0, 0, 0, loc).UTC().Truncate(Interval)
+	return calendar.NextDay(t.Add(-time.Nanosecond), loc).Truncate(Interval)
 }
 
 // windowOf returns the whole local days whose intervals new data in sp can change: from
@@ -158,10 +159,7 @@ func daysOf(w window) (time.Time, time.Time) {
 
 // monthsOf returns the local months [start, end) covering w.
 func monthsOf(w window) (time.Time, time.Time) {
-	y, m, _ := w.from.In(w.loc).Date()
-	from := time.Date(y, m, 1, 0, 0, 0, 0, w.loc).UTC()
-	y, m, _ = w.to.Add(-time.Nanosecond).In(w.loc).Date()
-	return from, time.Date(y, m+1, 1, 0, 0, 0, 0, w.loc).UTC()
+	return calendar.MonthStart(w.from, w.loc), calendar.NextMonth(w.to.Add(-time.Nanosecond), w.loc)
 }
 
 // slots returns how many 15-minute slots [from, to) holds.

@@ -136,3 +136,32 @@ func TestPeriods(t *testing.T) {
 		t.Errorf("utcDays = %v, want %v", days, want)
 	}
 }
+
+// TestPeriodsWithoutMidnight checks the windows of America/Sao_Paulo around 2018-11-04,
+// which began at 01:00 (DST at midnight) and held 92 quarter hours, and of the month it
+// lies in.
+func TestPeriodsWithoutMidnight(t *testing.T) {
+	sp := mustLoad("America/Sao_Paulo")
+	noon := ts("2018-11-04T15:00:00Z")
+	if got := localMidnight(noon, sp); !got.Equal(ts("2018-11-04T03:00:00Z")) {
+		t.Errorf("localMidnight = %s, want 2018-11-04T03:00:00Z (01:00 local)", got)
+	}
+	if got := nextMidnight(noon, sp); !got.Equal(ts("2018-11-05T02:00:00Z")) {
+		t.Errorf("nextMidnight = %s, want 2018-11-05T02:00:00Z", got)
+	}
+	if got := nextMidnight(ts("2018-11-04T03:00:00Z"), sp); !got.Equal(ts("2018-11-04T03:00:00Z")) {
+		t.Errorf("nextMidnight at the day's start = %s, want the start itself", got)
+	}
+	if n := slots(localMidnight(noon, sp), nextMidnight(noon, sp)); n != 92 {
+		t.Errorf("2018-11-04 has %d slots, want 92", n)
+	}
+	w := window{meter: "m", loc: sp, from: ts("2018-11-04T03:00:00Z"), to: ts("2018-11-05T02:00:00Z")}
+	from, to := daysOf(w)
+	if !from.Equal(ts("2018-11-04T03:00:00Z")) || !to.Equal(ts("2018-11-05T02:00:00Z")) {
+		t.Errorf("daysOf = [%s, %s)", from, to)
+	}
+	from, to = monthsOf(w)
+	if !from.Equal(ts("2018-11-01T03:00:00Z")) || !to.Equal(ts("2018-12-01T02:00:00Z")) {
+		t.Errorf("monthsOf = [%s, %s)", from, to)
+	}
+}

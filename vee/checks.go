@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/meterhouse/meterhouse/calendar"
 )
 
 // The rule checks that run on a processor's slots, in the order run calls them.
@@ -211,9 +213,9 @@ func (p *processor) checkDailyUsage() {
 			}
 			sum += p.iv[k].Wh
 		}
-		midnight := time.Date(y, m, d, 0, 0, 0, 0, p.loc)
+		midnight := calendar.DateStart(y, m, d, p.loc)
 		if p.iv[j].Start.Equal(midnight) && k-j == p.slotsInDay(y, m, d) {
-			date := midnight.Format(time.DateOnly)
+			date := midnight.In(p.loc).Format(time.DateOnly)
 			switch {
 			case float64(sum) > r.HighFactor*float64(med):
 				p.flagRange(j, k, SeverityQuestionable, RuleDailyUsage, fmt.Sprintf(
@@ -233,7 +235,7 @@ func (p *processor) checkDailyUsage() {
 // or 100 for 15 minutes, depending on daylight saving), or -1 when the day is
 // not a whole number of intervals.
 func (p *processor) slotsInDay(y int, m time.Month, d int) int64 {
-	length := time.Date(y, m, d+1, 0, 0, 0, 0, p.loc).Sub(time.Date(y, m, d, 0, 0, 0, 0, p.loc))
+	length := calendar.DateStart(y, m, d+1, p.loc).Sub(calendar.DateStart(y, m, d, p.loc))
 	if length%p.d != 0 {
 		return -1
 	}

@@ -157,6 +157,11 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return err
 		}
+		vm, err := validate.NewMetrics(srv.Registry())
+		if err != nil {
+			return err
+		}
+		vj.SetMetrics(vm)
 		g.Go(func() error { return vj.Loop(gctx) })
 	}
 	if !*noIngest {

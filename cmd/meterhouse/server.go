@@ -53,6 +53,11 @@ func newServer(env *environment, conn, sqlConn driver.Conn, readings ingest.Prod
 	if err != nil {
 		return nil, err
 	}
+	vm, err := validate.NewMetrics(srv.Registry())
+	if err != nil {
+		return nil, err
+	}
+	vj.SetMetrics(vm)
 	if err := vj.Register(srv); err != nil {
 		return nil, err
 	}

@@ -53,5 +53,11 @@ func cmdVEE(ctx context.Context, env *environment, args []string) error {
 	}
 	fmt.Fprintf(env.stdout, "vee %s run: %d meters, %d windows, %d intervals written (computed_at %s, watermark %s)\n",
 		res.Kind, res.Meters, res.Windows, res.Intervals, res.ComputedAt.Format(time.RFC3339), res.Watermark.Format(time.RFC3339))
+	if res.Failed > 0 {
+		fmt.Fprintf(env.stdout, "%d windows failed and were skipped (table vee_failures; retried by the next run):\n", res.Failed)
+		for _, f := range res.Failures {
+			fmt.Fprintf(env.stdout, "  %s\n", f)
+		}
+	}
 	return nil
 }

@@ -1,0 +1,238 @@
+package validate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/vee"
+)
+
+// The reasons a meter window fails, the values of vee_failures.reason and of the reason
+// label of meterhouse_vee_failed_windows_total. The list is fixed, so the label's
+// cardinality is bounded.
+const (
+	// FailureEdit: vee refused one of the window's stored edits (off the 15-minute grid,
+	// ending before it starts, …), as a DateTime that wrapped around leaves one.
+	FailureEdit = "edit"
+	// FailureInput: vee refused the window's other input.
+	FailureInput = "input"
+	// FailureTimeRange: a time of the window or of its computed intervals lies outside
+	// what a ClickHouse DateTime holds.
+	FailureTimeRange = "time_range"
+	// FailurePanic: the rule code panicked; the panic was recovered at the window.
+	FailurePanic = "panic"
+)
+
+// FailureReasons lists every failure reason.
+var FailureReasons = []string{FailureEdit, FailureInput, FailureTimeRange, FailurePanic}
+
+// MaxReportedFailures bounds the failures a Result lists; Result.Failed counts them all.
+const MaxReportedFailures = 20
+
+// Failure is one meter window the job could not process: it wrote nothing for it, flagged
+// it in vee_failures and went on with the other windows.
+type Failure struct {
+	// MeterID is the meter.
+	MeterID string
+	// From and To bound the window [From, To), UTC.
+	From, To time.Time
+	// Reason is one of FailureReasons.
+	Reason string
+	// Message is the error, naming the field at fault.
+	Message string
+}
+
+// String formats the failure for logs and the command line.
+func (f Failure) String() string {
+	return fmt.Sprintf("meter %s [%s, %s): %s: %s", f.MeterID, f.From.Format(time.RFC3339), f.To.Format(time.RFC3339), f.Reason, f.Message)
+}
+
+// processFunc is the pure computation of one window: vee.Process, replaced by tests.
+type processFunc func(vee.Input, vee.RuleSet, time.Time) (vee.Output, error)
+
+// processWindow runs process over one window. A window it cannot compute (vee refuses
+// the input, a time lies outside what the store holds, or the code panics) comes back as
+// a Failure, which isolates it from every other window. The decision depends only on the
+// window's input, so a replay decides the same.
+func processWindow(process processFunc, in vee.Input, rules vee.RuleSet, now time.Time) (out vee.Output, fail *Failure, stack []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, fail, stack = vee.Output{}, &Failure{Reason: FailurePanic, Message: fmt.Sprintf("panic: %v", r)}, debug.Stack()
+		}
+	}()
+	for _, c := range []struct {
+		field string
+		t     time.Time
+	}{{"window.from", in.From}, {"window.to", in.To}} {
+		if err := query.CheckTime(c.field, c.t); err != nil {
+			return vee.Output{}, &Failure{Reason: FailureTimeRange, Message: err.Error()}, nil
+		}
+	}
+	out, err := process(in, rules, now)
+	if err != nil {
+		return vee.Output{}, &Failure{Reason: failureReason(err), Message: err.Error()}, nil
+	}
+	for _, iv := range out.Intervals {
+		if err := query.CheckTime("interval.start", iv.Start); err != nil {
+			return vee.Output{}, &Failure{Reason: FailureTimeRange, Message: err.Error()}, nil
+		}
+	}
+	return out, nil, nil
+}
+
+// failureReason classifies an error of vee.Process.
+func failureReason(err error) string {
+	for _, e := range flatten(err) {
+		var fe *vee.FieldError
+		if errors.As(e, &fe) && strings.HasPrefix(fe.Field, "edits[") {
+			return FailureEdit
+		}
+	}
+	return FailureInput
+}
+
+// flatten returns the leaves of a tree of wrapped and joined errors.
+func flatten(err error) []error {
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		var out []error
+		for _, e := range u.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	case interface{ Unwrap() error }:
+		if inner := u.Unwrap(); inner != nil {
+			return append([]error{err}, flatten(inner)...)
+		}
+	}
+	return []error{err}
+}
+
+// Metrics are the job's Prometheus metrics, all named meterhouse_vee_*.
+type Metrics struct {
+	failed *prometheus.CounterVec
+}
+
+// NewMetrics creates the job's metrics and registers them with reg. Several jobs of one
+// process (the periodic run and the editing API) share them: a second call returns the
+// metrics already registered.
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	failed := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "meterhouse_vee_failed_windows_total",
+		Help: "Meter windows the VEE job could not process and skipped (flagged in vee_failures, retried at the next run), by reason: " +
+			strings.Join(FailureReasons, ", ") + ".",
+	}, []string{"reason"})
+	if err := reg.Register(failed); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if !errors.As(err, &are) {
+			return nil, fmt.Errorf("validate: register metrics: %w", err)
+		}
+		existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
+		if !ok {
+			return nil, fmt.Errorf("validate: register metrics: %w", err)
+		}
+		failed = existing
+	}
+	for _, r := range FailureReasons {
+		failed.WithLabelValues(r) // every reason is exported from the start, at 0
+	}
+	return &Metrics{failed: failed}, nil
+}
+
+// SetMetrics makes the job count into m; without it the job counts nothing.
+func (j *Job) SetMetrics(m *Metrics) { j.metrics = m }
+
+// openFailure is a window still failed in vee_failures.
+type openFailure struct {
+	key           failureKey
+	firstFailedAt time.Time
+	attempts      uint32
+}
+
+// failureKey identifies a window in vee_failures.
+type failureKey struct {
+	meter    string
+	from, to int64
+}
+
+func keyOf(f Failure) failureKey { return failureKey{f.MeterID, f.From.Unix(), f.To.Unix()} }
+
+// openFailures reads the windows whose latest state is failed.
+func (j *Job) openFailures(ctx context.Context) ([]openFailure, error) {
+	rows, err := j.conn.Query(ctx, openFailuresSQL)
+	if err != nil {
+		return nil, fmt.Errorf("read vee_failures: %w", err)
+	}
+	defer rows.Close()
+	var out []openFailure
+	for rows.Next() {
+		var o openFailure
+		var from, to time.Time
+		if err := rows.Scan(&o.key.meter, &from, &to, &o.firstFailedAt, &o.attempts); err != nil {
+			return nil, fmt.Errorf("read vee_failures: %w", err)
+		}
+		o.key.from, o.key.to, o.firstFailedAt = from.Unix(), to.Unix(), o.firstFailedAt.UTC()
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read vee_failures: %w", err)
+	}
+	return out, nil
+}
+
+// writeFailures records the run's failures (continuing the attempts of those already
+// open), and marks resolved the open failures that the run retried and that no longer
+// fail under the same key.
+func (j *Job) writeFailures(ctx context.Context, runID string, fails []Failure, open, retried []openFailure, started, computedAt time.Time) error {
+	if len(fails) == 0 && len(retried) == 0 {
+		return nil
+	}
+	prev := make(map[failureKey]openFailure, len(open))
+	for _, o := range open {
+		prev[o.key] = o
+	}
+	b, err := j.conn.PrepareBatch(ctx, insertFailure)
+	if err != nil {
+		return fmt.Errorf("record vee failures: %w", err)
+	}
+	defer b.Abort() //nolint:errcheck // a no-op once sent
+	seen := map[failureKey]bool{}
+	for _, f := range fails {
+		k := keyOf(f)
+		first, attempts := started, uint32(1)
+		if o, ok := prev[k]; ok {
+			first, attempts = o.firstFailedAt, o.attempts+1
+		}
+		seen[k] = true
+		if err := b.Append(f.MeterID, f.From, f.To, "failed", f.Reason, f.Message, first, attempts, runID, computedAt); err != nil {
+			return fmt.Errorf("record vee failures: %w", err)
+		}
+	}
+	for _, o := range retried {
+		if seen[o.key] {
+			continue
+		}
+		msg := "recomputed without failure"
+		for _, f := range fails {
+			if f.MeterID == o.key.meter && f.From.Unix() < o.key.to && f.To.Unix() > o.key.from {
+				msg = fmt.Sprintf("superseded by the failed window [%s, %s)", f.From.Format(time.RFC3339), f.To.Format(time.RFC3339))
+				break
+			}
+		}
+		if err := b.Append(o.key.meter, time.Unix(o.key.from, 0).UTC(), time.Unix(o.key.to, 0).UTC(), "resolved", "", msg,
+			o.firstFailedAt, o.attempts, runID, computedAt); err != nil {
+			return fmt.Errorf("record vee failures: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("record vee failures: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/vee"
+)
+
+// failedRow is a window's latest state in vee_failures.
+type failedRow struct {
+	status, reason, message string
+	firstFailedAt           time.Time
+	attempts                uint32
+}
+
+func failuresTable(t *testing.T, conn driver.Conn) map[string]failedRow {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), `SELECT meter_id, window_start, window_end, status, reason, message, first_failed_at, attempts
+FROM vee_failures FINAL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[string]failedRow{}
+	for rows.Next() {
+		var m string
+		var from, to time.Time
+		var r failedRow
+		if err := rows.Scan(&m, &from, &to, &r.status, &r.reason, &r.message, &r.firstFailedAt, &r.attempts); err != nil {
+			t.Fatal(err)
+		}
+		if _, dup := out[m]; dup {
+			t.Errorf("meter %s has more than one window in vee_failures", m)
+		}
+		r.firstFailedAt = r.firstFailedAt.UTC()
+		out[m] = r
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// failedCount reads meterhouse_vee_failed_windows_total{reason} from reg.
+func failedCount(t *testing.T, reg *prometheus.Registry, reason string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "meterhouse_vee_failed_windows_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && l.GetValue() == reason {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	t.Fatalf("meterhouse_vee_failed_windows_total{reason=%q} not exported", reason)
+	return 0
+}
+
+// insertRawEdit stores an edit row directly, as the old time-wrapping bug did, bypassing
+// the API's checks.
+func insertRawEdit(t *testing.T, conn driver.Conn, meter string, start, end, created time.Time) {
+	t.Helper()
+	b, err := conn.PrepareBatch(context.Background(), insertEdit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(newID(), meter, start, end, int64(100), EditEach, "bad edit", "test", int64(0), created); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestJobIsolatesFailedWindows stores bad edits as the DateTime wrap-around left them (a
+// start off the 15-minute grid, an end before the start) and makes the rule code panic
+// for a third meter, then runs the job: every other meter is validated exactly as in a
+// database without the bad records, and the three windows are skipped and reported with
+// their reasons in the run's result, in vee_failures and in the metric. The next run
+// retries them and decides the same; once a window computes, it is marked resolved.
+func TestJobIsolatesFailedWindows(t *testing.T) {
+	from := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC)
+	d := simulate(t, 8, from, to, to.Add(time.Minute))
+	now := to.Add(10 * time.Minute)
+	offGrid, backwards, panicky := d.meters[5].MeterID, d.meters[6].MeterID, d.meters[7].MeterID
+
+	// The reference: the same fleet without the bad records.
+	_, ref := testenv.ClickHouse(t)
+	if err := schema.InsertMeters(context.Background(), ref, d.meters); err != nil {
+		t.Fatal(err)
+	}
+	insertReadings(t, ref, d.readings)
+	refClock := now
+	runAt(t, newJob(t, ref, testConfig(), &refClock), &refClock, now)
+	want := withoutVersions(snapshot(t, ref))
+
+	_, conn := testenv.ClickHouse(t)
+	if err := schema.InsertMeters(context.Background(), conn, d.meters); err != nil {
+		t.Fatal(err)
+	}
+	insertReadings(t, conn, d.readings)
+	badStart := time.Date(2026, 10, 21, 10, 7, 13, 0, time.UTC) // off the grid, as 2163-… wrapped
+	insertRawEdit(t, conn, offGrid, badStart, badStart.Add(Interval), from)
+	insertRawEdit(t, conn, backwards, time.Date(2026, 10, 21, 12, 0, 0, 0, time.UTC), time.Date(2026, 10, 21, 11, 0, 0, 0, time.UTC), from)
+	clock := now
+	j := newJob(t, conn, testConfig(), &clock)
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.SetMetrics(m)
+	panics := true
+	j.process = func(in vee.Input, rules vee.RuleSet, now time.Time) (vee.Output, error) {
+		if panics && in.MeterID == panicky {
+			var p *vee.Output
+			_ = p.Intervals // a nil dereference, as a bug in rule code would
+		}
+		return vee.Process(in, rules, now)
+	}
+
+	r1, err := j.Run(context.Background())
+	if err != nil {
+		t.Fatalf("run with bad records: %v, want the other meters validated", err)
+	}
+	t.Logf("first run: %+v", r1)
+	if !r1.Watermark.Equal(now) {
+		t.Errorf("watermark %s, want %s: it must advance for the other meters", r1.Watermark, now)
+	}
+	wantReasons := map[string]string{offGrid: FailureEdit, backwards: FailureEdit, panicky: FailurePanic}
+	if r1.Failed != 3 || len(r1.Failures) != 3 {
+		t.Fatalf("Failed %d, Failures %v; want the 3 bad windows", r1.Failed, r1.Failures)
+	}
+	for _, f := range r1.Failures {
+		if wantReasons[f.MeterID] != f.Reason || !f.To.After(f.From) {
+			t.Errorf("failure %s, want reason %q", f, wantReasons[f.MeterID])
+		}
+	}
+	if msg := failureOf(r1, offGrid).Message; !strings.Contains(msg, "not on the 15m0s grid") || !strings.Contains(msg, "edits[0].start") {
+		t.Errorf("off-grid failure message %q, want it to name edits[0].start and the grid", msg)
+	}
+	if msg := failureOf(r1, panicky).Message; !strings.Contains(msg, "panic") {
+		t.Errorf("panic failure message %q", msg)
+	}
+
+	// Every other meter is validated exactly as without the bad records; the bad ones
+	// have nothing written.
+	got := withoutVersions(snapshot(t, conn))
+	bad := func(m string) bool { _, ok := wantReasons[m]; return ok }
+	wantOthers := maps.Clone(want)
+	maps.DeleteFunc(wantOthers, func(k rowKey, _ stored) bool { return bad(k.meter) })
+	for k := range got {
+		if bad(k.meter) {
+			t.Fatalf("row %v written for a failed window", k)
+		}
+	}
+	if !maps.Equal(got, wantOthers) {
+		diffRows(t, got, wantOthers)
+	}
+	if len(wantOthers) == 0 || r1.Meters != len(d.meters)+1-3 {
+		t.Errorf("%d meters computed, want %d", r1.Meters, len(d.meters)+1-3)
+	}
+
+	table := failuresTable(t, conn)
+	if len(table) != 3 {
+		t.Fatalf("vee_failures holds %v, want the 3 windows", table)
+	}
+	for meter, reason := range wantReasons {
+		r := table[meter]
+		if r.status != "failed" || r.reason != reason || r.attempts != 1 || r.message != failureOf(r1, meter).Message || !r.firstFailedAt.Equal(now) {
+			t.Errorf("vee_failures row of %s: %+v, want failed, %s, 1 attempt", meter, r, reason)
+		}
+	}
+	if n := failedCount(t, reg, FailureEdit); n != 2 {
+		t.Errorf("edit failures counted %g, want 2", n)
+	}
+	if n := failedCount(t, reg, FailurePanic); n != 1 {
+		t.Errorf("panic failures counted %g, want 1", n)
+	}
+
+	// The next run retries them and decides the same (replay-determinism).
+	clock = now.Add(time.Minute)
+	r2 := runAt(t, j, &clock, clock)
+	if r2.Retried != 3 || r2.Failed != 3 || fmt.Sprint(r2.Failures) != fmt.Sprint(r1.Failures) {
+		t.Errorf("retry: retried %d, failures %v; want the same 3 as %v", r2.Retried, r2.Failures, r1.Failures)
+	}
+	if r := failuresTable(t, conn)[offGrid]; r.attempts != 2 || !r.firstFailedAt.Equal(now) || r.status != "failed" {
+		t.Errorf("after the retry: %+v, want 2 attempts since %s", r, now)
+	}
+	if n := failedCount(t, reg, FailureEdit); n != 4 {
+		t.Errorf("edit failures counted %g, want 4", n)
+	}
+
+	// Once the window computes, it is resolved and its rows are those of the reference.
+	panics = false
+	clock = now.Add(2 * time.Minute)
+	r3 := runAt(t, j, &clock, clock)
+	if r3.Failed != 2 {
+		t.Errorf("after the fix: %d failures, want the 2 bad edits", r3.Failed)
+	}
+	table = failuresTable(t, conn)
+	if r := table[panicky]; r.status != "resolved" {
+		t.Errorf("vee_failures row of the fixed meter: %+v, want resolved", r)
+	}
+	if r := table[offGrid]; r.status != "failed" || r.attempts != 3 {
+		t.Errorf("vee_failures row of the bad edit: %+v, want failed, 3 attempts", r)
+	}
+	got = withoutVersions(snapshot(t, conn))
+	for k, v := range want {
+		if k.meter == panicky && got[k] != v {
+			t.Fatalf("fixed meter row %v: %+v, want %+v", k, got[k], v)
+		}
+	}
+	if r4 := runAt(t, j, &clock, clock.Add(time.Minute)); r4.Retried != 2 {
+		t.Errorf("a resolved window is retried again: %d retried, want 2", r4.Retried)
+	}
+}
+
+func failureOf(r Result, meter string) Failure {
+	for _, f := range r.Failures {
+		if f.MeterID == meter {
+			return f
+		}
+	}
+	return Failure{}
+}
