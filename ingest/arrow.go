@@ -54,6 +54,9 @@ type ArrowDecoder struct {
 	src     bytesMessageReader
 	rejects []RowReject
 	n       int64 // the message's rows seen so far
+	// maxRows, when positive, refuses a stream of more rows as a whole, before any row of
+	// the record batch that goes over it is decoded (HTTP ingest's http_ingest.max_readings).
+	maxRows int64
 }
 
 // NewArrowDecoder returns a decoder that accepts timestamps within w.
@@ -65,9 +68,11 @@ func NewArrowDecoder(w Window) *ArrowDecoder {
 // refused rows, each with its index in the stream (counted across its record batches).
 // When the message as a whole cannot be used (a malformed stream, a missing column, a
 // column of the wrong type) it returns ok false with the reason and leaves cols as it
-// was. The returned slice is reused by the next call; value is not retained. Message keys
-// are not checked against the rows, since one message carries many meters.
-func (d *ArrowDecoder) Decode(value []byte, now time.Time, cols *Columns) (rows []RowReject, r Reject, ok bool) {
+// was. ref is the reference time of the timestamp window (the message's timestamp); when it
+// is zero no window is applied. The returned slice is reused by the next call; value is not
+// retained. Message keys are not checked against the rows, since one message carries many
+// meters.
+func (d *ArrowDecoder) Decode(value []byte, ref time.Time, cols *Columns) (rows []RowReject, r Reject, ok bool) {
 	start := cols.Len()
 	clear(d.rejects)
 	d.rejects = d.rejects[:0]
@@ -90,7 +95,7 @@ func (d *ArrowDecoder) Decode(value []byte, now time.Time, cols *Columns) (rows 
 	}
 	defer rd.Release()
 	for rd.Next() {
-		if r, ok := d.batch(rd.RecordBatch(), now, cols); !ok {
+		if r, ok := d.batch(rd.RecordBatch(), ref, cols); !ok {
 			return nil, r, false
 		}
 	}
@@ -105,6 +110,7 @@ type arrowColumns struct {
 	id      stringColumn
 	ts      *array.Timestamp
 	tsUnit  int64 // ticks per second
+	tsName  string
 	wh      arrow.Array
 	quality *array.Uint8 // nil when the batch has none
 }
@@ -161,7 +167,8 @@ func (d *ArrowDecoder) columns(rec arrow.RecordBatch) (arrowColumns, Reject, boo
 		return ac, wrong(ArrowColTS, "a timestamp", a.DataType()), false
 	}
 	ac.ts = ts
-	ac.tsUnit = int64(time.Second / a.DataType().(*arrow.TimestampType).Unit.Multiplier())
+	unit := a.DataType().(*arrow.TimestampType).Unit
+	ac.tsUnit, ac.tsName = int64(time.Second/unit.Multiplier()), unit.String()
 
 	if a, r, ok = col(ArrowColRegisterWh, true); !ok {
 		return ac, r, false
@@ -206,14 +213,18 @@ func asStrings(a arrow.Array) stringColumn {
 }
 
 // batch decodes one record batch.
-func (d *ArrowDecoder) batch(rec arrow.RecordBatch, now time.Time, cols *Columns) (Reject, bool) {
+func (d *ArrowDecoder) batch(rec arrow.RecordBatch, ref time.Time, cols *Columns) (Reject, bool) {
 	ac, r, ok := d.columns(rec)
 	if !ok {
 		return r, false
 	}
 	n := int(rec.NumRows())
+	if d.maxRows > 0 && d.n+int64(n) > d.maxRows {
+		return Reject{Code: CodeMalformed, Row: -1, Reason: fmt.Sprintf(
+			"more than %d rows; at most %d per request (http_ingest.max_readings)", d.maxRows, d.maxRows)}, false
+	}
 	for i := range n {
-		if r, ok := d.row(&ac, i, now, cols); !ok {
+		if r, ok := d.row(&ac, i, ref, cols); !ok {
 			r.Row = int(d.n) + i
 			d.rejects = append(d.rejects, RowReject{Reject: r, MeterID: ac.idString(i), Value: ac.appendRowJSON(nil, i)})
 		}
@@ -223,7 +234,7 @@ func (d *ArrowDecoder) batch(rec arrow.RecordBatch, now time.Time, cols *Columns
 }
 
 // row checks row i and appends it to cols, or says why it is refused.
-func (d *ArrowDecoder) row(ac *arrowColumns, i int, now time.Time, cols *Columns) (Reject, bool) {
+func (d *ArrowDecoder) row(ac *arrowColumns, i int, ref time.Time, cols *Columns) (Reject, bool) {
 	switch {
 	case ac.id.IsNull(i):
 		return Reject{Code: CodeMissingField, Field: ArrowColMeterID, Reason: "is null"}, false
@@ -233,7 +244,12 @@ func (d *ArrowDecoder) row(ac *arrowColumns, i int, now time.Time, cols *Columns
 		return Reject{Code: CodeMissingField, Field: ArrowColRegisterWh, Reason: "is null"}, false
 	}
 	id := viewBytes(ac.id.Value(i))
+	// Seconds by division, never ticks by multiplication: no unit of a huge value can
+	// overflow, and the range is checked before a time.Time is made of it.
 	raw := int64(ac.ts.Value(i))
+	if sec := raw / ac.tsUnit; sec < minReadingUnix || sec > maxReadingUnix {
+		return Reject{Code: CodeBadTimestamp, Field: ArrowColTS, Reason: outOfRange(ac.tsString(i))}, false
+	}
 	if raw%ac.tsUnit != 0 {
 		return Reject{Code: CodeBadTimestamp, Field: ArrowColTS,
 			Reason: fmt.Sprintf("%s: sub-second timestamps are not accepted", ac.tsString(i))}, false
@@ -259,7 +275,7 @@ func (d *ArrowDecoder) row(ac *arrowColumns, i int, now time.Time, cols *Columns
 	if ac.quality != nil && !ac.quality.IsNull(i) {
 		q = ac.quality.Value(i)
 	}
-	if r, ok := checkReading(id, ts, wh, now, d.window); !ok {
+	if r, ok := checkReading(id, ts, wh, ref, d.window); !ok {
 		return r, false
 	}
 	cols.Append(d.ids.intern(id), ts, wh, q)
@@ -277,12 +293,28 @@ func (ac *arrowColumns) idString(i int) string {
 	return ac.id.Value(i)
 }
 
-// tsString renders the timestamp of row i in RFC 3339 with the fraction it has.
+// The range of reading timestamps in Unix seconds (see minReadingTS), and the range of
+// years 1 to 9999 that RFC 3339 can write.
+var (
+	minReadingUnix = minReadingTS.Unix()
+	maxReadingUnix = maxReadingTS.Unix()
+)
+
+const (
+	minRFC3339Unix = -62135596800 // 0001-01-01T00:00:00Z
+	maxRFC3339Unix = 253402300799 // 9999-12-31T23:59:59Z
+)
+
+// tsString renders the timestamp of row i in RFC 3339 with the fraction it has, or, for a
+// value beyond the years RFC 3339 can write, as the raw count of its unit.
 func (ac *arrowColumns) tsString(i int) string {
 	raw := int64(ac.ts.Value(i))
 	sec, frac := raw/ac.tsUnit, raw%ac.tsUnit
 	if frac < 0 {
 		sec, frac = sec-1, frac+ac.tsUnit
+	}
+	if sec < minRFC3339Unix || sec > maxRFC3339Unix {
+		return strconv.FormatInt(raw, 10) + ac.tsName + " since 1970-01-01T00:00:00Z"
 	}
 	return time.Unix(sec, frac*(int64(time.Second)/ac.tsUnit)).UTC().Format(time.RFC3339Nano)
 }

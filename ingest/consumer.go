@@ -34,7 +34,8 @@ type Config struct {
 	BatchRows int `yaml:"batch_rows"`
 	// FlushInterval flushes a batch this long after its first message, however small.
 	FlushInterval time.Duration `yaml:"flush_interval"`
-	// Window bounds the reading timestamps accepted.
+	// Window bounds the reading timestamps accepted, around each Kafka message's timestamp
+	// (for HTTP ingest: its acceptance time), never the consumer's clock.
 	Window Window `yaml:"window"`
 	// RetryMin and RetryMax bound the exponential backoff between retries of a failed
 	// insert or dead-letter write. Ingest retries until it succeeds or is stopped, and
@@ -131,7 +132,6 @@ type Ingester struct {
 	writer  Writer
 	log     *slog.Logger
 	metrics *Metrics
-	now     func() time.Time
 	crash   *crashHook // nil unless a crash test asks for one
 }
 
@@ -147,7 +147,7 @@ func New(cfg Config, k broker.Config, w Writer, log *slog.Logger, m *Metrics) (*
 	if w == nil || log == nil || m == nil {
 		return nil, errors.New("ingest: New needs a writer, a logger and metrics")
 	}
-	return &Ingester{cfg: cfg, kafka: k, writer: w, log: log, metrics: m, now: time.Now}, nil
+	return &Ingester{cfg: cfg, kafka: k, writer: w, log: log, metrics: m}, nil
 }
 
 // Run consumes until ctx is cancelled, then flushes and commits what each consumer holds
@@ -334,19 +334,21 @@ func (c *consumer) shutdown(ctx context.Context) error {
 	return nil
 }
 
-// add decodes one message into the batch, or into the dead letters.
+// add decodes one message into the batch, or into the dead letters. What it decides
+// depends only on the message (key, value, headers and Kafka timestamp), never on a clock,
+// so a redelivered message is decided exactly as its first delivery was.
 func (c *consumer) add(m kafka.Message) {
 	c.messages++
 	c.metrics.messages.Inc()
 	c.last[m.Partition] = m
-	now := c.now()
+	ref := messageTime(m.Time)
 	switch ct := header(m.Headers, "content-type"); ct {
 	case "", ContentTypeJSON:
-		if r, ok := c.json.Decode(m.Key, m.Value, now, &c.cols); !ok {
+		if r, ok := c.json.Decode(m.Key, m.Value, ref, &c.cols); !ok {
 			c.deadLetter(m, m.Value, r)
 		}
 	case ContentTypeArrow:
-		rows, r, ok := c.arrow.Decode(m.Value, now, &c.cols)
+		rows, r, ok := c.arrow.Decode(m.Value, ref, &c.cols)
 		if !ok {
 			c.deadLetter(m, m.Value, r)
 		}

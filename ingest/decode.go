@@ -10,34 +10,74 @@ import (
 	"github.com/meterhouse/meterhouse/schema"
 )
 
-// Window bounds the reading timestamps ingest accepts, relative to the time of decoding.
+// Window bounds the reading timestamps ingest accepts, relative to a reference time that
+// does not change when a message is delivered again: the Kafka message's timestamp for the
+// consumer, the acceptance time for HTTP ingest (which stamps every message it produces with
+// it). See messageTime.
 type Window struct {
-	// MaxAge is how far in the past a reading may lie (the lateness window).
+	// MaxAge is how far before the reference time a reading may lie (the lateness window).
 	MaxAge time.Duration `yaml:"max_age"`
-	// MaxFuture is how far ahead of the clock a reading may lie (clock skew of meters).
+	// MaxFuture is how far after the reference time a reading may lie (clock skew of meters).
 	MaxFuture time.Duration `yaml:"max_future"`
 }
 
-// checkReading applies the checks every format shares: meter id syntax, the timestamp
-// window, and a non-negative register.
-func checkReading(id []byte, ts time.Time, wh int64, now time.Time, w Window) (Reject, bool) {
+// messageTime returns the reference time the window of a Kafka message's readings is judged
+// against: the message's timestamp (kafka-go's Message.Time, to the millisecond, as stored in
+// the log), which is the same on every delivery. A message without a usable timestamp (none,
+// -1, or one outside what a DateTime column holds: schema.MinDateTime exclusive to
+// schema.MaxDateTime) gives the zero time, for which no window is applied: its readings get
+// every other check, the storable range of ts included, and so are decided the same way on
+// every delivery too. No decision ever depends on the consumer's clock.
+func messageTime(t time.Time) time.Time {
+	if !t.After(schema.MinDateTime) || t.After(schema.MaxDateTime) {
+		return time.Time{}
+	}
+	return t
+}
+
+// minReadingTS is the earliest reading ts accepted: one second after schema.MinDateTime,
+// because readings_hourly files a reading under toStartOfHour(ts - 1), which would wrap
+// (on 18.16, to 1970-01-01 06:00) for a ts of exactly the epoch. maxReadingTS is
+// schema.MaxDateTime.
+var (
+	minReadingTS = schema.MinDateTime.Add(time.Second)
+	maxReadingTS = schema.MaxDateTime
+)
+
+// checkReading applies the checks every format shares: meter id syntax, a timestamp that
+// the readings table and its aggregates can hold (minReadingTS to maxReadingTS), the timestamp window around ref (skipped when ref is zero),
+// and a non-negative register.
+func checkReading(id []byte, ts time.Time, wh int64, ref time.Time, w Window) (Reject, bool) {
 	if !schema.ValidMeterID(id) {
 		return Reject{Code: CodeBadMeterID, Field: "meter_id", Row: -1,
 			Reason: fmt.Sprintf("%q is not 1-64 characters of A-Z a-z 0-9 . _ : -", truncate(id))}, false
 	}
-	if ts.Before(now.Add(-w.MaxAge)) {
-		return Reject{Code: CodeOutOfWindow, Field: "ts", Row: -1,
-			Reason: fmt.Sprintf("%s is older than the lateness window of %s", ts.Format(time.RFC3339), w.MaxAge)}, false
+	if ts.Before(minReadingTS) || ts.After(maxReadingTS) {
+		return Reject{Code: CodeBadTimestamp, Field: "ts", Row: -1, Reason: outOfRange(ts.Format(time.RFC3339))}, false
 	}
-	if ts.After(now.Add(w.MaxFuture)) {
-		return Reject{Code: CodeOutOfWindow, Field: "ts", Row: -1,
-			Reason: fmt.Sprintf("%s is more than %s in the future", ts.Format(time.RFC3339), w.MaxFuture)}, false
+	if !ref.IsZero() {
+		if ts.Before(ref.Add(-w.MaxAge)) {
+			return Reject{Code: CodeOutOfWindow, Field: "ts", Row: -1,
+				Reason: fmt.Sprintf("%s is older than the lateness window of %s before %s",
+					ts.Format(time.RFC3339), w.MaxAge, ref.UTC().Format(time.RFC3339Nano))}, false
+		}
+		if ts.After(ref.Add(w.MaxFuture)) {
+			return Reject{Code: CodeOutOfWindow, Field: "ts", Row: -1,
+				Reason: fmt.Sprintf("%s is more than %s in the future of %s",
+					ts.Format(time.RFC3339), w.MaxFuture, ref.UTC().Format(time.RFC3339Nano))}, false
+		}
 	}
 	if wh < 0 {
 		return Reject{Code: CodeNegative, Field: "register_wh", Row: -1,
 			Reason: fmt.Sprintf("%d is negative", wh)}, false
 	}
 	return Reject{}, true
+}
+
+// outOfRange is the reason for a timestamp that the readings table cannot hold.
+func outOfRange(ts string) string {
+	return fmt.Sprintf("%s is outside the range the readings table holds, %s to %s", ts,
+		minReadingTS.Format(time.RFC3339), maxReadingTS.Format(time.RFC3339))
 }
 
 // truncate shortens an offending value for an error message.
@@ -86,13 +126,19 @@ func NewJSONDecoder(w Window) *JSONDecoder {
 }
 
 // Decode appends the reading in value to cols, or returns why it was refused. key is the
-// Kafka message key: when not empty it must equal the reading's meter id. now is the
-// reference for the timestamp window. Neither key nor value is retained.
-func (d *JSONDecoder) Decode(key, value []byte, now time.Time, cols *Columns) (Reject, bool) {
+// Kafka message key: when not empty it must equal the reading's meter id. ref is the
+// reference time of the timestamp window (the message's timestamp); when it is zero no
+// window is applied. Neither key nor value is retained.
+func (d *JSONDecoder) Decode(key, value []byte, ref time.Time, cols *Columns) (Reject, bool) {
 	v, err := d.parser.ParseBytes(value)
 	if err != nil {
 		return Reject{Code: CodeMalformed, Row: -1, Reason: "malformed JSON: " + err.Error()}, false
 	}
+	return d.decodeValue(key, v, ref, cols)
+}
+
+// decodeValue is Decode of a parsed value.
+func (d *JSONDecoder) decodeValue(key []byte, v *fastjson.Value, ref time.Time, cols *Columns) (Reject, bool) {
 	obj, err := v.Object()
 	if err != nil {
 		return Reject{Code: CodeMalformed, Row: -1, Reason: "want a JSON object, got " + v.Type().String()}, false
@@ -126,7 +172,7 @@ func (d *JSONDecoder) Decode(key, value []byte, now time.Time, cols *Columns) (R
 	if err != nil {
 		return Reject{Code: CodeBadTimestamp, Field: "ts", Row: -1, Reason: fmt.Sprintf("%q: %v", truncate(tsb), err)}, false
 	}
-	if r, ok := checkReading(id, ts, wh, now, d.window); !ok {
+	if r, ok := checkReading(id, ts, wh, ref, d.window); !ok {
 		return r, false
 	}
 	if len(key) > 0 && !bytes.Equal(key, id) {

@@ -1,13 +1,16 @@
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,7 +85,8 @@ type Refusal struct {
 // HTTPHandler serves HTTP ingest: POST /v1/readings and the form endpoint POST
 // /meter_reading. It validates readings with the same decoders as the Kafka consumer and
 // produces each accepted reading to the readings topic as one JSON message keyed by its
-// meter id, synchronously, so a 2xx means Kafka has every accepted reading; storage
+// meter id and timestamped with the acceptance time the window was judged against,
+// synchronously, so a 2xx means Kafka has every accepted reading; storage
 // follows through the consumer. It is safe for concurrent use.
 type HTTPHandler struct {
 	cfg      HTTPConfig
@@ -96,10 +100,12 @@ type HTTPHandler struct {
 type httpState struct {
 	json    *JSONDecoder
 	arrow   *ArrowDecoder
-	parser  fastjson.Parser // for the array or a refused line; the decoder has its own
-	body    bytes.Buffer
+	parser  fastjson.Parser // for one element or line; the decoder's own is not used
+	br      *bufio.Reader   // over the body, for JSON, NDJSON and forms
+	body    bytes.Buffer    // the whole body, for Arrow only
 	elem    []byte
-	values  []byte
+	values  []byte // keys and values of the messages to produce, back to back
+	ends    []int  // where each key and each value ends in values
 	cols    Columns
 	refused []Refusal
 	msgs    []kafka.Message
@@ -116,7 +122,9 @@ func NewHTTPHandler(cfg HTTPConfig, w Window, p Producer) (*HTTPHandler, error) 
 	}
 	h := &HTTPHandler{cfg: cfg, window: w, producer: p, now: time.Now}
 	h.states.New = func() any {
-		return &httpState{json: NewJSONDecoder(w), arrow: NewArrowDecoder(w)}
+		ad := NewArrowDecoder(w)
+		ad.maxRows = int64(cfg.MaxReadings)
+		return &httpState{json: NewJSONDecoder(w), arrow: ad, br: bufio.NewReaderSize(nil, maxReadingBytes)}
 	}
 	return h, nil
 }
@@ -169,33 +177,52 @@ func (h *HTTPHandler) handleReadings(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType,
 			fmt.Sprintf("Content-Type %q: want %s, %s or %s", req.Header.Get(echo.HeaderContentType), ContentTypeJSON, ContentTypeNDJSON, ContentTypeArrow))
 	}
+	if req.ContentLength > h.cfg.MaxBodyBytes { // refused before reading any of it
+		return h.readError(&http.MaxBytesError{Limit: h.cfg.MaxBodyBytes})
+	}
 	st := h.states.Get().(*httpState)
 	defer h.put(st)
-	if err := h.readBody(c, st); err != nil {
-		return err
-	}
-	now := h.now()
+	// The acceptance time, to the millisecond of a Kafka timestamp: the window is judged
+	// against it here, and every message produced carries it as its timestamp, so that the
+	// consumer judges against the very same time, however late it gets to the message.
+	now := h.now().UTC().Truncate(time.Millisecond)
+	body := http.MaxBytesReader(c.Response(), req.Body, h.cfg.MaxBodyBytes)
 	switch ct {
 	case ContentTypeJSON:
+		st.br.Reset(body)
 		err = h.decodeArray(st, now)
 	case ContentTypeNDJSON:
+		st.br.Reset(body)
 		err = h.decodeLines(st, now)
 	case ContentTypeArrow:
-		err = h.decodeArrow(st, now)
+		if req.ContentLength > 0 { // at most MaxBodyBytes: read in one allocation
+			st.body.Grow(int(req.ContentLength) + bytes.MinRead)
+		}
+		if err = h.readBody(st, body); err == nil {
+			err = h.decodeArrow(st, now)
+		}
 	}
+	st.br.Reset(nil)
 	if err != nil {
 		return err
 	}
-	if err := h.produce(req.Context(), st); err != nil {
+	if err := h.produce(req.Context(), st, now); err != nil {
 		return err
 	}
-	return c.JSON(http.StatusAccepted, HTTPResult{Accepted: st.cols.Len(), Refused: append([]Refusal{}, st.refused...)})
+	refused := st.refused
+	if refused == nil {
+		refused = []Refusal{}
+	}
+	return c.JSON(http.StatusAccepted, HTTPResult{Accepted: st.cols.Len(), Refused: refused})
 }
 
 // put returns st to the pool, emptied, unless a request made it unusually large.
 func (h *HTTPHandler) put(st *httpState) {
-	if st.body.Cap() > 1<<20 || cap(st.msgs) > 10_000 {
+	if st.body.Cap() > 1<<20 || cap(st.values) > 4<<20 || cap(st.refused) > 10_000 || cap(st.cols.MeterID) > 100_000 {
 		return
+	}
+	if len(st.json.ids.m) > 10_000 || len(st.arrow.ids.m) > 10_000 { // ids of one request only
+		st.json.ids.m, st.arrow.ids.m = nil, nil
 	}
 	st.body.Reset()
 	st.cols.Reset()
@@ -206,14 +233,24 @@ func (h *HTTPHandler) put(st *httpState) {
 	h.states.Put(st)
 }
 
-func (h *HTTPHandler) readBody(c echo.Context, st *httpState) error {
-	body := http.MaxBytesReader(c.Response(), c.Request().Body, h.cfg.MaxBodyBytes)
+// readError turns an error reading the body into the response: 413 naming the limit for a
+// body over http_ingest.max_body_bytes or api.body_limit, 400 otherwise.
+func (h *HTTPHandler) readError(err error) error {
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
+			fmt.Sprintf("request body larger than %d bytes (http_ingest.max_body_bytes)", h.cfg.MaxBodyBytes))
+	}
+	if he, ok := errors.AsType[*echo.HTTPError](err); ok && he.Code == http.StatusRequestEntityTooLarge {
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body larger than api.body_limit")
+	}
+	return fmt.Errorf("%w: reading the body: %w", api.ErrInvalid, err)
+}
+
+// readBody reads a whole body (an Arrow stream, which is decoded in place) into st.body;
+// body is already bounded by http_ingest.max_body_bytes.
+func (h *HTTPHandler) readBody(st *httpState, body io.Reader) error {
 	if _, err := st.body.ReadFrom(body); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body larger than %d bytes", h.cfg.MaxBodyBytes))
-		}
-		return fmt.Errorf("%w: reading the body: %w", api.ErrInvalid, err)
+		return h.readError(err)
 	}
 	if st.body.Len() == 0 {
 		return api.Invalid("body", "empty; want readings")
@@ -221,73 +258,141 @@ func (h *HTTPHandler) readBody(c echo.Context, st *httpState) error {
 	return nil
 }
 
-func (h *HTTPHandler) tooMany(n int) error {
-	if n > h.cfg.MaxReadings {
-		return api.Invalid("body", "%d readings; at most %d per request", n, h.cfg.MaxReadings)
-	}
-	return nil
+func (h *HTTPHandler) tooMany() error {
+	return api.Invalid("body", "more than %d readings; at most %d per request (http_ingest.max_readings)", h.cfg.MaxReadings, h.cfg.MaxReadings)
 }
 
-func (st *httpState) refuse(i int, meterID string, r Reject) {
-	st.refused = append(st.refused, Refusal{Index: i, MeterID: meterID, Code: r.Code, Field: r.Field, Reason: r.Reason})
+func (st *httpState) refuse(i int, meterID []byte, r Reject) {
+	st.refused = append(st.refused, Refusal{Index: i, MeterID: string(meterID), Code: r.Code, Field: r.Field, Reason: r.Reason})
 }
 
-// decodeArray decodes a JSON array of reading objects, each with the JSON decoder.
+// decodeArray decodes a JSON array of reading objects as a stream, one element at a time:
+// at most one element (of at most maxReadingBytes) is held besides the accepted readings,
+// and reading stops at the first limit.
 func (h *HTTPHandler) decodeArray(st *httpState, now time.Time) error {
-	v, err := st.parser.ParseBytes(st.body.Bytes())
+	br := st.br
+	c, err := skipSpace(br)
+	switch {
+	case err == io.EOF:
+		return api.Invalid("body", "empty; want readings")
+	case err != nil:
+		return h.readError(err)
+	case c != '[':
+		return api.Invalid("body", "want a JSON array of readings, got %s", jsonKind(c))
+	}
+	if c, err = skipSpace(br); err == nil && c != ']' {
+		err = br.UnreadByte()
+	}
 	if err != nil {
-		return api.Invalid("body", "malformed JSON: %v", err)
+		return h.syntaxError(err, "after [")
 	}
-	arr, err := v.Array()
-	if err != nil {
-		return api.Invalid("body", "want a JSON array of readings, got %s", v.Type())
-	}
-	if err := h.tooMany(len(arr)); err != nil {
-		return err
-	}
-	for i, e := range arr {
-		st.elem = e.MarshalTo(st.elem[:0])
-		if r, ok := st.json.Decode(nil, st.elem, now, &st.cols); !ok {
-			st.refuse(i, string(e.GetStringBytes("meter_id")), r)
+	for i := 0; c != ']'; i++ {
+		if i >= h.cfg.MaxReadings {
+			return h.tooMany()
 		}
+		st.elem, err = readValue(br, st.elem[:0], maxReadingBytes)
+		switch {
+		case errors.Is(err, errElementTooLong):
+			return api.Invalid("body", "element %d: %v; a reading is far shorter", i, err)
+		case err != nil:
+			return h.syntaxError(err, fmt.Sprintf("in element %d", i))
+		}
+		v, err := st.parser.ParseBytes(st.elem)
+		if err != nil {
+			return api.Invalid("body", "malformed JSON in element %d: %v", i, err)
+		}
+		if r, ok := st.json.decodeValue(nil, v, now, &st.cols); !ok {
+			st.refuse(i, v.GetStringBytes("meter_id"), r)
+		}
+		if c, err = skipSpace(br); err != nil {
+			return h.syntaxError(err, fmt.Sprintf("after element %d", i))
+		}
+		if c != ',' && c != ']' {
+			return api.Invalid("body", "malformed JSON: want , or ] after element %d, got %q", i, c)
+		}
+	}
+	switch _, err := skipSpace(br); {
+	case err == nil:
+		return api.Invalid("body", "malformed JSON: data after the array")
+	case err != io.EOF:
+		return h.readError(err)
 	}
 	return nil
 }
 
-// decodeLines decodes NDJSON: one reading object per line; blank lines are skipped. A body
-// of which no line is a JSON object is refused as a whole.
+// syntaxError is the response to err met while reading a JSON array at where: the body's
+// end (malformed JSON) or a read error.
+func (h *HTTPHandler) syntaxError(err error, where string) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return api.Invalid("body", "malformed JSON: the body ends %s", where)
+	}
+	return h.readError(err)
+}
+
+// jsonKind names the JSON value that starts with c.
+func jsonKind(c byte) string {
+	switch {
+	case c == '{':
+		return "an object"
+	case c == '"':
+		return "a string"
+	case c == '-' || (c >= '0' && c <= '9'):
+		return "a number"
+	case c == 't' || c == 'f':
+		return "a boolean"
+	case c == 'n':
+		return "null"
+	}
+	return fmt.Sprintf("%q, which is not JSON", c)
+}
+
+// decodeLines decodes NDJSON as a stream, one line at a time: one reading object per line;
+// blank lines are skipped. A body of which no line is a JSON object is refused as a whole.
 func (h *HTTPHandler) decodeLines(st *httpState, now time.Time) error {
-	rest := st.body.Bytes()
-	n := 0
+	n, lineNo := 0, 0
 	var malformed Reject
-	for len(rest) > 0 {
-		line := rest
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			line, rest = rest[:i], rest[i+1:]
-		} else {
-			rest = nil
+	for {
+		line, err := st.br.ReadSlice('\n')
+		lineNo++
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			return api.Invalid("body", "line %d: %v; a reading is far shorter", lineNo, errElementTooLong)
+		case err != nil && err != io.EOF:
+			return h.readError(err)
 		}
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		if err := h.tooMany(n + 1); err != nil {
-			return err
-		}
-		if r, ok := st.json.Decode(nil, line, now, &st.cols); !ok {
-			var id string
-			if v, err := st.parser.ParseBytes(line); err == nil {
-				id = string(v.GetStringBytes("meter_id"))
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			if n >= h.cfg.MaxReadings {
+				return h.tooMany()
 			}
-			st.refuse(n, id, r)
-			if r.Code == CodeMalformed && malformed.Code == "" {
-				malformed = r
-				malformed.Row = n
+			var r Reject
+			ok := false
+			v, perr := st.parser.ParseBytes(line)
+			if perr != nil {
+				r = Reject{Code: CodeMalformed, Row: -1, Reason: "malformed JSON: " + perr.Error()}
+			} else {
+				r, ok = st.json.decodeValue(nil, v, now, &st.cols)
 			}
+			if !ok {
+				var id []byte
+				if perr == nil {
+					id = v.GetStringBytes("meter_id")
+				}
+				st.refuse(n, id, r)
+				if r.Code == CodeMalformed && malformed.Code == "" {
+					malformed = r
+					malformed.Row = n
+				}
+			}
+			n++
 		}
-		n++
+		if err == io.EOF {
+			break
+		}
 	}
 	if n == 0 {
+		if lineNo == 1 {
+			return api.Invalid("body", "empty; want readings")
+		}
 		return api.Invalid("body", "no readings: every line is blank")
 	}
 	if st.cols.Len() == 0 && len(st.refused) == n && allMalformed(st.refused) {
@@ -305,7 +410,8 @@ func allMalformed(rs []Refusal) bool {
 	return true
 }
 
-// decodeArrow decodes an Arrow IPC stream with the Arrow decoder.
+// decodeArrow decodes an Arrow IPC stream with the Arrow decoder, which refuses a stream
+// of more than http_ingest.max_readings rows before decoding the rows over it.
 func (h *HTTPHandler) decodeArrow(st *httpState, now time.Time) error {
 	rows, r, ok := st.arrow.Decode(st.body.Bytes(), now, &st.cols)
 	if !ok {
@@ -315,40 +421,50 @@ func (h *HTTPHandler) decodeArrow(st *httpState, now time.Time) error {
 		}
 		return api.Invalid(field, "%s", r.Reason)
 	}
-	if err := h.tooMany(st.cols.Len() + len(rows)); err != nil {
-		return err
-	}
 	for _, row := range rows {
-		st.refuse(row.Row, row.MeterID, row.Reject)
+		st.refuse(row.Row, viewBytes(row.MeterID), row.Reject)
 	}
 	return nil
 }
 
 var jsonHeaders = []kafka.Header{{Key: "content-type", Value: []byte(ContentTypeJSON)}}
 
+// produceChunk is how many messages produce hands the producer at once, so that the
+// messages and the producer's copies of them cost a fixed amount, not one per reading of
+// the request.
+const produceChunk = 10_000
+
 // produce writes every reading of st.cols to Kafka as a JSON message keyed by its meter
-// id, and returns once the broker has acknowledged them all.
-func (h *HTTPHandler) produce(ctx context.Context, st *httpState) error {
+// id, with timestamp now (the acceptance time the window was judged against), and returns
+// once the broker has acknowledged them all. It produces produceChunk readings at a time;
+// when one chunk fails the earlier ones are in Kafka, which a retry of the request makes
+// harmless (storage deduplicates).
+func (h *HTTPHandler) produce(ctx context.Context, st *httpState, now time.Time) error {
 	n := st.cols.Len()
-	if n == 0 {
-		return nil
-	}
-	st.values = st.values[:0]
-	ends := make([]int, n)
-	for i := range n {
-		st.values = AppendJSON(st.values, schema.Reading{MeterID: st.cols.MeterID[i], TS: st.cols.TS[i], RegisterWh: st.cols.RegisterWh[i]})
-		ends[i] = len(st.values)
-	}
-	start := 0
-	for i, id := range st.cols.MeterID {
-		st.msgs = append(st.msgs, kafka.Message{Key: []byte(id), Value: st.values[start:ends[i]:ends[i]], Headers: jsonHeaders})
-		start = ends[i]
-	}
-	if err := h.producer.WriteMessages(ctx, st.msgs...); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("produce %d readings: %w", n, ctx.Err())
+	for from := 0; from < n; from += produceChunk {
+		to := min(from+produceChunk, n)
+		st.values, st.ends = st.values[:0], st.ends[:0]
+		for i := from; i < to; i++ {
+			id := st.cols.MeterID[i]
+			st.values = append(st.values, id...)
+			st.ends = append(st.ends, len(st.values))
+			st.values = AppendJSON(st.values, schema.Reading{MeterID: id, TS: st.cols.TS[i], RegisterWh: st.cols.RegisterWh[i]})
+			st.ends = append(st.ends, len(st.values))
 		}
-		return fmt.Errorf("produce %d readings: %w: %w", n, api.ErrUnavailable, err)
+		clear(st.msgs)
+		st.msgs = st.msgs[:0]
+		start := 0
+		for i := range to - from {
+			k, v := st.ends[2*i], st.ends[2*i+1]
+			st.msgs = append(st.msgs, kafka.Message{Key: st.values[start:k:k], Value: st.values[k:v:v], Headers: jsonHeaders, Time: now})
+			start = v
+		}
+		if err := h.producer.WriteMessages(ctx, st.msgs...); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("produce readings %d to %d of %d: %w", from, to, n, ctx.Err())
+			}
+			return fmt.Errorf("produce readings %d to %d of %d: %w: %w", from, to, n, api.ErrUnavailable, err)
+		}
 	}
 	return nil
 }
@@ -357,19 +473,18 @@ func (h *HTTPHandler) produce(ctx context.Context, st *httpState) error {
 // server's.
 func (h *HTTPHandler) handleForm(c echo.Context) error {
 	req := c.Request()
-	req.Body = http.MaxBytesReader(c.Response(), req.Body, h.cfg.MaxBodyBytes)
-	if err := req.ParseForm(); err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return echo.NewHTTPError(http.StatusRequestEntityTooLarge,
-				fmt.Sprintf("request body larger than %d bytes", h.cfg.MaxBodyBytes))
-		}
-		return api.Invalid("body", "not a form: %v", err)
+	if req.ContentLength > h.cfg.MaxBodyBytes {
+		return h.readError(&http.MaxBytesError{Limit: h.cfg.MaxBodyBytes})
 	}
-	id := req.PostForm.Get("meter_id")
+	st := h.states.Get().(*httpState)
+	defer h.put(st)
+	id, kwh, err := h.readForm(st, c)
+	if err != nil {
+		return err
+	}
 	if id == "" {
 		return api.Invalid("meter_id", "required")
 	}
-	kwh := req.PostForm.Get("reading")
 	if kwh == "" {
 		return api.Invalid("reading", "required: the register in kWh, like 1234.567")
 	}
@@ -377,8 +492,8 @@ func (h *HTTPHandler) handleForm(c echo.Context) error {
 	if err != nil {
 		return api.Invalid("reading", "%q: %v", truncate([]byte(kwh)), err)
 	}
-	now := h.now()
-	ts := now.UTC().Truncate(time.Second)
+	now := h.now().UTC().Truncate(time.Millisecond) // as in handleReadings
+	ts := now.Truncate(time.Second)
 	if r, ok := checkReading([]byte(id), ts, wh, now, h.window); !ok {
 		field := r.Field
 		if field == "register_wh" {
@@ -386,13 +501,75 @@ func (h *HTTPHandler) handleForm(c echo.Context) error {
 		}
 		return api.Invalid(field, "%s", r.Reason)
 	}
-	st := h.states.Get().(*httpState)
-	defer h.put(st)
 	st.cols.Append(id, ts, wh, 0)
-	if err := h.produce(req.Context(), st); err != nil {
+	if err := h.produce(req.Context(), st, now); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, HTTPResult{Accepted: 1, Refused: []Refusal{}})
+}
+
+// readForm reads an application/x-www-form-urlencoded body as a stream, one field at a time
+// (each at most maxReadingBytes), and returns the first meter_id and reading, as
+// http.Request.PostForm.Get would; other fields are read and dropped. A body of another
+// content type is not read, so both come back empty.
+func (h *HTTPHandler) readForm(st *httpState, c echo.Context) (id, kwh string, err error) {
+	req := c.Request()
+	ct, _, _ := mime.ParseMediaType(req.Header.Get(echo.HeaderContentType))
+	if ct != "application/x-www-form-urlencoded" {
+		return "", "", nil
+	}
+	st.br.Reset(http.MaxBytesReader(c.Response(), req.Body, h.cfg.MaxBodyBytes))
+	defer st.br.Reset(nil)
+	var haveID, haveKWh bool
+	for n := 1; ; n++ {
+		field, rerr := st.br.ReadSlice('&')
+		switch {
+		case errors.Is(rerr, bufio.ErrBufferFull):
+			return "", "", api.Invalid("body", "form field %d: %v", n, errElementTooLong)
+		case rerr != nil && rerr != io.EOF:
+			return "", "", h.readError(rerr)
+		}
+		field = bytes.TrimSuffix(field, []byte("&"))
+		if bytes.IndexByte(field, ';') >= 0 {
+			return "", "", api.Invalid("body", "not a form: invalid semicolon separator in field %d", n)
+		}
+		if len(field) > 0 {
+			k, v, _ := bytes.Cut(field, []byte("="))
+			key, err := formUnescape(k)
+			if err != nil {
+				return "", "", api.Invalid("body", "not a form: field %d: %v", n, err)
+			}
+			if (key == "meter_id" && !haveID) || (key == "reading" && !haveKWh) {
+				val, err := url.QueryUnescape(string(v))
+				if err != nil {
+					return "", "", api.Invalid("body", "not a form: field %d: %v", n, err)
+				}
+				if key == "meter_id" {
+					id, haveID = val, true
+				} else {
+					kwh, haveKWh = val, true
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return id, kwh, nil
+		}
+	}
+}
+
+// formUnescape decodes a form field's name. A name without escapes (the usual case) is
+// returned as one of the names readForm looks for, or empty, without allocating.
+func formUnescape(k []byte) (string, error) {
+	if bytes.IndexByte(k, '%') >= 0 || bytes.IndexByte(k, '+') >= 0 {
+		return url.QueryUnescape(string(k))
+	}
+	switch string(k) {
+	case "meter_id":
+		return "meter_id", nil
+	case "reading":
+		return "reading", nil
+	}
+	return "", nil
 }
 
 // parseKWh converts a decimal number of kWh, like 1234.567 or -2, to Wh exactly, with
