@@ -21,7 +21,7 @@ import (
 // its routes here. HTTP ingest produces accepted readings through readings, which the
 // caller closes after the server has stopped.
 func newServer(env *environment, conn driver.Conn, readings ingest.Producer) (*api.Server, error) {
-	store, err := auth.NewStore(env.cfg.Auth, conn)
+	store, err := auth.NewStore(env.cfg.Auth, conn, env.cfg.ClickHouse.PrivateDatabase())
 	if err != nil {
 		return nil, err
 	}
