@@ -68,7 +68,9 @@ func TestConfigPasswordAndTLS(t *testing.T) {
 		{"both passwords", func(c *Config) { c.Password, c.PasswordFile = "x", pwFile }, "clickhouse.password, clickhouse.password_file"},
 		{"missing password file", func(c *Config) { c.PasswordFile = filepath.Join(dir, "nope") }, "clickhouse.password_file"},
 		{"empty password file", func(c *Config) { c.PasswordFile = empty }, "clickhouse.password_file"},
-		{"tls", func(c *Config) { c.TLS = TLSConfig{Enabled: true, CAFile: cert, CertFile: cert, KeyFile: key, ServerName: "clickhouse.test"} }, ""},
+		{"tls", func(c *Config) {
+			c.TLS = TLSConfig{Enabled: true, CAFile: cert, CertFile: cert, KeyFile: key, ServerName: "clickhouse.test"}
+		}, ""},
 		{"tls system roots", func(c *Config) { c.TLS = TLSConfig{Enabled: true} }, ""},
 		{"tls off with a CA", func(c *Config) { c.TLS = TLSConfig{CAFile: cert} }, "clickhouse.tls.ca_file"},
 		{"tls off, skip verify", func(c *Config) { c.TLS = TLSConfig{InsecureSkipVerify: true} }, "clickhouse.tls.insecure_skip_verify"},
