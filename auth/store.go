@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // Errors of Authenticate. Each wraps api.ErrUnauthenticated, so a request carrying such a
@@ -33,14 +37,29 @@ type Config struct {
 	// ClickHouse again; a revocation made by another process takes effect within it. 0
 	// checks every request against ClickHouse.
 	CacheTTL time.Duration `yaml:"cache_ttl"`
+	// SecretFile names a file holding the server-side secret (its first line, at least 32
+	// bytes) under which tokens are stored: the store keeps HMAC-SHA256(secret, token),
+	// never the token or a bare hash of it. Every process that serves or issues tokens
+	// (serve, token) must use the same secret; changing it invalidates every token. The
+	// local services write .services/secrets/api-token-hmac.key. SecretFile or Secret is
+	// required by NewStore; they are exclusive.
+	SecretFile string `yaml:"secret_file"`
+	// Secret is the secret itself, for the environment (MH_AUTH_SECRET) rather than a
+	// file; it is redacted when configuration is printed.
+	Secret string `yaml:"secret" secret:"true"`
 }
 
-// DefaultConfig gives tokens 90 days and caches checks for 10 seconds.
+// MinSecretBytes is the shortest accepted auth secret: 256 bits.
+const MinSecretBytes = 32
+
+// DefaultConfig gives tokens 90 days and caches checks for 10 seconds. It has no secret:
+// give auth.secret_file or auth.secret.
 func DefaultConfig() Config {
 	return Config{TokenTTL: 90 * 24 * time.Hour, CacheTTL: 10 * time.Second}
 }
 
-// Validate reports the first field that cannot work, naming it.
+// Validate reports the first field that cannot work, naming it. A missing secret is not
+// an error here (commands that issue or check no token need none); NewStore refuses it.
 func (c Config) Validate() error {
 	if c.TokenTTL < 0 {
 		return fmt.Errorf("auth.token_ttl: must not be negative, got %s", c.TokenTTL)
@@ -48,18 +67,50 @@ func (c Config) Validate() error {
 	if c.CacheTTL < 0 {
 		return fmt.Errorf("auth.cache_ttl: must not be negative, got %s", c.CacheTTL)
 	}
+	if c.Secret != "" || c.SecretFile != "" {
+		if _, err := c.key(); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
-// Store keeps tokens and the admin audit trail in ClickHouse. It is safe for concurrent
-// use.
+// key returns the HMAC key, from Secret or read from SecretFile.
+func (c Config) key() ([]byte, error) {
+	switch {
+	case c.Secret != "" && c.SecretFile != "":
+		return nil, errors.New("auth.secret, auth.secret_file: give one, not both")
+	case c.Secret == "" && c.SecretFile == "":
+		return nil, errors.New("auth.secret_file (MH_AUTH_SECRET_FILE) or auth.secret (MH_AUTH_SECRET): required: the server-side secret tokens are stored under, at least 32 bytes")
+	case c.Secret != "":
+		if len(c.Secret) < MinSecretBytes {
+			return nil, fmt.Errorf("auth.secret: %d bytes, want at least %d", len(c.Secret), MinSecretBytes)
+		}
+		return []byte(c.Secret), nil
+	}
+	line, err := schema.ReadSecretFile(c.SecretFile)
+	if err != nil {
+		return nil, fmt.Errorf("auth.secret_file: %w", err)
+	}
+	if len(line) < MinSecretBytes {
+		return nil, fmt.Errorf("auth.secret_file: %s holds %d bytes, want at least %d", c.SecretFile, len(line), MinSecretBytes)
+	}
+	return []byte(line), nil
+}
+
+// Store keeps tokens and the admin audit trail in ClickHouse, in the tables api_tokens and
+// admin_audit of the private database (schema.Config.PrivateDatabase). It is safe for
+// concurrent use.
 type Store struct {
-	cfg  Config
-	conn driver.Conn
-	now  func() time.Time
+	cfg    Config
+	conn   driver.Conn
+	key    []byte
+	tokens string // the qualified name of the token table
+	audits string // the qualified name of the audit table
+	now    func() time.Time
 
 	mu    sync.Mutex
-	cache map[string]cached // by hash
+	cache map[string]cached // by the token's HMAC
 }
 
 // cached is a token checked against ClickHouse, trusted until until.
@@ -78,19 +129,39 @@ type Option func(*Store)
 // issue tokens that are already expired.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
-// NewStore returns a store over conn, whose database must be migrated.
-func NewStore(cfg Config, conn driver.Conn, opts ...Option) (*Store, error) {
+// NewStore returns a store over conn whose tables are in the database private, the
+// migrated private database (schema.Config.PrivateDatabase). cfg must hold a secret.
+func NewStore(cfg Config, conn driver.Conn, private string, opts ...Option) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	key, err := cfg.key()
+	if err != nil {
 		return nil, err
 	}
 	if conn == nil {
 		return nil, errors.New("auth: NewStore needs a ClickHouse connection")
 	}
-	s := &Store{cfg: cfg, conn: conn, now: time.Now, cache: map[string]cached{}}
+	if private == "" {
+		return nil, errors.New("auth: NewStore needs the private database's name")
+	}
+	s := &Store{
+		cfg: cfg, conn: conn, key: key, now: time.Now, cache: map[string]cached{},
+		tokens: private + ".api_tokens", audits: private + ".admin_audit",
+	}
 	for _, o := range opts {
 		o(s)
 	}
 	return s, nil
+}
+
+// hash returns what the store keeps of a token's text: the hex HMAC-SHA256 of it under the
+// server-side secret. Unlike a bare hash, it cannot be checked against a guessed or stolen
+// token by anyone without the secret, nor be computed from a token seen elsewhere.
+func (s *Store) hash(token string) string {
+	mac := hmac.New(sha256.New, s.key)
+	mac.Write([]byte(token))
+	return hex.EncodeToString(mac.Sum(nil))
 }
 
 // Actions recorded in the audit trail.
@@ -124,7 +195,7 @@ func (s *Store) Create(ctx context.Context, actor string, req NewToken) (string,
 	}); err != nil {
 		return "", Token{}, err
 	}
-	if err := s.insert(ctx, Hash(secret), t, 0); err != nil {
+	if err := s.insert(ctx, s.hash(secret), t, 0); err != nil {
 		return "", Token{}, err
 	}
 	return secret, t, nil
@@ -139,7 +210,7 @@ func zeroNever(t time.Time) any {
 
 // insert appends one row of the token table.
 func (s *Store) insert(ctx context.Context, hash string, t Token, revoked uint8) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO api_tokens (token_id, hash, name, roles, created_at, created_by, expires_at, revoked, revoked_at, revoked_by)")
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.tokens+" (token_id, hash, name, roles, created_at, created_by, expires_at, revoked, revoked_at, revoked_by)")
 	if err != nil {
 		return fmt.Errorf("auth: prepare token insert: %w", err)
 	}
@@ -173,12 +244,10 @@ func toZero(t time.Time) time.Time {
 	return t.UTC()
 }
 
-const selectTokens = `SELECT token_id, hash, name, roles, created_at, created_by, expires_at, revoked, revoked_at, revoked_by
-FROM api_tokens FINAL`
-
-// scan reads the rows of selectTokens.
+// scan reads the token rows that where selects.
 func (s *Store) scan(ctx context.Context, where string, args ...any) ([]Token, []string, error) {
-	rows, err := s.conn.Query(ctx, selectTokens+" "+where, args...)
+	rows, err := s.conn.Query(ctx, `SELECT token_id, hash, name, roles, created_at, created_by, expires_at, revoked, revoked_at, revoked_by
+FROM `+s.tokens+" FINAL "+where, args...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("auth: read tokens: %w", err)
 	}
@@ -267,7 +336,9 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (api.Principal,
 	if !WellFormed(secret) {
 		return api.Principal{}, ErrUnknownToken
 	}
-	hash := Hash(secret)
+	// The lookup's text (visible in system.processes to every ClickHouse user on 18.16)
+	// holds the HMAC, which is useless without the secret, never the token or its bare hash.
+	hash := s.hash(secret)
 	now := s.now()
 	s.mu.Lock()
 	c, ok := s.cache[hash]
@@ -324,7 +395,7 @@ func (s *Store) audit(ctx context.Context, at time.Time, actor, action, target s
 	if err != nil {
 		return err
 	}
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO admin_audit (at, event_id, actor, action, target, detail)")
+	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.audits+" (at, event_id, actor, action, target, detail)")
 	if err != nil {
 		return fmt.Errorf("auth: prepare audit insert: %w", err)
 	}
@@ -340,7 +411,7 @@ func (s *Store) audit(ctx context.Context, at time.Time, actor, action, target s
 
 // Audit returns the newest limit records of the administration trail, newest first.
 func (s *Store) Audit(ctx context.Context, limit int) ([]AuditEntry, error) {
-	rows, err := s.conn.Query(ctx, `SELECT at, event_id, actor, action, target, detail FROM admin_audit
+	rows, err := s.conn.Query(ctx, `SELECT at, event_id, actor, action, target, detail FROM `+s.audits+`
 ORDER BY at DESC, event_id LIMIT ?`, uint64(limit))
 	if err != nil {
 		return nil, fmt.Errorf("auth: read audit: %w", err)

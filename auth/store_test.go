@@ -13,14 +13,16 @@ import (
 )
 
 func TestStoreLifecycle(t *testing.T) {
-	_, conn := testenv.ClickHouse(t)
+	chCfg, conn := testenv.ClickHouse(t)
 	ctx := context.Background()
-	store, err := auth.NewStore(auth.Config{TokenTTL: time.Hour, CacheTTL: time.Minute}, conn)
+	cfg := testenv.AuthConfig(t)
+	cfg.CacheTTL = time.Minute
+	store, err := auth.NewStore(cfg, conn, chCfg.PrivateDatabase())
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A second process's view: no cache, so it sees revocations at once.
-	other, err := auth.NewStore(auth.Config{}, conn)
+	// A second process's view: the same secret, no cache, so it sees revocations at once.
+	other, err := auth.NewStore(auth.Config{Secret: cfg.Secret}, conn, chCfg.PrivateDatabase())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +89,7 @@ func TestStoreLifecycle(t *testing.T) {
 	}
 
 	// A token issued two hours ago with a one-hour lifetime is expired now.
-	past, err := auth.NewStore(auth.Config{}, conn, auth.WithClock(func() time.Time { return time.Now().Add(-2 * time.Hour) }))
+	past, err := auth.NewStore(auth.Config{Secret: cfg.Secret}, conn, chCfg.PrivateDatabase(), auth.WithClock(func() time.Time { return time.Now().Add(-2 * time.Hour) }))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package auth
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -44,12 +43,6 @@ func WellFormed(s string) bool {
 	}
 	_, err := base64.RawURLEncoding.DecodeString(rest)
 	return err == nil
-}
-
-// Hash returns the hex SHA-256 of a token's text: what the store keeps instead of it.
-func Hash(secret string) string {
-	sum := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(sum[:])
 }
 
 // newID returns a new public token id: 16 hex characters.

@@ -23,9 +23,6 @@ func TestNewSecret(t *testing.T) {
 			t.Fatalf("NewSecret() repeated %q", s)
 		}
 		seen[s] = true
-		if h := Hash(s); len(h) != 64 || h == Hash(s+"x") {
-			t.Fatalf("Hash(%q) = %q", s, h)
-		}
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -63,16 +65,53 @@ func filePart(id string, parts int) int {
 	return int(h.Sum32() % uint32(parts))
 }
 
+// clickHouseFromEnv returns the default ClickHouse settings overridden by the environment:
+// MH_CLICKHOUSE_ADDR, MH_CLICKHOUSE_USERNAME, MH_CLICKHOUSE_PASSWORD or
+// MH_CLICKHOUSE_PASSWORD_FILE; without a password the local services' password file
+// (.services/secrets/clickhouse-meterhouse.password, or under MH_SERVICES_HOME) is used.
+func clickHouseFromEnv() schema.Config {
+	cfg := schema.DefaultConfig()
+	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
+		cfg.Addr = a
+	}
+	if u := os.Getenv("MH_CLICKHOUSE_USERNAME"); u != "" {
+		cfg.Username = u
+	}
+	cfg.Password = os.Getenv("MH_CLICKHOUSE_PASSWORD")
+	cfg.PasswordFile = os.Getenv("MH_CLICKHOUSE_PASSWORD_FILE")
+	if cfg.Password == "" && cfg.PasswordFile == "" {
+		home := os.Getenv("MH_SERVICES_HOME")
+		if home == "" {
+			home = ".services"
+		}
+		cfg.PasswordFile = filepath.Join(home, "secrets", "clickhouse-meterhouse.password")
+	}
+	return cfg
+}
+
 // clientArgs returns the clickhouse-client arguments that insert a Native file from stdin
-// into database.readings of the server of cfg.
-func clientArgs(cfg schema.Config, database string) ([]string, error) {
+// into database.readings of the server of cfg. The password, when there is one, goes into
+// a client configuration file (mode 0600) in dir, never into the command line.
+func clientArgs(cfg schema.Config, database, dir string) ([]string, error) {
 	host, port, err := net.SplitHostPort(cfg.Addr)
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse.addr: %w", err)
 	}
 	args := []string{"--host", host, "--port", port, "--user", cfg.Username, "--query", ceilingQuery(database)}
-	if cfg.Password != "" {
-		args = append(args, "--password", cfg.Password)
+	password := cfg.Password
+	if cfg.PasswordFile != "" {
+		if password, err = schema.ReadSecretFile(cfg.PasswordFile); err != nil {
+			return nil, fmt.Errorf("clickhouse.password_file: %w", err)
+		}
+	}
+	if password != "" {
+		var x strings.Builder
+		_ = xml.EscapeText(&x, []byte(password))
+		f := filepath.Join(dir, "clickhouse-client.xml")
+		if err := os.WriteFile(f, []byte("<config><password>"+x.String()+"</password></config>\n"), 0o600); err != nil {
+			return nil, err
+		}
+		args = append([]string{"--config-file", f}, args...)
 	}
 	return args, nil
 }

@@ -123,10 +123,7 @@ func (c ingestConfig) Validate() error {
 
 // parseIngestFlags returns the configuration of args.
 func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
-	cfg := ingestConfig{ClickHouse: schema.DefaultConfig(), Ingest: benchIngestDefaults()}
-	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
-		cfg.ClickHouse.Addr = a
-	}
+	cfg := ingestConfig{ClickHouse: clickHouseFromEnv(), Ingest: benchIngestDefaults()}
 	// The kafka section with its MH_KAFKA_* variables, as the server reads it; only the
 	// user differs by default, since the bench manages topics.
 	all, err := config.Load("", os.Environ())
@@ -390,7 +387,7 @@ func (b *ingestBench) ceiling(ctx context.Context, clients int) (result, string,
 	if err != nil {
 		return result{}, "", err
 	}
-	args, err := clientArgs(cfg, cfg.Database)
+	args, err := clientArgs(cfg, cfg.Database, b.cfg.Dir)
 	if err != nil {
 		return result{}, "", err
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,10 @@ import (
 // both ceilings and both formats, every reading stored, and a JSON report that says so.
 func TestIngestBenchEndToEnd(t *testing.T) {
 	testenv.Integration(t)
+	for _, kv := range testenv.ClickHouseEnv(testenv.ClickHouseConfig(t)) { // the credentials
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var out bytes.Buffer

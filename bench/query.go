@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -102,10 +101,7 @@ const monthSpan = (30*24 + 1) * time.Hour
 
 // parseQueryFlags returns the configuration of args.
 func parseQueryFlags(args []string, stderr io.Writer) (queryConfig, error) {
-	cfg := queryConfig{ClickHouse: schema.DefaultConfig()}
-	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
-		cfg.ClickHouse.Addr = a
-	}
+	cfg := queryConfig{ClickHouse: clickHouseFromEnv()}
 	fs := flag.NewFlagSet("bench query", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Int64Var(&cfg.Readings, "readings", 100_000_000, "readings to load")

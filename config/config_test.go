@@ -189,3 +189,34 @@ func TestAPIProxyAndTLSKeys(t *testing.T) {
 		t.Errorf("Validate() = %v, want api.trusted_proxies", err)
 	}
 }
+
+// TestPrintRedactsEnvSecrets checks that the secrets given in the environment, the auth
+// secret and the ClickHouse password, are loaded but printed as REDACTED, while the files
+// that hold secrets are named as they are.
+func TestPrintRedactsEnvSecrets(t *testing.T) {
+	const key, pw = "an-auth-secret-of-at-least-32-bytes!", "a-clickhouse-password"
+	cfg, err := Load("", []string{"MH_AUTH_SECRET=" + key, "MH_CLICKHOUSE_PASSWORD=" + pw,
+		"MH_AUTH_SECRET_FILE=", "MH_CLICKHOUSE_TLS_ENABLED=true", "MH_CLICKHOUSE_TLS_SERVER_NAME=ch.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Auth.Secret != key || cfg.ClickHouse.Password != pw || !cfg.ClickHouse.TLS.Enabled || cfg.ClickHouse.TLS.ServerName != "ch.example" {
+		t.Fatalf("environment not applied: %+v %+v", cfg.Auth, cfg.ClickHouse)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := cfg.YAML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	if strings.Contains(out, key) || strings.Contains(out, pw) || strings.Count(out, ": REDACTED") != 2 {
+		t.Errorf("secrets not redacted:\n%s", out)
+	}
+	for _, k := range []string{"password_file:", "secret_file:", "server_name: ch.example"} {
+		if !strings.Contains(out, k) {
+			t.Errorf("printed configuration lacks %s", k)
+		}
+	}
+}

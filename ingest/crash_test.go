@@ -16,10 +16,10 @@ import (
 // so that the group notices a killed member quickly. extra is appended last and wins.
 func (p *pipeline) ingestEnv(t *testing.T, extra ...string) []string {
 	t.Helper()
-	env := []string{
+	ch := testenv.ClickHouseConfig(t)
+	ch.Database = p.database(t)
+	env := append(testenv.ClickHouseEnv(ch), []string{
 		"MH_CONFIG=",
-		"MH_CLICKHOUSE_ADDR=" + testenv.ClickHouseConfig(t).Addr,
-		"MH_CLICKHOUSE_DATABASE=" + p.database(t),
 		"MH_INGEST_TOPIC=" + p.cfg.Topic,
 		"MH_INGEST_DLQ_TOPIC=" + p.cfg.DLQTopic,
 		"MH_INGEST_GROUP_ID=" + p.cfg.GroupID,
@@ -33,7 +33,7 @@ func (p *pipeline) ingestEnv(t *testing.T, extra ...string) []string {
 		"MH_TEST_CRASH_AT=",
 		"MH_TEST_CRASH_BATCH=",
 		"MH_LOG_LEVEL=info",
-	}
+	}...)
 	env = append(env, testenv.KafkaEnv(testenv.Kafka())...)
 	return append(env, extra...)
 }

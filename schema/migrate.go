@@ -32,7 +32,10 @@ var ErrSchemaNewer = errors.New("database schema is newer than this binary")
 var ErrMigrationChanged = errors.New("applied migration differs from this binary's")
 
 // Migration is one embedded migration: a numbered template of SQL statements separated by
-// semicolons at line ends.
+// semicolons at line ends. Unqualified names are tables of the platform database (the
+// migrator's connection's); a table of the private database is written
+// {{private}}.name, and {{private}} expands to that database's name (see
+// Config.PrivateDatabase).
 type Migration struct {
 	// Version orders migrations; it is the file name's numeric prefix.
 	Version uint32
@@ -81,9 +84,15 @@ func Migrations() ([]Migration, error) {
 	return out, nil
 }
 
-// Statements renders m for a server with caps and splits it into single statements.
-func (m Migration) Statements(caps Capabilities) ([]string, error) {
+// Statements renders m for a server with caps and the platform database database, and
+// splits it into single statements.
+func (m Migration) Statements(caps Capabilities, database string) ([]string, error) {
+	if !identifier.MatchString(database) {
+		return nil, fmt.Errorf("migration %d %s: database %q is not a plain identifier", m.Version, m.Name, database)
+	}
 	tmpl, err := template.New(m.Name).Funcs(template.FuncMap{
+		// private names the private database, which holds credentials and audit trails.
+		"private": func() string { return privateDatabase(database) },
 		// lc wraps a type in LowCardinality where the server has it as a stable type.
 		"lc": func(typ string) string {
 			if caps.LowCardinality {
@@ -149,17 +158,19 @@ type Applied struct {
 	AppliedAt time.Time
 }
 
-// Migrator applies the embedded migrations to one database. It is not safe to run two
-// migrators on the same database at once.
+// Migrator applies the embedded migrations to one platform database and its private
+// database. It records them in the platform database's schema_migrations. It is not safe
+// to run two migrators on the same database at once.
 type Migrator struct {
-	conn   driver.Conn
-	log    *slog.Logger
-	caps   Capabilities
-	loaded []Migration
+	conn     driver.Conn
+	log      *slog.Logger
+	caps     Capabilities
+	database string
+	loaded   []Migration
 }
 
 // NewMigrator reads the server's capabilities over conn, which must be connected to the
-// target database.
+// target (platform) database; migrations create the private database when they need it.
 func NewMigrator(ctx context.Context, conn driver.Conn, log *slog.Logger) (*Migrator, error) {
 	if conn == nil || log == nil {
 		return nil, errors.New("schema: NewMigrator needs a connection and a logger")
@@ -168,11 +179,15 @@ func NewMigrator(ctx context.Context, conn driver.Conn, log *slog.Logger) (*Migr
 	if err != nil {
 		return nil, err
 	}
+	var database string
+	if err := conn.QueryRow(ctx, "SELECT currentDatabase()").Scan(&database); err != nil {
+		return nil, fmt.Errorf("read current database: %w", err)
+	}
 	ms, err := Migrations()
 	if err != nil {
 		return nil, err
 	}
-	return &Migrator{conn: conn, log: log, caps: caps, loaded: ms}, nil
+	return &Migrator{conn: conn, log: log, caps: caps, database: database, loaded: ms}, nil
 }
 
 // Capabilities returns what the connected server supports.
@@ -239,7 +254,7 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 		if done[mg.Version] {
 			continue
 		}
-		stmts, err := mg.Statements(m.caps)
+		stmts, err := mg.Statements(m.caps, m.database)
 		if err != nil {
 			return n, err
 		}
@@ -271,16 +286,17 @@ func (m *Migrator) record(ctx context.Context, mg Migration) error {
 	return b.Send()
 }
 
-// Render returns every migration's statements as they would run on a server with caps, in
-// order. It needs no server: `meterhouse migrate --print` and the DDL checks use it.
-func Render(caps Capabilities) ([]string, error) {
+// Render returns every migration's statements as they would run on a server with caps for
+// the platform database database, in order. It needs no server: `meterhouse migrate
+// --print` and the DDL checks use it.
+func Render(caps Capabilities, database string) ([]string, error) {
 	ms, err := Migrations()
 	if err != nil {
 		return nil, err
 	}
 	var out []string
 	for _, m := range ms {
-		stmts, err := m.Statements(caps)
+		stmts, err := m.Statements(caps, database)
 		if err != nil {
 			return nil, err
 		}

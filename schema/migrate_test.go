@@ -55,7 +55,7 @@ func TestMigrationsRenderPerVersion(t *testing.T) {
 	old, _ := ParseVersion("18.16.1")
 	cur, _ := ParseVersion("24.8.1")
 	for _, m := range ms {
-		oldSQL, err := m.Statements(CapabilitiesOf(old))
+		oldSQL, err := m.Statements(CapabilitiesOf(old), "meterhouse")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,12 +64,12 @@ func TestMigrationsRenderPerVersion(t *testing.T) {
 				t.Errorf("migration %d renders a feature 18.16 lacks:\n%s", m.Version, s)
 			}
 		}
-		if _, err := m.Statements(CapabilitiesOf(cur)); err != nil {
+		if _, err := m.Statements(CapabilitiesOf(cur), "meterhouse"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// The readings table uses codecs on servers that have them.
-	all, err := Render(CapabilitiesOf(cur))
+	all, err := Render(CapabilitiesOf(cur), "meterhouse")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestMigrationsOnCurrentClickHouse(t *testing.T) {
 		t.Fatalf("python3 with the chdb package is required (pip install chdb): %v", err)
 	}
 	v, _ := ParseVersion("24.8.1")
-	stmts, err := Render(CapabilitiesOf(v))
+	stmts, err := Render(CapabilitiesOf(v), "mh")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ func cmdMigrate(ctx context.Context, env *environment, args []string) error {
 		if err != nil {
 			return fmt.Errorf("--server-version: %w", err)
 		}
-		stmts, err := schema.Render(schema.CapabilitiesOf(v))
+		stmts, err := schema.Render(schema.CapabilitiesOf(v), env.cfg.ClickHouse.Database)
 		if err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ import (
 // and one holding an encoded '/' is a 400 naming the parameter.
 func TestEveryRouteDecodesPathParams(t *testing.T) {
 	srv, hs, conn := testServer(t, nil)
-	store, err := auth.NewStore(auth.Config{}, conn)
+	store, err := auth.NewStore(auth.Config{Secret: testAuthSecret}, conn, testenv.PrivateDatabase(t, conn))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,7 @@ import (
 // (query.ConnectSQL), so that analysts cannot take conn's connections from token checks,
 // ingest and the VEE job.
 func newServer(env *environment, conn, sqlConn driver.Conn, readings ingest.Producer) (*api.Server, error) {
-	store, err := auth.NewStore(env.cfg.Auth, conn)
+	store, err := auth.NewStore(env.cfg.Auth, conn, env.cfg.ClickHouse.PrivateDatabase())
 	if err != nil {
 		return nil, err
 	}

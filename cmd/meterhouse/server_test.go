@@ -26,6 +26,10 @@ import (
 // publicRoutes are the only routes that may be served without a token.
 var publicRoutes = []string{"GET /healthz", "GET /metrics", "GET /readyz"}
 
+// testAuthSecret is the auth secret of the servers and stores of these tests, so that a
+// store a test makes issues tokens its server accepts.
+var testAuthSecret = testenv.Suffix() + testenv.Suffix() + testenv.Suffix()
+
 // testServer builds the production server (newServer) over a fresh database and returns
 // it, an HTTP server for it and the database connection.
 func testServer(t *testing.T, edit func(*config.Config)) (*api.Server, *httptest.Server, driver.Conn) {
@@ -35,6 +39,7 @@ func testServer(t *testing.T, edit func(*config.Config)) (*api.Server, *httptest
 	cfg.ClickHouse = chCfg
 	cfg.Kafka = testenv.Kafka()
 	cfg.API.AccessLog = false
+	cfg.Auth.Secret = testAuthSecret
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -102,7 +107,7 @@ func errorCode(t *testing.T, body []byte) string {
 func TestEveryRouteAuthorized(t *testing.T) {
 	srv, hs, conn := testServer(t, nil)
 	ctx := context.Background()
-	store, err := auth.NewStore(auth.Config{TokenTTL: time.Hour}, conn)
+	store, err := auth.NewStore(auth.Config{TokenTTL: time.Hour, Secret: testAuthSecret}, conn, testenv.PrivateDatabase(t, conn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +122,7 @@ func TestEveryRouteAuthorized(t *testing.T) {
 	if _, err := store.Revoke(ctx, "test", tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	past, err := auth.NewStore(auth.Config{}, conn, auth.WithClock(func() time.Time { return time.Now().Add(-2 * time.Hour) }))
+	past, err := auth.NewStore(auth.Config{Secret: testAuthSecret}, conn, testenv.PrivateDatabase(t, conn), auth.WithClock(func() time.Time { return time.Now().Add(-2 * time.Hour) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +181,7 @@ func TestEveryRouteAuthorized(t *testing.T) {
 // registered route and method, each with a summary.
 func TestOpenAPI(t *testing.T) {
 	srv, hs, conn := testServer(t, nil)
-	store, err := auth.NewStore(auth.Config{TokenTTL: time.Hour}, conn)
+	store, err := auth.NewStore(auth.Config{TokenTTL: time.Hour, Secret: testAuthSecret}, conn, testenv.PrivateDatabase(t, conn))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func TestAnalystSQLCannotStarvePlatform(t *testing.T) {
 		c.SQL.MaxExecutionTime = 60 * time.Second
 		c.SQL.MaxRowsToRead = 1 << 40
 	})
-	store, err := auth.NewStore(auth.Config{TokenTTL: time.Hour}, conn)
+	store, err := auth.NewStore(auth.Config{TokenTTL: time.Hour, Secret: testAuthSecret}, conn, testenv.PrivateDatabase(t, conn))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -134,7 +134,7 @@ func tokenStore(ctx context.Context, env *environment) (*auth.Store, func(), err
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := auth.NewStore(env.cfg.Auth, conn)
+	store, err := auth.NewStore(env.cfg.Auth, conn, env.cfg.ClickHouse.PrivateDatabase())
 	if err != nil {
 		conn.Close()
 		return nil, nil, err

@@ -17,15 +17,19 @@ import (
 // is revoked.
 func TestTokenCommands(t *testing.T) {
 	chCfg, conn := testenv.ClickHouse(t)
-	t.Setenv("MH_CLICKHOUSE_ADDR", chCfg.Addr)
-	t.Setenv("MH_CLICKHOUSE_DATABASE", chCfg.Database)
+	for _, kv := range testenv.ClickHouseEnv(chCfg) {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("MH_AUTH_SECRET", testAuthSecret)
+	t.Setenv("MH_AUTH_SECRET_FILE", "")
 	ctx := context.Background()
 	mh := func(args ...string) (string, error) {
 		var out, errOut bytes.Buffer
 		err := run(ctx, args, &out, &errOut)
 		return out.String(), err
 	}
-	store, err := auth.NewStore(auth.Config{}, conn)
+	store, err := auth.NewStore(auth.Config{Secret: testAuthSecret}, conn, chCfg.PrivateDatabase())
 	if err != nil {
 		t.Fatal(err)
 	}

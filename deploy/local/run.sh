@@ -13,6 +13,17 @@ SVC="${MH_SERVICES_HOME:-$(cd "$(dirname "$0")/../.." && pwd)/.services}"
 export MH_KAFKA_SASL_PASSWORD_FILE="${MH_KAFKA_SASL_PASSWORD_FILE:-$SVC/secrets/kafka-meterhouse.password}"
 LISTEN="${MH_API_LISTEN:-127.0.0.1:8080}"
 
+# The credentials deploy/local/services.sh generated (it runs first: make run depends on
+# services-up): the ClickHouse application user's password and the API tokens' HMAC key.
+# Only the file names are passed; meterhouse reads the secrets from them.
+REPO_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
+SECRETS="${MH_SERVICES_HOME:-$REPO_ROOT/.services}/secrets"
+for f in clickhouse-meterhouse.password api-token-hmac.key; do
+  [[ -s "$SECRETS/$f" ]] || { echo "run.sh: $SECRETS/$f is missing; run 'make services-up' (deploy/local/services.sh up) first" >&2; exit 1; }
+done
+export MH_CLICKHOUSE_PASSWORD_FILE="${MH_CLICKHOUSE_PASSWORD_FILE:-$SECRETS/clickhouse-meterhouse.password}"
+export MH_AUTH_SECRET_FILE="${MH_AUTH_SECRET_FILE:-$SECRETS/api-token-hmac.key}"
+
 "$BIN" migrate
 to=$(date -u +%Y-%m-%dT%H:00:00Z)
 from=$(date -u -d "$to - 3 days" +%Y-%m-%dT%H:00:00Z)

@@ -11,7 +11,8 @@
 #   bash deploy/local/services.sh reformat-kafka      stop Kafka, delete its data (topics, messages),
 #                                                     format it with the SCRAM users, start it again;
 #                                                     ClickHouse is left alone
-#   bash deploy/local/services.sh ch-client [ARGS]    clickhouse-client against the local server
+#   bash deploy/local/services.sh ch-client [ARGS]    clickhouse-client against the local server, as the
+#                                                     application user meterhouse (client.xml below)
 #   bash deploy/local/services.sh kafka-class MAIN [ARGS]
 #                                                     run a Kafka tool class, e.g.
 #                                                     org.apache.kafka.tools.TopicCommand --list
@@ -27,6 +28,20 @@
 # and $SVC/kafka/kcat-das.conf (kcat -F, as das).
 # Everything (config, data, logs, pid files, jars, maven cache) lives in $(repo)/.services.
 #
+# Secrets: $SVC/secrets/ (mode 0700, files 0600), generated once with random values and never
+# printed (SVC is MH_SERVICES_HOME or $(repo)/.services):
+#   clickhouse-meterhouse.password  ClickHouse user meterhouse: the application (all rights, loopback)
+#   clickhouse-analyst.password     ClickHouse user analyst: profile analyst_readonly (readonly=1 and
+#                                   the analyst SQL limits), database meterhouse only, loopback
+#   clickhouse-default.password     ClickHouse user default: no longer open; nothing uses it
+#   api-token-hmac.key              the HMAC key API tokens are stored under (auth.secret_file)
+# and clickhouse-client config files with host, port, user, password and database:
+#   $SVC/clickhouse/client.xml          user meterhouse:  clickhouse-client --config-file $SVC/clickhouse/client.xml
+#   $SVC/clickhouse/client-analyst.xml  user analyst
+# Users are in $SVC/clickhouse/users.xml plus any $SVC/clickhouse/users.d/*.xml (tests add
+# per-test users there); the server reloads them within seconds, so `up` also secures a
+# server that an older version of this script started without passwords.
+#
 # Environment:
 #   MH_READINGS_PARTITIONS  partitions of `readings`      (default 4)
 #   MH_DLQ_PARTITIONS       partitions of `readings-dlq`  (default 1)
@@ -37,6 +52,7 @@
 #   MH_SERVICES_HOME        where data, logs and pid files live (default $(repo)/.services);
 #                           the Kafka jars and maven cache always stay in $(repo)/.services
 #   MH_CH_PORT, MH_CH_HTTP_PORT                ClickHouse ports (default 9000, 8123)
+#   MH_CH_DATABASE          the platform database the analyst user may read (default meterhouse)
 #   MH_KAFKA_PORT, MH_KAFKA_CONTROLLER_PORT    Kafka ports (default 9092, 9093)
 #   A second, private instance (e.g. for the disruptive tests, which restart services):
 #     MH_SERVICES_HOME=/tmp/mh-svc2 MH_CH_PORT=19000 MH_CH_HTTP_PORT=18123 \
@@ -53,6 +69,10 @@ CH_HOST=127.0.0.1
 CH_TCP_PORT="${MH_CH_PORT:-9000}"
 CH_HTTP_PORT="${MH_CH_HTTP_PORT:-8123}"
 CH_PATTERN="clickhouse-server --config-file=$CH_DIR/config.xml"
+CH_CLIENT_CONFIG="$CH_DIR/client.xml"
+CH_ANALYST_CLIENT_CONFIG="$CH_DIR/client-analyst.xml"
+CH_DATABASE="${MH_CH_DATABASE:-meterhouse}"
+SECRETS_DIR="$SVC/secrets"
 
 KAFKA_DIR="$SVC/kafka"
 KAFKA_POM="$SCRIPT_DIR/kafka/pom.xml"
@@ -78,7 +98,6 @@ KAFKA_ADMIN_PROPS="$KAFKA_DIR/admin.properties"
 KAFKA_ACLS_STAMP="$KAFKA_DIR/acls.stamp"
 KAFKA_SCRAM_MECHANISM=SCRAM-SHA-512
 KAFKA_USERS="admin meterhouse das"
-SECRETS_DIR="$SVC/secrets"
 
 CH_START_TIMEOUT="${MH_CH_START_TIMEOUT:-60}"
 KAFKA_START_TIMEOUT="${MH_KAFKA_START_TIMEOUT:-90}"
@@ -129,6 +148,30 @@ adopt_orphan() {
 		mkdir -p "$(dirname "$pidfile")"
 		echo "$pid" >"$pidfile"
 	fi
+}
+
+# ensure_secret NAME [BYTES]: make sure $SECRETS_DIR/NAME holds a random secret (BYTES random
+# bytes, default 24, base64 without '/', '+' and '='), generated once, mode 0600; print its
+# path. The value itself is never printed. Read it with "$(<"$(ensure_secret NAME)")".
+ensure_secret() {
+	local name="$1" bytes="${2:-24}" f
+	f="$SECRETS_DIR/$name"
+	if [[ ! -s "$f" ]]; then
+		mkdir -p "$SECRETS_DIR"
+		chmod 700 "$SECRETS_DIR"
+		(
+			umask 077
+			head -c "$bytes" /dev/urandom | base64 -w0 | tr -d '/+=' >"$f.new"
+		)
+		mv -f "$f.new" "$f"
+	fi
+	chmod 600 "$f"
+	printf '%s\n' "$f"
+}
+
+# sha256_hex TEXT: the hex SHA-256 of TEXT (printf is a builtin: TEXT is in no command line).
+sha256_hex() {
+	printf '%s' "$1" | sha256sum | cut -d' ' -f1
 }
 
 # port_open HOST PORT: something accepts TCP connections there.
@@ -279,8 +322,13 @@ ch_running() {
 	pid_alive "$CH_PID" "$CH_PATTERN"
 }
 
+# ch_client ARGS: clickhouse-client as the application user meterhouse.
+ch_client() {
+	clickhouse-client --config-file "$CH_CLIENT_CONFIG" "$@"
+}
+
 ch_query_ok() {
-	clickhouse-client --host "$CH_HOST" --port "$CH_TCP_PORT" --query 'SELECT 1' >/dev/null 2>&1
+	[[ -f "$CH_CLIENT_CONFIG" ]] && ch_client --query 'SELECT 1' >/dev/null 2>&1
 }
 
 write_clickhouse_config() {
@@ -339,9 +387,28 @@ write_clickhouse_config() {
     <max_partition_size_to_drop>0</max_partition_size_to_drop>
 </yandex>
 EOF
-	cat >"$CH_DIR/users.xml.new" <<'EOF'
+	mv -f "$CH_DIR/config.xml.new" "$CH_DIR/config.xml"
+	write_clickhouse_users
+}
+
+# write_clickhouse_users: users.xml (users default, meterhouse and analyst with the passwords
+# of $SECRETS_DIR, stored as SHA-256), the users.d folder for more users (tests add theirs)
+# and the clickhouse-client config files. The server merges users.d/*.xml into users.xml
+# and reloads both within seconds of a change, without a restart.
+write_clickhouse_users() {
+	mkdir -p "$CH_DIR/users.d"
+	local default_pw meterhouse_pw analyst_pw
+	default_pw="$(<"$(ensure_secret clickhouse-default.password)")"
+	meterhouse_pw="$(<"$(ensure_secret clickhouse-meterhouse.password)")"
+	analyst_pw="$(<"$(ensure_secret clickhouse-analyst.password)")"
+	ensure_secret api-token-hmac.key 48 >/dev/null
+	[[ "$CH_DATABASE" =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "MH_CH_DATABASE: '$CH_DATABASE' is not a plain identifier"
+	(
+		umask 077
+		cat >"$CH_DIR/users.xml.new" <<EOF
 <?xml version="1.0"?>
-<!-- Generated by deploy/local/services.sh; edits are overwritten on every start. -->
+<!-- Generated by deploy/local/services.sh; edits are overwritten on every start.
+     Passwords are in $SECRETS_DIR; more users may be added in users.d/*.xml. -->
 <yandex>
     <profiles>
         <default>
@@ -354,11 +421,29 @@ EOF
         <readonly>
             <readonly>1</readonly>
         </readonly>
+        <!-- Analysts, directly and through the SQL endpoint (user analyst). Under readonly=1
+             ClickHouse 18.16 ignores or refuses settings sent with a query, so the limits
+             live here; they equal the defaults of the sql section (query.DefaultSQLConfig). -->
+        <analyst_readonly>
+            <readonly>1</readonly>
+            <max_execution_time>30</max_execution_time>
+            <timeout_overflow_mode>throw</timeout_overflow_mode>
+            <max_memory_usage>2000000000</max_memory_usage>
+            <max_rows_to_read>1000000000</max_rows_to_read>
+            <read_overflow_mode>throw</read_overflow_mode>
+            <max_result_rows>1000000</max_result_rows>
+            <max_result_bytes>268435456</max_result_bytes>
+            <result_overflow_mode>throw</result_overflow_mode>
+            <max_concurrent_queries_for_user>8</max_concurrent_queries_for_user>
+            <use_uncompressed_cache>0</use_uncompressed_cache>
+        </analyst_readonly>
     </profiles>
 
     <users>
+        <!-- Not used by Meterhouse or this script; it keeps its full rights, so it has a
+             password like every other user. -->
         <default>
-            <password></password>
+            <password_sha256_hex>$(sha256_hex "$default_pw")</password_sha256_hex>
             <networks replace="replace">
                 <ip>127.0.0.1</ip>
                 <ip>::1</ip>
@@ -366,6 +451,30 @@ EOF
             <profile>default</profile>
             <quota>default</quota>
         </default>
+        <!-- The application: migrations, ingest, API, VEE, tests (which create mh_test_* databases). -->
+        <meterhouse>
+            <password_sha256_hex>$(sha256_hex "$meterhouse_pw")</password_sha256_hex>
+            <networks replace="replace">
+                <ip>127.0.0.1</ip>
+                <ip>::1</ip>
+            </networks>
+            <profile>default</profile>
+            <quota>default</quota>
+        </meterhouse>
+        <!-- Analyst SQL and trusted analysts' direct access: the platform database only (on
+             18.16 the system database stays readable whatever allow_databases says). -->
+        <analyst>
+            <password_sha256_hex>$(sha256_hex "$analyst_pw")</password_sha256_hex>
+            <networks replace="replace">
+                <ip>127.0.0.1</ip>
+                <ip>::1</ip>
+            </networks>
+            <profile>analyst_readonly</profile>
+            <quota>default</quota>
+            <allow_databases>
+                <database>$CH_DATABASE</database>
+            </allow_databases>
+        </analyst>
     </users>
 
     <quotas>
@@ -382,8 +491,27 @@ EOF
     </quotas>
 </yandex>
 EOF
-	mv -f "$CH_DIR/config.xml.new" "$CH_DIR/config.xml"
+		write_client_config "$CH_CLIENT_CONFIG.new" meterhouse "$meterhouse_pw" default
+		write_client_config "$CH_ANALYST_CLIENT_CONFIG.new" analyst "$analyst_pw" "$CH_DATABASE"
+	)
 	mv -f "$CH_DIR/users.xml.new" "$CH_DIR/users.xml"
+	mv -f "$CH_CLIENT_CONFIG.new" "$CH_CLIENT_CONFIG"
+	mv -f "$CH_ANALYST_CLIENT_CONFIG.new" "$CH_ANALYST_CLIENT_CONFIG"
+}
+
+# write_client_config FILE USER PASSWORD DATABASE: a clickhouse-client --config-file.
+write_client_config() {
+	cat >"$1" <<EOF
+<?xml version="1.0"?>
+<!-- Generated by deploy/local/services.sh for clickhouse-client (option config-file); mode 0600 -->
+<config>
+    <host>$CH_HOST</host>
+    <port>$CH_TCP_PORT</port>
+    <user>$2</user>
+    <password>$3</password>
+    <database>$4</database>
+</config>
+EOF
 }
 
 ch_fail() {
@@ -409,12 +537,16 @@ ch_fail() {
 
 start_clickhouse() {
 	if ch_running; then
+		# (Re)write the users: the server reloads them, so a server started by an older
+		# version of this script (default user without a password) is secured now.
+		write_clickhouse_users
 		if ch_query_ok; then
 			log "ClickHouse: already running (pid $(cat "$CH_PID"))"
 			return 0
 		fi
-		# Running but not answering (e.g. still starting): fall through to the wait.
-		log "ClickHouse: running (pid $(cat "$CH_PID")) but not answering yet"
+		# Running but not answering (e.g. still starting, or reloading the users): fall
+		# through to the wait.
+		log "ClickHouse: running (pid $(cat "$CH_PID")) but not answering as user meterhouse yet"
 	else
 		rm -f "$CH_PID"
 		ensure_clickhouse_installed
@@ -444,12 +576,12 @@ start_clickhouse() {
 			ch_fail "server process $pid exited during startup"
 		fi
 		if ch_query_ok; then
-			log "ClickHouse: ready in $((SECONDS - t0))s (pid $pid, $(clickhouse-client --host "$CH_HOST" --port "$CH_TCP_PORT" --query 'SELECT version()' 2>/dev/null))"
+			log "ClickHouse: ready in $((SECONDS - t0))s (pid $pid, $(ch_client --query 'SELECT version()' 2>/dev/null)); clickhouse-client --config-file $CH_CLIENT_CONFIG"
 			return 0
 		fi
 		sleep 0.2
 	done
-	ch_fail "not answering 'SELECT 1' on $CH_HOST:$CH_TCP_PORT after ${CH_START_TIMEOUT}s (pid $pid still running; left running)"
+	ch_fail "not answering 'SELECT 1' as user meterhouse on $CH_HOST:$CH_TCP_PORT after ${CH_START_TIMEOUT}s (pid $pid still running; left running)"
 }
 
 stop_clickhouse() {
@@ -507,21 +639,13 @@ kafka_secret_file() { echo "$SECRETS_DIR/kafka-$1.password"; }
 # kafka_password USER: USER's password (never logged).
 kafka_password() { cat "$(kafka_secret_file "$1")"; }
 
-# Generate each missing Kafka password once: 32 random base64 characters without +/=, so
-# that it needs no quoting in a JAAS line, a properties file or StorageTool's --add-scram.
+# Generate each missing Kafka password once (ensure_secret's alphabet is base64 without
+# +/=, so a password needs no quoting in a JAAS line, a properties file or StorageTool's
+# --add-scram).
 ensure_kafka_secrets() {
-	local u f
-	mkdir -p "$SECRETS_DIR"
-	chmod 700 "$SECRETS_DIR"
+	local u
 	for u in $KAFKA_USERS; do
-		f="$(kafka_secret_file "$u")"
-		[[ -s "$f" ]] && continue
-		(
-			umask 077
-			head -c 32 /dev/urandom | base64 | tr -d '+/=\n' | head -c 32 >"$f.new"
-		)
-		mv -f "$f.new" "$f"
-		log "Kafka: generated the password of '$u' into $f"
+		ensure_secret "kafka-$u.password" 24 >/dev/null
 	done
 }
 
@@ -1051,7 +1175,8 @@ main() {
 		reset
 		;;
 	ch-client)
-		exec clickhouse-client --host "$CH_HOST" --port "$CH_TCP_PORT" "$@"
+		[[ -f "$CH_CLIENT_CONFIG" ]] || die "no $CH_CLIENT_CONFIG yet; run 'services.sh up' first"
+		exec clickhouse-client --config-file "$CH_CLIENT_CONFIG" "$@"
 		;;
 	kafka-class)
 		[[ $# -ge 1 ]] || die "usage: services.sh kafka-class MAIN-CLASS [ARGS...]"

@@ -10,16 +10,17 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // API returns an API server that authenticates with a real token store over conn (a
-// database from ClickHouse, so migrated), and a function that issues a real token holding
-// the given roles. Register the component's routes on the server, then serve it with
+// database from ClickHouse, so migrated; the store uses its private database), and a
+// function that issues a real token holding the given roles. Register the component's routes on the server, then serve it with
 // httptest.NewServer(srv.Echo()) and send "Authorization: Bearer "+token. The token
 // routes (/v1/admin/…) are registered too.
 func API(t testing.TB, conn driver.Conn) (*api.Server, func(roles ...api.Role) string) {
 	t.Helper()
-	store, err := auth.NewStore(auth.Config{TokenTTL: time.Hour}, conn)
+	store, err := auth.NewStore(AuthConfig(t), conn, PrivateDatabase(t, conn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,6 +32,17 @@ func API(t testing.TB, conn driver.Conn) (*api.Server, func(roles ...api.Role) s
 		t.Fatal(err)
 	}
 	return srv, func(roles ...api.Role) string { return Token(t, store, roles...) }
+}
+
+// PrivateDatabase returns the name of the private database of the platform database conn
+// is connected to.
+func PrivateDatabase(t testing.TB, conn driver.Conn) string {
+	t.Helper()
+	var db string
+	if err := conn.QueryRow(context.Background(), "SELECT currentDatabase()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	return schema.Config{Database: db}.PrivateDatabase()
 }
 
 // Token issues a real token holding roles from store and returns its text.

@@ -19,6 +19,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/schema"
 )
@@ -97,14 +98,70 @@ func ServicesDir() string {
 }
 
 // ClickHouseConfig returns the connection settings of the test server with a database
-// name that no other test uses.
+// name that no other test uses. The user is MH_CLICKHOUSE_USERNAME or meterhouse; its
+// password is MH_CLICKHOUSE_PASSWORD, or the file MH_CLICKHOUSE_PASSWORD_FILE names, or
+// else the file the local services write, ServicesHome()/secrets/clickhouse-meterhouse.password.
 func ClickHouseConfig(t testing.TB) schema.Config {
 	cfg := schema.DefaultConfig()
 	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
 		cfg.Addr = a
 	}
+	if u := os.Getenv("MH_CLICKHOUSE_USERNAME"); u != "" {
+		cfg.Username = u
+	}
+	switch {
+	case os.Getenv("MH_CLICKHOUSE_PASSWORD") != "":
+		cfg.Password = os.Getenv("MH_CLICKHOUSE_PASSWORD")
+	case os.Getenv("MH_CLICKHOUSE_PASSWORD_FILE") != "":
+		cfg.PasswordFile = os.Getenv("MH_CLICKHOUSE_PASSWORD_FILE")
+	default:
+		cfg.PasswordFile = filepath.Join(ServicesHome(t), "secrets", "clickhouse-meterhouse.password")
+	}
 	cfg.Database = "mh_test_" + Suffix()
 	return cfg
+}
+
+// ClickHouseEnv returns the MH_CLICKHOUSE_* variables that point a meterhouse process
+// (or config.Load) at cfg: address, database, user and password or password file.
+func ClickHouseEnv(cfg schema.Config) []string {
+	return []string{
+		"MH_CLICKHOUSE_ADDR=" + cfg.Addr,
+		"MH_CLICKHOUSE_DATABASE=" + cfg.Database,
+		"MH_CLICKHOUSE_USERNAME=" + cfg.Username,
+		"MH_CLICKHOUSE_PASSWORD=" + cfg.Password,
+		"MH_CLICKHOUSE_PASSWORD_FILE=" + cfg.PasswordFile,
+	}
+}
+
+// ServicesHome returns the folder of the local services (deploy/local/services.sh):
+// MH_SERVICES_HOME, or .services in the repository's root (the folder holding go.mod).
+func ServicesHome(t testing.TB) string {
+	t.Helper()
+	if h := os.Getenv("MH_SERVICES_HOME"); h != "" {
+		return h
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, ".services")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("testenv: no go.mod above the working directory; set MH_SERVICES_HOME")
+		}
+		dir = parent
+	}
+}
+
+// AuthConfig returns token settings for a test: an hour's lifetime, no cache, and a random
+// secret of its own. Stores that must recognise each other's tokens share one AuthConfig.
+func AuthConfig(t testing.TB) auth.Config {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return auth.Config{TokenTTL: time.Hour, Secret: hex.EncodeToString(b[:])}
 }
 
 // Suffix returns a random hex string for names that must not collide.
@@ -134,8 +191,9 @@ func Integration(t testing.TB) {
 	}
 }
 
-// ClickHouse creates a fresh database, applies every migration to it and returns its
-// settings and a connection. Both are cleaned up when the test ends.
+// ClickHouse creates a fresh database and its private database, applies every migration
+// and returns the settings and a connection to the platform database. Both databases are
+// dropped when the test ends.
 func ClickHouse(t testing.TB) (schema.Config, driver.Conn) {
 	t.Helper()
 	Integration(t)
@@ -143,7 +201,7 @@ func ClickHouse(t testing.TB) (schema.Config, driver.Conn) {
 	defer cancel()
 	cfg := ClickHouseConfig(t)
 	if err := schema.EnsureDatabase(ctx, cfg); err != nil {
-		t.Fatalf("ClickHouse at %s unreachable (run make services-up): %v", cfg.Addr, err)
+		t.Fatalf("ClickHouse at %s unreachable as user %s (run make services-up, which creates the user and its password file): %v", cfg.Addr, cfg.Username, err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
