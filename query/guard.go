@@ -21,16 +21,28 @@ type Guard struct {
 	// other table function is refused. ClickHouse refuses them all under readonly=1, which
 	// the SQL endpoint runs with, so NewGuard allows none.
 	TableFunctions []string
+	// MaxDepth is how deep a statement's expressions may nest (brackets of every kind,
+	// CASE … END, subqueries, lambda arrows, unary and chained binary operators; see
+	// exprDepth). ClickHouse 18.16's recursive-descent parser overflows its stack at
+	// about 1 000 brackets, so the limit stays well below that. Zero or less means
+	// DefaultMaxDepth.
+	MaxDepth int
 }
+
+// DefaultMaxDepth is the nesting depth NewGuard allows: deep enough for any analyst's
+// query, a tenth of what crashes ClickHouse 18.16's parser.
+const DefaultMaxDepth = 100
 
 // NewGuard returns the guard for the platform database with the default allow-lists:
 // the system tables one, numbers, numbers_mt, zeros, zeros_mt, functions,
-// table_functions, data_type_families, formats and time_zones, and no table function
+// table_functions, data_type_families, formats and time_zones, no table function
 // (queries run with readonly=1, under which ClickHouse refuses every table function;
-// system.numbers gives a number sequence).
+// system.numbers gives a number sequence), the analyst functions of guard_functions.go, and a
+// nesting depth of DefaultMaxDepth.
 func NewGuard(database string) Guard {
 	return Guard{
 		Database: database,
+		MaxDepth: DefaultMaxDepth,
 		SystemTables: []string{"one", "numbers", "numbers_mt", "zeros", "zeros_mt", "functions",
 			"table_functions", "data_type_families", "formats", "time_zones"},
 	}
@@ -95,6 +107,13 @@ func (g Guard) Check(sqlText string) (string, error) {
 	toks, err := lexSQL(sqlText)
 	if err != nil {
 		return "", refuse("%v", err)
+	}
+	limit := g.MaxDepth
+	if limit <= 0 {
+		limit = DefaultMaxDepth
+	}
+	if d := exprDepth(toks); d > limit {
+		return "", refuse("the query nests expressions %d deep; the limit is %d (sql guard max depth)", d, limit)
 	}
 	if len(toks) == 0 {
 		return "", refuse("is empty: send one SELECT statement")
@@ -170,6 +189,8 @@ func checkShow(toks []token) error {
 type frame struct {
 	call     bool // opened by a function call: FROM inside is EXTRACT(x FROM y), not a table
 	fromList bool // inside the FROM list at this level: a comma starts another table
+	cast     bool // opened by CAST: after its AS comes a data type
+	typ      bool // inside a data type (CAST(x AS Nullable(UInt8))): names there are types
 }
 
 // walk checks every token of one statement.
@@ -190,9 +211,8 @@ func (g Guard) walk(toks []token) error {
 		case tokPunct:
 			switch t.text {
 			case "(":
-				prev := i - 1
-				call := prev >= 0 && (toks[prev].kind == tokQuotedIdent || (toks[prev].kind == tokWord && !nonCallWords[word(prev)]))
-				stack = append(stack, frame{call: call})
+				call := i > 0 && g.callName(toks, i-1)
+				stack = append(stack, frame{call: call, cast: call && word(i-1) == "CAST", typ: top.typ})
 			case ")":
 				if len(stack) == 1 {
 					return refuse("has an unbalanced ')' at offset %d", t.pos)
@@ -217,6 +237,8 @@ func (g Guard) walk(toks []token) error {
 					return refuse("SET is not allowed: the endpoint sets the query's limits")
 				}
 				return refuse("%s is not allowed: the SQL endpoint is read-only", w)
+			case w == "AS" && top.cast:
+				top.typ = true
 			case w == "FROM" && !top.call, w == "JOIN" && word(i-1) != "ARRAY":
 				top.fromList = true
 			case w == "SELECT":
@@ -231,15 +253,25 @@ func (g Guard) walk(toks []token) error {
 			continue
 		}
 		name := t.ident()
-		if punct(i+1, "(") {
+		tablePos := g.tablePosition(toks, i, *top)
+		if punct(i+1, "(") && !top.typ {
 			if why, ok := deniedFunctions[strings.ToLower(name)]; ok {
 				return refuse("table function %s() is not allowed: it %s", name, why)
+			}
+			if !tablePos && g.callName(toks, i) && !functionAllowed(name) {
+				if why, ok := refusedFunctionReasons[name]; ok {
+					return refuse("function %s is not allowed in analyst SQL: %s", name, why)
+				}
+				if strings.HasPrefix(name, "dict") || strings.HasPrefix(name, "region") {
+					return refuse("function %s is not allowed in analyst SQL: it reads server dictionaries", name)
+				}
+				return refuse("function %s is not allowed in analyst SQL: only the functions analysts need are (see the README's analyst SQL section)", name)
 			}
 		}
 		if punct(i-1, ".") {
 			continue // the second part of a qualified name
 		}
-		if !g.tablePosition(toks, i, stack[len(stack)-1]) {
+		if !tablePos {
 			if qualified(toks, i) && t.ident() == "system" {
 				return g.checkSystem(toks[i+2].ident())
 			}
@@ -271,6 +303,41 @@ func (g Guard) walk(toks []token) error {
 	return nil
 }
 
+// callName reports whether toks[i], followed by "(", names a function: a quoted name, or
+// a word that is not a keyword opening brackets of its own. IN is both: after an operand
+// (x IN (…), x NOT IN (…), x GLOBAL IN (…)) it is the operator, anywhere else
+// ClickHouse parses in(…) as the function.
+func (g Guard) callName(toks []token, i int) bool {
+	t := toks[i]
+	if t.kind == tokQuotedIdent {
+		return true
+	}
+	if t.kind != tokWord {
+		return false
+	}
+	w := strings.ToUpper(t.text)
+	if w == "IN" {
+		return !inOperator(toks, i)
+	}
+	return !nonCallWords[w]
+}
+
+// inOperator reports whether the word IN at toks[i] is the binary operator: it follows an
+// operand, directly or after NOT, or it follows GLOBAL.
+func inOperator(toks []token, i int) bool {
+	j := i - 1
+	if j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "GLOBAL") {
+		return true
+	}
+	if j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "NOT") {
+		j--
+		if j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "GLOBAL") {
+			return true
+		}
+	}
+	return j >= 0 && operandEnd(toks, j)
+}
+
 // qualified reports whether toks[i] starts a name db.table.
 func qualified(toks []token, i int) bool {
 	return i+2 < len(toks) && toks[i+1].kind == tokPunct && toks[i+1].text == "." &&
@@ -284,6 +351,20 @@ func (g Guard) tablePosition(toks []token, i int, top frame) bool {
 		return false
 	}
 	p := toks[i-1]
+	if p.kind == tokPunct && p.text == "(" {
+		// x IN (t), x IN ((db.t)): ClickHouse drops brackets around one element, so a
+		// lone name there is a table, not a tuple.
+		j := i - 1
+		for j >= 0 && toks[j].kind == tokPunct && toks[j].text == "(" {
+			j--
+		}
+		end := i + 1
+		if qualified(toks, i) {
+			end = i + 3
+		}
+		return j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "IN") && inOperator(toks, j) &&
+			end < len(toks) && toks[end].kind == tokPunct && toks[end].text == ")"
+	}
 	if p.kind == tokPunct {
 		return p.text == "," && top.fromList
 	}
@@ -295,7 +376,9 @@ func (g Guard) tablePosition(toks []token, i int, top frame) bool {
 		return !top.call
 	case "JOIN":
 		return i < 2 || toks[i-2].kind != tokWord || !strings.EqualFold(toks[i-2].text, "ARRAY")
-	case "IN", "DESCRIBE", "DESC":
+	case "IN":
+		return inOperator(toks, i-1)
+	case "DESCRIBE", "DESC":
 		return true
 	case "TABLE":
 		return i >= 2 && toks[i-2].kind == tokWord && slices.Contains([]string{"DESCRIBE", "DESC"}, strings.ToUpper(toks[i-2].text))
@@ -323,36 +406,97 @@ const (
 
 // token is one lexical token of SQL text; comments and white space are dropped.
 type token struct {
-	kind tokenKind
-	text string // as written, quotes included
-	pos  int    // byte offset in the text
+	kind  tokenKind
+	text  string // as written, quotes included
+	value string // a quoted identifier's or string's content as ClickHouse decodes it
+	pos   int    // byte offset in the text
 }
 
-// ident returns the identifier a word or quoted identifier names, without quotes and
-// with escapes resolved.
+// ident returns the identifier a word or quoted identifier names (a string's content for
+// a string), without quotes and with escapes resolved as ClickHouse resolves them.
 func (t token) ident() string {
-	if t.kind != tokQuotedIdent {
+	if t.kind != tokQuotedIdent && t.kind != tokString {
 		return t.text
 	}
-	return unquote(t.text)
+	return t.value
 }
 
-// unquote removes the quotes of a quoted identifier or string and resolves backslash
-// escapes and doubled quotes.
-func unquote(s string) string {
+// unquote returns the content of a quoted identifier or string as ClickHouse 18.16 reads
+// it (readAnyQuotedString with SQL-style quoting): a doubled quote is one quote, and a
+// backslash starts an escape — \xHH is the byte HH (the two bytes after \x are taken
+// whatever they are, a non-hex digit counting as 0xFF, as the server's unhex does), \N
+// is nothing, \a \b \e \f \n \r \t \v \0 are control characters, and a backslash
+// before any other byte is that byte. It fails where the server cannot read the text.
+func unquote(s string) (string, error) {
 	q, body := s[0], s[1:len(s)-1]
 	var b strings.Builder
 	for i := 0; i < len(body); i++ {
 		c := body[i]
-		if c == '\\' && i+1 < len(body) {
+		switch {
+		case c == '\\':
+			if i+1 >= len(body) {
+				return "", fmt.Errorf("ends in a backslash")
+			}
 			i++
-			c = body[i]
-		} else if c == q && i+1 < len(body) && body[i+1] == q {
+			switch e := body[i]; e {
+			case 'x':
+				if i+2 >= len(body) {
+					return "", fmt.Errorf("has an incomplete \\x escape: two characters must follow \\x")
+				}
+				b.WriteByte(unhexDigit(body[i+1])*16 + unhexDigit(body[i+2]))
+				i += 2
+			case 'N':
+			default:
+				b.WriteByte(escapedByte(e))
+			}
+		case c == q && i+1 < len(body) && body[i+1] == q:
+			b.WriteByte(q)
 			i++
+		default:
+			b.WriteByte(c)
 		}
-		b.WriteByte(c)
 	}
-	return b.String()
+	return b.String(), nil
+}
+
+// escapedByte returns the byte a backslash before c stands for (ClickHouse's
+// parseEscapeSequence).
+func escapedByte(c byte) byte {
+	switch c {
+	case 'a':
+		return '\a'
+	case 'b':
+		return '\b'
+	case 'e':
+		return 0x1b
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	case 'v':
+		return '\v'
+	case '0':
+		return 0
+	}
+	return c
+}
+
+// unhexDigit returns the value of a hex digit, and 0xFF for any other byte, as
+// ClickHouse's unhex does; the byte arithmetic then wraps as the server's does.
+func unhexDigit(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 0xff
 }
 
 // lexSQL splits SQL text into tokens the way ClickHouse's lexer does for what matters
@@ -394,18 +538,18 @@ func lexSQL(s string) ([]token, error) {
 					break
 				}
 			}
+			what, kind := "quoted identifier", tokQuotedIdent
+			if c == '\'' {
+				what, kind = "string", tokString
+			}
 			if j >= len(s) {
-				what := "string"
-				if c != '\'' {
-					what = "quoted identifier"
-				}
 				return nil, fmt.Errorf("has an unterminated %s at offset %d", what, i)
 			}
-			kind := tokString
-			if c != '\'' {
-				kind = tokQuotedIdent
+			value, err := unquote(s[i : j+1])
+			if err != nil {
+				return nil, fmt.Errorf("has a %s at offset %d that ClickHouse cannot read: it %w", what, i, err)
 			}
-			toks = append(toks, token{kind: kind, text: s[i : j+1], pos: i})
+			toks = append(toks, token{kind: kind, text: s[i : j+1], value: value, pos: i})
 			i = j + 1
 		case isWordStart(c):
 			j := i + 1
@@ -452,3 +596,147 @@ func isWordStart(c byte) bool {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// depthFrame is one nesting level while exprDepth measures a statement: a bracket of any
+// kind or a CASE … END.
+type depthFrame struct {
+	closer byte // ')' or ']', or 0 for CASE
+	base   int  // the depth of an operand directly inside it
+	// Levels added inside the frame by operators, until a separator ends their scope.
+	unary   int  // NOT, unary minus and INTERVAL before the operand
+	chain   int  // left-associative binary operators: a + b + c is plus(plus(a, b), c)
+	lambda  int  // lambda arrows and ternary operators: their bodies nest
+	subSelf bool // the frame holds a subquery: its SELECT counted once
+}
+
+func (f *depthFrame) depth() int { return f.base + f.unary + f.chain + f.lambda }
+
+// exprDepth returns how deep the statement's expressions nest, the way ClickHouse's
+// recursive-descent parser builds them: every bracket ( [ and CASE … END is a level, a
+// subquery one more, each lambda arrow and ternary operator a level for its body, each
+// unary operator (NOT, -, INTERVAL) a level for its operand, and each left-associative
+// binary operator (arithmetic, comparison, ||, subscripts a[i] and tuple access t.1) a
+// level of the left-deep tree it builds. AND and OR are flat lists in ClickHouse, so they
+// end the operator levels before them, as do commas and clause keywords. The measure
+// errs on the deep side. It runs in one pass without recursion, whatever the text, in
+// memory proportional to the number of tokens.
+func exprDepth(toks []token) int {
+	stack := []depthFrame{{}}
+	deepest := 0
+	resetOps := func(f *depthFrame) { f.unary, f.chain = 0, 0 }
+	for i, t := range toks {
+		f := &stack[len(stack)-1]
+		operand := i > 0 && operandEnd(toks, i-1)
+		switch t.kind {
+		case tokPunct:
+			switch t.text {
+			case "(", "[":
+				if t.text == "[" && operand {
+					f.chain++ // a[i] is arrayElement(a, i)
+				}
+				closer := byte(')')
+				if t.text == "[" {
+					closer = ']'
+				}
+				stack = append(stack, depthFrame{closer: closer, base: f.depth() + 1})
+			case ")", "]":
+				// Close the innermost bracket of this kind, with any CASE left open in it.
+				for j := len(stack) - 1; j > 0; j-- {
+					if stack[j].closer == t.text[0] {
+						stack = stack[:j]
+						break
+					}
+				}
+			case ",":
+				resetOps(f)
+				f.lambda = 0
+			case "->", "?":
+				resetOps(f)
+				f.lambda++
+			case ":":
+				resetOps(f)
+			case "-":
+				if operand {
+					f.unary = 0
+					f.chain++
+				} else {
+					f.unary++
+				}
+			case ".":
+				if i+1 < len(toks) && toks[i+1].kind == tokNumber {
+					f.chain++ // t.1 is tupleElement(t, 1)
+				}
+			case "+", "*", "/", "%", "=", "==", "!=", "<>", "<", ">", "<=", ">=", "||":
+				f.unary = 0
+				f.chain++
+			}
+		case tokWord:
+			switch w := strings.ToUpper(t.text); w {
+			case "CASE":
+				stack = append(stack, depthFrame{base: f.depth() + 1})
+			case "END":
+				if f.closer == 0 && len(stack) > 1 {
+					stack = stack[:len(stack)-1]
+				}
+			case "WHEN", "THEN", "ELSE":
+				resetOps(f)
+				f.lambda = 0
+			case "SELECT":
+				if len(stack) > 1 && !f.subSelf {
+					f.subSelf = true
+					f.base++
+				}
+				resetOps(f)
+				f.lambda = 0
+			case "AND", "OR":
+				resetOps(f)
+			case "NOT":
+				if operand { // x NOT IN, x NOT LIKE, x NOT BETWEEN: a binary operator
+					f.chain++
+				} else {
+					f.unary++
+				}
+			case "INTERVAL":
+				f.unary++
+			case "IN", "LIKE", "ILIKE", "IS", "BETWEEN":
+				if operand {
+					f.unary = 0
+					f.chain++
+				}
+			default:
+				if clauseWords[w] || w == "FROM" || w == "BY" || w == "AS" || w == "JOIN" || w == "USING" {
+					resetOps(f)
+					f.lambda = 0
+				}
+			}
+		}
+		deepest = max(deepest, stack[len(stack)-1].depth())
+	}
+	return deepest
+}
+
+// operandEnd reports whether toks[i] can end an operand, so that the token after it is a
+// binary operator (x IN …, x - 1) rather than the start of an expression (in(…), -1).
+func operandEnd(toks []token, i int) bool {
+	t := toks[i]
+	switch t.kind {
+	case tokNumber, tokString, tokQuotedIdent:
+		return true
+	case tokPunct:
+		return t.text == ")" || t.text == "]"
+	case tokWord:
+		return !expressionStartWords[strings.ToUpper(t.text)]
+	}
+	return false
+}
+
+// expressionStartWords are keywords after which an expression starts: a word after them
+// begins an operand, it is not an operator.
+var expressionStartWords = map[string]bool{
+	"SELECT": true, "WHERE": true, "PREWHERE": true, "HAVING": true, "AND": true, "OR": true,
+	"NOT": true, "WHEN": true, "THEN": true, "ELSE": true, "CASE": true, "ON": true, "BY": true,
+	"WITH": true, "DISTINCT": true, "ALL": true, "LIKE": true, "ILIKE": true, "IS": true,
+	"IN": true, "GLOBAL": true, "BETWEEN": true, "LIMIT": true, "OFFSET": true, "AS": true,
+	"USING": true, "FROM": true, "JOIN": true, "INTERVAL": true, "ARRAY": true, "UNION": true,
+	"SAMPLE": true, "DESCRIBE": true, "DESC": true, "TABLE": true,
+}
