@@ -189,8 +189,8 @@ func checkShow(toks []token) error {
 type frame struct {
 	call     bool // opened by a function call: FROM inside is EXTRACT(x FROM y), not a table
 	fromList bool // inside the FROM list at this level: a comma starts another table
-	cast     bool // opened by CAST: after its AS comes a data type
-	typ      bool // inside a data type (CAST(x AS Nullable(UInt8))): names there are types
+	cast     bool // opened by CAST: the name right after its AS is a data type
+	typ      bool // inside a data type's parameters (CAST(x AS Nullable(UInt8))): names there are types
 }
 
 // walk checks every token of one statement.
@@ -205,6 +205,17 @@ func (g Guard) walk(toks []token) error {
 	punct := func(i int, p string) bool {
 		return i >= 0 && i < len(toks) && toks[i].kind == tokPunct && toks[i].text == p
 	}
+	// Names given as aliases of a name (WITH other.t AS x, col AS y): ClickHouse puts the
+	// aliased name in place of the alias, also on the right side of IN, where it then
+	// names a table.
+	nameAliases := map[string]bool{}
+	for i := 1; i+1 < len(toks); i++ {
+		if toks[i].kind == tokWord && strings.EqualFold(toks[i].text, "AS") &&
+			(toks[i-1].kind == tokWord || toks[i-1].kind == tokQuotedIdent) &&
+			(toks[i+1].kind == tokWord || toks[i+1].kind == tokQuotedIdent) {
+			nameAliases[toks[i+1].ident()] = true
+		}
+	}
 	for i, t := range toks {
 		top := &stack[len(stack)-1]
 		switch t.kind {
@@ -212,7 +223,9 @@ func (g Guard) walk(toks []token) error {
 			switch t.text {
 			case "(":
 				call := i > 0 && g.callName(toks, i-1)
-				stack = append(stack, frame{call: call, cast: call && word(i-1) == "CAST", typ: top.typ})
+				// The brackets of a data type's parameters (CAST(x AS Decimal(10, 2))).
+				typ := top.typ || (top.cast && word(i-2) == "AS")
+				stack = append(stack, frame{call: call, cast: call && word(i-1) == "CAST", typ: typ})
 			case ")":
 				if len(stack) == 1 {
 					return refuse("has an unbalanced ')' at offset %d", t.pos)
@@ -237,8 +250,6 @@ func (g Guard) walk(toks []token) error {
 					return refuse("SET is not allowed: the endpoint sets the query's limits")
 				}
 				return refuse("%s is not allowed: the SQL endpoint is read-only", w)
-			case w == "AS" && top.cast:
-				top.typ = true
 			case w == "FROM" && !top.call, w == "JOIN" && word(i-1) != "ARRAY":
 				top.fromList = true
 			case w == "SELECT":
@@ -254,7 +265,10 @@ func (g Guard) walk(toks []token) error {
 		}
 		name := t.ident()
 		tablePos := g.tablePosition(toks, i, *top)
-		if punct(i+1, "(") && !top.typ {
+		// CAST(x AS T) names a data type after AS: ClickHouse reads it as a type name, with
+		// parameters that are never evaluated.
+		dataType := top.typ || (top.cast && word(i-1) == "AS")
+		if punct(i+1, "(") && !dataType {
 			if why, ok := deniedFunctions[strings.ToLower(name)]; ok {
 				return refuse("table function %s() is not allowed: it %s", name, why)
 			}
@@ -285,6 +299,8 @@ func (g Guard) walk(toks []token) error {
 				}
 				return refuse("table function %s() is not allowed: only %s are", name, strings.Join(g.TableFunctions, ", "))
 			}
+		case !qualified(toks, i) && nameAliases[name] && inRightSide(toks, i):
+			return refuse("x IN %s is not allowed: %s is an alias of a name; name the table or write the list itself", name, name)
 		case qualified(toks, i):
 			switch db := t.ident(); db {
 			case "system":
@@ -338,6 +354,16 @@ func inOperator(toks []token, i int) bool {
 	return j >= 0 && operandEnd(toks, j)
 }
 
+// inRightSide reports whether toks[i] follows the operator IN, directly or after
+// brackets.
+func inRightSide(toks []token, i int) bool {
+	j := i - 1
+	for j >= 0 && toks[j].kind == tokPunct && toks[j].text == "(" {
+		j--
+	}
+	return j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "IN") && inOperator(toks, j)
+}
+
 // qualified reports whether toks[i] starts a name db.table.
 func qualified(toks []token, i int) bool {
 	return i+2 < len(toks) && toks[i+1].kind == tokPunct && toks[i+1].text == "." &&
@@ -363,7 +389,8 @@ func (g Guard) tablePosition(toks []token, i int, top frame) bool {
 			end = i + 3
 		}
 		return j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "IN") && inOperator(toks, j) &&
-			end < len(toks) && toks[end].kind == tokPunct && toks[end].text == ")"
+			end < len(toks) && ((toks[end].kind == tokPunct && toks[end].text == ")") ||
+			(toks[end].kind == tokWord && strings.EqualFold(toks[end].text, "AS")))
 	}
 	if p.kind == tokPunct {
 		return p.text == "," && top.fromList

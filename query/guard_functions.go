@@ -159,11 +159,17 @@ func init() {
 // ClickHouse 18.16 resolves it: exactly, then case-insensitively for the names it
 // registers so, then as an allowed aggregate with combinators appended.
 func functionAllowed(name string) bool {
+	if len(name) > maxFunctionName {
+		return false // no function has such a name; and stripping combinators stays cheap
+	}
 	if allowedExact[name] || allowedCI[strings.ToLower(name)] || keywordFunctions[strings.ToLower(name)] {
 		return true
 	}
 	return aggregateAllowed(name)
 }
+
+// maxFunctionName bounds the length of a function name the guard resolves.
+const maxFunctionName = 200
 
 // aggregateAllowed reports whether name is an allowed aggregate, possibly followed by
 // combinators (stripped in a loop, as AggregateFunctionFactory does recursively).

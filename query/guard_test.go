@@ -469,6 +469,9 @@ func TestGuardTablePositions(t *testing.T) {
 		"SELECT 1 FROM meters AS m WHERE meter_id IN (m.meter_id, 'x')",
 		"SELECT 1 FROM meters WHERE meter_id IN (meterhouse.meters)",
 		"SELECT * FROM meters AS a ALL INNER JOIN meterhouse.meters AS b USING meter_id",
+		"WITH ['M1', 'M2'] AS list SELECT 1 FROM meters WHERE meter_id IN list",
+		"WITH (SELECT max(start) FROM consumption) AS last SELECT 1 FROM consumption WHERE start IN (last)",
+		"SELECT CAST(x AS Decimal(10, 2)), CAST(ts AS DateTime('UTC')) FROM t",
 	}
 	for _, sql := range accepted {
 		t.Run("accept/"+sql, func(t *testing.T) {
@@ -503,6 +506,11 @@ func TestGuardTablePositions(t *testing.T) {
 		{"DESCRIBE TABLE `o\\x74her`.t", "database other is not allowed"},
 		{"DESC `sy\\x73tem`.users", "system.users is not allowed"},
 		{"SELECT `x\\x4` FROM meters", "escape"},
+		{"SELECT 1 FROM meters WHERE meter_id IN (other.t AS a)", "database other is not allowed"},
+		{"WITH other.t AS x SELECT 1 FROM meters WHERE meter_id IN x", "x IN x is not allowed: x is an alias of a name"},
+		{"SELECT other.t AS x FROM meters WHERE meter_id IN (x)", "x IN x is not allowed"},
+		{"SELECT CAST(1 AS String, sleep(3))", "function sleep is not allowed"},
+		{"SELECT CAST(1 AS Nullable(UInt8)), CAST(1 AS String) AS s, sleep(1)", "function sleep is not allowed"},
 	}
 	for _, tt := range refused {
 		t.Run("refuse/"+tt.sql, func(t *testing.T) {
