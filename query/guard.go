@@ -112,8 +112,8 @@ func (g Guard) Check(sqlText string) (string, error) {
 	if limit <= 0 {
 		limit = DefaultMaxDepth
 	}
-	if d := exprDepth(toks); d > limit {
-		return "", refuse("the query nests expressions %d deep; the limit is %d (sql guard max depth)", d, limit)
+	if _, at := exprDepth(toks, limit); at >= 0 {
+		return "", refuse("the query nests expressions more than %d deep (at offset %d); the limit is %d (sql guard max depth)", limit, toks[at].pos, limit)
 	}
 	if len(toks) == 0 {
 		return "", refuse("is empty: send one SELECT statement")
@@ -433,10 +433,9 @@ const (
 
 // token is one lexical token of SQL text; comments and white space are dropped.
 type token struct {
-	kind  tokenKind
-	text  string // as written, quotes included
-	value string // a quoted identifier's or string's content as ClickHouse decodes it
-	pos   int    // byte offset in the text
+	kind tokenKind
+	text string // as written, quotes included
+	pos  int    // byte offset in the text
 }
 
 // ident returns the identifier a word or quoted identifier names (a string's content for
@@ -445,7 +444,8 @@ func (t token) ident() string {
 	if t.kind != tokQuotedIdent && t.kind != tokString {
 		return t.text
 	}
-	return t.value
+	v, _ := unquote(t.text) // lexSQL refused the text if it cannot be decoded
+	return v
 }
 
 // unquote returns the content of a quoted identifier or string as ClickHouse 18.16 reads
@@ -572,11 +572,10 @@ func lexSQL(s string) ([]token, error) {
 			if j >= len(s) {
 				return nil, fmt.Errorf("has an unterminated %s at offset %d", what, i)
 			}
-			value, err := unquote(s[i : j+1])
-			if err != nil {
+			if _, err := unquote(s[i : j+1]); err != nil {
 				return nil, fmt.Errorf("has a %s at offset %d that ClickHouse cannot read: it %w", what, i, err)
 			}
-			toks = append(toks, token{kind: kind, text: s[i : j+1], value: value, pos: i})
+			toks = append(toks, token{kind: kind, text: s[i : j+1], pos: i})
 			i = j + 1
 		case isWordStart(c):
 			j := i + 1
@@ -627,7 +626,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // depthFrame is one nesting level while exprDepth measures a statement: a bracket of any
 // kind or a CASE … END.
 type depthFrame struct {
-	closer byte // ')' or ']', or 0 for CASE
+	closer byte // ')', ']' or '}' (newer servers' maps), or 0 for CASE
 	base   int  // the depth of an operand directly inside it
 	// Levels added inside the frame by operators, until a separator ends their scope.
 	unary   int  // NOT, unary minus and INTERVAL before the operand
@@ -639,15 +638,17 @@ type depthFrame struct {
 func (f *depthFrame) depth() int { return f.base + f.unary + f.chain + f.lambda }
 
 // exprDepth returns how deep the statement's expressions nest, the way ClickHouse's
-// recursive-descent parser builds them: every bracket ( [ and CASE … END is a level, a
+// recursive-descent parser builds them: every bracket ( [ { and CASE … END is a level, a
 // subquery one more, each lambda arrow and ternary operator a level for its body, each
 // unary operator (NOT, -, INTERVAL) a level for its operand, and each left-associative
 // binary operator (arithmetic, comparison, ||, subscripts a[i] and tuple access t.1) a
 // level of the left-deep tree it builds. AND and OR are flat lists in ClickHouse, so they
 // end the operator levels before them, as do commas and clause keywords. The measure
-// errs on the deep side. It runs in one pass without recursion, whatever the text, in
-// memory proportional to the number of tokens.
-func exprDepth(toks []token) int {
+// errs on the deep side. It runs in one pass without recursion; with limit > 0 it stops
+// at the first token deeper than limit and returns that depth and the token's index, so
+// that it never holds more than limit levels, whatever the text. Otherwise (and when
+// nothing is deeper) the index is -1.
+func exprDepth(toks []token, limit int) (depth, at int) {
 	stack := []depthFrame{{}}
 	deepest := 0
 	resetOps := func(f *depthFrame) { f.unary, f.chain = 0, 0 }
@@ -657,16 +658,19 @@ func exprDepth(toks []token) int {
 		switch t.kind {
 		case tokPunct:
 			switch t.text {
-			case "(", "[":
+			case "(", "[", "{":
 				if t.text == "[" && operand {
 					f.chain++ // a[i] is arrayElement(a, i)
 				}
 				closer := byte(')')
-				if t.text == "[" {
+				switch t.text {
+				case "[":
 					closer = ']'
+				case "{":
+					closer = '}'
 				}
 				stack = append(stack, depthFrame{closer: closer, base: f.depth() + 1})
-			case ")", "]":
+			case ")", "]", "}":
 				// Close the innermost bracket of this kind, with any CASE left open in it.
 				for j := len(stack) - 1; j > 0; j-- {
 					if stack[j].closer == t.text[0] {
@@ -737,9 +741,14 @@ func exprDepth(toks []token) int {
 				}
 			}
 		}
-		deepest = max(deepest, stack[len(stack)-1].depth())
+		if d := stack[len(stack)-1].depth(); d > deepest {
+			deepest = d
+			if limit > 0 && d > limit {
+				return d, i
+			}
+		}
 	}
-	return deepest
+	return deepest, -1
 }
 
 // operandEnd reports whether toks[i] can end an operand, so that the token after it is a

@@ -233,6 +233,7 @@ func TestGuardDepth(t *testing.T) {
 			return "SELECT 1 FROM meters WHERE " + nest("meter_id IN (SELECT meter_id FROM meters WHERE ", "1", ")", k)
 		}, 3, 0},
 		{"arrays", func(k int) string { return "SELECT " + nest("[", "1", "]", k) }, 1, 0},
+		{"braces", func(k int) string { return "SELECT " + nest("{", "1", "}", k) }, 1, 0},
 		{"tuples", func(k int) string { return "SELECT " + nest("(1, ", "2", ")", k) }, 1, 0},
 		{"function calls", func(k int) string { return "SELECT " + nest("abs(", "1", ")", k) }, 1, 0},
 		// The call's bracket is one level, each arrow another.
@@ -248,7 +249,7 @@ func TestGuardDepth(t *testing.T) {
 			k := (lim - c.offset) / c.per
 			at := c.build(k)
 			want := c.offset + c.per*k
-			if d := exprDepth(mustLex(t, at)); d != want {
+			if d, _ := exprDepth(mustLex(t, at), 0); d != want {
 				t.Fatalf("depth of %.80q… is %d, want %d", at, d, want)
 			}
 			if c.per == 1 && want != lim {
@@ -269,7 +270,7 @@ func TestGuardDepth(t *testing.T) {
 	}
 	t.Run("one over the limit", func(t *testing.T) {
 		_, err := g.Check("SELECT " + nest("(", "1", ")", lim+1))
-		if err == nil || !strings.Contains(err.Error(), "nests expressions 101 deep; the limit is 100 (sql guard max depth)") {
+		if err == nil || !strings.Contains(err.Error(), "the query nests expressions more than 100 deep (at offset 107); the limit is 100 (sql guard max depth)") {
 			t.Fatalf("Check = %v", err)
 		}
 	})
@@ -279,6 +280,10 @@ func TestGuardDepth(t *testing.T) {
 		for _, q := range []string{
 			"SELECT " + strings.Repeat("(", 64<<10-7),
 			"SELECT " + strings.Repeat("[", 64<<10-7),
+			"SELECT " + strings.Repeat("{", 64<<10-7),
+			"SELECT " + strings.Repeat("[1]", (64<<10)/3),
+			"SELECT " + strings.Repeat("1 ? 1 : ", (64<<10)/8) + "1",
+			"SELECT " + strings.Repeat("-(", (64<<10)/2),
 			"SELECT " + strings.Repeat("f(", (64<<10-7)/2),
 			"SELECT " + strings.Repeat("CASE WHEN 1 THEN ", (64<<10)/17),
 			"SELECT " + strings.Repeat("x->", (64<<10)/3),
@@ -299,7 +304,7 @@ func TestGuardDepth(t *testing.T) {
 		if _, err := low.Check("SELECT abs(((1)))"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := low.Check("SELECT abs((((1))))"); err == nil || !strings.Contains(err.Error(), "nests expressions 4 deep; the limit is 3") {
+		if _, err := low.Check("SELECT abs((((1))))"); err == nil || !strings.Contains(err.Error(), "nests expressions more than 3 deep (at offset 13); the limit is 3") {
 			t.Fatalf("Check = %v", err)
 		}
 	})
@@ -613,6 +618,18 @@ func TestGuardAnalystQueries(t *testing.T) {
 	for _, q := range queries {
 		if _, err := g.Check(q); err != nil {
 			t.Errorf("%.100q…: %v", q, err)
+		}
+	}
+}
+
+// BenchmarkGuardHostile measures the guard on the largest hostile text the endpoint
+// accepts (64 KiB of brackets): it is refused in one linear pass.
+func BenchmarkGuardHostile(b *testing.B) {
+	g := NewGuard("meterhouse")
+	q := "SELECT " + strings.Repeat("(", 64<<10-7)
+	for b.Loop() {
+		if _, err := g.Check(q); err == nil {
+			b.Fatal("accepted")
 		}
 	}
 }
