@@ -85,6 +85,10 @@ var clauseWords = map[string]bool{
 	"WITH": true, "FINAL": true, "EXCEPT": true, "INTERSECT": true, "WINDOW": true, "QUALIFY": true,
 }
 
+// fromListWords are clause words that do not end a FROM list: FROM a FINAL, b and
+// JOIN b ON x = y, c go on naming tables after them.
+var fromListWords = map[string]bool{"ON": true, "USING": true, "FINAL": true, "SAMPLE": true}
+
 // nonCallWords are keywords that may precede "(" without making it a function call.
 var nonCallWords = map[string]bool{
 	"FROM": true, "IN": true, "JOIN": true, "AS": true, "AND": true, "OR": true, "NOT": true,
@@ -94,6 +98,7 @@ var nonCallWords = map[string]bool{
 	"GLOBAL": true, "UNION": true, "EXISTS": true, "LIMIT": true, "OFFSET": true, "TABLE": true,
 	"DESCRIBE": true, "DESC": true, "ANY": true, "ASOF": true, "INNER": true, "LEFT": true,
 	"RIGHT": true, "FULL": true, "CROSS": true, "OUTER": true, "SEMI": true, "ANTI": true,
+	"INTERVAL": true,
 }
 
 // refuse returns the guard's refusal of a statement, naming what is refused.
@@ -256,7 +261,7 @@ func (g Guard) walk(toks []token) error {
 				// A SELECT inside a function's parentheses (view(SELECT …), exists(SELECT …))
 				// is a subquery: its FROM names tables.
 				top.call, top.fromList = false, false
-			case clauseWords[w]:
+			case clauseWords[w] && !fromListWords[w]:
 				top.fromList = false
 			}
 		}

@@ -354,7 +354,7 @@ func TestGuardFunctions(t *testing.T) {
 		"SELECT toDate(ts), toDateTime('2026-01-01 00:00:00', 'UTC'), toStartOfHour(ts), toStartOfDay(ts), toStartOfMonth(ts), toStartOfFifteenMinutes(ts), toStartOfYear(ts), toMonday(ts) FROM readings",
 		"SELECT toYear(ts), toMonth(ts), toDayOfMonth(ts), toDayOfWeek(ts), toHour(ts), toMinute(ts), toSecond(ts), toUnixTimestamp(ts), toYYYYMM(ts), toISOWeek(ts) FROM readings",
 		"SELECT now(), NOW(), today(), yesterday(), dateDiff('day', ts, now()), DATEDIFF('hour', ts, now()), addDays(ts, 1), subtractHours(ts, 2), toTimeZone(ts, 'Europe/Berlin'), formatDateTime(ts, '%F') FROM readings",
-		"SELECT toRelativeDayNum(ts), toRelativeHourNum(ts), timeSlot(ts), timeSlots(ts, toUInt32(3600)), ts + INTERVAL 1 DAY, toIntervalHour(1), EXTRACT(DAY FROM ts) FROM readings",
+		"SELECT toRelativeDayNum(ts), toRelativeHourNum(ts), timeSlot(ts), timeSlots(ts, toUInt32(3600)), ts + INTERVAL 1 DAY, ts - INTERVAL (2) HOUR, toIntervalHour(1), EXTRACT(DAY FROM ts) FROM readings",
 		// arithmetic and math
 		"SELECT plus(1, 2), minus(1, 2), multiply(2, 3), divide(1, 2), intDiv(7, 2), modulo(7, 2), negate(1), abs(-1), round(1.5), ROUND(1.55, 1), floor(1.5), ceil(1.5), CEILING(1.5), sqrt(2), exp(1), log(2), LN(2), log10(2), log2(2), pow(2, 3), POWER(2, 3), greatest(1, 2), least(1, 2), truncate(1.5), intDivOrZero(1, 0)",
 		// comparisons and logic
@@ -507,6 +507,10 @@ func TestGuardTablePositions(t *testing.T) {
 		{"SELECT * FROM meters CROSS JOIN other.t", "database other is not allowed"},
 		{"SELECT * FROM meters ALL INNER JOIN (SELECT * FROM other.t) USING a", "database other is not allowed"},
 		{"SELECT * FROM meters AS a, meters AS b, other.t", "database other is not allowed"},
+		{"SELECT * FROM meters FINAL, other.t", "database other is not allowed"},
+		{"SELECT * FROM meters SAMPLE 1 / 10, other.t", "database other is not allowed"},
+		{"SELECT * FROM meters AS a ALL INNER JOIN meters AS b ON a.x = b.x, other.t", "database other is not allowed"},
+		{"SELECT * FROM meters AS a ALL INNER JOIN meters AS b USING x, `sy\\x73tem`.users", "system.users is not allowed"},
 		{"SELECT * FROM (SELECT 1) AS a, `other`.`t`", "database other is not allowed"},
 		{"DESCRIBE TABLE `o\\x74her`.t", "database other is not allowed"},
 		{"DESC `sy\\x73tem`.users", "system.users is not allowed"},
