@@ -120,6 +120,10 @@ func (g Guard) Check(sqlText string) (string, error) {
 	if _, at := exprDepth(toks, limit); at >= 0 {
 		return "", refuse("the query nests expressions more than %d deep (at offset %d); the limit is %d (sql guard max depth)", limit, toks[at].pos, limit)
 	}
+	if at := reparsedNesting(toks, maxReparsedNesting); at >= 0 {
+		return "", refuse("the query nests CAST and SUBSTRING calls more than %d deep (at offset %d): ClickHouse 18.16 parses each of them twice, so their nesting is limited to %d",
+			maxReparsedNesting, toks[at].pos, maxReparsedNesting)
+	}
 	if len(toks) == 0 {
 		return "", refuse("is empty: send one SELECT statement")
 	}
@@ -780,4 +784,42 @@ var expressionStartWords = map[string]bool{
 	"IN": true, "GLOBAL": true, "BETWEEN": true, "LIMIT": true, "OFFSET": true, "AS": true,
 	"USING": true, "FROM": true, "JOIN": true, "INTERVAL": true, "ARRAY": true, "UNION": true,
 	"SAMPLE": true, "DESCRIBE": true, "DESC": true, "TABLE": true,
+}
+
+// maxReparsedNesting is how deep CAST(…) and SUBSTRING(…) calls may nest inside each
+// other. ClickHouse 18.16 first tries their keyword forms (CAST(x AS T), SUBSTRING(s FROM
+// i)) and, when that fails after parsing the first argument, parses the call again as a
+// plain function: n nested calls cost 2^n parses, which no time limit stops (parsing
+// comes before the query is registered).
+const maxReparsedNesting = 8
+
+// reparsedNesting returns the index of the first token nested inside more than limit
+// CAST or SUBSTRING calls, or -1. It is one pass over the brackets, without recursion.
+func reparsedNesting(toks []token, limit int) int {
+	var open []bool // per open bracket: whether it is a CAST or SUBSTRING call's
+	n := 0
+	for i, t := range toks {
+		if t.kind != tokPunct {
+			continue
+		}
+		switch t.text {
+		case "(":
+			r := i > 0 && toks[i-1].kind == tokWord &&
+				(strings.EqualFold(toks[i-1].text, "CAST") || strings.EqualFold(toks[i-1].text, "SUBSTRING"))
+			open = append(open, r)
+			if r {
+				if n++; n > limit {
+					return i
+				}
+			}
+		case ")":
+			if len(open) > 0 {
+				if open[len(open)-1] {
+					n--
+				}
+				open = open[:len(open)-1]
+			}
+		}
+	}
+	return -1
 }

@@ -308,6 +308,28 @@ func TestGuardDepth(t *testing.T) {
 			t.Fatalf("Check = %v", err)
 		}
 	})
+	t.Run("CAST and SUBSTRING", func(t *testing.T) {
+		// ClickHouse 18.16 parses each of these twice: their nesting has a limit of its own.
+		for _, c := range []struct{ open, inner, close string }{
+			{"CAST(", "1", ", 'UInt64')"},
+			{"cast(", "1", " AS UInt64)"},
+			{"substring(", "'abc'", ")"},
+			{"SUBSTRING(abs(", "'abc'", "), 1)"},
+		} {
+			at := "SELECT " + nest(c.open, c.inner, c.close, maxReparsedNesting)
+			if _, err := g.Check(at); err != nil {
+				t.Errorf("%s nested %d deep: %v", c.open, maxReparsedNesting, err)
+			}
+			_, err := g.Check("SELECT " + nest(c.open, c.inner, c.close, maxReparsedNesting+1))
+			if err == nil || !strings.Contains(err.Error(), "nests CAST and SUBSTRING calls more than 8 deep") {
+				t.Errorf("%s nested %d deep: Check = %v", c.open, maxReparsedNesting+1, err)
+			}
+		}
+		// Side by side they do not add up.
+		if _, err := g.Check("SELECT " + strings.Repeat("CAST(1 AS String), ", 50) + "1"); err != nil {
+			t.Error(err)
+		}
+	})
 	t.Run("wide is not deep", func(t *testing.T) {
 		// Long lists, AND/OR chains and many sibling brackets are flat.
 		var in, or, cols []string
