@@ -121,7 +121,7 @@ func (g Guard) Check(sqlText string) (string, error) {
 		return "", refuse("the query nests expressions more than %d deep (at offset %d); the limit is %d (sql guard max depth)", limit, toks[at].pos, limit)
 	}
 	if at := reparsedNesting(toks, maxReparsedNesting); at >= 0 {
-		return "", refuse("the query nests CAST and SUBSTRING calls more than %d deep (at offset %d): ClickHouse 18.16 parses each of them twice, so their nesting is limited to %d",
+		return "", refuse("the query nests CAST, SUBSTRING and CASE brackets more than %d deep (at offset %d): ClickHouse 18.16 may parse each of them twice, so their nesting is limited to %d",
 			maxReparsedNesting, toks[at].pos, maxReparsedNesting)
 	}
 	if len(toks) == 0 {
@@ -786,15 +786,18 @@ var expressionStartWords = map[string]bool{
 	"SAMPLE": true, "DESCRIBE": true, "DESC": true, "TABLE": true,
 }
 
-// maxReparsedNesting is how deep CAST(…) and SUBSTRING(…) calls may nest inside each
-// other. ClickHouse 18.16 first tries their keyword forms (CAST(x AS T), SUBSTRING(s FROM
-// i)) and, when that fails after parsing the first argument, parses the call again as a
-// plain function: n nested calls cost 2^n parses, which no time limit stops (parsing
-// comes before the query is registered).
+// maxReparsedNesting is how deep the brackets of CAST(…), SUBSTRING(…) and CASE (…) may
+// nest inside each other. ClickHouse 18.16 first tries their keyword forms (CAST(x AS T),
+// SUBSTRING(s FROM i), CASE x WHEN …) and, when that fails after parsing the first
+// argument, parses the whole call again as a plain function: n nested calls cost 2^n
+// parses, which no time limit stops (parsing comes before the query is registered).
 const maxReparsedNesting = 8
 
-// reparsedNesting returns the index of the first token nested inside more than limit
-// CAST or SUBSTRING calls, or -1. It is one pass over the brackets, without recursion.
+// reparsedWords are the keywords whose bracket ClickHouse 18.16 may parse twice.
+var reparsedWords = map[string]bool{"CAST": true, "SUBSTRING": true, "CASE": true}
+
+// reparsedNesting returns the index of the first bracket nested inside more than limit
+// brackets of reparsedWords, or -1. It is one pass over the brackets, without recursion.
 func reparsedNesting(toks []token, limit int) int {
 	var open []bool // per open bracket: whether it is a CAST or SUBSTRING call's
 	n := 0
@@ -804,8 +807,7 @@ func reparsedNesting(toks []token, limit int) int {
 		}
 		switch t.text {
 		case "(":
-			r := i > 0 && toks[i-1].kind == tokWord &&
-				(strings.EqualFold(toks[i-1].text, "CAST") || strings.EqualFold(toks[i-1].text, "SUBSTRING"))
+			r := i > 0 && toks[i-1].kind == tokWord && reparsedWords[strings.ToUpper(toks[i-1].text)]
 			open = append(open, r)
 			if r {
 				if n++; n > limit {

@@ -309,19 +309,21 @@ func TestGuardDepth(t *testing.T) {
 		}
 	})
 	t.Run("CAST and SUBSTRING", func(t *testing.T) {
-		// ClickHouse 18.16 parses each of these twice: their nesting has a limit of its own.
+		// ClickHouse 18.16 may parse each of these twice: their nesting has a limit of its own.
 		for _, c := range []struct{ open, inner, close string }{
 			{"CAST(", "1", ", 'UInt64')"},
 			{"cast(", "1", " AS UInt64)"},
 			{"substring(", "'abc'", ")"},
 			{"SUBSTRING(abs(", "'abc'", "), 1)"},
+			{"CASE (", "1", ")"},
+			{"Cast(", "1", " AS String)"},
 		} {
 			at := "SELECT " + nest(c.open, c.inner, c.close, maxReparsedNesting)
 			if _, err := g.Check(at); err != nil {
 				t.Errorf("%s nested %d deep: %v", c.open, maxReparsedNesting, err)
 			}
 			_, err := g.Check("SELECT " + nest(c.open, c.inner, c.close, maxReparsedNesting+1))
-			if err == nil || !strings.Contains(err.Error(), "nests CAST and SUBSTRING calls more than 8 deep") {
+			if err == nil || !strings.Contains(err.Error(), "nests CAST, SUBSTRING and CASE brackets more than 8 deep") {
 				t.Errorf("%s nested %d deep: Check = %v", c.open, maxReparsedNesting+1, err)
 			}
 		}
