@@ -214,17 +214,7 @@ func (g Guard) walk(toks []token) error {
 	punct := func(i int, p string) bool {
 		return i >= 0 && i < len(toks) && toks[i].kind == tokPunct && toks[i].text == p
 	}
-	// Names given as aliases of a name (WITH other.t AS x, col AS y): ClickHouse puts the
-	// aliased name in place of the alias, also on the right side of IN, where it then
-	// names a table.
-	nameAliases := map[string]bool{}
-	for i := 1; i+1 < len(toks); i++ {
-		if toks[i].kind == tokWord && strings.EqualFold(toks[i].text, "AS") &&
-			(toks[i-1].kind == tokWord || toks[i-1].kind == tokQuotedIdent) &&
-			(toks[i+1].kind == tokWord || toks[i+1].kind == tokQuotedIdent) {
-			nameAliases[toks[i+1].ident()] = true
-		}
-	}
+	nameAliases := aliasesOfNames(toks)
 	for i, t := range toks {
 		top := &stack[len(stack)-1]
 		switch t.kind {
@@ -361,6 +351,62 @@ func inOperator(toks []token, i int) bool {
 		}
 	}
 	return j >= 0 && operandEnd(toks, j)
+}
+
+// aliasesOfNames returns the aliases given to a (possibly qualified, possibly bracketed)
+// name: WITH other.t AS x, SELECT (other.t) AS y, SELECT other.t z. ClickHouse puts the
+// aliased expression in place of an alias, also on the right side of IN, where a name
+// then names a table. Aliases of calls, literals, arrays and tuples are not included.
+func aliasesOfNames(toks []token) map[string]bool {
+	aliases := map[string]bool{}
+	isName := func(j int) bool {
+		return j >= 0 && j < len(toks) && (toks[j].kind == tokWord || toks[j].kind == tokQuotedIdent)
+	}
+	for i := 1; i < len(toks); i++ {
+		if !isName(i) {
+			continue
+		}
+		end := i - 1 // the last token of the aliased expression
+		if toks[end].kind == tokWord && strings.EqualFold(toks[end].text, "AS") {
+			end--
+		} else if !operandEnd(toks, end) {
+			continue // not an alias without AS (SELECT other.t z) either
+		}
+		if end >= 0 && nameEndsAt(toks, end) {
+			aliases[toks[i].ident()] = true
+		}
+	}
+	return aliases
+}
+
+// nameEndsAt reports whether the expression ending at toks[j] is a name or db.name, in
+// any number of bare brackets (not a call's).
+func nameEndsAt(toks []token, j int) bool {
+	isName := func(k int) bool {
+		return k >= 0 && (toks[k].kind == tokWord || toks[k].kind == tokQuotedIdent)
+	}
+	punct := func(k int, p string) bool {
+		return k >= 0 && toks[k].kind == tokPunct && toks[k].text == p
+	}
+	closes := 0
+	for punct(j, ")") {
+		closes++
+		j--
+	}
+	if !isName(j) || (toks[j].kind == tokWord && expressionStartWords[strings.ToUpper(toks[j].text)]) {
+		return false
+	}
+	j--
+	if punct(j, ".") && isName(j-1) {
+		j -= 2
+	}
+	for ; closes > 0; closes-- {
+		if !punct(j, "(") {
+			return false
+		}
+		j--
+	}
+	return !isName(j) || toks[j].kind == tokWord && nonCallWords[strings.ToUpper(toks[j].text)] // f(x) is a call's result
 }
 
 // inRightSide reports whether toks[i] follows the operator IN, directly or after

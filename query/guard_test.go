@@ -499,6 +499,9 @@ func TestGuardTablePositions(t *testing.T) {
 		"SELECT 1 FROM meters WHERE meter_id IN (meterhouse.meters)",
 		"SELECT * FROM meters AS a ALL INNER JOIN meterhouse.meters AS b USING meter_id",
 		"WITH ['M1', 'M2'] AS list SELECT 1 FROM meters WHERE meter_id IN list",
+		"WITH ('M1', 'M2') AS list SELECT 1 FROM meters WHERE meter_id IN list",
+		"WITH toString(1) AS list SELECT 1 FROM meters WHERE meter_id IN (list)",
+		"SELECT 1 FROM readings WHERE meter_id IN meters_subset",
 		"WITH (SELECT max(start) FROM consumption) AS last SELECT 1 FROM consumption WHERE start IN (last)",
 		"SELECT CAST(x AS Decimal(10, 2)), CAST(ts AS DateTime('UTC')) FROM t",
 	}
@@ -542,6 +545,11 @@ func TestGuardTablePositions(t *testing.T) {
 		{"SELECT 1 FROM meters WHERE meter_id IN (other.t AS a)", "database other is not allowed"},
 		{"WITH other.t AS x SELECT 1 FROM meters WHERE meter_id IN x", "x IN x is not allowed: x is an alias of a name"},
 		{"SELECT other.t AS x FROM meters WHERE meter_id IN (x)", "x IN x is not allowed"},
+		{"WITH (other.t) AS x SELECT 1 FROM meters WHERE meter_id IN x", "x IN x is not allowed"},
+		{"WITH ((other.t)) AS x SELECT 1 FROM meters WHERE meter_id IN x", "x IN x is not allowed"},
+		{"SELECT other.t x FROM meters WHERE meter_id IN x", "x IN x is not allowed"},
+		{"SELECT (other.t) x FROM meters WHERE meter_id IN x", "x IN x is not allowed"},
+		{"WITH other.t AS x, x AS y SELECT 1 FROM meters WHERE meter_id IN y", "x IN y is not allowed"},
 		{"SELECT CAST(1 AS String, sleep(3))", "function sleep is not allowed"},
 		{"SELECT CAST(1 AS Nullable(UInt8)), CAST(1 AS String) AS s, sleep(1)", "function sleep is not allowed"},
 	}
