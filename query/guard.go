@@ -9,8 +9,10 @@ import (
 )
 
 // Guard decides whether an analyst's SQL text may run: one read-only statement over the
-// platform's database, with no clause that changes settings, output or destination and
-// no table function that reaches files, networks or other servers.
+// platform's database, with no clause that changes settings, output or destination, no
+// table function that reaches files, networks or other servers, no function outside the
+// analysts' allow-list (guard_functions.go), and no expression nested deeper than
+// MaxDepth, which ClickHouse 18.16's parser could not survive.
 type Guard struct {
 	// Database is the platform's database, the only one a name may be qualified with
 	// (besides the allowed system tables).
