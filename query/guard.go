@@ -100,7 +100,7 @@ var nonCallWords = map[string]bool{
 	"GLOBAL": true, "UNION": true, "EXISTS": true, "LIMIT": true, "OFFSET": true, "TABLE": true,
 	"DESCRIBE": true, "DESC": true, "ANY": true, "ASOF": true, "INNER": true, "LEFT": true,
 	"RIGHT": true, "FULL": true, "CROSS": true, "OUTER": true, "SEMI": true, "ANTI": true,
-	"INTERVAL": true,
+	"INTERVAL": true, "SAMPLE": true,
 }
 
 // refuse returns the guard's refusal of a statement, naming what is refused.

@@ -502,6 +502,7 @@ func TestGuardTablePositions(t *testing.T) {
 		"WITH ('M1', 'M2') AS list SELECT 1 FROM meters WHERE meter_id IN list",
 		"WITH toString(1) AS list SELECT 1 FROM meters WHERE meter_id IN (list)",
 		"SELECT 1 FROM readings WHERE meter_id IN meters_subset",
+		"SELECT count() FROM readings SAMPLE (1 / 10) WHERE ts > now() - INTERVAL (1) DAY",
 		"WITH (SELECT max(start) FROM consumption) AS last SELECT 1 FROM consumption WHERE start IN (last)",
 		"SELECT CAST(x AS Decimal(10, 2)), CAST(ts AS DateTime('UTC')) FROM t",
 	}
