@@ -9,8 +9,10 @@ import (
 )
 
 // Guard decides whether an analyst's SQL text may run: one read-only statement over the
-// platform's database, with no clause that changes settings, output or destination and
-// no table function that reaches files, networks or other servers.
+// platform's database, with no clause that changes settings, output or destination, no
+// table function that reaches files, networks or other servers, no function outside the
+// analysts' allow-list (guard_functions.go), and no expression nested deeper than
+// MaxDepth, which ClickHouse 18.16's parser could not survive.
 type Guard struct {
 	// Database is the platform's database, the only one a name may be qualified with
 	// (besides the allowed system tables).
@@ -21,16 +23,28 @@ type Guard struct {
 	// other table function is refused. ClickHouse refuses them all under readonly=1, which
 	// the SQL endpoint runs with, so NewGuard allows none.
 	TableFunctions []string
+	// MaxDepth is how deep a statement's expressions may nest (brackets of every kind,
+	// CASE … END, subqueries, lambda arrows, unary and chained binary operators; see
+	// exprDepth). ClickHouse 18.16's recursive-descent parser overflows its stack at
+	// about 1 000 brackets, so the limit stays well below that. Zero or less means
+	// DefaultMaxDepth.
+	MaxDepth int
 }
+
+// DefaultMaxDepth is the nesting depth NewGuard allows: deep enough for any analyst's
+// query, a tenth of what crashes ClickHouse 18.16's parser.
+const DefaultMaxDepth = 100
 
 // NewGuard returns the guard for the platform database with the default allow-lists:
 // the system tables one, numbers, numbers_mt, zeros, zeros_mt, functions,
-// table_functions, data_type_families, formats and time_zones, and no table function
+// table_functions, data_type_families, formats and time_zones, no table function
 // (queries run with readonly=1, under which ClickHouse refuses every table function;
-// system.numbers gives a number sequence).
+// system.numbers gives a number sequence), the analyst functions of guard_functions.go, and a
+// nesting depth of DefaultMaxDepth.
 func NewGuard(database string) Guard {
 	return Guard{
 		Database: database,
+		MaxDepth: DefaultMaxDepth,
 		SystemTables: []string{"one", "numbers", "numbers_mt", "zeros", "zeros_mt", "functions",
 			"table_functions", "data_type_families", "formats", "time_zones"},
 	}
@@ -73,6 +87,10 @@ var clauseWords = map[string]bool{
 	"WITH": true, "FINAL": true, "EXCEPT": true, "INTERSECT": true, "WINDOW": true, "QUALIFY": true,
 }
 
+// fromListWords are clause words that do not end a FROM list: FROM a FINAL, b and
+// JOIN b ON x = y, c go on naming tables after them.
+var fromListWords = map[string]bool{"ON": true, "USING": true, "FINAL": true, "SAMPLE": true}
+
 // nonCallWords are keywords that may precede "(" without making it a function call.
 var nonCallWords = map[string]bool{
 	"FROM": true, "IN": true, "JOIN": true, "AS": true, "AND": true, "OR": true, "NOT": true,
@@ -82,6 +100,7 @@ var nonCallWords = map[string]bool{
 	"GLOBAL": true, "UNION": true, "EXISTS": true, "LIMIT": true, "OFFSET": true, "TABLE": true,
 	"DESCRIBE": true, "DESC": true, "ANY": true, "ASOF": true, "INNER": true, "LEFT": true,
 	"RIGHT": true, "FULL": true, "CROSS": true, "OUTER": true, "SEMI": true, "ANTI": true,
+	"INTERVAL": true, "SAMPLE": true,
 }
 
 // refuse returns the guard's refusal of a statement, naming what is refused.
@@ -95,6 +114,17 @@ func (g Guard) Check(sqlText string) (string, error) {
 	toks, err := lexSQL(sqlText)
 	if err != nil {
 		return "", refuse("%v", err)
+	}
+	limit := g.MaxDepth
+	if limit <= 0 {
+		limit = DefaultMaxDepth
+	}
+	if _, at := exprDepth(toks, limit); at >= 0 {
+		return "", refuse("the query nests expressions more than %d deep (at offset %d); the limit is %d (sql guard max depth)", limit, toks[at].pos, limit)
+	}
+	if at := reparsedNesting(toks, maxReparsedNesting); at >= 0 {
+		return "", refuse("the query nests CAST, SUBSTRING and CASE brackets more than %d deep (at offset %d): ClickHouse 18.16 may parse each of them twice, so their nesting is limited to %d",
+			maxReparsedNesting, toks[at].pos, maxReparsedNesting)
 	}
 	if len(toks) == 0 {
 		return "", refuse("is empty: send one SELECT statement")
@@ -170,6 +200,8 @@ func checkShow(toks []token) error {
 type frame struct {
 	call     bool // opened by a function call: FROM inside is EXTRACT(x FROM y), not a table
 	fromList bool // inside the FROM list at this level: a comma starts another table
+	cast     bool // opened by CAST: the name right after its AS is a data type
+	typ      bool // inside a data type's parameters (CAST(x AS Nullable(UInt8))): names there are types
 }
 
 // walk checks every token of one statement.
@@ -184,15 +216,17 @@ func (g Guard) walk(toks []token) error {
 	punct := func(i int, p string) bool {
 		return i >= 0 && i < len(toks) && toks[i].kind == tokPunct && toks[i].text == p
 	}
+	nameAliases := aliasesOfNames(toks)
 	for i, t := range toks {
 		top := &stack[len(stack)-1]
 		switch t.kind {
 		case tokPunct:
 			switch t.text {
 			case "(":
-				prev := i - 1
-				call := prev >= 0 && (toks[prev].kind == tokQuotedIdent || (toks[prev].kind == tokWord && !nonCallWords[word(prev)]))
-				stack = append(stack, frame{call: call})
+				call := i > 0 && g.callName(toks, i-1)
+				// The brackets of a data type's parameters (CAST(x AS Decimal(10, 2))).
+				typ := top.typ || (top.cast && word(i-2) == "AS")
+				stack = append(stack, frame{call: call, cast: call && word(i-1) == "CAST", typ: typ})
 			case ")":
 				if len(stack) == 1 {
 					return refuse("has an unbalanced ')' at offset %d", t.pos)
@@ -223,7 +257,7 @@ func (g Guard) walk(toks []token) error {
 				// A SELECT inside a function's parentheses (view(SELECT …), exists(SELECT …))
 				// is a subquery: its FROM names tables.
 				top.call, top.fromList = false, false
-			case clauseWords[w]:
+			case clauseWords[w] && !fromListWords[w]:
 				top.fromList = false
 			}
 		}
@@ -231,15 +265,28 @@ func (g Guard) walk(toks []token) error {
 			continue
 		}
 		name := t.ident()
-		if punct(i+1, "(") {
+		tablePos := g.tablePosition(toks, i, *top)
+		// CAST(x AS T) names a data type after AS: ClickHouse reads it as a type name, with
+		// parameters that are never evaluated.
+		dataType := top.typ || (top.cast && word(i-1) == "AS")
+		if punct(i+1, "(") && !dataType {
 			if why, ok := deniedFunctions[strings.ToLower(name)]; ok {
 				return refuse("table function %s() is not allowed: it %s", name, why)
+			}
+			if !tablePos && g.callName(toks, i) && !functionAllowed(name) {
+				if why, ok := refusedFunctionReasons[name]; ok {
+					return refuse("function %s is not allowed in analyst SQL: %s", name, why)
+				}
+				if strings.HasPrefix(name, "dict") || strings.HasPrefix(name, "region") {
+					return refuse("function %s is not allowed in analyst SQL: it reads server dictionaries", name)
+				}
+				return refuse("function %s is not allowed in analyst SQL: only the functions analysts need are (see the README's analyst SQL section)", name)
 			}
 		}
 		if punct(i-1, ".") {
 			continue // the second part of a qualified name
 		}
-		if !g.tablePosition(toks, i, stack[len(stack)-1]) {
+		if !tablePos {
 			if qualified(toks, i) && t.ident() == "system" {
 				return g.checkSystem(toks[i+2].ident())
 			}
@@ -253,6 +300,8 @@ func (g Guard) walk(toks []token) error {
 				}
 				return refuse("table function %s() is not allowed: only %s are", name, strings.Join(g.TableFunctions, ", "))
 			}
+		case !qualified(toks, i) && nameAliases[name] && inRightSide(toks, i):
+			return refuse("x IN %s is not allowed: %s is an alias of a name; name the table or write the list itself", name, name)
 		case qualified(toks, i):
 			switch db := t.ident(); db {
 			case "system":
@@ -271,6 +320,107 @@ func (g Guard) walk(toks []token) error {
 	return nil
 }
 
+// callName reports whether toks[i], followed by "(", names a function: a quoted name, or
+// a word that is not a keyword opening brackets of its own. IN is both: after an operand
+// (x IN (…), x NOT IN (…), x GLOBAL IN (…)) it is the operator, anywhere else
+// ClickHouse parses in(…) as the function.
+func (g Guard) callName(toks []token, i int) bool {
+	t := toks[i]
+	if t.kind == tokQuotedIdent {
+		return true
+	}
+	if t.kind != tokWord {
+		return false
+	}
+	w := strings.ToUpper(t.text)
+	if w == "IN" {
+		return !inOperator(toks, i)
+	}
+	return !nonCallWords[w]
+}
+
+// inOperator reports whether the word IN at toks[i] is the binary operator: it follows an
+// operand, directly or after NOT, or it follows GLOBAL.
+func inOperator(toks []token, i int) bool {
+	j := i - 1
+	if j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "GLOBAL") {
+		return true
+	}
+	if j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "NOT") {
+		j--
+		if j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "GLOBAL") {
+			return true
+		}
+	}
+	return j >= 0 && operandEnd(toks, j)
+}
+
+// aliasesOfNames returns the aliases given to a (possibly qualified, possibly bracketed)
+// name: WITH other.t AS x, SELECT (other.t) AS y, SELECT other.t z. ClickHouse puts the
+// aliased expression in place of an alias, also on the right side of IN, where a name
+// then names a table. Aliases of calls, literals, arrays and tuples are not included.
+func aliasesOfNames(toks []token) map[string]bool {
+	aliases := map[string]bool{}
+	isName := func(j int) bool {
+		return j >= 0 && j < len(toks) && (toks[j].kind == tokWord || toks[j].kind == tokQuotedIdent)
+	}
+	for i := 1; i < len(toks); i++ {
+		if !isName(i) {
+			continue
+		}
+		end := i - 1 // the last token of the aliased expression
+		if toks[end].kind == tokWord && strings.EqualFold(toks[end].text, "AS") {
+			end--
+		} else if !operandEnd(toks, end) {
+			continue // not an alias without AS (SELECT other.t z) either
+		}
+		if end >= 0 && nameEndsAt(toks, end) {
+			aliases[toks[i].ident()] = true
+		}
+	}
+	return aliases
+}
+
+// nameEndsAt reports whether the expression ending at toks[j] is a name or db.name, in
+// any number of bare brackets (not a call's).
+func nameEndsAt(toks []token, j int) bool {
+	isName := func(k int) bool {
+		return k >= 0 && (toks[k].kind == tokWord || toks[k].kind == tokQuotedIdent)
+	}
+	punct := func(k int, p string) bool {
+		return k >= 0 && toks[k].kind == tokPunct && toks[k].text == p
+	}
+	closes := 0
+	for punct(j, ")") {
+		closes++
+		j--
+	}
+	if !isName(j) || (toks[j].kind == tokWord && expressionStartWords[strings.ToUpper(toks[j].text)]) {
+		return false
+	}
+	j--
+	if punct(j, ".") && isName(j-1) {
+		j -= 2
+	}
+	for ; closes > 0; closes-- {
+		if !punct(j, "(") {
+			return false
+		}
+		j--
+	}
+	return !isName(j) || toks[j].kind == tokWord && nonCallWords[strings.ToUpper(toks[j].text)] // f(x) is a call's result
+}
+
+// inRightSide reports whether toks[i] follows the operator IN, directly or after
+// brackets.
+func inRightSide(toks []token, i int) bool {
+	j := i - 1
+	for j >= 0 && toks[j].kind == tokPunct && toks[j].text == "(" {
+		j--
+	}
+	return j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "IN") && inOperator(toks, j)
+}
+
 // qualified reports whether toks[i] starts a name db.table.
 func qualified(toks []token, i int) bool {
 	return i+2 < len(toks) && toks[i+1].kind == tokPunct && toks[i+1].text == "." &&
@@ -284,6 +434,21 @@ func (g Guard) tablePosition(toks []token, i int, top frame) bool {
 		return false
 	}
 	p := toks[i-1]
+	if p.kind == tokPunct && p.text == "(" {
+		// x IN (t), x IN ((db.t)): ClickHouse drops brackets around one element, so a
+		// lone name there is a table, not a tuple.
+		j := i - 1
+		for j >= 0 && toks[j].kind == tokPunct && toks[j].text == "(" {
+			j--
+		}
+		end := i + 1
+		if qualified(toks, i) {
+			end = i + 3
+		}
+		return j >= 0 && toks[j].kind == tokWord && strings.EqualFold(toks[j].text, "IN") && inOperator(toks, j) &&
+			end < len(toks) && ((toks[end].kind == tokPunct && toks[end].text == ")") ||
+			(toks[end].kind == tokWord && strings.EqualFold(toks[end].text, "AS")))
+	}
 	if p.kind == tokPunct {
 		return p.text == "," && top.fromList
 	}
@@ -295,7 +460,9 @@ func (g Guard) tablePosition(toks []token, i int, top frame) bool {
 		return !top.call
 	case "JOIN":
 		return i < 2 || toks[i-2].kind != tokWord || !strings.EqualFold(toks[i-2].text, "ARRAY")
-	case "IN", "DESCRIBE", "DESC":
+	case "IN":
+		return inOperator(toks, i-1)
+	case "DESCRIBE", "DESC":
 		return true
 	case "TABLE":
 		return i >= 2 && toks[i-2].kind == tokWord && slices.Contains([]string{"DESCRIBE", "DESC"}, strings.ToUpper(toks[i-2].text))
@@ -328,31 +495,92 @@ type token struct {
 	pos  int    // byte offset in the text
 }
 
-// ident returns the identifier a word or quoted identifier names, without quotes and
-// with escapes resolved.
+// ident returns the identifier a word or quoted identifier names (a string's content for
+// a string), without quotes and with escapes resolved as ClickHouse resolves them.
 func (t token) ident() string {
-	if t.kind != tokQuotedIdent {
+	if t.kind != tokQuotedIdent && t.kind != tokString {
 		return t.text
 	}
-	return unquote(t.text)
+	v, _ := unquote(t.text) // lexSQL refused the text if it cannot be decoded
+	return v
 }
 
-// unquote removes the quotes of a quoted identifier or string and resolves backslash
-// escapes and doubled quotes.
-func unquote(s string) string {
+// unquote returns the content of a quoted identifier or string as ClickHouse 18.16 reads
+// it (readAnyQuotedString with SQL-style quoting): a doubled quote is one quote, and a
+// backslash starts an escape — \xHH is the byte HH (the two bytes after \x are taken
+// whatever they are, a non-hex digit counting as 0xFF, as the server's unhex does), \N
+// is nothing, \a \b \e \f \n \r \t \v \0 are control characters, and a backslash
+// before any other byte is that byte. It fails where the server cannot read the text.
+func unquote(s string) (string, error) {
 	q, body := s[0], s[1:len(s)-1]
 	var b strings.Builder
 	for i := 0; i < len(body); i++ {
 		c := body[i]
-		if c == '\\' && i+1 < len(body) {
+		switch {
+		case c == '\\':
+			if i+1 >= len(body) {
+				return "", fmt.Errorf("ends in a backslash")
+			}
 			i++
-			c = body[i]
-		} else if c == q && i+1 < len(body) && body[i+1] == q {
+			switch e := body[i]; e {
+			case 'x':
+				if i+2 >= len(body) {
+					return "", fmt.Errorf("has an incomplete \\x escape: two characters must follow \\x")
+				}
+				b.WriteByte(unhexDigit(body[i+1])*16 + unhexDigit(body[i+2]))
+				i += 2
+			case 'N':
+			default:
+				b.WriteByte(escapedByte(e))
+			}
+		case c == q && i+1 < len(body) && body[i+1] == q:
+			b.WriteByte(q)
 			i++
+		default:
+			b.WriteByte(c)
 		}
-		b.WriteByte(c)
 	}
-	return b.String()
+	return b.String(), nil
+}
+
+// escapedByte returns the byte a backslash before c stands for (ClickHouse's
+// parseEscapeSequence).
+func escapedByte(c byte) byte {
+	switch c {
+	case 'a':
+		return '\a'
+	case 'b':
+		return '\b'
+	case 'e':
+		return 0x1b
+	case 'f':
+		return '\f'
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	case 'v':
+		return '\v'
+	case '0':
+		return 0
+	}
+	return c
+}
+
+// unhexDigit returns the value of a hex digit, and 0xFF for any other byte, as
+// ClickHouse's unhex does; the byte arithmetic then wraps as the server's does.
+func unhexDigit(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10
+	}
+	return 0xff
 }
 
 // lexSQL splits SQL text into tokens the way ClickHouse's lexer does for what matters
@@ -394,16 +622,15 @@ func lexSQL(s string) ([]token, error) {
 					break
 				}
 			}
+			what, kind := "quoted identifier", tokQuotedIdent
+			if c == '\'' {
+				what, kind = "string", tokString
+			}
 			if j >= len(s) {
-				what := "string"
-				if c != '\'' {
-					what = "quoted identifier"
-				}
 				return nil, fmt.Errorf("has an unterminated %s at offset %d", what, i)
 			}
-			kind := tokString
-			if c != '\'' {
-				kind = tokQuotedIdent
+			if _, err := unquote(s[i : j+1]); err != nil {
+				return nil, fmt.Errorf("has a %s at offset %d that ClickHouse cannot read: it %w", what, i, err)
 			}
 			toks = append(toks, token{kind: kind, text: s[i : j+1], pos: i})
 			i = j + 1
@@ -452,3 +679,197 @@ func isWordStart(c byte) bool {
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// depthFrame is one nesting level while exprDepth measures a statement: a bracket of any
+// kind or a CASE … END.
+type depthFrame struct {
+	closer byte // ')', ']' or '}' (newer servers' maps), or 0 for CASE
+	base   int  // the depth of an operand directly inside it
+	// Levels added inside the frame by operators, until a separator ends their scope.
+	unary   int  // NOT, unary minus and INTERVAL before the operand
+	chain   int  // left-associative binary operators: a + b + c is plus(plus(a, b), c)
+	lambda  int  // lambda arrows and ternary operators: their bodies nest
+	subSelf bool // the frame holds a subquery: its SELECT counted once
+}
+
+func (f *depthFrame) depth() int { return f.base + f.unary + f.chain + f.lambda }
+
+// exprDepth returns how deep the statement's expressions nest, the way ClickHouse's
+// recursive-descent parser builds them: every bracket ( [ { and CASE … END is a level, a
+// subquery one more, each lambda arrow and ternary operator a level for its body, each
+// unary operator (NOT, -, INTERVAL) a level for its operand, and each left-associative
+// binary operator (arithmetic, comparison, ||, subscripts a[i] and tuple access t.1) a
+// level of the left-deep tree it builds. AND and OR are flat lists in ClickHouse, so they
+// end the operator levels before them, as do commas and clause keywords. The measure
+// errs on the deep side. It runs in one pass without recursion; with limit > 0 it stops
+// at the first token deeper than limit and returns that depth and the token's index, so
+// that it never holds more than limit levels, whatever the text. Otherwise (and when
+// nothing is deeper) the index is -1.
+func exprDepth(toks []token, limit int) (depth, at int) {
+	stack := []depthFrame{{}}
+	deepest := 0
+	resetOps := func(f *depthFrame) { f.unary, f.chain = 0, 0 }
+	for i, t := range toks {
+		f := &stack[len(stack)-1]
+		operand := i > 0 && operandEnd(toks, i-1)
+		switch t.kind {
+		case tokPunct:
+			switch t.text {
+			case "(", "[", "{":
+				if t.text == "[" && operand {
+					f.chain++ // a[i] is arrayElement(a, i)
+				}
+				closer := byte(')')
+				switch t.text {
+				case "[":
+					closer = ']'
+				case "{":
+					closer = '}'
+				}
+				stack = append(stack, depthFrame{closer: closer, base: f.depth() + 1})
+			case ")", "]", "}":
+				// Close the innermost bracket of this kind, with any CASE left open in it.
+				for j := len(stack) - 1; j > 0; j-- {
+					if stack[j].closer == t.text[0] {
+						stack = stack[:j]
+						break
+					}
+				}
+			case ",":
+				resetOps(f)
+				f.lambda = 0
+			case "->", "?":
+				resetOps(f)
+				f.lambda++
+			case ":":
+				resetOps(f)
+			case "-":
+				if operand {
+					f.unary = 0
+					f.chain++
+				} else {
+					f.unary++
+				}
+			case ".":
+				if i+1 < len(toks) && toks[i+1].kind == tokNumber {
+					f.chain++ // t.1 is tupleElement(t, 1)
+				}
+			case "+", "*", "/", "%", "=", "==", "!=", "<>", "<", ">", "<=", ">=", "||":
+				f.unary = 0
+				f.chain++
+			}
+		case tokWord:
+			switch w := strings.ToUpper(t.text); w {
+			case "CASE":
+				stack = append(stack, depthFrame{base: f.depth() + 1})
+			case "END":
+				if f.closer == 0 && len(stack) > 1 {
+					stack = stack[:len(stack)-1]
+				}
+			case "WHEN", "THEN", "ELSE":
+				resetOps(f)
+				f.lambda = 0
+			case "SELECT":
+				if len(stack) > 1 && !f.subSelf {
+					f.subSelf = true
+					f.base++
+				}
+				resetOps(f)
+				f.lambda = 0
+			case "AND", "OR":
+				resetOps(f)
+			case "NOT":
+				if operand { // x NOT IN, x NOT LIKE, x NOT BETWEEN: a binary operator
+					f.chain++
+				} else {
+					f.unary++
+				}
+			case "INTERVAL":
+				f.unary++
+			case "IN", "LIKE", "ILIKE", "IS", "BETWEEN":
+				if operand {
+					f.unary = 0
+					f.chain++
+				}
+			default:
+				if clauseWords[w] || w == "FROM" || w == "BY" || w == "AS" || w == "JOIN" || w == "USING" {
+					resetOps(f)
+					f.lambda = 0
+				}
+			}
+		}
+		if d := stack[len(stack)-1].depth(); d > deepest {
+			deepest = d
+			if limit > 0 && d > limit {
+				return d, i
+			}
+		}
+	}
+	return deepest, -1
+}
+
+// operandEnd reports whether toks[i] can end an operand, so that the token after it is a
+// binary operator (x IN …, x - 1) rather than the start of an expression (in(…), -1).
+func operandEnd(toks []token, i int) bool {
+	t := toks[i]
+	switch t.kind {
+	case tokNumber, tokString, tokQuotedIdent:
+		return true
+	case tokPunct:
+		return t.text == ")" || t.text == "]"
+	case tokWord:
+		return !expressionStartWords[strings.ToUpper(t.text)]
+	}
+	return false
+}
+
+// expressionStartWords are keywords after which an expression starts: a word after them
+// begins an operand, it is not an operator.
+var expressionStartWords = map[string]bool{
+	"SELECT": true, "WHERE": true, "PREWHERE": true, "HAVING": true, "AND": true, "OR": true,
+	"NOT": true, "WHEN": true, "THEN": true, "ELSE": true, "CASE": true, "ON": true, "BY": true,
+	"WITH": true, "DISTINCT": true, "ALL": true, "LIKE": true, "ILIKE": true, "IS": true,
+	"IN": true, "GLOBAL": true, "BETWEEN": true, "LIMIT": true, "OFFSET": true, "AS": true,
+	"USING": true, "FROM": true, "JOIN": true, "INTERVAL": true, "ARRAY": true, "UNION": true,
+	"SAMPLE": true, "DESCRIBE": true, "DESC": true, "TABLE": true,
+}
+
+// maxReparsedNesting is how deep the brackets of CAST(…), SUBSTRING(…) and CASE (…) may
+// nest inside each other. ClickHouse 18.16 first tries their keyword forms (CAST(x AS T),
+// SUBSTRING(s FROM i), CASE x WHEN …) and, when that fails after parsing the first
+// argument, parses the whole call again as a plain function: n nested calls cost 2^n
+// parses, which no time limit stops (parsing comes before the query is registered).
+const maxReparsedNesting = 8
+
+// reparsedWords are the keywords whose bracket ClickHouse 18.16 may parse twice.
+var reparsedWords = map[string]bool{"CAST": true, "SUBSTRING": true, "CASE": true}
+
+// reparsedNesting returns the index of the first bracket nested inside more than limit
+// brackets of reparsedWords, or -1. It is one pass over the brackets, without recursion.
+func reparsedNesting(toks []token, limit int) int {
+	var open []bool // per open bracket: whether it is a CAST or SUBSTRING call's
+	n := 0
+	for i, t := range toks {
+		if t.kind != tokPunct {
+			continue
+		}
+		switch t.text {
+		case "(":
+			r := i > 0 && toks[i-1].kind == tokWord && reparsedWords[strings.ToUpper(toks[i-1].text)]
+			open = append(open, r)
+			if r {
+				if n++; n > limit {
+					return i
+				}
+			}
+		case ")":
+			if len(open) > 0 {
+				if open[len(open)-1] {
+					n--
+				}
+				open = open[:len(open)-1]
+			}
+		}
+	}
+	return -1
+}

@@ -2,6 +2,8 @@ package query
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,7 +34,7 @@ func TestGuard(t *testing.T) {
 		{"SELECT 'it''s', 'a\\'b' /* DROP TABLE x; */ -- ; DELETE\n FROM readings", ""},
 		{"SELECT extract(day FROM ts), substring(meter_id FROM 2), toDate(ts) FROM readings", ""},
 		{"SELECT EXTRACT(DAY FROM toDate(ts)) FROM readings", ""},
-		{"SELECT truncate(1.5), replace(meter_id, 'A', 'B'), format('{}', 'x') FROM readings", ""},
+		{"SELECT truncate(1.5), replace(meter_id, 'A', 'B'), formatDateTime(ts, '%F') FROM readings", ""},
 		{"SELECT updated_at, settings_count, setting, intotal, formatted FROM x", ""},
 		{"SELECT arr FROM t ARRAY JOIN arrayMap(x -> x * 2, [1, 2]) AS arr", ""},
 		{"SELECT t.1, tuple(1, 2).2, 1.5e-3, .5, 0x1F FROM t", ""},
@@ -194,5 +196,477 @@ func TestLexSQL(t *testing.T) {
 	}
 	if id := toks[7].ident(); id != "q`r" {
 		t.Fatalf("ident %q", id)
+	}
+}
+
+// nest returns open repeated n times, then inner, then close repeated n times.
+func nest(open, inner, close string, n int) string {
+	return strings.Repeat(open, n) + inner + strings.Repeat(close, n)
+}
+
+// TestGuardDepth checks that the guard measures how deep each construct nests the
+// expression tree, passes a query exactly at the limit and refuses one level more with a
+// message naming the limit. No such query is ever sent to a server.
+func TestGuardDepth(t *testing.T) {
+	g := NewGuard("meterhouse")
+	if g.MaxDepth != DefaultMaxDepth || DefaultMaxDepth != 100 {
+		t.Fatalf("MaxDepth %d, DefaultMaxDepth %d, want 100", g.MaxDepth, DefaultMaxDepth)
+	}
+	lim := g.MaxDepth
+	// Each builder returns a query with k repetitions of its construct; the query nests
+	// offset + per*k levels deep.
+	constructs := []struct {
+		name        string
+		build       func(k int) string
+		per, offset int
+	}{
+		{"brackets", func(k int) string { return "SELECT " + nest("(", "1", ")", k) }, 1, 0},
+		{"brackets in WHERE", func(k int) string { return "SELECT 1 FROM readings WHERE " + nest("(", "flagged", ")", k) }, 1, 0},
+		{"CASE", func(k int) string {
+			return "SELECT " + nest("CASE WHEN flagged THEN ", "1", " ELSE 0 END", k) + " FROM readings"
+		}, 1, 0},
+		{"CASE in ELSE", func(k int) string { return "SELECT " + nest("case when 1 then 2 else ", "3", " end", k) }, 1, 0},
+		// A subquery is a bracket and a SELECT: two levels.
+		{"subqueries", func(k int) string { return "SELECT x FROM " + nest("(SELECT x FROM ", "readings", ")", k) }, 2, 0},
+		// x IN (SELECT …) is an operator, a bracket and a SELECT.
+		{"IN subqueries", func(k int) string {
+			return "SELECT 1 FROM meters WHERE " + nest("meter_id IN (SELECT meter_id FROM meters WHERE ", "1", ")", k)
+		}, 3, 0},
+		{"arrays", func(k int) string { return "SELECT " + nest("[", "1", "]", k) }, 1, 0},
+		{"braces", func(k int) string { return "SELECT " + nest("{", "1", "}", k) }, 1, 0},
+		{"tuples", func(k int) string { return "SELECT " + nest("(1, ", "2", ")", k) }, 1, 0},
+		{"function calls", func(k int) string { return "SELECT " + nest("abs(", "1", ")", k) }, 1, 0},
+		// The call's bracket is one level, each arrow another.
+		{"lambdas", func(k int) string { return "SELECT arrayMap(" + strings.Repeat("x -> ", k) + "1, [1])" }, 1, 1},
+		{"bracketed lambdas", func(k int) string { return "SELECT arrayMap(x -> " + nest("(x -> ", "1", ")", k) + ", [1])" }, 2, 2},
+		{"NOT chains", func(k int) string { return "SELECT " + strings.Repeat("NOT ", k) + "1" }, 1, 0},
+		{"unary minus", func(k int) string { return "SELECT " + nest("-(", "1", ")", k) }, 2, 0},
+		{"additions", func(k int) string { return "SELECT 1" + strings.Repeat(" + 1", k) }, 1, 0},
+		{"subscripts", func(k int) string { return "SELECT [1]" + strings.Repeat("[1]", k) }, 1, 1},
+	}
+	for _, c := range constructs {
+		t.Run(c.name, func(t *testing.T) {
+			k := (lim - c.offset) / c.per
+			at := c.build(k)
+			want := c.offset + c.per*k
+			if d, _ := exprDepth(mustLex(t, at), 0); d != want {
+				t.Fatalf("depth of %.80q… is %d, want %d", at, d, want)
+			}
+			if c.per == 1 && want != lim {
+				t.Fatalf("test builds depth %d, want the limit %d", want, lim)
+			}
+			if _, err := g.Check(at); err != nil {
+				t.Fatalf("a query nesting %d deep (limit %d) is refused: %v", want, lim, err)
+			}
+			_, err := g.Check(c.build(k + 1))
+			var fe *api.FieldError
+			if !errors.As(err, &fe) || fe.Field != "query" || !errors.Is(err, api.ErrInvalid) {
+				t.Fatalf("a query deeper than the limit: Check = %v, want a FieldError for query", err)
+			}
+			if !strings.Contains(fe.Message, "nests expressions") || !strings.Contains(fe.Message, "the limit is 100 (sql guard max depth)") {
+				t.Fatalf("message %q does not name the limit", fe.Message)
+			}
+		})
+	}
+	t.Run("one over the limit", func(t *testing.T) {
+		_, err := g.Check("SELECT " + nest("(", "1", ")", lim+1))
+		if err == nil || !strings.Contains(err.Error(), "the query nests expressions more than 100 deep (at offset 107); the limit is 100 (sql guard max depth)") {
+			t.Fatalf("Check = %v", err)
+		}
+	})
+	t.Run("hostile 64 KiB", func(t *testing.T) {
+		// The deepest text the endpoint accepts, in every construct, unbalanced too: the
+		// guard refuses each by its depth, before any other check.
+		for _, q := range []string{
+			"SELECT " + strings.Repeat("(", 64<<10-7),
+			"SELECT " + strings.Repeat("[", 64<<10-7),
+			"SELECT " + strings.Repeat("{", 64<<10-7),
+			"SELECT " + strings.Repeat("[1]", (64<<10)/3),
+			"SELECT " + strings.Repeat("1 ? 1 : ", (64<<10)/8) + "1",
+			"SELECT " + strings.Repeat("-(", (64<<10)/2),
+			"SELECT " + strings.Repeat("f(", (64<<10-7)/2),
+			"SELECT " + strings.Repeat("CASE WHEN 1 THEN ", (64<<10)/17),
+			"SELECT " + strings.Repeat("x->", (64<<10)/3),
+			"SELECT " + strings.Repeat("NOT ", (64<<10)/4),
+			"SELECT " + strings.Repeat("(SELECT ", (64<<10)/8),
+			"SELECT 1" + strings.Repeat("+1", (64<<10)/2),
+			"SELECT " + nest("(", "1", ")", 3000) + "; DROP TABLE x",
+		} {
+			_, err := g.Check(q)
+			if err == nil || !strings.Contains(err.Error(), "sql guard max depth") {
+				t.Errorf("%.40q…: Check = %v, want a depth refusal", q, err)
+			}
+		}
+	})
+	t.Run("a lower limit", func(t *testing.T) {
+		low := NewGuard("meterhouse")
+		low.MaxDepth = 3
+		if _, err := low.Check("SELECT abs(((1)))"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := low.Check("SELECT abs((((1))))"); err == nil || !strings.Contains(err.Error(), "nests expressions more than 3 deep (at offset 13); the limit is 3") {
+			t.Fatalf("Check = %v", err)
+		}
+	})
+	t.Run("CAST and SUBSTRING", func(t *testing.T) {
+		// ClickHouse 18.16 may parse each of these twice: their nesting has a limit of its own.
+		for _, c := range []struct{ open, inner, close string }{
+			{"CAST(", "1", ", 'UInt64')"},
+			{"cast(", "1", " AS UInt64)"},
+			{"substring(", "'abc'", ")"},
+			{"SUBSTRING(abs(", "'abc'", "), 1)"},
+			{"CASE (", "1", ")"},
+			{"Cast(", "1", " AS String)"},
+		} {
+			at := "SELECT " + nest(c.open, c.inner, c.close, maxReparsedNesting)
+			if _, err := g.Check(at); err != nil {
+				t.Errorf("%s nested %d deep: %v", c.open, maxReparsedNesting, err)
+			}
+			_, err := g.Check("SELECT " + nest(c.open, c.inner, c.close, maxReparsedNesting+1))
+			if err == nil || !strings.Contains(err.Error(), "nests CAST, SUBSTRING and CASE brackets more than 8 deep") {
+				t.Errorf("%s nested %d deep: Check = %v", c.open, maxReparsedNesting+1, err)
+			}
+		}
+		// Side by side they do not add up.
+		if _, err := g.Check("SELECT " + strings.Repeat("CAST(1 AS String), ", 50) + "1"); err != nil {
+			t.Error(err)
+		}
+	})
+	t.Run("wide is not deep", func(t *testing.T) {
+		// Long lists, AND/OR chains and many sibling brackets are flat.
+		var in, or, cols []string
+		for i := 0; i < 500; i++ {
+			in = append(in, "'M"+strings.Repeat("1", i%5+1)+"'")
+			or = append(or, "(wh = 1 AND NOT flagged)")
+			cols = append(cols, "abs(-(wh + 1) * 2)")
+		}
+		for _, q := range []string{
+			"SELECT 1 FROM readings WHERE meter_id IN (" + strings.Join(in, ", ") + ")",
+			"SELECT 1 FROM readings WHERE " + strings.Join(or, " OR "),
+			"SELECT " + strings.Join(cols, ", ") + " FROM readings",
+		} {
+			if _, err := g.Check(q); err != nil {
+				t.Errorf("%.60q…: %v", q, err)
+			}
+		}
+	})
+}
+
+func mustLex(t *testing.T, s string) []token {
+	t.Helper()
+	toks, err := lexSQL(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return toks
+}
+
+// TestGuardFunctions checks the function allow-list: the functions analysts need pass in
+// the spelling ClickHouse resolves, every other function is refused with its name.
+func TestGuardFunctions(t *testing.T) {
+	g := NewGuard("meterhouse")
+	accepted := []string{
+		// aggregates, parametric ones and combinators of allowed aggregates
+		"SELECT count(), COUNT(*), Count(DISTINCT meter_id), sum(wh), SUM(wh), avg(wh), AVG(wh), min(ts), MAX(ts), any(wh), anyLast(wh), anyHeavy(wh) FROM readings",
+		"SELECT argMin(ts, wh), argMax(ts, wh), uniq(meter_id), uniqExact(meter_id), uniqCombined(meter_id), uniqHLL12(meter_id), uniqUpTo(10)(meter_id) FROM readings",
+		"SELECT quantile(0.9)(wh), quantiles(0.1, 0.5, 0.9)(wh), quantileExact(0.5)(wh), quantileTiming(0.5)(wh), quantilesTDigest(0.5)(wh), median(wh), medianExact(wh) FROM readings",
+		"SELECT groupArray(wh), groupArray(10)(wh), groupUniqArray(wh), topK(5)(meter_id), stddevPop(wh), stddevSamp(wh), varPop(wh), varSamp(wh), corr(wh, wh), covarPop(wh, wh), covarSamp(wh, wh) FROM readings",
+		"SELECT STDDEV_POP(wh), var_samp(wh), COVAR_POP(wh, wh), BIT_AND(toUInt8(1)), groupBitOr(toUInt8(1)), sumKahan(wh), sumMap([1], [2]) FROM readings",
+		"SELECT sumIf(wh, wh > 0), countIf(wh > 0), avgIf(wh, wh > 0), uniqIf(meter_id, wh > 0), quantileIf(0.5)(wh, wh > 0), SUMIf(wh, 1) FROM readings",
+		"SELECT sumArray([wh]), uniqArray([meter_id]), sumState(wh), uniqExactIfState(meter_id, 1), sumForEach([wh]), argMaxMerge(wh_last), uniqMergeState(s) FROM readings_hourly",
+		// dates and times
+		"SELECT toDate(ts), toDateTime('2026-01-01 00:00:00', 'UTC'), toStartOfHour(ts), toStartOfDay(ts), toStartOfMonth(ts), toStartOfFifteenMinutes(ts), toStartOfYear(ts), toMonday(ts) FROM readings",
+		"SELECT toYear(ts), toMonth(ts), toDayOfMonth(ts), toDayOfWeek(ts), toHour(ts), toMinute(ts), toSecond(ts), toUnixTimestamp(ts), toYYYYMM(ts), toISOWeek(ts) FROM readings",
+		"SELECT now(), NOW(), today(), yesterday(), dateDiff('day', ts, now()), DATEDIFF('hour', ts, now()), addDays(ts, 1), subtractHours(ts, 2), toTimeZone(ts, 'Europe/Berlin'), formatDateTime(ts, '%F') FROM readings",
+		"SELECT toRelativeDayNum(ts), toRelativeHourNum(ts), timeSlot(ts), timeSlots(ts, toUInt32(3600)), ts + INTERVAL 1 DAY, ts - INTERVAL (2) HOUR, toIntervalHour(1), EXTRACT(DAY FROM ts) FROM readings",
+		// arithmetic and math
+		"SELECT plus(1, 2), minus(1, 2), multiply(2, 3), divide(1, 2), intDiv(7, 2), modulo(7, 2), negate(1), abs(-1), round(1.5), ROUND(1.55, 1), floor(1.5), ceil(1.5), CEILING(1.5), sqrt(2), exp(1), log(2), LN(2), log10(2), log2(2), pow(2, 3), POWER(2, 3), greatest(1, 2), least(1, 2), truncate(1.5), intDivOrZero(1, 0)",
+		// comparisons and logic
+		"SELECT equals(1, 1), notEquals(1, 2), less(1, 2), greater(2, 1), lessOrEquals(1, 1), greaterOrEquals(1, 1), and(1, 1), or(0, 1), not(0), xor(1, 0), 1 = 1 AND NOT 0 OR 1 != 2",
+		// conditionals
+		"SELECT if(wh > 0, 1, 0), IF(wh > 0, 1, 0), multiIf(wh > 0, 1, 0), ifNull(NULL, 1), nullIf(1, 1), coalesce(NULL, 1), isNull(wh), isNotNull(wh), assumeNotNull(wh), toNullable(wh), CASE WHEN wh > 0 THEN 1 ELSE 0 END, wh > 0 ? 1 : 0 FROM readings",
+		// strings
+		"SELECT length(meter_id), lower(meter_id), upper(meter_id), lcase(meter_id), concat(meter_id, 'x'), substring(meter_id, 1, 2), SUBSTR(meter_id, 1), position(meter_id, 'M'), meter_id LIKE 'M%', like(meter_id, 'M%'), notLike(meter_id, 'x'), match(meter_id, '^M'), extract(meter_id, '[0-9]+') FROM meters",
+		"SELECT replaceAll(meter_id, 'M', 'N'), replaceOne(meter_id, 'M', 'N'), replaceRegexpAll(meter_id, 'M', 'N'), replace(meter_id, 'M', 'N'), splitByChar(',', 'a,b'), startsWith(meter_id, 'M'), endsWith(meter_id, '1'), toString(1), reverse(meter_id), empty(meter_id), notEmpty(meter_id) FROM meters",
+		// arrays and tuples
+		"SELECT array(1, 2), [1, 2][1], arrayJoin([1, 2]), has([1], 1), indexOf([1], 1), arrayMap(x -> x * 2, [1]), arrayFilter(x -> x > 1, [1, 2]), arraySum([1]), arraySum(x -> x * 2, [1]), range(3), arrayElement([1], 1), tuple(1, 2), tupleElement(tuple(1, 2), 1), (1, 2).1, length([1]), arrayReduce('sum', [1])",
+		// type conversion
+		"SELECT toInt8(1), toInt32(1), toInt64(1), toUInt8(1), toUInt64(1), toFloat32(1), toFloat64(1), toDecimal32(1, 2), toDecimal64(1, 2), toString(1), toInt32OrZero('x'), toFloat64OrNull('x'), toFixedString('a', 1), CAST(1 AS String), cast(1, 'String'), CAST(1 AS Nullable(UInt8)), CAST([1] AS Array(Nullable(Decimal(10, 2)))), CAST(ts AS DateTime('UTC')) FROM readings",
+		// hashing, rows, and the rest
+		"SELECT cityHash64(meter_id), sipHash64(meter_id), intHash64(1), runningAccumulate(s), runningDifference(wh), currentDatabase(), throwIf(0), rowNumberInAllBlocks(), toTypeName(1), materialize(1), bar(1, 0, 10), formatReadableSize(1), transform(1, [1], [2], 0) FROM readings",
+		// quoted function names resolve like bare ones
+		"SELECT `sum`(wh), \"toDate\"(ts), `to\\x44ate`(ts) FROM readings",
+		// IN in its operator forms
+		"SELECT 1 FROM meters WHERE meter_id IN ('M1', 'M2') AND feeder NOT IN (SELECT feeder FROM meters) AND region GLOBAL IN ('north') AND region GLOBAL NOT IN ('south') AND NOT meter_id IN meters_subset",
+		"SELECT (meter_id, feeder) IN (('M1', 'F1')), meter_id IN meterhouse.meters, meter_id IN (meters), toString(1) IN ('1') FROM meters",
+	}
+	for _, sql := range accepted {
+		t.Run("accept/"+sql, func(t *testing.T) {
+			if _, err := g.Check(sql); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+	refused := []struct{ sql, want string }{
+		{"SELECT hasColumnInTable('127.0.0.1:9000', 'u', 'p', 'db', 't', 'c')", "function hasColumnInTable is not allowed in analyst SQL"},
+		{"SELECT hasColumnInTable('db', 't', 'c')", "function hasColumnInTable is not allowed in analyst SQL"},
+		{"SELECT `hasColumnInTable`('db', 't', 'c')", "function hasColumnInTable is not allowed"},
+		{"SELECT `hasColumn\\x49nTable`('db', 't', 'c')", "function hasColumnInTable is not allowed"},
+		{"SELECT \"hasColumn\\InTable\"('db', 't', 'c')", "function hasColumnInTable is not allowed"},
+		{"SELECT 1 WHERE hasColumnInTable('db', 't', 'c') = 1", "function hasColumnInTable is not allowed"},
+		{"SELECT in(1, system.users)", "function in is not allowed in analyst SQL"},
+		{"SELECT 1 FROM meters WHERE in(meter_id, other.t)", "function in is not allowed"},
+		{"SELECT 1 FROM meters WHERE NOT in(meter_id, other.t)", "function in is not allowed"},
+		{"SELECT 1 FROM meters WHERE 1 AND IN(meter_id, other.t)", "function IN is not allowed"},
+		{"SELECT 1 FROM meters WHERE (in(meter_id, other.t))", "function in is not allowed"},
+		{"SELECT 1 FROM meters WHERE meter_id = 'x' OR in (meter_id, other.t)", "function in is not allowed"},
+		{"SELECT notIn(1, other.t)", "function notIn is not allowed"},
+		{"SELECT globalIn(1, other.t)", "function globalIn is not allowed"},
+		{"SELECT globalNotIn(1, system.users)", "function globalNotIn is not allowed"},
+		{"SELECT nullIn(1, other.t)", "function nullIn is not allowed"},
+		{"SELECT notNullIn(1, other.t)", "function notNullIn is not allowed"},
+		{"SELECT globalNullIn(1, other.t)", "function globalNullIn is not allowed"},
+		{"SELECT dictGetString('d', 'a', toUInt64(1))", "function dictGetString is not allowed"},
+		{"SELECT dictGet('d', 'a', toUInt64(1))", "function dictGet is not allowed"},
+		{"SELECT dictGetUInt64OrDefault('d', 'a', toUInt64(1), toUInt64(0))", "function dictGetUInt64OrDefault is not allowed"},
+		{"SELECT dictHas('d', toUInt64(1))", "function dictHas is not allowed"},
+		{"SELECT joinGet('other.t', 'c', 1)", "joinGet() is not allowed"},
+		{"SELECT file('/etc/passwd')", "file() is not allowed"},
+		{"SELECT url('http://x', CSV, 'a String')", "url() is not allowed"},
+		{"SELECT remote('h', system.users)", "remote() is not allowed"},
+		{"SELECT remoteSecure('h', db.t)", "remoteSecure() is not allowed"},
+		{"SELECT cluster('c', db.t)", "cluster() is not allowed"},
+		{"SELECT mysql('h', 'db', 't', 'u', 'p')", "mysql() is not allowed"},
+		{"SELECT jdbc('x', 't')", "jdbc() is not allowed"},
+		{"SELECT odbc('x', 't')", "odbc() is not allowed"},
+		{"SELECT hdfs('hdfs://x')", "hdfs() is not allowed"},
+		{"SELECT s3('x')", "s3() is not allowed"},
+		{"SELECT input('a UInt8')", "input() is not allowed"},
+		{"SELECT numbers(10)", "function numbers is not allowed"},
+		{"SELECT numbers_mt(10)", "function numbers_mt is not allowed"},
+		{"SELECT * FROM numbers_mt(10)", "table function numbers_mt() is not allowed"},
+		{"SELECT * FROM catBoostPool('a', 'b')", "table function catBoostPool() is not allowed"},
+		{"SELECT sleep(3)", "function sleep is not allowed"},
+		{"SELECT sleepEachRow(1) FROM readings", "function sleepEachRow is not allowed"},
+		{"SELECT SLEEP(3)", "function SLEEP is not allowed"},
+		{"SELECT getMacro('replica')", "function getMacro is not allowed"},
+		{"SELECT hostName()", "function hostName is not allowed"},
+		{"SELECT version()", "function version is not allowed"},
+		{"SELECT uptime()", "function uptime is not allowed"},
+		{"SELECT fqdn()", "function fqdn is not allowed"},
+		{"SELECT timezone()", "function timezone is not allowed"},
+		{"SELECT filesystemAvailable()", "function filesystemAvailable is not allowed"},
+		{"SELECT getSetting('readonly')", "function getSetting is not allowed"},
+		{"SELECT modelEvaluate('m', 1)", "function modelEvaluate is not allowed"},
+		{"SELECT regionToName(toUInt32(1))", "function regionToName is not allowed"},
+		{"SELECT reinterpretAsString(1)", "function reinterpretAsString is not allowed"},
+		{"SELECT lambda(tuple(x), x)", "function lambda is not allowed"},
+		{"SELECT someNewFunction(1)", "function someNewFunction is not allowed in analyst SQL"},
+		{"SELECT TODATE(now())", "function TODATE is not allowed"}, // toDate is case-sensitive in ClickHouse
+		{"SELECT sleepIf(1, 1)", "function sleepIf is not allowed"},
+		{"SELECT plusIf(1, 1)", "function plusIf is not allowed"},
+		{"SELECT sumNull(1)", "function sumNull is not allowed"},
+		{"SELECT If(1, 2, 3) FROM t WHERE hostNameIf(1)", "function hostNameIf is not allowed"},
+		{"SELECT arrayMap(x -> sleep(x), [1])", "function sleep is not allowed"},
+		{"SELECT CAST(sleep(1) AS String)", "function sleep is not allowed"},
+		{"SELECT CAST(1 AS String) + hostName()", "function hostName is not allowed"},
+	}
+	for _, tt := range refused {
+		t.Run("refuse/"+tt.sql, func(t *testing.T) {
+			_, err := g.Check(tt.sql)
+			var fe *api.FieldError
+			if !errors.As(err, &fe) || fe.Field != "query" || !errors.Is(err, api.ErrInvalid) {
+				t.Fatalf("Check = %v, want a FieldError for query", err)
+			}
+			if !strings.Contains(fe.Message, tt.want) {
+				t.Fatalf("message %q does not say %q", fe.Message, tt.want)
+			}
+		})
+	}
+}
+
+// TestGuardTablePositions checks every place ClickHouse reads a table name, with names
+// spelled through escapes as the server decodes them.
+func TestGuardTablePositions(t *testing.T) {
+	g := NewGuard("meterhouse")
+	accepted := []string{
+		"SELECT * FROM `meter\\x68ouse`.`meters`",
+		"SELECT * FROM `system`.`on\\x65`",
+		"SELECT * FROM `meter\\x68ouse\\N`.meters",
+		"SELECT a FROM meters AS m ARRAY JOIN m.tags AS a",
+		"SELECT a FROM meters AS m LEFT ARRAY JOIN m.tags AS a",
+		"SELECT 1 FROM meters AS m WHERE meter_id IN (m.meter_id, 'x')",
+		"SELECT 1 FROM meters WHERE meter_id IN (meterhouse.meters)",
+		"SELECT * FROM meters AS a ALL INNER JOIN meterhouse.meters AS b USING meter_id",
+		"WITH ['M1', 'M2'] AS list SELECT 1 FROM meters WHERE meter_id IN list",
+		"WITH ('M1', 'M2') AS list SELECT 1 FROM meters WHERE meter_id IN list",
+		"WITH toString(1) AS list SELECT 1 FROM meters WHERE meter_id IN (list)",
+		"SELECT 1 FROM readings WHERE meter_id IN meters_subset",
+		"SELECT count() FROM readings SAMPLE (1 / 10) WHERE ts > now() - INTERVAL (1) DAY",
+		"WITH (SELECT max(start) FROM consumption) AS last SELECT 1 FROM consumption WHERE start IN (last)",
+		"SELECT CAST(x AS Decimal(10, 2)), CAST(ts AS DateTime('UTC')) FROM t",
+	}
+	for _, sql := range accepted {
+		t.Run("accept/"+sql, func(t *testing.T) {
+			if _, err := g.Check(sql); err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+		})
+	}
+	refused := []struct{ sql, want string }{
+		{"SELECT * FROM `sy\\x73tem`.`tables`", "system.tables is not allowed"},
+		{"SELECT * FROM `sy\\x73tem`.users", "system.users is not allowed"},
+		{"SELECT * FROM \"sys\\x74em\".\"users\"", "system.users is not allowed"},
+		{"SELECT * FROM `sys\\tem`.users", "database sys\tem is not allowed"},
+		{"SELECT * FROM `s\\ystem`.users", "system.users is not allowed"},
+		{"SELECT * FROM `sys``tem`.users", "database sys`tem is not allowed"},
+		{"SELECT * FROM `system`.`us\\x65rs`", "system.users is not allowed"},
+		{"SELECT * FROM `o\\x74her`.t", "database other is not allowed"},
+		{"SELECT 1 FROM meters WHERE meter_id IN other.t", "database other is not allowed"},
+		{"SELECT 1 FROM meters WHERE meter_id IN (other.t)", "database other is not allowed"},
+		{"SELECT 1 FROM meters WHERE meter_id IN ((other.t))", "database other is not allowed"},
+		{"SELECT 1 FROM meters WHERE meter_id NOT IN system.users", "system.users is not allowed"},
+		{"SELECT 1 FROM meters WHERE meter_id NOT IN (`sy\\x73tem`.users)", "system.users is not allowed"},
+		{"SELECT 1 FROM meters WHERE meter_id GLOBAL IN other.t", "database other is not allowed"},
+		{"SELECT 1 FROM meters WHERE meter_id GLOBAL NOT IN (other.t)", "database other is not allowed"},
+		{"SELECT 1 FROM meters WHERE meter_id IN (SELECT a FROM other.t)", "database other is not allowed"},
+		{"SELECT * FROM meters LEFT OUTER JOIN other.t USING a", "database other is not allowed"},
+		{"SELECT * FROM meters FULL JOIN other.t USING a", "database other is not allowed"},
+		{"SELECT * FROM meters CROSS JOIN other.t", "database other is not allowed"},
+		{"SELECT * FROM meters ALL INNER JOIN (SELECT * FROM other.t) USING a", "database other is not allowed"},
+		{"SELECT * FROM meters AS a, meters AS b, other.t", "database other is not allowed"},
+		{"SELECT * FROM meters FINAL, other.t", "database other is not allowed"},
+		{"SELECT * FROM meters SAMPLE 1 / 10, other.t", "database other is not allowed"},
+		{"SELECT * FROM meters AS a ALL INNER JOIN meters AS b ON a.x = b.x, other.t", "database other is not allowed"},
+		{"SELECT * FROM meters AS a ALL INNER JOIN meters AS b USING x, `sy\\x73tem`.users", "system.users is not allowed"},
+		{"SELECT * FROM (SELECT 1) AS a, `other`.`t`", "database other is not allowed"},
+		{"DESCRIBE TABLE `o\\x74her`.t", "database other is not allowed"},
+		{"DESC `sy\\x73tem`.users", "system.users is not allowed"},
+		{"SELECT `x\\x4` FROM meters", "escape"},
+		{"SELECT 1 FROM meters WHERE meter_id IN (other.t AS a)", "database other is not allowed"},
+		{"WITH other.t AS x SELECT 1 FROM meters WHERE meter_id IN x", "x IN x is not allowed: x is an alias of a name"},
+		{"SELECT other.t AS x FROM meters WHERE meter_id IN (x)", "x IN x is not allowed"},
+		{"WITH (other.t) AS x SELECT 1 FROM meters WHERE meter_id IN x", "x IN x is not allowed"},
+		{"WITH ((other.t)) AS x SELECT 1 FROM meters WHERE meter_id IN x", "x IN x is not allowed"},
+		{"SELECT other.t x FROM meters WHERE meter_id IN x", "x IN x is not allowed"},
+		{"SELECT (other.t) x FROM meters WHERE meter_id IN x", "x IN x is not allowed"},
+		{"WITH other.t AS x, x AS y SELECT 1 FROM meters WHERE meter_id IN y", "x IN y is not allowed"},
+		{"SELECT CAST(1 AS String, sleep(3))", "function sleep is not allowed"},
+		{"SELECT CAST(1 AS Nullable(UInt8)), CAST(1 AS String) AS s, sleep(1)", "function sleep is not allowed"},
+	}
+	for _, tt := range refused {
+		t.Run("refuse/"+tt.sql, func(t *testing.T) {
+			_, err := g.Check(tt.sql)
+			var fe *api.FieldError
+			if !errors.As(err, &fe) || fe.Field != "query" {
+				t.Fatalf("Check = %v, want a FieldError for query", err)
+			}
+			if !strings.Contains(fe.Message, tt.want) {
+				t.Fatalf("message %q does not say %q", fe.Message, tt.want)
+			}
+		})
+	}
+}
+
+// TestUnquote checks that quoted names and strings decode exactly as ClickHouse 18.16
+// reads them (readAnyQuotedString with SQL-style quoting and parseComplexEscapeSequence).
+func TestUnquote(t *testing.T) {
+	tests := []struct{ quoted, want string }{
+		{"`abc`", "abc"},
+		{"`a\\bc`", "a\bc"},
+		{"`a\\fc`", "a\fc"},
+		{"`a\\rc`", "a\rc"},
+		{"`a\\nc`", "a\nc"},
+		{"`a\\tc`", "a\tc"},
+		{"`a\\0c`", "a\x00c"},
+		{"`a\\ac`", "a\ac"},
+		{"`a\\vc`", "a\vc"},
+		{"`a\\ec`", "a\x1bc"},
+		{"`a\\Nc`", "ac"}, // \N is NULL in text formats: nothing
+		{"`a\\x62c`", "abc"},
+		{"`a\\x6Ac`", "ajc"},
+		{"`a\\x6ac`", "ajc"},
+		{"`\\x00`", "\x00"},
+		{"`\\xff`", "\xff"},
+		{"`a\\x4G`", "a\x3f"}, // not hex digits: ClickHouse computes 4*16 + 0xff, mod 256
+		{"`\\xZZ`", "\xef"},
+		{"`a\\\\c`", "a\\c"},
+		{"`a\\'c`", "a'c"},
+		{"`a\\\"c`", "a\"c"},
+		{"`a\\`c`", "a`c"},
+		{"`a\\qc`", "aqc"},
+		{"`a\\Xc`", "aXc"},
+		{"`a\\ c`", "a c"},
+		{"`a``c`", "a`c"},
+		{"`a'c\"d`", "a'c\"d"},
+		{`"a""c"`, `a"c`},
+		{`"a\x62c"`, "abc"},
+		{`"a\"c"`, `a"c`},
+		{`"a` + "`" + `c"`, "a`c"},
+		{"'a''c'", "a'c"},
+		{"'a\\'c'", "a'c"},
+		{"'a\\x62c'", "abc"},
+		{"'a\\nc\\t'", "a\nc\t"},
+		{"'\\x'' '", "\xef "}, // the two bytes after \x are read whatever they are
+		{"''", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.quoted, func(t *testing.T) {
+			toks, err := lexSQL(tt.quoted)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(toks) != 1 {
+				t.Fatalf("%d tokens: %v", len(toks), toks)
+			}
+			if got := toks[0].ident(); got != tt.want {
+				t.Fatalf("decoded %q, want %q", got, tt.want)
+			}
+		})
+	}
+	for _, bad := range []string{"`a\\x4`", "'\\x'", "`\\x6`"} {
+		if _, err := lexSQL(bad); err == nil || !strings.Contains(err.Error(), "escape") {
+			t.Errorf("lexSQL(%q) = %v, want an escape error", bad, err)
+		}
+	}
+}
+
+// TestGuardAnalystQueries checks that typical analyst queries pass the guard: the README's
+// examples and the platform's own read queries (placeholders bound to a value).
+func TestGuardAnalystQueries(t *testing.T) {
+	g := NewGuard("meterhouse")
+	queries := []string{
+		"SELECT meter_id, start, wh FROM consumption FINAL WHERE resolution = '1d' LIMIT 1000",
+		"SELECT meter_id, sum(wh) AS wh FROM consumption FINAL WHERE resolution = '1d' AND start >= '2026-11-01 00:00:00' GROUP BY meter_id ORDER BY wh DESC LIMIT 10",
+		"SELECT resolution, count() FROM consumption FINAL GROUP BY resolution",
+		"SELECT meter_id, feeder, toDateTime('2026-03-28 01:00:00', 'UTC') AS at, CAST(length(meter_id) AS Nullable(UInt8)) AS n, [feeder, region] AS tags FROM meters FINAL WHERE meter_id IN ('M1', 'M3') ORDER BY meter_id;",
+	}
+	files, err := filepath.Glob("testdata/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("testdata queries: %v (%d files)", err, len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries = append(queries, strings.ReplaceAll(string(b), "?", "1"))
+	}
+	for _, q := range queries {
+		if _, err := g.Check(q); err != nil {
+			t.Errorf("%.100q…: %v", q, err)
+		}
+	}
+}
+
+// BenchmarkGuardHostile measures the guard on the largest hostile text the endpoint
+// accepts (64 KiB of brackets): it is refused in one linear pass.
+func BenchmarkGuardHostile(b *testing.B) {
+	g := NewGuard("meterhouse")
+	q := "SELECT " + strings.Repeat("(", 64<<10-7)
+	for b.Loop() {
+		if _, err := g.Check(q); err == nil {
+			b.Fatal("accepted")
+		}
 	}
 }
