@@ -57,10 +57,12 @@ func newAnalytics(t *testing.T, sqlCfg query.SQLConfig) *analytics {
 }
 
 // analystPool opens the SQL endpoint's own pool as serve does (query.ConnectSQL), with the
-// application's credentials: the shared test server has no analyst user.
+// analyst user of the test's own (readonly=1, this test's database only) whose profile
+// holds sqlCfg's limits, since under readonly=1 the server ignores per-query settings.
 func analystPool(t *testing.T, ch schema.Config, sqlCfg query.SQLConfig) driver.Conn {
 	t.Helper()
-	sqlCfg.Username, sqlCfg.Password = ch.Username, ch.Password
+	a := testenv.AnalystClickHouseWith(t, ch, sqlCfg.ProfileSettings())
+	sqlCfg.Username, sqlCfg.Password, sqlCfg.PasswordFile = a.Username, a.Password, ""
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := query.ConnectSQL(ctx, ch, sqlCfg)

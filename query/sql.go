@@ -152,8 +152,8 @@ func ConnectSQL(ctx context.Context, ch schema.Config, cfg SQLConfig) (driver.Co
 // native protocol of servers before 20.x carries settings as integers only, and the
 // overflow modes this relies on (throw) are the defaults. Under a user whose profile has
 // readonly=1, ClickHouse 18.16 ignores per-query settings: there the analyst user's
-// settings profile is what enforces these limits, and they are sent for servers and users
-// that honour them.
+// settings profile (ProfileSettings) is what enforces these limits, and they are sent for
+// servers and users that honour them.
 func (c SQLConfig) settings() clickhouse.Settings {
 	return clickhouse.Settings{
 		"readonly":           1,
@@ -163,6 +163,18 @@ func (c SQLConfig) settings() clickhouse.Settings {
 		"max_result_rows":    c.MaxResultRows,
 		"max_result_bytes":   c.MaxResultBytes,
 	}
+}
+
+// ProfileSettings returns the settings that the analyst ClickHouse user's profile must
+// hold for the server to enforce c (name → value, as a users.xml profile writes them):
+// readonly=1 and the limits, each overflow mode throw. deploy/local/services.sh writes the
+// defaults' profile; a test that narrows a limit gives its user a profile of these.
+func (c SQLConfig) ProfileSettings() map[string]string {
+	out := map[string]string{"result_overflow_mode": "throw", "read_overflow_mode": "throw"}
+	for k, v := range c.settings() {
+		out[k] = fmt.Sprint(v)
+	}
+	return out
 }
 
 // ErrLimit marks a query that ClickHouse stopped because it exceeded one of the SQLConfig

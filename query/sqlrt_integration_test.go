@@ -223,7 +223,8 @@ func TestSQLResultBytesCountedInMemory(t *testing.T) {
 // TestConnectSQLUsesItsOwnCredentials checks that the analyst pool logs in with the sql
 // section's user, not the clickhouse section's: an unknown analyst user fails with an
 // error naming sql.username although the application's user works, and a password file
-// that cannot be read is an error naming sql.password_file.
+// that cannot be read is an error naming sql.password_file; the application's password file is never
+// sent for the analyst, and a per-test analyst user logs in.
 func TestConnectSQLUsesItsOwnCredentials(t *testing.T) {
 	ch, _ := testenv.ClickHouse(t)
 	ctx := context.Background()
@@ -239,7 +240,13 @@ func TestConnectSQLUsesItsOwnCredentials(t *testing.T) {
 	if _, err := query.ConnectSQL(ctx, ch, cfg); err == nil || !strings.HasPrefix(err.Error(), "sql.password_file:") {
 		t.Errorf("unreadable password file: %v, want an error naming sql.password_file", err)
 	}
-	cfg.PasswordFile = ""
+	// The application's password file is not sent as the analyst's password.
+	if conn, err := query.ConnectSQL(ctx, ch, cfg); err == nil {
+		conn.Close()
+		t.Errorf("connected as %s with no password of the SQL section's own", cfg.Username)
+	}
+	analyst := testenv.AnalystClickHouse(t, ch)
+	cfg.Username, cfg.Password, cfg.PasswordFile = analyst.Username, analyst.Password, ""
 	conn, err := query.ConnectSQL(ctx, ch, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -247,7 +254,7 @@ func TestConnectSQLUsesItsOwnCredentials(t *testing.T) {
 	defer conn.Close()
 	var user string
 	// 18.16 has no currentUser(): the query finds itself in system.processes.
-	if err := conn.QueryRow(ctx, "SELECT any(user) FROM system.processes WHERE position(query, 'whoami_7f3a') > 0").Scan(&user); err != nil || user != ch.Username {
-		t.Errorf("the analyst pool's user is %q (%v); want %s", user, err, ch.Username)
+	if err := conn.QueryRow(ctx, "SELECT any(user) FROM system.processes WHERE position(query, 'whoami_7f3a') > 0").Scan(&user); err != nil || user != analyst.Username {
+		t.Errorf("the analyst pool's user is %q (%v); want %s", user, err, analyst.Username)
 	}
 }

@@ -278,8 +278,8 @@ func execServer(ctx context.Context, cfg Config, stmts ...string) error {
 // Everything else of cfg (address, database, dial timeout, transport settings) is kept;
 // its credentials are replaced by username and password.
 func ConnectAs(ctx context.Context, cfg Config, username, password string, maxOpenConns int) (driver.Conn, error) {
-	// Every field that carries cfg's own credentials in another form (a password file)
-	// must be cleared here too, or the other user would be sent the application's secret.
-	cfg.Username, cfg.Password, cfg.MaxOpenConns = username, password, maxOpenConns
+	// The password file is cfg's own credential in another form: clear it too, or the
+	// other user would be sent the application's secret.
+	cfg.Username, cfg.Password, cfg.PasswordFile, cfg.MaxOpenConns = username, password, "", maxOpenConns
 	return Connect(ctx, cfg)
 }

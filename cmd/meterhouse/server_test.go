@@ -60,10 +60,12 @@ func testServer(t *testing.T, edit func(*config.Config)) (*api.Server, *httptest
 }
 
 // analystPool opens the analyst SQL pool as serve does (query.ConnectSQL), with the
-// application's ClickHouse credentials: the shared test server has no analyst user.
+// analyst user of the test's own (readonly=1, this test's database only) whose profile
+// holds the SQL section's limits, since under readonly=1 the server ignores per-query settings.
 func analystPool(t *testing.T, cfg config.Config) driver.Conn {
 	t.Helper()
-	cfg.SQL.Username, cfg.SQL.Password = cfg.ClickHouse.Username, cfg.ClickHouse.Password
+	a := testenv.AnalystClickHouseWith(t, cfg.ClickHouse, cfg.SQL.ProfileSettings())
+	cfg.SQL.Username, cfg.SQL.Password, cfg.SQL.PasswordFile = a.Username, a.Password, ""
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	conn, err := query.ConnectSQL(ctx, cfg.ClickHouse, cfg.SQL)

@@ -20,7 +20,7 @@ import (
 // deploy/local/services.sh defines it), allowed the database cfg.Database only, from
 // loopback only, like the services' analyst user is allowed the platform database. The
 // user is declared in a file of the server's users.d folder
-// (ServicesHome()/clickhouse/users.d/mh_test_<suffix>.xml), which the server reloads
+// (ServicesDir()/clickhouse/users.d/mh_test_<suffix>.xml), which the server reloads
 // within seconds; AnalystClickHouse waits until the user can log in, and removes the file
 // when the test ends.
 func AnalystClickHouse(t testing.TB, cfg schema.Config) schema.Config {
@@ -74,7 +74,7 @@ func AnalystClickHouseWith(t testing.TB, cfg schema.Config, settings map[string]
 </yandex>
 `, user, password, profile, esc(cfg.Database), user)
 
-	dir := filepath.Join(ServicesHome(t), "clickhouse", "users.d")
+	dir := filepath.Join(ServicesDir(), "clickhouse", "users.d")
 	file := filepath.Join(dir, "mh_test_"+suffix+".xml")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatalf("testenv: users.d of the local ClickHouse: %v", err)

@@ -100,7 +100,7 @@ func ServicesDir() string {
 // ClickHouseConfig returns the connection settings of the test server with a database
 // name that no other test uses. The user is MH_CLICKHOUSE_USERNAME or meterhouse; its
 // password is MH_CLICKHOUSE_PASSWORD, or the file MH_CLICKHOUSE_PASSWORD_FILE names, or
-// else the file the local services write, ServicesHome()/secrets/clickhouse-meterhouse.password.
+// else the file the local services write, ServicesDir()/secrets/clickhouse-meterhouse.password.
 func ClickHouseConfig(t testing.TB) schema.Config {
 	cfg := schema.DefaultConfig()
 	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
@@ -115,7 +115,7 @@ func ClickHouseConfig(t testing.TB) schema.Config {
 	case os.Getenv("MH_CLICKHOUSE_PASSWORD_FILE") != "":
 		cfg.PasswordFile = os.Getenv("MH_CLICKHOUSE_PASSWORD_FILE")
 	default:
-		cfg.PasswordFile = filepath.Join(ServicesHome(t), "secrets", "clickhouse-meterhouse.password")
+		cfg.PasswordFile = filepath.Join(ServicesDir(), "secrets", "clickhouse-meterhouse.password")
 	}
 	cfg.Database = "mh_test_" + Suffix()
 	return cfg
@@ -130,29 +130,6 @@ func ClickHouseEnv(cfg schema.Config) []string {
 		"MH_CLICKHOUSE_USERNAME=" + cfg.Username,
 		"MH_CLICKHOUSE_PASSWORD=" + cfg.Password,
 		"MH_CLICKHOUSE_PASSWORD_FILE=" + cfg.PasswordFile,
-	}
-}
-
-// ServicesHome returns the folder of the local services (deploy/local/services.sh):
-// MH_SERVICES_HOME, or .services in the repository's root (the folder holding go.mod).
-func ServicesHome(t testing.TB) string {
-	t.Helper()
-	if h := os.Getenv("MH_SERVICES_HOME"); h != "" {
-		return h
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, ".services")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("testenv: no go.mod above the working directory; set MH_SERVICES_HOME")
-		}
-		dir = parent
 	}
 }
 
