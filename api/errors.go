@@ -104,6 +104,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	status, body := classify(err, c)
 	switch {
+	case status == StatusClientClosedRequest:
+		// Nobody reads this answer; the access log still shows the status.
+		s.log.Info("client went away before the answer", "method", c.Request().Method, "route", c.Path())
 	case status >= 500:
 		s.log.Error("request failed", "method", c.Request().Method, "route", c.Path(), "status", status, "err", err)
 	case status == http.StatusUnauthorized:
@@ -124,6 +127,10 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log.Warn("writing error response", "err", err)
 	}
 }
+
+// StatusClientClosedRequest is the status (nginx's 499) of a request whose client went away
+// before its answer: its work was cancelled, and it is no server error.
+const StatusClientClosedRequest = 499
 
 // classify maps err to a status and body. Only 4xx errors pass their message on.
 func classify(err error, c echo.Context) (int, ErrorBody) {
@@ -148,6 +155,8 @@ func classify(err error, c echo.Context) (int, ErrorBody) {
 	case errors.Is(err, ErrTooManyRequests):
 		return http.StatusTooManyRequests, ErrorBody{ErrorDetail{Code: "too_many_requests",
 			Message: strings.TrimSuffix(err.Error(), ": "+ErrTooManyRequests.Error())}}
+	case errors.Is(err, context.Canceled) && errors.Is(c.Request().Context().Err(), context.Canceled):
+		return StatusClientClosedRequest, ErrorBody{ErrorDetail{Code: "client_closed_request", Message: "the client closed the request"}}
 	case errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() != nil:
 		return http.StatusServiceUnavailable, ErrorBody{ErrorDetail{Code: "timeout", Message: "the request took longer than the server allows"}}
 	case errors.Is(err, ErrUnavailable):

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -47,5 +49,33 @@ func TestTooManyRequests(t *testing.T) {
 	}
 	if !errors.Is(limit, ErrTooManyRequests) {
 		t.Error("TooManyRequestsError does not wrap ErrTooManyRequests")
+	}
+}
+
+// TestClientGone checks that a handler's context.Canceled after its client went away is
+// answered 499 (no server error), while a context.Canceled whose request is still alive
+// remains a 500.
+func TestClientGone(t *testing.T) {
+	e := echo.New()
+	for _, tc := range []struct {
+		name   string
+		gone   bool
+		status int
+	}{
+		{"client gone", true, StatusClientClosedRequest},
+		{"request alive", false, http.StatusInternalServerError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.gone {
+				cancel()
+			}
+			req := httptest.NewRequest(http.MethodPost, "/v1/sql", nil).WithContext(ctx)
+			c := e.NewContext(req, httptest.NewRecorder())
+			if status, _ := classify(fmt.Errorf("run analyst sql: %w", context.Canceled), c); status != tc.status {
+				t.Errorf("status %d, want %d", status, tc.status)
+			}
+		})
 	}
 }

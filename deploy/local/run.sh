@@ -7,21 +7,21 @@
 set -euo pipefail
 BIN="${1:?usage: run.sh path/to/meterhouse}"
 METERS="${MH_RUN_METERS:-500}"
-# Kafka authenticates the application as `meterhouse`; its password is the file the
-# services script generated (deploy/local/services.sh, SVC = MH_SERVICES_HOME or .services).
-SVC="${MH_SERVICES_HOME:-$(cd "$(dirname "$0")/../.." && pwd)/.services}"
-export MH_KAFKA_SASL_PASSWORD_FILE="${MH_KAFKA_SASL_PASSWORD_FILE:-$SVC/secrets/kafka-meterhouse.password}"
 LISTEN="${MH_API_LISTEN:-127.0.0.1:8080}"
 
 # The credentials deploy/local/services.sh generated (it runs first: make run depends on
-# services-up): the ClickHouse application user's password and the API tokens' HMAC key.
-# Only the file names are passed; meterhouse reads the secrets from them.
+# services-up) in SVC/secrets, SVC being MH_SERVICES_HOME or .services: the passwords of the
+# ClickHouse application user, of the ClickHouse analyst user (analyst SQL's own pool) and
+# of the Kafka user meterhouse, and the API tokens' HMAC key. Only the file names are
+# passed; meterhouse reads the secrets from them.
 REPO_ROOT="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)"
 SECRETS="${MH_SERVICES_HOME:-$REPO_ROOT/.services}/secrets"
-for f in clickhouse-meterhouse.password api-token-hmac.key; do
+for f in clickhouse-meterhouse.password clickhouse-analyst.password kafka-meterhouse.password api-token-hmac.key; do
   [[ -s "$SECRETS/$f" ]] || { echo "run.sh: $SECRETS/$f is missing; run 'make services-up' (deploy/local/services.sh up) first" >&2; exit 1; }
 done
 export MH_CLICKHOUSE_PASSWORD_FILE="${MH_CLICKHOUSE_PASSWORD_FILE:-$SECRETS/clickhouse-meterhouse.password}"
+export MH_SQL_PASSWORD_FILE="${MH_SQL_PASSWORD_FILE:-$SECRETS/clickhouse-analyst.password}"
+export MH_KAFKA_SASL_PASSWORD_FILE="${MH_KAFKA_SASL_PASSWORD_FILE:-$SECRETS/kafka-meterhouse.password}"
 export MH_AUTH_SECRET_FILE="${MH_AUTH_SECRET_FILE:-$SECRETS/api-token-hmac.key}"
 
 "$BIN" migrate
