@@ -14,7 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/api"
-	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/credentials"
 )
 
 // Errors of Authenticate. Each wraps api.ErrUnauthenticated, so a request carrying such a
@@ -88,7 +88,7 @@ func (c Config) key() ([]byte, error) {
 		}
 		return []byte(c.Secret), nil
 	}
-	line, err := schema.ReadSecretFile(c.SecretFile)
+	line, err := credentials.ReadFile(c.SecretFile)
 	if err != nil {
 		return nil, fmt.Errorf("auth.secret_file: %w", err)
 	}

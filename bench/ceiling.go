@@ -68,7 +68,7 @@ func filePart(id string, parts int) int {
 // clickHouseFromEnv returns the default ClickHouse settings overridden by the environment:
 // MH_CLICKHOUSE_ADDR, MH_CLICKHOUSE_USERNAME, MH_CLICKHOUSE_PASSWORD or
 // MH_CLICKHOUSE_PASSWORD_FILE; without a password the local services' password file
-// (.services/secrets/clickhouse-meterhouse.password, or under MH_SERVICES_HOME) is used.
+// (secrets/clickhouse-meterhouse.password under defaultServicesDir) is used.
 func clickHouseFromEnv() schema.Config {
 	cfg := schema.DefaultConfig()
 	if a := os.Getenv("MH_CLICKHOUSE_ADDR"); a != "" {
@@ -80,13 +80,29 @@ func clickHouseFromEnv() schema.Config {
 	cfg.Password = os.Getenv("MH_CLICKHOUSE_PASSWORD")
 	cfg.PasswordFile = os.Getenv("MH_CLICKHOUSE_PASSWORD_FILE")
 	if cfg.Password == "" && cfg.PasswordFile == "" {
-		home := os.Getenv("MH_SERVICES_HOME")
-		if home == "" {
-			home = ".services"
-		}
-		cfg.PasswordFile = filepath.Join(home, "secrets", "clickhouse-meterhouse.password")
+		cfg.PasswordFile = filepath.Join(defaultServicesDir(), "secrets", "clickhouse-meterhouse.password")
 	}
 	return cfg
+}
+
+// defaultServicesDir returns where the local services of deploy/local keep their pid
+// files and secrets: MH_SERVICES_HOME, or the .services folder of the checkout bench runs
+// in (the nearest folder above the working directory that holds go.mod), or .services.
+func defaultServicesDir() string {
+	if d := os.Getenv("MH_SERVICES_HOME"); d != "" {
+		return d
+	}
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				return filepath.Join(d, ".services")
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
+	return ".services"
 }
 
 // clientArgs returns the clickhouse-client arguments that insert a Native file from stdin
@@ -98,11 +114,9 @@ func clientArgs(cfg schema.Config, database, dir string) ([]string, error) {
 		return nil, fmt.Errorf("clickhouse.addr: %w", err)
 	}
 	args := []string{"--host", host, "--port", port, "--user", cfg.Username, "--query", ceilingQuery(database)}
-	password := cfg.Password
-	if cfg.PasswordFile != "" {
-		if password, err = schema.ReadSecretFile(cfg.PasswordFile); err != nil {
-			return nil, fmt.Errorf("clickhouse.password_file: %w", err)
-		}
+	password, err := cfg.ReadPassword()
+	if err != nil {
+		return nil, err
 	}
 	if password != "" {
 		var x strings.Builder

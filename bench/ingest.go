@@ -160,7 +160,7 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each ingest phase to this file (format inserted before the extension)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the run's databases, topics and Native file")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
-	servicesDir := fs.String("services-dir", ".services", "the local services' folder (deploy/local); their CPU time is reported when their pid files are there")
+	servicesDir := fs.String("services-dir", defaultServicesDir(), "the local services' folder (deploy/local; MH_SERVICES_HOME); their CPU time is reported when their pid files are there")
 	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "ingest log level: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err

@@ -117,7 +117,7 @@ func parseQueryFlags(args []string, stderr io.Writer) (queryConfig, error) {
 	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the loaded database for later runs (--database)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
-	servicesDir := fs.String("services-dir", ".services", "the local services' folder (deploy/local); ClickHouse's CPU time is reported when its pid file is there")
+	servicesDir := fs.String("services-dir", defaultServicesDir(), "the local services' folder (deploy/local; MH_SERVICES_HOME); ClickHouse's CPU time is reported when its pid file is there")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -7,16 +7,13 @@ package broker
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/meterhouse/meterhouse/credentials"
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/plain"
@@ -37,7 +34,7 @@ type Config struct {
 	// SASL authenticates the client; its Mechanism empty means no authentication.
 	SASL SASL `yaml:"sasl"`
 	// TLS encrypts the connections and, with a client certificate, authenticates them.
-	TLS TLS `yaml:"tls"`
+	TLS credentials.TLS `yaml:"tls"`
 	// Timeout bounds opening one connection, TLS and SASL included.
 	Timeout time.Duration `yaml:"timeout"`
 }
@@ -54,24 +51,6 @@ type SASL struct {
 	// PasswordFile names a file holding the password (one line; a final newline is
 	// ignored). It is read whenever a client is built.
 	PasswordFile string `yaml:"password_file"`
-}
-
-// TLS configures encrypted connections to the brokers.
-type TLS struct {
-	// Enabled turns TLS on; the other fields need it.
-	Enabled bool `yaml:"enabled"`
-	// CAFile names PEM certificates of the authorities that sign the brokers'
-	// certificates; empty means the system's roots.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile name the PEM client certificate and its key, for brokers that
-	// authenticate clients by certificate. Both or neither.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName is the name the brokers' certificates must carry; empty means the host
-	// of the address dialled.
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify accepts any broker certificate. For tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // DefaultConfig returns the settings of the local services (deploy/local/services.sh):
@@ -105,7 +84,7 @@ func (c Config) Validate() error {
 	if err := c.SASL.check(); err != nil {
 		return err
 	}
-	return c.TLS.check()
+	return c.TLS.Check("kafka.tls")
 }
 
 // Addr returns the bootstrap addresses for kafka.Writer and kafka.Client.
@@ -118,7 +97,7 @@ func (c Config) Dialer() (*kafka.Dialer, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.TLS.config()
+	t, err := c.TLS.Config("kafka.tls")
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +112,7 @@ func (c Config) Transport() (*kafka.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := c.TLS.config()
+	t, err := c.TLS.Config("kafka.tls")
 	if err != nil {
 		return nil, err
 	}
@@ -287,51 +266,5 @@ func (s SASL) password() (string, error) {
 		return "", fmt.Errorf("kafka.sasl.password_file: needed for %s (or kafka.sasl.password, e.g. from MH_KAFKA_SASL_PASSWORD); the local services write .services/secrets/kafka-%s.password",
 			s.Mechanism, s.Username)
 	}
-	b, err := os.ReadFile(s.PasswordFile)
-	if err != nil {
-		return "", fmt.Errorf("kafka.sasl.password_file: %w", err)
-	}
-	pw := strings.TrimRight(string(b), "\r\n")
-	if pw == "" {
-		return "", fmt.Errorf("kafka.sasl.password_file: %s is empty", s.PasswordFile)
-	}
-	return pw, nil
-}
-
-// check reports settings that cannot work, without reading the files.
-func (t TLS) check() error {
-	switch {
-	case !t.Enabled && (t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != "" || t.InsecureSkipVerify):
-		return errors.New("kafka.tls.enabled: must be true when other kafka.tls keys are set")
-	case (t.CertFile == "") != (t.KeyFile == ""):
-		return errors.New("kafka.tls.cert_file, kafka.tls.key_file: set both or neither")
-	}
-	return nil
-}
-
-// config returns the TLS settings, nil when TLS is off.
-func (t TLS) config() (*tls.Config, error) {
-	if err := t.check(); err != nil || !t.Enabled {
-		return nil, err
-	}
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify}
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.ca_file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("kafka.tls.ca_file: %s holds no PEM certificate", t.CAFile)
-		}
-		cfg.RootCAs = pool
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("kafka.tls.cert_file, kafka.tls.key_file: %w", err)
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	}
-	return cfg, nil
+	return credentials.Secret("kafka.sasl.password", s.Password, s.PasswordFile)
 }

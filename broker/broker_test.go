@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/meterhouse/meterhouse/credentials"
 )
 
 func TestValidate(t *testing.T) {
@@ -46,10 +48,10 @@ func TestValidate(t *testing.T) {
 		{"missing password file", func(c *Config) { c.SASL.PasswordFile = filepath.Join(dir, "nope") }, "kafka.sasl.password_file: open", true},
 		{"empty password file", func(c *Config) { c.SASL.PasswordFile = empty }, "kafka.sasl.password_file: " + empty + " is empty", true},
 		{"TLS keys without enabled", func(c *Config) { ok(c); c.TLS.CAFile = notPEM }, "kafka.tls.enabled", false},
-		{"CA file without PEM", func(c *Config) { ok(c); c.TLS = TLS{Enabled: true, CAFile: notPEM} }, "kafka.tls.ca_file: " + notPEM + " holds no PEM", true},
-		{"missing CA file", func(c *Config) { ok(c); c.TLS = TLS{Enabled: true, CAFile: filepath.Join(dir, "nope")} }, "kafka.tls.ca_file: open", true},
-		{"cert without key", func(c *Config) { ok(c); c.TLS = TLS{Enabled: true, CertFile: notPEM} }, "kafka.tls.cert_file, kafka.tls.key_file: set both", false},
-		{"bad key pair", func(c *Config) { ok(c); c.TLS = TLS{Enabled: true, CertFile: notPEM, KeyFile: notPEM} }, "kafka.tls.cert_file, kafka.tls.key_file: tls:", true},
+		{"CA file without PEM", func(c *Config) { ok(c); c.TLS = credentials.TLS{Enabled: true, CAFile: notPEM} }, "kafka.tls.ca_file: " + notPEM + " holds no PEM", true},
+		{"missing CA file", func(c *Config) { ok(c); c.TLS = credentials.TLS{Enabled: true, CAFile: filepath.Join(dir, "nope")} }, "kafka.tls.ca_file: open", true},
+		{"cert without key", func(c *Config) { ok(c); c.TLS = credentials.TLS{Enabled: true, CertFile: notPEM} }, "kafka.tls.cert_file, kafka.tls.key_file: set both", false},
+		{"bad key pair", func(c *Config) { ok(c); c.TLS = credentials.TLS{Enabled: true, CertFile: notPEM, KeyFile: notPEM} }, "kafka.tls.cert_file, kafka.tls.key_file: tls:", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
@@ -84,7 +86,7 @@ func TestClientsCarryTheSettings(t *testing.T) {
 	}
 	c := DefaultConfig()
 	c.SASL.PasswordFile = pwFile
-	c.TLS = TLS{Enabled: true, ServerName: "kafka.example"}
+	c.TLS = credentials.TLS{Enabled: true, ServerName: "kafka.example"}
 	d, err := c.Dialer()
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +105,7 @@ func TestClientsCarryTheSettings(t *testing.T) {
 		t.Fatalf("password = %q, %v", pw, err)
 	}
 	c.SASL = SASL{}
-	c.TLS = TLS{}
+	c.TLS = credentials.TLS{}
 	if d, err := c.Dialer(); err != nil || d.SASLMechanism != nil || d.TLS != nil {
 		t.Fatalf("no SASL, no TLS: dialer %+v, %v", d, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/credentials"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -115,18 +115,14 @@ func (c SQLConfig) Validate() error {
 	return nil
 }
 
-// password returns the analyst user's password: Password, or the content of
-// PasswordFile without one trailing newline.
+// password returns the analyst user's password: Password, or the first line of
+// PasswordFile; empty when neither is set.
 func (c SQLConfig) password() (string, error) {
-	if c.PasswordFile == "" {
-		return c.Password, nil
+	pw, err := credentials.Secret("sql.password", c.Password, c.PasswordFile)
+	if errors.Is(err, credentials.ErrNoSecret) {
+		return "", nil
 	}
-	b, err := os.ReadFile(c.PasswordFile)
-	if err != nil {
-		return "", fmt.Errorf("sql.password_file: %w", err)
-	}
-	s := strings.TrimSuffix(string(b), "\n")
-	return strings.TrimSuffix(s, "\r"), nil
+	return pw, err
 }
 
 // ConnectSQL opens the analyst SQL endpoint's own connection pool: to the server and

@@ -2,18 +2,15 @@ package schema
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/meterhouse/meterhouse/credentials"
 )
 
 // Config says how to reach ClickHouse. Meterhouse speaks the native protocol only.
@@ -36,31 +33,11 @@ type Config struct {
 	// .services/secrets/clickhouse-meterhouse.password.
 	PasswordFile string `yaml:"password_file"`
 	// TLS encrypts the connection and, with CAFile, verifies the server's certificate.
-	TLS TLSConfig `yaml:"tls"`
+	TLS credentials.TLS `yaml:"tls"`
 	// DialTimeout bounds connecting to the server.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
 	// MaxOpenConns bounds the connections one pool keeps open.
 	MaxOpenConns int `yaml:"max_open_conns"`
-}
-
-// TLSConfig configures TLS towards ClickHouse (its tcp_port_secure listener).
-type TLSConfig struct {
-	// Enabled turns TLS on; the other fields are refused without it, so that a
-	// half-written TLS section cannot silently fall back to plain text.
-	Enabled bool `yaml:"enabled"`
-	// CAFile names a PEM file of the certificate authorities that sign the server's
-	// certificate; empty trusts the system's roots.
-	CAFile string `yaml:"ca_file"`
-	// CertFile and KeyFile name the PEM client certificate and its key, for servers that
-	// require one; both or neither.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
-	// ServerName is the name the server's certificate must carry; empty means the host of
-	// Addr.
-	ServerName string `yaml:"server_name"`
-	// InsecureSkipVerify accepts any server certificate. It encrypts but does not
-	// authenticate the server: for tests only.
-	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // DefaultConfig returns the settings of the local development server. The password is
@@ -99,15 +76,10 @@ func (c Config) Validate() error {
 	if c.Username == "" {
 		return errors.New("clickhouse.username: must not be empty")
 	}
-	if c.Password != "" && c.PasswordFile != "" {
-		return errors.New("clickhouse.password, clickhouse.password_file: give one, not both")
+	if _, err := c.ReadPassword(); err != nil {
+		return err
 	}
-	if c.PasswordFile != "" {
-		if _, err := ReadSecretFile(c.PasswordFile); err != nil {
-			return fmt.Errorf("clickhouse.password_file: %w", err)
-		}
-	}
-	if err := c.TLS.validate(); err != nil {
+	if _, err := c.TLS.Config("clickhouse.tls"); err != nil {
 		return err
 	}
 	if c.DialTimeout <= 0 {
@@ -119,78 +91,14 @@ func (c Config) Validate() error {
 	return nil
 }
 
-func (t TLSConfig) validate() error {
-	if !t.Enabled {
-		for _, f := range []struct{ key, v string }{
-			{"ca_file", t.CAFile}, {"cert_file", t.CertFile}, {"key_file", t.KeyFile}, {"server_name", t.ServerName},
-		} {
-			if f.v != "" {
-				return fmt.Errorf("clickhouse.tls.%s: set while clickhouse.tls.enabled is false", f.key)
-			}
-		}
-		if t.InsecureSkipVerify {
-			return errors.New("clickhouse.tls.insecure_skip_verify: set while clickhouse.tls.enabled is false")
-		}
-		return nil
+// ReadPassword returns the user's password: Password, or read from PasswordFile; empty
+// when neither is set. An error names the key at fault.
+func (c Config) ReadPassword() (string, error) {
+	pw, err := credentials.Secret("clickhouse.password", c.Password, c.PasswordFile)
+	if errors.Is(err, credentials.ErrNoSecret) {
+		return "", nil
 	}
-	if (t.CertFile == "") != (t.KeyFile == "") {
-		return errors.New("clickhouse.tls.cert_file, clickhouse.tls.key_file: give both or neither")
-	}
-	_, err := t.config()
-	return err
-}
-
-// config builds the crypto/tls configuration, reading the files; nil when TLS is off.
-func (t TLSConfig) config() (*tls.Config, error) {
-	if !t.Enabled {
-		return nil, nil
-	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: t.ServerName, InsecureSkipVerify: t.InsecureSkipVerify} //nolint:gosec // documented as tests only
-	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse.tls.ca_file: %w", err)
-		}
-		c.RootCAs = x509.NewCertPool()
-		if !c.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("clickhouse.tls.ca_file: %s holds no PEM certificate", t.CAFile)
-		}
-	}
-	if t.CertFile != "" {
-		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("clickhouse.tls.cert_file, clickhouse.tls.key_file: %w", err)
-		}
-		c.Certificates = []tls.Certificate{cert}
-	}
-	return c, nil
-}
-
-// ReadSecretFile returns the secret in the file at path: its first line, without the line
-// end, which must not be empty. Every *_file secret of the configuration is read with it.
-func ReadSecretFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	s, _, _ := strings.Cut(string(b), "\n")
-	s = strings.TrimSuffix(s, "\r")
-	if s == "" {
-		return "", fmt.Errorf("%s is empty", path)
-	}
-	return s, nil
-}
-
-// password returns the password, from Password or read from PasswordFile.
-func (c Config) password() (string, error) {
-	if c.PasswordFile == "" {
-		return c.Password, nil
-	}
-	pw, err := ReadSecretFile(c.PasswordFile)
-	if err != nil {
-		return "", fmt.Errorf("clickhouse.password_file: %w", err)
-	}
-	return pw, nil
+	return pw, err
 }
 
 // Connect opens a connection pool to cfg.Database and checks it with a ping. The caller
@@ -203,11 +111,11 @@ func Connect(ctx context.Context, cfg Config) (driver.Conn, error) {
 }
 
 func open(ctx context.Context, cfg Config, database string) (driver.Conn, error) {
-	password, err := cfg.password()
+	password, err := cfg.ReadPassword()
 	if err != nil {
 		return nil, err
 	}
-	tlsCfg, err := cfg.TLS.config()
+	tlsCfg, err := cfg.TLS.Config("clickhouse.tls")
 	if err != nil {
 		return nil, err
 	}

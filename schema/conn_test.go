@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meterhouse/meterhouse/credentials"
 )
 
 // writePEMPair writes a self-signed certificate and its key and returns their paths.
@@ -69,15 +71,15 @@ func TestConfigPasswordAndTLS(t *testing.T) {
 		{"missing password file", func(c *Config) { c.PasswordFile = filepath.Join(dir, "nope") }, "clickhouse.password_file"},
 		{"empty password file", func(c *Config) { c.PasswordFile = empty }, "clickhouse.password_file"},
 		{"tls", func(c *Config) {
-			c.TLS = TLSConfig{Enabled: true, CAFile: cert, CertFile: cert, KeyFile: key, ServerName: "clickhouse.test"}
+			c.TLS = credentials.TLS{Enabled: true, CAFile: cert, CertFile: cert, KeyFile: key, ServerName: "clickhouse.test"}
 		}, ""},
-		{"tls system roots", func(c *Config) { c.TLS = TLSConfig{Enabled: true} }, ""},
-		{"tls off with a CA", func(c *Config) { c.TLS = TLSConfig{CAFile: cert} }, "clickhouse.tls.ca_file"},
-		{"tls off, skip verify", func(c *Config) { c.TLS = TLSConfig{InsecureSkipVerify: true} }, "clickhouse.tls.insecure_skip_verify"},
-		{"cert without key", func(c *Config) { c.TLS = TLSConfig{Enabled: true, CertFile: cert} }, "clickhouse.tls.cert_file, clickhouse.tls.key_file"},
-		{"missing CA", func(c *Config) { c.TLS = TLSConfig{Enabled: true, CAFile: filepath.Join(dir, "nope")} }, "clickhouse.tls.ca_file"},
-		{"CA not PEM", func(c *Config) { c.TLS = TLSConfig{Enabled: true, CAFile: notPEM} }, "clickhouse.tls.ca_file"},
-		{"key not matching", func(c *Config) { c.TLS = TLSConfig{Enabled: true, CertFile: cert, KeyFile: notPEM} }, "clickhouse.tls.cert_file"},
+		{"tls system roots", func(c *Config) { c.TLS = credentials.TLS{Enabled: true} }, ""},
+		{"tls off with a CA", func(c *Config) { c.TLS = credentials.TLS{CAFile: cert} }, "clickhouse.tls.ca_file"},
+		{"tls off, skip verify", func(c *Config) { c.TLS = credentials.TLS{InsecureSkipVerify: true} }, "clickhouse.tls.insecure_skip_verify"},
+		{"cert without key", func(c *Config) { c.TLS = credentials.TLS{Enabled: true, CertFile: cert} }, "clickhouse.tls.cert_file, clickhouse.tls.key_file"},
+		{"missing CA", func(c *Config) { c.TLS = credentials.TLS{Enabled: true, CAFile: filepath.Join(dir, "nope")} }, "clickhouse.tls.ca_file"},
+		{"CA not PEM", func(c *Config) { c.TLS = credentials.TLS{Enabled: true, CAFile: notPEM} }, "clickhouse.tls.ca_file"},
+		{"key not matching", func(c *Config) { c.TLS = credentials.TLS{Enabled: true, CertFile: cert, KeyFile: notPEM} }, "clickhouse.tls.cert_file"},
 		{"database too long for its private companion", func(c *Config) { c.Database = strings.Repeat("d", 121) }, "clickhouse.database"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -95,15 +97,15 @@ func TestConfigPasswordAndTLS(t *testing.T) {
 
 	c := DefaultConfig()
 	c.PasswordFile = pwFile
-	if pw, err := c.password(); err != nil || pw != "s3cret" {
+	if pw, err := c.ReadPassword(); err != nil || pw != "s3cret" {
 		t.Errorf("password from file = %q, %v; want s3cret without the newline", pw, err)
 	}
-	c.TLS = TLSConfig{Enabled: true, CAFile: cert, CertFile: cert, KeyFile: key, ServerName: "clickhouse.test"}
-	tc, err := c.TLS.config()
+	c.TLS = credentials.TLS{Enabled: true, CAFile: cert, CertFile: cert, KeyFile: key, ServerName: "clickhouse.test"}
+	tc, err := c.TLS.Config("clickhouse.tls")
 	if err != nil || tc == nil || tc.RootCAs == nil || len(tc.Certificates) != 1 || tc.ServerName != "clickhouse.test" || tc.InsecureSkipVerify {
 		t.Fatalf("tls config %+v, %v", tc, err)
 	}
-	if off, err := (TLSConfig{}).config(); off != nil || err != nil {
+	if off, err := (credentials.TLS{}).Config("clickhouse.tls"); off != nil || err != nil {
 		t.Fatalf("TLS off gives %v, %v; want nil", off, err)
 	}
 	if got := c.PrivateDatabase(); got != "meterhouse_private" {
