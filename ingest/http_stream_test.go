@@ -78,12 +78,12 @@ func refusingHandler(t *testing.T, cfg HTTPConfig, w Window) *HTTPHandler {
 	return h
 }
 
-// call runs handler on a request with body and returns its error and the response.
-func call(handler echo.HandlerFunc, contentType string, body io.Reader) (error, *httptest.ResponseRecorder) {
+// call runs handler on a request with body and returns the response and the handler's error.
+func call(handler echo.HandlerFunc, contentType string, body io.Reader) (*httptest.ResponseRecorder, error) {
 	req := httptest.NewRequest(http.MethodPost, "/v1/readings", body)
 	req.Header.Set(echo.HeaderContentType, contentType)
 	rec := httptest.NewRecorder()
-	return handler(echo.New().NewContext(req, rec)), rec
+	return rec, handler(echo.New().NewContext(req, rec))
 }
 
 // hostileArray is the 16 MiB JSON array of 8 million numbers that once took ingest from
@@ -149,7 +149,7 @@ func TestHTTPHostileBodies(t *testing.T) {
 			runtime.GC()
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
-			err, _ := call(handler, tt.contentType, body)
+			_, err := call(handler, tt.contentType, body)
 			runtime.ReadMemStats(&after)
 			status, field, message := http.StatusOK, "", ""
 			var fe *api.FieldError
@@ -185,7 +185,7 @@ func TestFormTimestampRange(t *testing.T) {
 	h := refusingHandler(t, DefaultHTTPConfig(), Window{MaxAge: time.Hour, MaxFuture: time.Hour})
 	for _, now := range []time.Time{schema.MaxDateTime.Add(time.Second), schema.MinDateTime.Add(-time.Second), time.Date(2163, 1, 1, 0, 0, 0, 0, time.UTC)} {
 		h.now = func() time.Time { return now }
-		err, _ := call(h.handleForm, "application/x-www-form-urlencoded", strings.NewReader("meter_id=M1&reading=1.5"))
+		_, err := call(h.handleForm, "application/x-www-form-urlencoded", strings.NewReader("meter_id=M1&reading=1.5"))
 		var fe *api.FieldError
 		if !errors.As(err, &fe) || fe.Field != "ts" || !strings.Contains(fe.Message, "2106-02-07T06:28:15Z") {
 			t.Errorf("clock at %s: got %v, want a 400 for ts naming the range", now, err)
