@@ -120,13 +120,14 @@ func TestGroupACLs(t *testing.T) {
 		c := ctx(t)
 		for {
 			// The offsets topic is created on the group's first use: retry until the
-			// coordinator is there.
+			// coordinator is there and has loaded it (GroupLoadInProgress on a new broker).
 			var res *kafka.OffsetFetchResponse
 			res, err = client.OffsetFetch(c, &kafka.OffsetFetchRequest{GroupID: group})
 			if err == nil {
 				err = res.Error
 			}
-			if !errors.Is(err, kafka.NotCoordinatorForGroup) && !errors.Is(err, kafka.GroupCoordinatorNotAvailable) || c.Err() != nil {
+			if !errors.Is(err, kafka.NotCoordinatorForGroup) && !errors.Is(err, kafka.GroupCoordinatorNotAvailable) &&
+				!errors.Is(err, kafka.GroupLoadInProgress) || c.Err() != nil {
 				break
 			}
 			time.Sleep(200 * time.Millisecond)
