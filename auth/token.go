@@ -191,9 +191,9 @@ func (n NewToken) validate(defaultTTL time.Duration, now time.Time) ([]api.Role,
 		return roles, time.Time{}, nil
 	}
 	exp := now.Add(ttl).Truncate(time.Second)
-	if exp.After(schema.MaxDateTime) { // a DateTime would wrap it around into the past
+	if exp.After(schema.LatestTime) { // a DateTime would wrap it around into the past
 		return nil, time.Time{}, api.Invalid("ttl", "%q: the token would expire after %s, the latest time the store holds; use never",
-			n.TTL, schema.MaxDateTime.Format(time.RFC3339))
+			n.TTL, schema.LatestTime.Format(time.RFC3339))
 	}
 	return roles, exp, nil
 }

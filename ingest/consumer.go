@@ -341,7 +341,11 @@ func (c *consumer) add(m kafka.Message) {
 	c.messages++
 	c.metrics.messages.Inc()
 	c.last[m.Partition] = m
-	ref := messageTime(m.Time)
+	ref, ok := messageTime(m.Time)
+	if !ok {
+		c.deadLetter(m, m.Value, noMessageTime(m.Time))
+		return
+	}
 	switch ct := header(m.Headers, "content-type"); ct {
 	case "", ContentTypeJSON:
 		if r, ok := c.json.Decode(m.Key, m.Value, ref, &c.cols); !ok {

@@ -16,7 +16,7 @@ import (
 )
 
 // The bounds of a reading's ts are schema.MinDateTime + 1s (a reading is filed under the
-// hour of ts - 1s, which must not wrap) and schema.MaxDateTime.
+// hour of ts - 1s, which must not wrap) and schema.LatestTime (18.16 reads no later time back).
 
 // Windows under which the DateTime bounds are tested: one wide enough to hold both, and
 // none (a message without a usable timestamp). The range is checked either way, and
@@ -25,7 +25,7 @@ var rangeWindows = []struct {
 	name string
 	w    Window
 	ref  time.Time
-	wide bool // whether the window holds MinDateTime and MaxDateTime
+	wide bool // whether the window holds MinDateTime and LatestTime
 }{
 	{"wide window", Window{MaxAge: 100 * 365 * 24 * time.Hour, MaxFuture: 100 * 365 * 24 * time.Hour}, testNow, true},
 	{"no window", testWindow(), time.Time{}, true},
@@ -50,12 +50,13 @@ func TestJSONTimestampRange(t *testing.T) {
 		{"1970-01-01T01:00:01+01:00", true},
 		{"1970-01-01T00:00:00Z", false},
 		{"1970-01-01T01:00:00+01:00", false},
-		{"2106-02-07T06:28:15Z", true},
-		{"2106-02-07T07:28:15+01:00", true},
+		{"2105-12-31T23:59:59Z", true},
+		{"2106-01-01T00:59:59+01:00", true},
 		{"1969-12-31T23:59:59Z", false},
 		{"1970-01-01T00:59:59+01:00", false},
-		{"2106-02-07T06:28:16Z", false},
-		{"2106-02-07T00:28:16-06:00", false},
+		{"2106-01-01T00:00:00Z", false},
+		{"2106-02-07T06:28:15Z", false}, // the column holds it, but 18.16 cannot read it back
+		{"2105-12-31T18:00:00-06:00", false},
 		{"2163-01-01T00:00:00Z", false}, // stored as a time in 2026 by a wrapping DateTime
 		{"1900-01-01T00:00:00Z", false},
 		{"2200-01-01T00:00:00Z", false},
@@ -85,7 +86,7 @@ func checkRange(t *testing.T, storable, wide, ok bool, r Reject) {
 	case storable && !wide && (ok || r.Code != CodeOutOfWindow):
 		t.Fatalf("got %v %+v, want %s", ok, r, CodeOutOfWindow)
 	case !storable && (ok || r.Code != CodeBadTimestamp || r.Field != "ts" ||
-		!strings.Contains(r.Reason, "1970-01-01T00:00:01Z to 2106-02-07T06:28:15Z")):
+		!strings.Contains(r.Reason, "1970-01-01T00:00:01Z to 2105-12-31T23:59:59Z")):
 		t.Fatalf("got %v %+v, want %s naming the range", ok, r, CodeBadTimestamp)
 	}
 }
@@ -121,7 +122,7 @@ func arrowTimestamps(t *testing.T, unit arrow.TimeUnit, ts []int64) []byte {
 // TestArrowTimestampRange decodes, in every unit, the DateTime bounds, a second beyond
 // each, and values whose conversion to seconds or nanoseconds would overflow.
 func TestArrowTimestampRange(t *testing.T) {
-	minS, maxS := schema.MinDateTime.Unix()+1, schema.MaxDateTime.Unix()
+	minS, maxS := schema.MinDateTime.Unix()+1, schema.LatestTime.Unix()
 	for _, unit := range []arrow.TimeUnit{arrow.Second, arrow.Millisecond, arrow.Microsecond, arrow.Nanosecond} {
 		per := int64(time.Second / unit.Multiplier())
 		tests := []struct {

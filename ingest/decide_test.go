@@ -80,11 +80,12 @@ func TestDecisionIgnoresConsumerClock(t *testing.T) {
 			{"latest accepted", jsonMsg(at, at.Add(w.MaxFuture)), decision{Readings: []schema.Reading{{MeterID: "M1", TS: at.Add(w.MaxFuture), RegisterWh: 7}}}},
 			{"too old", jsonMsg(at, at.Add(-w.MaxAge-time.Second)), decision{Dead: []string{
 				CodeOutOfWindow + " " + string(AppendJSON(nil, schema.Reading{MeterID: "M1", TS: at.Add(-w.MaxAge - time.Second), RegisterWh: 7}))}}},
-			{"no timestamp: no window", jsonMsg(time.Time{}, old), decision{Readings: []schema.Reading{{MeterID: "M1", TS: old, RegisterWh: 7}}}},
-			{"absurd timestamp: no window", jsonMsg(time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), old), decision{Readings: []schema.Reading{{MeterID: "M1", TS: old, RegisterWh: 7}}}},
-			{"epoch timestamp: no window", jsonMsg(time.Unix(0, 0), old), decision{Readings: []schema.Reading{{MeterID: "M1", TS: old, RegisterWh: 7}}}},
-			{"no timestamp, unstorable ts", jsonMsg(time.Time{}, time.Date(2163, 1, 1, 0, 0, 0, 0, time.UTC)), decision{Dead: []string{
-				CodeBadTimestamp + ` {"meter_id":"M1","ts":"2163-01-01T00:00:00Z","register_wh":7}`}}},
+			// A message without a usable timestamp has no reference for the window: its
+			// readings are refused (the same on every delivery), never judged by a clock.
+			{"no timestamp: refused", jsonMsg(time.Time{}, old), decision{Dead: []string{CodeOutOfWindow + ` {"meter_id":"M1","ts":"1990-01-01T00:00:00Z","register_wh":7}`}}},
+			{"absurd timestamp: refused", jsonMsg(time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC), old), decision{Dead: []string{CodeOutOfWindow + ` {"meter_id":"M1","ts":"1990-01-01T00:00:00Z","register_wh":7}`}}},
+			{"epoch timestamp: refused", jsonMsg(time.Unix(0, 0), old), decision{Dead: []string{CodeOutOfWindow + ` {"meter_id":"M1","ts":"1990-01-01T00:00:00Z","register_wh":7}`}}},
+			{"no timestamp, unstorable ts", jsonMsg(time.Time{}, time.Date(2163, 1, 1, 0, 0, 0, 0, time.UTC)), decision{Dead: []string{CodeOutOfWindow + ` {"meter_id":"M1","ts":"2163-01-01T00:00:00Z","register_wh":7}`}}},
 			{"Arrow", arrowMsg, decision{
 				Readings: []schema.Reading{{MeterID: "A1", TS: at.Add(-w.MaxAge), RegisterWh: 1}, {MeterID: "A3", TS: at.Add(w.MaxFuture), RegisterWh: 3}},
 				Dead: []string{

@@ -24,24 +24,32 @@ type Window struct {
 // messageTime returns the reference time the window of a Kafka message's readings is judged
 // against: the message's timestamp (kafka-go's Message.Time, to the millisecond, as stored in
 // the log), which is the same on every delivery. A message without a usable timestamp (none,
-// -1, or one outside what a DateTime column holds: schema.MinDateTime exclusive to
-// schema.MaxDateTime) gives the zero time, for which no window is applied: its readings get
-// every other check, the storable range of ts included, and so are decided the same way on
-// every delivery too. No decision ever depends on the consumer's clock.
-func messageTime(t time.Time) time.Time {
-	if !t.After(schema.MinDateTime) || t.After(schema.MaxDateTime) {
-		return time.Time{}
+// -1, or one outside the times Meterhouse accepts: schema.MinDateTime exclusive to
+// schema.LatestTime) has no reference, and ok is false: the consumer refuses its readings
+// (CodeOutOfWindow, field timestamp), which is again the same on every delivery. No decision
+// ever depends on the consumer's clock.
+func messageTime(t time.Time) (ref time.Time, ok bool) {
+	if !t.After(schema.MinDateTime) || t.After(schema.LatestTime) {
+		return time.Time{}, false
 	}
-	return t
+	return t, true
+}
+
+// noMessageTime is the refusal of a message whose Kafka timestamp cannot serve as the
+// window's reference.
+func noMessageTime(t time.Time) Reject {
+	return Reject{Code: CodeOutOfWindow, Field: "timestamp", Row: -1,
+		Reason: fmt.Sprintf("the Kafka message's timestamp %s is not a time the window can be judged against (the producer must set it: CreateTime)",
+			t.UTC().Format(time.RFC3339Nano))}
 }
 
 // minReadingTS is the earliest reading ts accepted: one second after schema.MinDateTime,
 // because readings_hourly files a reading under toStartOfHour(ts - 1), which would wrap
 // (on 18.16, to 1970-01-01 06:00) for a ts of exactly the epoch. maxReadingTS is
-// schema.MaxDateTime.
+// schema.LatestTime, the latest time that can be read back.
 var (
 	minReadingTS = schema.MinDateTime.Add(time.Second)
-	maxReadingTS = schema.MaxDateTime
+	maxReadingTS = schema.LatestTime
 )
 
 // checkReading applies the checks every format shares: meter id syntax, a timestamp that

@@ -460,6 +460,10 @@ func (h *HTTPHandler) produce(ctx context.Context, st *httpState, now time.Time)
 			start = v
 		}
 		if err := h.producer.WriteMessages(ctx, st.msgs...); err != nil {
+			// The writer may still hold the messages (a cancelled context returns before
+			// queued batches are written), and they point into st.values: never give
+			// these buffers to another request.
+			st.values, st.msgs = nil, nil
 			if ctx.Err() != nil {
 				return fmt.Errorf("produce readings %d to %d of %d: %w", from, to, n, ctx.Err())
 			}

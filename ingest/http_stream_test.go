@@ -3,6 +3,7 @@ package ingest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -183,12 +184,47 @@ func TestHTTPHostileBodies(t *testing.T) {
 // reading's time is the server's, and it is refused rather than stored wrapped.
 func TestFormTimestampRange(t *testing.T) {
 	h := refusingHandler(t, DefaultHTTPConfig(), Window{MaxAge: time.Hour, MaxFuture: time.Hour})
-	for _, now := range []time.Time{schema.MaxDateTime.Add(time.Second), schema.MinDateTime.Add(-time.Second), time.Date(2163, 1, 1, 0, 0, 0, 0, time.UTC)} {
+	for _, now := range []time.Time{schema.LatestTime.Add(time.Second), schema.MinDateTime.Add(-time.Second), time.Date(2163, 1, 1, 0, 0, 0, 0, time.UTC)} {
 		h.now = func() time.Time { return now }
 		_, err := call(h.handleForm, "application/x-www-form-urlencoded", strings.NewReader("meter_id=M1&reading=1.5"))
 		var fe *api.FieldError
-		if !errors.As(err, &fe) || fe.Field != "ts" || !strings.Contains(fe.Message, "2106-02-07T06:28:15Z") {
+		if !errors.As(err, &fe) || fe.Field != "ts" || !strings.Contains(fe.Message, "2105-12-31T23:59:59Z") {
 			t.Errorf("clock at %s: got %v, want a 400 for ts naming the range", now, err)
 		}
+	}
+}
+
+// holdingProducer keeps the messages it is given and fails, like a kafka.Writer whose
+// context was cancelled after it queued them: it returns while still holding them.
+type holdingProducer struct{ held []kafka.Message }
+
+func (p *holdingProducer) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
+	p.held = append(p.held, msgs...)
+	return context.Canceled
+}
+
+// TestFailedProduceKeepsBuffers: after a produce that failed while the writer may still hold
+// the messages, the next request must not write into their memory (the pooled buffers of
+// the failed request are dropped).
+func TestFailedProduceKeepsBuffers(t *testing.T) {
+	p := &holdingProducer{}
+	h, err := NewHTTPHandler(DefaultHTTPConfig(), Window{MaxAge: 1000 * time.Hour, MaxFuture: time.Hour}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.now = func() time.Time { return time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC) }
+	post := func(id string) {
+		body := `[{"meter_id":"` + id + `","ts":"2026-01-01T00:15:00Z","register_wh":1}]`
+		if _, err := call(h.handleReadings, ContentTypeJSON, strings.NewReader(body)); err == nil {
+			t.Fatalf("%s: the failing producer's error was not returned", id)
+		}
+	}
+	post("FIRST-1")
+	post("OTHER-2")
+	if len(p.held) != 2 {
+		t.Fatalf("held %d messages, want 2", len(p.held))
+	}
+	if k := string(p.held[0].Key); k != "FIRST-1" || !strings.Contains(string(p.held[0].Value), `"FIRST-1"`) {
+		t.Errorf("the first request's held message became key %q value %s", k, p.held[0].Value)
 	}
 }

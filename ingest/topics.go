@@ -19,6 +19,12 @@ type TopicSpec struct {
 	Partitions int
 }
 
+// createTime keeps each message's timestamp as its producer set it (CreateTime), not the
+// broker's append time: the consumer judges the timestamp window against it, and HTTP
+// ingest sets it to the time it accepted the reading, so a broker that replaced it by a
+// later append time could refuse a reading that was answered 202.
+var createTime = kafka.ConfigEntry{ConfigName: "message.timestamp.type", ConfigValue: "CreateTime"}
+
 // EnsureTopics creates, with replication factor 1 (the local single-broker setup;
 // production clusters create topics with their own tooling), the topics that the metadata
 // does not list yet. Existing topics are left alone, so that a principal that may only
@@ -51,7 +57,8 @@ func EnsureTopics(ctx context.Context, k broker.Config, topics ...TopicSpec) err
 	var missing []kafka.TopicConfig
 	for _, t := range topics {
 		if !exists[t.Name] {
-			missing = append(missing, kafka.TopicConfig{Topic: t.Name, NumPartitions: t.Partitions, ReplicationFactor: 1})
+			missing = append(missing, kafka.TopicConfig{Topic: t.Name, NumPartitions: t.Partitions, ReplicationFactor: 1,
+				ConfigEntries: []kafka.ConfigEntry{createTime}})
 		}
 	}
 	if len(missing) == 0 {

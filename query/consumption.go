@@ -90,31 +90,17 @@ func (s Step) next(start time.Time, loc *time.Location) time.Time {
 	return start.Add(s.Duration())
 }
 
-// LatestTime is the latest instant the API and the jobs accept: schema.MaxDateTime, but
-// no later than 2105-12-31T23:59:59Z, where ClickHouse 18.16's date tables end. 18.16
-// stores later DateTime values (up to schema.MaxDateTime) but parses and prints them
-// wrongly: toDateTime('2106-01-15 00:00:00', 'UTC') is 1970-01-01 00:00:00, so a query
-// parameter past it, which the driver binds as text, would silently match nothing.
-var LatestTime = minTime(schema.MaxDateTime, time.Date(2105, 12, 31, 23, 59, 59, 0, time.UTC))
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
 // CheckTime returns an api.FieldError naming field when t lies outside what the store
-// holds, schema.MinDateTime to LatestTime: ClickHouse would store or compare such a time
+// holds, schema.MinDateTime to schema.LatestTime: ClickHouse would store or compare such a time
 // wrapped around, silently.
 func CheckTime(field string, t time.Time) error {
 	switch {
 	case t.Before(schema.MinDateTime):
 		return api.Invalid(field, "%s is before %s, the earliest time the store holds",
 			t.UTC().Format(time.RFC3339Nano), schema.MinDateTime.Format(time.RFC3339))
-	case t.After(LatestTime):
+	case t.After(schema.LatestTime):
 		return api.Invalid(field, "%s is after %s, the latest time the store holds",
-			t.UTC().Format(time.RFC3339Nano), LatestTime.Format(time.RFC3339))
+			t.UTC().Format(time.RFC3339Nano), schema.LatestTime.Format(time.RFC3339))
 	}
 	return nil
 }
@@ -138,7 +124,7 @@ func checkRounded(field string, given, rounded time.Time, how string) error {
 	if CheckTime(field, rounded) == nil {
 		return nil
 	}
-	limit := "after " + LatestTime.Format(time.RFC3339) + ", the latest"
+	limit := "after " + schema.LatestTime.Format(time.RFC3339) + ", the latest"
 	if rounded.Before(schema.MinDateTime) {
 		limit = "before " + schema.MinDateTime.Format(time.RFC3339) + ", the earliest"
 	}

@@ -85,7 +85,7 @@ func (j *Job) handleEdits(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	from, to := schema.MinDateTime, query.LatestTime
+	from, to := schema.MinDateTime, schema.LatestTime
 	for _, p := range []struct {
 		name string
 		dst  *time.Time

@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -105,7 +106,7 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		var days []touchedDay
 		var err error
 		if st.runs == 0 {
-			days, err = j.touchedDays(ctx, readingDaysSQL, late, query.LatestTime, high)
+			days, err = j.touchedDays(ctx, readingDaysSQL, late, schema.LatestTime, high)
 		} else {
 			days, err = j.touchedDays(ctx, arrivalsSQL, st.watermark, high, late)
 		}

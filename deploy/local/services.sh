@@ -992,7 +992,8 @@ ensure_topics() {
 		log "Kafka: creating topic $topic ($parts partitions, replication 1)"
 		kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$KAFKA_BOOTSTRAP" \
 			--command-config "$KAFKA_ADMIN_PROPS" --create --if-not-exists --topic "$topic" \
-			--partitions "$parts" --replication-factor 1 >"$tmp/$topic.out" 2>&1 &
+			--partitions "$parts" --replication-factor 1 \
+			--config message.timestamp.type=CreateTime >"$tmp/$topic.out" 2>&1 &
 		jobs+=("$!")
 		names+=("$topic")
 	done
