@@ -251,7 +251,7 @@ func (g Guard) walk(toks []token) error {
 					return refuse("SET is not allowed: the endpoint sets the query's limits")
 				}
 				return refuse("%s is not allowed: the SQL endpoint is read-only", w)
-			case w == "FROM" && !top.call, w == "JOIN" && word(i-1) != "ARRAY":
+			case w == "FROM" && !top.call, w == "JOIN" && !arrayJoin(toks, i):
 				top.fromList = true
 			case w == "SELECT":
 				// A SELECT inside a function's parentheses (view(SELECT …), exists(SELECT …))
@@ -459,15 +459,28 @@ func (g Guard) tablePosition(toks []token, i int, top frame) bool {
 	case "FROM":
 		return !top.call
 	case "JOIN":
-		return i < 2 || toks[i-2].kind != tokWord || !strings.EqualFold(toks[i-2].text, "ARRAY")
+		return !arrayJoin(toks, i-1)
 	case "IN":
-		return inOperator(toks, i-1)
+		// IN before a name can only be the operator (the function in() needs a bracket),
+		// whatever precedes it: a keyword used as a name (all, limit, sample) is an operand.
+		return true
 	case "DESCRIBE", "DESC":
 		return true
 	case "TABLE":
 		return i >= 2 && toks[i-2].kind == tokWord && slices.Contains([]string{"DESCRIBE", "DESC"}, strings.ToUpper(toks[i-2].text))
 	}
 	return false
+}
+
+// arrayJoin reports whether the word JOIN at toks[j] is ARRAY JOIN, whose right side is an
+// expression list, not a table: ARRAY directly before it, unless that ARRAY is an alias
+// given with AS (FROM t AS array JOIN other.u joins a table). Without AS, ClickHouse never
+// reads ARRAY as an alias.
+func arrayJoin(toks []token, j int) bool {
+	isWord := func(k int, w string) bool {
+		return k >= 0 && toks[k].kind == tokWord && strings.EqualFold(toks[k].text, w)
+	}
+	return isWord(j-1, "ARRAY") && !isWord(j-2, "AS")
 }
 
 // checkSystem allows the system tables of the allow-list only.
@@ -583,6 +596,10 @@ func unhexDigit(c byte) byte {
 	return 0xff
 }
 
+// punctuation lists the bytes that may stand outside strings, quoted names, numbers and
+// words: ClickHouse's operators and brackets.
+const punctuation = "()[]{},;.+-*/%=<>!?:|@&^~#$\\"
+
 // lexSQL splits SQL text into tokens the way ClickHouse's lexer does for what matters
 // here: strings and quoted identifiers (with backslash escapes and doubled quotes),
 // "--" line comments and non-nested "/* */" block comments. Where ClickHouse versions
@@ -642,13 +659,22 @@ func lexSQL(s string) ([]token, error) {
 			toks = append(toks, token{kind: tokWord, text: s[i:j], pos: i})
 			i = j
 		case isDigit(c) || (c == '.' && i+1 < len(s) && isDigit(s[i+1]) && !afterName(toks)):
-			j := i + 1
-			for j < len(s) && (isDigit(s[j]) || isWordStart(s[j]) || s[j] == '.' ||
+			// A number has one decimal point at most: in 1.1.1, as for ClickHouse's lexer,
+			// the second dot is tuple access ((1.1).1), which nests like any other. Right
+			// after a tuple access dot (t.1.1) a number has none, so that every .N counts.
+			j, dot := i+1, c == '.' || (len(toks) > 0 && toks[len(toks)-1].kind == tokPunct && toks[len(toks)-1].text == ".")
+			for j < len(s) && (isDigit(s[j]) || isWordStart(s[j]) || (s[j] == '.' && !dot) ||
 				((s[j] == '+' || s[j] == '-') && (s[j-1] == 'e' || s[j-1] == 'E'))) {
+				dot = dot || s[j] == '.'
 				j++
 			}
 			toks = append(toks, token{kind: tokNumber, text: s[i:j], pos: i})
 			i = j
+		case !strings.ContainsRune(punctuation, rune(c)):
+			// Outside strings and quoted names only ASCII punctuation may stand between
+			// tokens: newer servers skip Unicode spaces that 18.16 refuses, and a byte
+			// the guard cannot place could hide a name from it.
+			return nil, fmt.Errorf("has the byte 0x%02x at offset %d, outside any string or quoted name; write names and operators in ASCII", c, i)
 		default:
 			n := 1
 			for _, op := range []string{"->", "<=", ">=", "!=", "<>", "==", "||", "::"} {
@@ -664,14 +690,14 @@ func lexSQL(s string) ([]token, error) {
 	return toks, nil
 }
 
-// afterName reports whether the last token is a name or a closing bracket, after which
-// ".1" is tuple element access, not a number.
+// afterName reports whether the last token is a name, a number or a closing bracket, after
+// which ".1" is tuple element access, not a number.
 func afterName(toks []token) bool {
 	if len(toks) == 0 {
 		return false
 	}
 	t := toks[len(toks)-1]
-	return t.kind == tokWord || t.kind == tokQuotedIdent || (t.kind == tokPunct && (t.text == ")" || t.text == "]"))
+	return t.kind == tokWord || t.kind == tokQuotedIdent || t.kind == tokNumber || (t.kind == tokPunct && (t.text == ")" || t.text == "]"))
 }
 
 func isWordStart(c byte) bool {

@@ -79,7 +79,7 @@ var analystFunctions = strings.Fields(`
 	arrayCumSum arrayCumSumNonNegative arrayDifference arrayDistinct arrayEnumerate
 	arrayEnumerateDense arrayEnumerateUniq arrayUniq arrayConcat arrayIntersect
 	arrayPopBack arrayPopFront arrayPushBack arrayPushFront arrayResize arrayReverse arraySlice
-	arraySort arrayReverseSort arrayReduce emptyArrayToSingle
+	arraySort arrayReverseSort emptyArrayToSingle
 	emptyArrayUInt8 emptyArrayUInt16 emptyArrayUInt32 emptyArrayUInt64 emptyArrayInt8
 	emptyArrayInt16 emptyArrayInt32 emptyArrayInt64 emptyArrayFloat32 emptyArrayFloat64
 	emptyArrayDate emptyArrayDateTime emptyArrayString
@@ -124,6 +124,7 @@ var aggregateCombinators = []string{"If", "Array", "State", "Merge", "ForEach"}
 // refusedFunctionReasons say why some well-known functions are refused.
 var refusedFunctionReasons = map[string]string{
 	"hasColumnInTable": "it connects to other servers and reads other databases",
+	"arrayReduce":      "it calls the aggregate function its first argument names, past the allow-list; use the aggregate itself with the -Array combinator (sumArray)",
 	"in":               "use the operator form x IN (…) over the platform database",
 	"notIn":            "use the operator form x NOT IN (…) over the platform database",
 	"globalIn":         "use the operator form x GLOBAL IN (…) over the platform database",

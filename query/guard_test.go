@@ -243,6 +243,9 @@ func TestGuardDepth(t *testing.T) {
 		{"unary minus", func(k int) string { return "SELECT " + nest("-(", "1", ")", k) }, 2, 0},
 		{"additions", func(k int) string { return "SELECT 1" + strings.Repeat(" + 1", k) }, 1, 0},
 		{"subscripts", func(k int) string { return "SELECT [1]" + strings.Repeat("[1]", k) }, 1, 1},
+		// 1.1.1.1 is ((1.1).1).1 for ClickHouse's lexer: each further .N is tupleElement.
+		{"tuple access after a number", func(k int) string { return "SELECT 1" + strings.Repeat(".1", k) }, 1, -1},
+		{"tuple access after a name", func(k int) string { return "SELECT t" + strings.Repeat(".1", k) + " FROM readings" }, 1, 0},
 	}
 	for _, c := range constructs {
 		t.Run(c.name, func(t *testing.T) {
@@ -389,7 +392,7 @@ func TestGuardFunctions(t *testing.T) {
 		"SELECT length(meter_id), lower(meter_id), upper(meter_id), lcase(meter_id), concat(meter_id, 'x'), substring(meter_id, 1, 2), SUBSTR(meter_id, 1), position(meter_id, 'M'), meter_id LIKE 'M%', like(meter_id, 'M%'), notLike(meter_id, 'x'), match(meter_id, '^M'), extract(meter_id, '[0-9]+') FROM meters",
 		"SELECT replaceAll(meter_id, 'M', 'N'), replaceOne(meter_id, 'M', 'N'), replaceRegexpAll(meter_id, 'M', 'N'), replace(meter_id, 'M', 'N'), splitByChar(',', 'a,b'), startsWith(meter_id, 'M'), endsWith(meter_id, '1'), toString(1), reverse(meter_id), empty(meter_id), notEmpty(meter_id) FROM meters",
 		// arrays and tuples
-		"SELECT array(1, 2), [1, 2][1], arrayJoin([1, 2]), has([1], 1), indexOf([1], 1), arrayMap(x -> x * 2, [1]), arrayFilter(x -> x > 1, [1, 2]), arraySum([1]), arraySum(x -> x * 2, [1]), range(3), arrayElement([1], 1), tuple(1, 2), tupleElement(tuple(1, 2), 1), (1, 2).1, length([1]), arrayReduce('sum', [1])",
+		"SELECT array(1, 2), [1, 2][1], arrayJoin([1, 2]), has([1], 1), indexOf([1], 1), arrayMap(x -> x * 2, [1]), arrayFilter(x -> x > 1, [1, 2]), arraySum([1]), arraySum(x -> x * 2, [1]), range(3), arrayElement([1], 1), tuple(1, 2), tupleElement(tuple(1, 2), 1), (1, 2).1, length([1]), sumArray([1])",
 		// type conversion
 		"SELECT toInt8(1), toInt32(1), toInt64(1), toUInt8(1), toUInt64(1), toFloat32(1), toFloat64(1), toDecimal32(1, 2), toDecimal64(1, 2), toString(1), toInt32OrZero('x'), toFloat64OrNull('x'), toFixedString('a', 1), CAST(1 AS String), cast(1, 'String'), CAST(1 AS Nullable(UInt8)), CAST([1] AS Array(Nullable(Decimal(10, 2)))), CAST(ts AS DateTime('UTC')) FROM readings",
 		// hashing, rows, and the rest
@@ -447,6 +450,7 @@ func TestGuardFunctions(t *testing.T) {
 		{"SELECT * FROM numbers_mt(10)", "table function numbers_mt() is not allowed"},
 		{"SELECT * FROM catBoostPool('a', 'b')", "table function catBoostPool() is not allowed"},
 		{"SELECT sleep(3)", "function sleep is not allowed"},
+		{"SELECT arrayReduce('sum', [1])", "function arrayReduce is not allowed"},
 		{"SELECT sleepEachRow(1) FROM readings", "function sleepEachRow is not allowed"},
 		{"SELECT SLEEP(3)", "function SLEEP is not allowed"},
 		{"SELECT getMacro('replica')", "function getMacro is not allowed"},
@@ -552,6 +556,17 @@ func TestGuardTablePositions(t *testing.T) {
 		{"SELECT (other.t) x FROM meters WHERE meter_id IN x", "x IN x is not allowed"},
 		{"WITH other.t AS x, x AS y SELECT 1 FROM meters WHERE meter_id IN y", "x IN y is not allowed"},
 		{"SELECT CAST(1 AS String, sleep(3))", "function sleep is not allowed"},
+		// An alias named array does not make the JOIN after it an ARRAY JOIN.
+		{"SELECT count() FROM system.one AS array JOIN meterhouse_private.api_tokens ON 1 = 1", "database meterhouse_private is not allowed"},
+		{"SELECT count() FROM system.one AS `array` JOIN other.t ON 1 = 1", "database other is not allowed"},
+		// Bytes outside ASCII punctuation between tokens (a no-break space that newer
+		// servers skip) are refused rather than guessed at.
+		{"SELECT * FROM\u00a0other.t", "the byte 0xc2 at offset 13"},
+		{"SELECT 1 \x00FROM other.t", "the byte 0x00"},
+		// A keyword used as a name before IN: IN before a name is the operator.
+		{"SELECT 1 AS all WHERE all IN other.t", "database other is not allowed"},
+		{"SELECT 1 AS limit WHERE limit NOT IN `sy\\x73tem`.users", "system.users is not allowed"},
+		{"SELECT 1 AS sample WHERE sample GLOBAL IN other.t", "database other is not allowed"},
 		{"SELECT CAST(1 AS Nullable(UInt8)), CAST(1 AS String) AS s, sleep(1)", "function sleep is not allowed"},
 	}
 	for _, tt := range refused {
