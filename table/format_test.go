@@ -350,3 +350,36 @@ func TestWriteAllocatesPerTableNotPerRow(t *testing.T) {
 		}
 	}
 }
+
+// TestAccepted checks that the one negotiation of a request answers an unusable Accept
+// with 406 and a message naming the supported types (without the sentinel's prefix), and
+// that RespondAs then writes the chosen format without negotiating again.
+func TestAccepted(t *testing.T) {
+	e := echo.New()
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Accept", "image/png")
+	_, err := Accepted(e.NewContext(req, httptest.NewRecorder()))
+	var he *echo.HTTPError
+	if !errors.As(err, &he) || he.Code != http.StatusNotAcceptable || !errors.Is(err, ErrNotAcceptable) {
+		t.Fatalf("Accepted = %v, want a 406 wrapping ErrNotAcceptable", err)
+	}
+	if msg := he.Message.(string); !strings.HasPrefix(msg, `Accept "image/png" names no supported type; use application/json`) {
+		t.Errorf("message %q", msg)
+	}
+	req.Header.Set("Accept", "text/csv")
+	rec := httptest.NewRecorder()
+	c := e.NewContext(req, rec)
+	f, err := Accepted(c)
+	if err != nil || f != FormatCSV {
+		t.Fatalf("Accepted = %v, %v", f, err)
+	}
+	if err := RespondAs(c, f, Result{Table: New(Int64s("n", []int64{1, -2}))}); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Body.String() != "n\n1\n-2\n" || rec.Header().Get("Vary") != "Accept" {
+		t.Errorf("body %q, Vary %q", rec.Body.String(), rec.Header().Get("Vary"))
+	}
+	if err := RespondAs(c, FormatJSON, Result{}); err == nil {
+		t.Error("a result without a table was written")
+	}
+}
