@@ -21,6 +21,7 @@ import (
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/table"
 )
 
 // analytics is one test's API over a fresh database holding the contract tables.
@@ -92,7 +93,7 @@ func (a *analytics) get(t *testing.T, path, accept string) response {
 	return a.do(t, http.MethodGet, path, accept, "", "", a.user)
 }
 
-// jsonResult is the JSON form of a query.Result.
+// jsonResult is the JSON form of a table.Result.
 type jsonResult struct {
 	Columns []struct {
 		Name string `json:"name"`
@@ -297,8 +298,8 @@ func TestQualityPagination(t *testing.T) {
 				if r.status != http.StatusOK {
 					t.Fatalf("GET %s: %d %s", path, r.status, r.body)
 				}
-				if r.header.Get(query.HeaderNextCursor) != res.NextCursor {
-					t.Fatalf("header cursor %q, body cursor %q", r.header.Get(query.HeaderNextCursor), res.NextCursor)
+				if r.header.Get(table.HeaderNextCursor) != res.NextCursor {
+					t.Fatalf("header cursor %q, body cursor %q", r.header.Get(table.HeaderNextCursor), res.NextCursor)
 				}
 				if len(res.Rows) > tt.limit {
 					t.Fatalf("page of %d rows, limit %d", len(res.Rows), tt.limit)
@@ -476,8 +477,8 @@ func TestGroupLoad(t *testing.T) {
 		}
 	})
 	t.Run("arrow", func(t *testing.T) {
-		r := a.get(t, "/v1/groups/feeder/F1/load?from=2026-03-28T00:00:00Z&to=2026-03-28T03:00:00Z", query.MediaArrow)
-		if r.status != http.StatusOK || r.header.Get("Content-Type") != query.MediaArrow {
+		r := a.get(t, "/v1/groups/feeder/F1/load?from=2026-03-28T00:00:00Z&to=2026-03-28T03:00:00Z", table.MediaArrow)
+		if r.status != http.StatusOK || r.header.Get("Content-Type") != table.MediaArrow {
 			t.Fatalf("%d %s", r.status, r.header.Get("Content-Type"))
 		}
 		rd, err := ipc.NewReader(bytes.NewReader(r.body))

@@ -13,6 +13,7 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/calendar"
 	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/table"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -488,13 +489,13 @@ func (s *Service) validated(ctx context.Context, meterID string, from, to time.T
 
 // Table returns the points as a table for CSV and Arrow: start and wh, and for validated
 // consumption quality, estimated, edited, questionable and completeness.
-func (c Consumption) Table() *Table {
+func (c Consumption) Table() *table.Table {
 	n := len(c.Points)
 	starts, whs := make([]time.Time, n), make([]int64, n)
 	for i, p := range c.Points {
 		starts[i], whs[i] = p.Start, p.Wh
 	}
-	t := NewTable(TimeColumn("start", starts), Int64Column("wh", whs))
+	t := table.New(table.Times("start", starts), table.Int64s("wh", whs))
 	if c.Source != SourceValidated {
 		return t
 	}
@@ -502,8 +503,8 @@ func (c Consumption) Table() *Table {
 	for i, p := range c.Points {
 		qs[i], est[i], ed[i], quest[i], comp[i] = uint64(*p.Quality), uint64(*p.Estimated), uint64(*p.Edited), uint64(*p.Questionable), *p.Completeness
 	}
-	t.Columns = append(t.Columns, UInt64Column("quality", qs), UInt64Column("estimated", est), UInt64Column("edited", ed),
-		UInt64Column("questionable", quest), Float64Column("completeness", comp))
+	t.Columns = append(t.Columns, table.UInt64s("quality", qs), table.UInt64s("estimated", est), table.UInt64s("edited", ed),
+		table.UInt64s("questionable", quest), table.Float64s("completeness", comp))
 	return t
 }
 

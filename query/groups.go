@@ -16,6 +16,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/table"
 )
 
 // GroupKind is a way of grouping meters: by feeder, region, customer class, tariff, or the
@@ -232,7 +233,7 @@ ORDER BY start`
 // group_consumption: one row per interval with data, columns start, wh, meters,
 // intervals, expected_intervals, estimated, questionable and completeness (intervals /
 // expected_intervals). A group with neither registry members nor rows is api.ErrNotFound.
-func (s *Service) GroupLoad(ctx context.Context, g Group, from, to time.Time, step Step) (*Table, error) {
+func (s *Service) GroupLoad(ctx context.Context, g Group, from, to time.Time, step Step) (*table.Table, error) {
 	rows, err := s.conn.Query(ctx, loadSQL, string(step), string(g.Kind), g.ID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("query load of %s %s: %w", g.Kind, g.ID, err)
@@ -264,11 +265,11 @@ func (s *Service) GroupLoad(ctx context.Context, g Group, from, to time.Time, st
 			return nil, err
 		}
 	}
-	return NewTable(
-		TimeColumn("start", orEmpty(starts)), Int64Column("wh", orEmpty(whs)),
-		UInt64Column("meters", orEmpty(meters)), UInt64Column("intervals", orEmpty(ivs)),
-		UInt64Column("expected_intervals", orEmpty(exp)), UInt64Column("estimated", orEmpty(est)),
-		UInt64Column("questionable", orEmpty(quest)), Float64Column("completeness", orEmpty(completeness)),
+	return table.New(
+		table.Times("start", orEmpty(starts)), table.Int64s("wh", orEmpty(whs)),
+		table.UInt64s("meters", orEmpty(meters)), table.UInt64s("intervals", orEmpty(ivs)),
+		table.UInt64s("expected_intervals", orEmpty(exp)), table.UInt64s("estimated", orEmpty(est)),
+		table.UInt64s("questionable", orEmpty(quest)), table.Float64s("completeness", orEmpty(completeness)),
 	), nil
 }
 
@@ -325,7 +326,7 @@ func (s *Service) handleGroupLoad(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Respond(c, Result{Table: tbl, Meta: map[string]any{
+	return table.Respond(c, table.Result{Table: tbl, Meta: map[string]any{
 		"group_kind": g.Kind, "group_id": g.ID, "step": step, "unit": "Wh",
 		"from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339),
 	}})
@@ -353,7 +354,7 @@ LIMIT ?`
 // TopConsumers returns the n meters (kind "meter") or groups of a kind that consumed the
 // most energy over [from, to), which must be whole UTC hours: columns rank, id, wh,
 // intervals, expected_intervals, largest first, ties by id.
-func (s *Service) TopConsumers(ctx context.Context, kind string, from, to time.Time, n int) (*Table, error) {
+func (s *Service) TopConsumers(ctx context.Context, kind string, from, to time.Time, n int) (*table.Table, error) {
 	args := []any{from, to, n}
 	if kind != "meter" {
 		args = append([]any{kind}, args...)
@@ -377,8 +378,8 @@ func (s *Service) TopConsumers(ctx context.Context, kind string, from, to time.T
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query top consumers: %w", err)
 	}
-	return NewTable(UInt64Column("rank", ranks), StringColumn("id", ids), Int64Column("wh", whs),
-		UInt64Column("intervals", ivs), UInt64Column("expected_intervals", exps)), nil
+	return table.New(table.UInt64s("rank", ranks), table.Strings("id", ids), table.Int64s("wh", whs),
+		table.UInt64s("intervals", ivs), table.UInt64s("expected_intervals", exps)), nil
 }
 
 func (s *Service) handleTopConsumers(c echo.Context) error {
@@ -405,7 +406,7 @@ func (s *Service) handleTopConsumers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Respond(c, Result{Table: tbl, Meta: map[string]any{
+	return table.Respond(c, table.Result{Table: tbl, Meta: map[string]any{
 		"kind": kind, "unit": "Wh", "from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339),
 	}})
 }
@@ -431,7 +432,7 @@ ORDER BY minute_of_day`
 // columns slot ("HH:MM" local), minute_of_day, avg_wh (wh / days), wh and days (local
 // dates having the slot). On a 23-hour day the skipped slots get nothing; on a 25-hour
 // day the repeated hour's energy falls into its slot once for that date.
-func (s *Service) Profile(ctx context.Context, meterID string, g *Group, loc *time.Location, from, to time.Time, step Step) (*Table, error) {
+func (s *Service) Profile(ctx context.Context, meterID string, g *Group, loc *time.Location, from, to time.Time, step Step) (*table.Table, error) {
 	tz := loc.String()
 	args := []any{tz, tz, tz, string(step)}
 	if g != nil {
@@ -459,8 +460,8 @@ func (s *Service) Profile(ctx context.Context, meterID string, g *Group, loc *ti
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("query profile: %w", err)
 	}
-	return NewTable(StringColumn("slot", slots), UInt64Column("minute_of_day", minutes),
-		Float64Column("avg_wh", avgs), Int64Column("wh", whs), UInt64Column("days", days)), nil
+	return table.New(table.Strings("slot", slots), table.UInt64s("minute_of_day", minutes),
+		table.Float64s("avg_wh", avgs), table.Int64s("wh", whs), table.UInt64s("days", days)), nil
 }
 
 // profileParams reads tz (defaulting to def), step (15m default, or 1h) and the range.
@@ -516,7 +517,7 @@ func (s *Service) handleMeterProfile(c echo.Context) error {
 			return fmt.Errorf("meter %q: %w", id, api.ErrNotFound)
 		}
 	}
-	return Respond(c, Result{Table: tbl, Meta: map[string]any{
+	return table.Respond(c, table.Result{Table: tbl, Meta: map[string]any{
 		"meter_id": id, "tz": loc.String(), "step": step, "unit": "Wh",
 		"from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339),
 	}})
@@ -540,7 +541,7 @@ func (s *Service) handleGroupProfile(c echo.Context) error {
 			return err
 		}
 	}
-	return Respond(c, Result{Table: tbl, Meta: map[string]any{
+	return table.Respond(c, table.Result{Table: tbl, Meta: map[string]any{
 		"group_kind": g.Kind, "group_id": g.ID, "tz": loc.String(), "step": step, "unit": "Wh",
 		"from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339),
 	}})
@@ -642,7 +643,7 @@ func qualityArgs(g Group, from, to time.Time, page bool, after string, limit int
 // expected_intervals, completeness, estimated, edited, questionable, flagged_hours and
 // flags (the rule names raised, sorted). It also returns the last meter id when more
 // meters follow, and "" on the last page.
-func (s *Service) QualityPage(ctx context.Context, g Group, from, to time.Time, after string, limit int) (*Table, string, error) {
+func (s *Service) QualityPage(ctx context.Context, g Group, from, to time.Time, after string, limit int) (*table.Table, string, error) {
 	rows, err := s.conn.Query(ctx, qualitySQL(g.Kind, true), qualityArgs(g, from, to, true, after, limit+1)...)
 	if err != nil {
 		return nil, "", fmt.Errorf("query quality of %s %s: %w", g.Kind, g.ID, err)
@@ -674,10 +675,10 @@ func (s *Service) QualityPage(ctx context.Context, g Group, from, to time.Time, 
 		est, ed, quest, flagged = est[:limit], ed[:limit], quest[:limit], flagged[:limit]
 		next = ids[limit-1]
 	}
-	return NewTable(StringColumn("meter_id", ids), UInt64Column("intervals", ivs),
-		UInt64Column("expected_intervals", exps), Float64Column("completeness", completeness),
-		UInt64Column("estimated", est), UInt64Column("edited", ed), UInt64Column("questionable", quest),
-		UInt64Column("flagged_hours", flagged), StringListColumn("flags", flags)), next, nil
+	return table.New(table.Strings("meter_id", ids), table.UInt64s("intervals", ivs),
+		table.UInt64s("expected_intervals", exps), table.Float64s("completeness", completeness),
+		table.UInt64s("estimated", est), table.UInt64s("edited", ed), table.UInt64s("questionable", quest),
+		table.UInt64s("flagged_hours", flagged), table.StringLists("flags", flags)), next, nil
 }
 
 // QualityTotals is the data quality of a whole group over a period.
@@ -701,12 +702,12 @@ type QualityTotals struct {
 }
 
 // Table returns the totals as a one-row table.
-func (q QualityTotals) Table() *Table {
-	return NewTable(UInt64Column("meters", []uint64{q.Meters}), UInt64Column("reporting_meters", []uint64{q.ReportingMeters}),
-		UInt64Column("intervals", []uint64{q.Intervals}), UInt64Column("expected_intervals", []uint64{q.ExpectedIntervals}),
-		Float64Column("completeness", []float64{q.Completeness}), UInt64Column("estimated", []uint64{q.Estimated}),
-		UInt64Column("edited", []uint64{q.Edited}), UInt64Column("questionable", []uint64{q.Questionable}),
-		UInt64Column("flagged_hours", []uint64{q.FlaggedHours}))
+func (q QualityTotals) Table() *table.Table {
+	return table.New(table.UInt64s("meters", []uint64{q.Meters}), table.UInt64s("reporting_meters", []uint64{q.ReportingMeters}),
+		table.UInt64s("intervals", []uint64{q.Intervals}), table.UInt64s("expected_intervals", []uint64{q.ExpectedIntervals}),
+		table.Float64s("completeness", []float64{q.Completeness}), table.UInt64s("estimated", []uint64{q.Estimated}),
+		table.UInt64s("edited", []uint64{q.Edited}), table.UInt64s("questionable", []uint64{q.Questionable}),
+		table.UInt64s("flagged_hours", []uint64{q.FlaggedHours}))
 }
 
 // GroupQualityTotals returns the data quality of all of g's meters over [from, to)
@@ -769,7 +770,7 @@ func (s *Service) handleQuality(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res := Result{Table: tbl, Meta: map[string]any{
+	res := table.Result{Table: tbl, Meta: map[string]any{
 		"group_kind": g.Kind, "group_id": g.ID, "totals": totals,
 		"from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339),
 	}}
@@ -777,7 +778,7 @@ func (s *Service) handleQuality(c echo.Context) error {
 		cur.After = last
 		res.NextCursor = cur.encode()
 	}
-	return Respond(c, res)
+	return table.Respond(c, res)
 }
 
 func (s *Service) handleQualityTotals(c echo.Context) error {
@@ -793,7 +794,7 @@ func (s *Service) handleQualityTotals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Respond(c, Result{Table: totals.Table(), Meta: map[string]any{
+	return table.Respond(c, table.Result{Table: totals.Table(), Meta: map[string]any{
 		"group_kind": g.Kind, "group_id": g.ID,
 		"from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339),
 	}})

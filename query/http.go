@@ -8,6 +8,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/table"
 )
 
 // Register adds the query routes to srv.
@@ -61,18 +62,18 @@ func (s *Service) handleConsumption(c echo.Context) error {
 			return api.Invalid("source", "%v", err)
 		}
 	}
-	f, err := Negotiate(c.Request().Header.Get(echo.HeaderAccept))
+	f, err := table.Accepted(c)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusNotAcceptable, err.Error()).SetInternal(err)
+		return err
 	}
 	res, err := s.Consumption(c.Request().Context(), req)
 	if err != nil {
 		return err
 	}
-	if f == FormatJSON {
+	if f == table.FormatJSON {
 		return c.JSON(http.StatusOK, res)
 	}
-	return Respond(c, Result{Table: res.Table()})
+	return table.RespondAs(c, f, table.Result{Table: res.Table()})
 }
 
 // timeParam reads a required RFC 3339 query parameter, within what the store holds.

@@ -17,6 +17,7 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/credentials"
 	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/table"
 )
 
 // SQLConfig configures the analyst SQL endpoint: the ClickHouse user and connection pool
@@ -225,8 +226,9 @@ func (q *SQL) Register(srv *api.Server) error {
 
 func (q *SQL) handle(c echo.Context) error {
 	// Refuse an unusable Accept before running anything.
-	if _, err := Negotiate(c.Request().Header.Get(echo.HeaderAccept)); err != nil {
-		return Respond(c, Result{Table: NewTable()})
+	f, err := table.Accepted(c)
+	if err != nil {
+		return err
 	}
 	body, err := io.ReadAll(io.LimitReader(c.Request().Body, int64(q.cfg.MaxQueryBytes)+1))
 	if err != nil {
@@ -260,7 +262,7 @@ func (q *SQL) handle(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Respond(c, Result{Table: tbl})
+	return table.RespondAs(c, f, table.Result{Table: tbl})
 }
 
 // acquire takes one of the concurrency limits' slots for the principal of ctx (the
@@ -276,7 +278,7 @@ func (q *SQL) acquire(ctx context.Context) (func(), error) {
 // the analyst's own (syntax, unknown column, …) is an api.FieldError for field "query";
 // a query stopped by a limit wraps ErrLimit; one over a concurrency limit is an
 // *api.TooManyRequestsError. The query is cancelled on the server when ctx ends.
-func (q *SQL) Run(ctx context.Context, sqlText string) (*Table, error) {
+func (q *SQL) Run(ctx context.Context, sqlText string) (*table.Table, error) {
 	stmt, err := q.guard.Check(sqlText)
 	if err != nil {
 		return nil, err
@@ -291,7 +293,7 @@ func (q *SQL) Run(ctx context.Context, sqlText string) (*Table, error) {
 
 // query runs a checked statement and reads its result into typed columns, refusing it as
 // soon as the result has more rows or takes more bytes than the limits allow.
-func (q *SQL) query(ctx context.Context, stmt string) (*Table, error) {
+func (q *SQL) query(ctx context.Context, stmt string) (*table.Table, error) {
 	// noDeadline hides the request's deadline from the driver but keeps its cancellation:
 	// when the client goes away (or the request times out) the driver sends Cancel and
 	// drops the connection, and the server stops the query.
@@ -305,7 +307,7 @@ func (q *SQL) query(ctx context.Context, stmt string) (*Table, error) {
 	readers := make([]reader, len(cts))
 	dests := make([]any, len(cts))
 	for i, ct := range cts {
-		readers[i] = readerFor(ct.DatabaseTypeName(), ct.ScanType())
+		readers[i] = readerFor(ct.Name(), ct.DatabaseTypeName(), ct.ScanType())
 		dests[i] = readers[i].dest()
 	}
 	n, size := 0, 0
@@ -326,11 +328,11 @@ func (q *SQL) query(ctx context.Context, stmt string) (*Table, error) {
 	if err := rows.Err(); err != nil {
 		return nil, q.queryError(err)
 	}
-	cols := make([]Column, len(readers))
+	cols := make([]table.Column, len(readers))
 	for i, r := range readers {
-		cols[i] = r.column(cts[i].Name())
+		cols[i] = r.column()
 	}
-	return NewTable(cols...), nil
+	return table.New(cols...), nil
 }
 
 // noDeadline keeps a context's values and cancellation but hides its deadline: the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/table"
 )
 
 // TestSQLEndpoint runs the analyst SQL endpoint against the real server: results in the
@@ -72,7 +73,7 @@ func TestSQLEndpoint(t *testing.T) {
 		}
 	})
 	t.Run("arrow", func(t *testing.T) {
-		r := post(t, "SELECT number, toInt64(number) * -1 AS neg, if(number = 1, NULL, toString(number)) AS s FROM system.numbers LIMIT 3", query.MediaArrow)
+		r := post(t, "SELECT number, toInt64(number) * -1 AS neg, if(number = 1, NULL, toString(number)) AS s FROM system.numbers LIMIT 3", table.MediaArrow)
 		if r.status != http.StatusOK {
 			t.Fatalf("%d %s", r.status, r.body)
 		}

@@ -7,18 +7,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meterhouse/meterhouse/table"
 )
 
 func TestColumnTypeOf(t *testing.T) {
 	tests := []struct {
 		db   string
-		want ColumnType
+		want table.Type
 	}{
-		{"String", TypeString}, {"FixedString(3)", TypeString}, {"LowCardinality(String)", TypeString},
-		{"Nullable(Int32)", TypeInt64}, {"Int64", TypeInt64}, {"UInt8", TypeUInt64}, {"UInt64", TypeUInt64},
-		{"Float32", TypeFloat64}, {"Date", TypeDate}, {"DateTime", TypeTime}, {"DateTime('UTC')", TypeTime},
-		{"Array(String)", TypeStringList}, {"Array(UInt8)", TypeString}, {"Decimal(9, 2)", TypeString},
-		{"Tuple(UInt8, String)", TypeString}, {"UUID", TypeString}, {"Nullable(LowCardinality(String))", TypeString},
+		{"String", table.TypeString}, {"FixedString(3)", table.TypeString}, {"LowCardinality(String)", table.TypeString},
+		{"Nullable(Int32)", table.TypeInt64}, {"Int64", table.TypeInt64}, {"UInt8", table.TypeUInt64}, {"UInt64", table.TypeUInt64},
+		{"Float32", table.TypeFloat64}, {"Date", table.TypeDate}, {"DateTime", table.TypeTime}, {"DateTime('UTC')", table.TypeTime},
+		{"Array(String)", table.TypeStringList}, {"Array(UInt8)", table.TypeString}, {"Decimal(9, 2)", table.TypeString},
+		{"Tuple(UInt8, String)", table.TypeString}, {"UUID", table.TypeString}, {"Nullable(LowCardinality(String))", table.TypeString},
 	}
 	for _, tt := range tests {
 		if got := columnTypeOf(tt.db); got != tt.want {
@@ -45,7 +47,7 @@ func scanInto(t *testing.T, r reader, values ...any) int {
 	return n
 }
 
-// TestReaders checks that each ClickHouse type is read into the typed slice of its Table
+// TestReaders checks that each ClickHouse type is read into the typed column of its table
 // column type, with nulls marked only when there are some, and the bytes each row adds.
 func TestReaders(t *testing.T) {
 	i32 := func(v int32) *int32 { return &v }
@@ -55,37 +57,36 @@ func TestReaders(t *testing.T) {
 		db     string
 		scan   reflect.Type
 		values []any
-		want   Column
+		want   table.Column
 		bytes  int
 	}{
 		{"Int32", reflect.TypeFor[int32](), []any{int32(-5), int32(7)},
-			Column{Type: TypeInt64, Values: []int64{-5, 7}}, 16},
+			table.Int64s("c", []int64{-5, 7}), 16},
 		{"Nullable(Int32)", reflect.TypeFor[*int32](), []any{i32(1), nil, i32(3)},
-			Column{Type: TypeInt64, Values: []int64{1, 0, 3}, Nulls: []bool{false, true, false}}, 27},
+			table.Int64s("c", []int64{1, 0, 3}).WithNulls([]bool{false, true, false}), 27},
 		{"Nullable(Int32)", reflect.TypeFor[*int32](), []any{i32(1), i32(2)},
-			Column{Type: TypeInt64, Values: []int64{1, 2}}, 18},
-		{"UInt8", reflect.TypeFor[uint8](), []any{uint8(255)}, Column{Type: TypeUInt64, Values: []uint64{255}}, 8},
-		{"Float32", reflect.TypeFor[float32](), []any{float32(0.5)}, Column{Type: TypeFloat64, Values: []float64{0.5}}, 8},
-		{"Bool", reflect.TypeFor[bool](), []any{true, false}, Column{Type: TypeBool, Values: []bool{true, false}}, 2},
-		{"DateTime('UTC')", reflect.TypeFor[time.Time](), []any{at}, Column{Type: TypeTime, Values: []time.Time{at}}, 24},
-		{"Date", reflect.TypeFor[time.Time](), []any{at}, Column{Type: TypeDate, Values: []time.Time{at}}, 24},
-		{"String", reflect.TypeFor[string](), []any{"abc", ""}, Column{Type: TypeString, Values: []string{"abc", ""}}, 35},
+			table.Int64s("c", []int64{1, 2}), 18},
+		{"UInt8", reflect.TypeFor[uint8](), []any{uint8(255)}, table.UInt64s("c", []uint64{255}), 8},
+		{"Float32", reflect.TypeFor[float32](), []any{float32(0.5)}, table.Float64s("c", []float64{0.5}), 8},
+		{"Bool", reflect.TypeFor[bool](), []any{true, false}, table.Bools("c", []bool{true, false}), 2},
+		{"DateTime('UTC')", reflect.TypeFor[time.Time](), []any{at}, table.Times("c", []time.Time{at}), 24},
+		{"Date", reflect.TypeFor[time.Time](), []any{at}, table.Dates("c", []time.Time{at}), 24},
+		{"String", reflect.TypeFor[string](), []any{"abc", ""}, table.Strings("c", []string{"abc", ""}), 35},
 		{"LowCardinality(Nullable(String))", reflect.TypeFor[*string](), []any{nil, str("x")},
-			Column{Type: TypeString, Values: []string{"", "x"}, Nulls: []bool{true, false}}, 35},
+			table.Strings("c", []string{"", "x"}).WithNulls([]bool{true, false}), 35},
 		{"Array(String)", reflect.TypeFor[[]string](), []any{[]string{"a", "bc"}, []string{}},
-			Column{Type: TypeStringList, Values: [][]string{{"a", "bc"}, {}}}, 24 + 35 + 24},
-		{"Array(UInt8)", reflect.TypeFor[[]uint8](), []any{[]uint8{1, 2}}, Column{Type: TypeString, Values: []string{"[1,2]"}}, 21},
+			table.StringLists("c", [][]string{{"a", "bc"}, {}}), 24 + 35 + 24},
+		{"Array(UInt8)", reflect.TypeFor[[]uint8](), []any{[]uint8{1, 2}}, table.Strings("c", []string{"[1,2]"}), 21},
 		{"Nullable(Decimal(9, 2))", reflect.TypeFor[*float64](), []any{nil}, // a stand-in scan type: text via reflection
-			Column{Type: TypeString, Values: []string{""}, Nulls: []bool{true}}, 17},
+			table.Strings("c", []string{""}).WithNulls([]bool{true}), 17},
 		// A scan type other than expected is read as text rather than misread.
-		{"Int32", reflect.TypeFor[int64](), []any{int64(4)}, Column{Type: TypeString, Values: []string{"4"}}, 17},
+		{"Int32", reflect.TypeFor[int64](), []any{int64(4)}, table.Strings("c", []string{"4"}), 17},
 	}
 	for _, tt := range tests {
 		t.Run(tt.db, func(t *testing.T) {
-			r := readerFor(tt.db, tt.scan)
+			r := readerFor("c", tt.db, tt.scan)
 			n := scanInto(t, r, tt.values...)
-			got := r.column("c")
-			tt.want.Name = "c"
+			got := r.column()
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("column %#v, want %#v", got, tt.want)
 			}
@@ -99,13 +100,13 @@ func TestReaders(t *testing.T) {
 // TestStringListRowsAreKept checks that each row of an Array(String) column keeps its own
 // slice even when the driver would write the next row into the slice it was given.
 func TestStringListRowsAreKept(t *testing.T) {
-	r := readerFor("Array(String)", reflect.TypeFor[[]string]())
+	r := readerFor("c", "Array(String)", reflect.TypeFor[[]string]())
 	d := r.dest().(*[]string)
 	for _, row := range [][]string{{"a", "b"}, {"c"}} {
 		*d = append((*d)[:0], row...) // a driver reusing the destination's array
 		r.next()
 	}
-	if got := r.column("c").Values.([][]string); !reflect.DeepEqual(got, [][]string{{"a", "b"}, {"c"}}) {
+	if got := r.column().(*table.Col[[]string]).Values; !reflect.DeepEqual(got, [][]string{{"a", "b"}, {"c"}}) {
 		t.Errorf("rows %v", got)
 	}
 }

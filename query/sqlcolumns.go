@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"strings"
 	"time"
+
+	"github.com/meterhouse/meterhouse/table"
 )
 
 // The bytes a result cell takes in a reader's typed slice, as the SQL endpoint counts them
@@ -19,7 +21,7 @@ const (
 	sliceBytes  = 24 // a []string header
 )
 
-// reader reads one column of an analyst SQL result into a typed slice, one scanned row
+// reader reads one column of an analyst SQL result into a table column, one scanned row
 // at a time, without boxing the values it keeps: rows.Scan writes into dest, and next
 // appends that value to the column.
 type reader interface {
@@ -27,28 +29,26 @@ type reader interface {
 	dest() any
 	// next appends the value last scanned into dest and returns the bytes it added.
 	next() int
-	// column returns the values read so far as a Table column.
-	column(name string) Column
+	// column returns the column of the values read so far.
+	column() table.Column
 }
 
 // scalarReader reads a column whose driver scan type is S (or *S when nullable) into a
-// []T through conv.
+// table.Col[T] through conv.
 type scalarReader[S, T any] struct {
-	typ      ColumnType
 	nullable bool
 	width    int         // bytes of one element
 	text     func(T) int // extra bytes of one value beyond width, or nil
 	conv     func(S) T
 	reset    bool // clear the destination after each row (slices the driver might reuse)
 
-	v     S
-	p     *S
-	vals  []T
-	nulls []bool // nil until the first null
+	v   S
+	p   *S
+	col *table.Col[T]
 }
 
-func newScalar[S, T any](typ ColumnType, nullable bool, width int, conv func(S) T) *scalarReader[S, T] {
-	return &scalarReader[S, T]{typ: typ, nullable: nullable, width: width, conv: conv, vals: []T{}}
+func newScalar[S, T any](col *table.Col[T], nullable bool, width int, conv func(S) T) *scalarReader[S, T] {
+	return &scalarReader[S, T]{col: col, nullable: nullable, width: width, conv: conv}
 }
 
 func (r *scalarReader[S, T]) scanType() reflect.Type {
@@ -70,12 +70,7 @@ func (r *scalarReader[S, T]) next() int {
 	if r.nullable {
 		n++
 		if r.p == nil {
-			if r.nulls == nil {
-				r.nulls = make([]bool, len(r.vals), cap(r.vals))
-			}
-			var zero T
-			r.vals = append(r.vals, zero)
-			r.nulls = append(r.nulls, true)
+			r.col.AppendNull()
 			return n
 		}
 		r.v = *r.p
@@ -85,19 +80,14 @@ func (r *scalarReader[S, T]) next() int {
 		var zero S
 		r.v = zero
 	}
-	r.vals = append(r.vals, v)
-	if r.nulls != nil {
-		r.nulls = append(r.nulls, false)
-	}
+	r.col.Append(v)
 	if r.text != nil {
 		n += r.text(v)
 	}
 	return n
 }
 
-func (r *scalarReader[S, T]) column(name string) Column {
-	return Column{Name: name, Type: r.typ, Values: r.vals, Nulls: r.nulls}
-}
+func (r *scalarReader[S, T]) column() table.Column { return r.col }
 
 func same[T any](v T) T { return v }
 
@@ -107,8 +97,7 @@ func same[T any](v T) T { return v }
 type textReader struct {
 	d        reflect.Value // pointer to a value of the driver's scan type
 	nullable bool
-	vals     []string
-	nulls    []bool
+	col      *table.Col[string]
 }
 
 func (r *textReader) dest() any { return r.d.Interface() }
@@ -128,18 +117,11 @@ func (r *textReader) next() int {
 		}
 	}
 	if isNull {
-		if r.nulls == nil {
-			r.nulls = make([]bool, len(r.vals), cap(r.vals))
-		}
-		r.vals = append(r.vals, "")
-		r.nulls = append(r.nulls, true)
+		r.col.AppendNull()
 		return stringBytes + 1
 	}
 	s := stringify(v)
-	r.vals = append(r.vals, s)
-	if r.nulls != nil {
-		r.nulls = append(r.nulls, false)
-	}
+	r.col.Append(s)
 	n := stringBytes + len(s)
 	if r.nullable {
 		n++
@@ -147,9 +129,7 @@ func (r *textReader) next() int {
 	return n
 }
 
-func (r *textReader) column(name string) Column {
-	return Column{Name: name, Type: TypeString, Values: r.vals, Nulls: r.nulls}
-}
+func (r *textReader) column() table.Column { return r.col }
 
 // unwrapType strips Nullable(…) and LowCardinality(…) from a ClickHouse type, reporting
 // whether it was nullable.
@@ -168,36 +148,36 @@ func unwrapType(dbType string) (string, bool) {
 	}
 }
 
-// columnTypeOf maps a ClickHouse column type to the Table column type the SQL endpoint
+// columnTypeOf maps a ClickHouse column type to the table column type the SQL endpoint
 // gives it: integers, floats, Bool, dates, times, strings and arrays of strings keep their
 // kind; every other type becomes text.
-func columnTypeOf(dbType string) ColumnType {
+func columnTypeOf(dbType string) table.Type {
 	t, _ := unwrapType(dbType)
 	base, _, _ := strings.Cut(t, "(")
 	switch base {
 	case "Int8", "Int16", "Int32", "Int64":
-		return TypeInt64
+		return table.TypeInt64
 	case "UInt8", "UInt16", "UInt32", "UInt64":
-		return TypeUInt64
+		return table.TypeUInt64
 	case "Float32", "Float64":
-		return TypeFloat64
+		return table.TypeFloat64
 	case "Bool":
-		return TypeBool
+		return table.TypeBool
 	case "Date", "Date32":
-		return TypeDate
+		return table.TypeDate
 	case "DateTime":
-		return TypeTime
+		return table.TypeTime
 	}
 	if t == "Array(String)" || t == "Array(LowCardinality(String))" {
-		return TypeStringList
+		return table.TypeStringList
 	}
-	return TypeString
+	return table.TypeString
 }
 
-// readerFor returns the reader of a result column of ClickHouse type dbType, which the
-// driver scans as scan. Types with a Table column type get a typed reader; a scan type
-// other than the one expected, and every other ClickHouse type, get the text reader.
-func readerFor(dbType string, scan reflect.Type) reader {
+// readerFor returns the reader of the result column name of ClickHouse type dbType, which
+// the driver scans as scan. Types with a table column type get a typed reader; a scan
+// type other than the one expected, and every other ClickHouse type, get the text reader.
+func readerFor(name, dbType string, scan reflect.Type) reader {
 	t, nullable := unwrapType(dbType)
 	base, _, _ := strings.Cut(t, "(")
 	typ := columnTypeOf(dbType)
@@ -205,38 +185,43 @@ func readerFor(dbType string, scan reflect.Type) reader {
 		reader
 		scanType() reflect.Type
 	}
+	ints := func() *table.Col[int64] { return table.Int64s(name, []int64{}) }
+	uints := func() *table.Col[uint64] { return table.UInt64s(name, []uint64{}) }
+	floats := func() *table.Col[float64] { return table.Float64s(name, []float64{}) }
 	switch base {
 	case "Int8":
-		r = newScalar(typ, nullable, wordBytes, func(v int8) int64 { return int64(v) })
+		r = newScalar(ints(), nullable, wordBytes, func(v int8) int64 { return int64(v) })
 	case "Int16":
-		r = newScalar(typ, nullable, wordBytes, func(v int16) int64 { return int64(v) })
+		r = newScalar(ints(), nullable, wordBytes, func(v int16) int64 { return int64(v) })
 	case "Int32":
-		r = newScalar(typ, nullable, wordBytes, func(v int32) int64 { return int64(v) })
+		r = newScalar(ints(), nullable, wordBytes, func(v int32) int64 { return int64(v) })
 	case "Int64":
-		r = newScalar(typ, nullable, wordBytes, same[int64])
+		r = newScalar(ints(), nullable, wordBytes, same[int64])
 	case "UInt8":
-		r = newScalar(typ, nullable, wordBytes, func(v uint8) uint64 { return uint64(v) })
+		r = newScalar(uints(), nullable, wordBytes, func(v uint8) uint64 { return uint64(v) })
 	case "UInt16":
-		r = newScalar(typ, nullable, wordBytes, func(v uint16) uint64 { return uint64(v) })
+		r = newScalar(uints(), nullable, wordBytes, func(v uint16) uint64 { return uint64(v) })
 	case "UInt32":
-		r = newScalar(typ, nullable, wordBytes, func(v uint32) uint64 { return uint64(v) })
+		r = newScalar(uints(), nullable, wordBytes, func(v uint32) uint64 { return uint64(v) })
 	case "UInt64":
-		r = newScalar(typ, nullable, wordBytes, same[uint64])
+		r = newScalar(uints(), nullable, wordBytes, same[uint64])
 	case "Float32":
-		r = newScalar(typ, nullable, wordBytes, func(v float32) float64 { return float64(v) })
+		r = newScalar(floats(), nullable, wordBytes, func(v float32) float64 { return float64(v) })
 	case "Float64":
-		r = newScalar(typ, nullable, wordBytes, same[float64])
+		r = newScalar(floats(), nullable, wordBytes, same[float64])
 	case "Bool":
-		r = newScalar(typ, nullable, boolBytes, same[bool])
-	case "Date", "Date32", "DateTime":
-		r = newScalar(typ, nullable, timeBytes, same[time.Time])
+		r = newScalar(table.Bools(name, []bool{}), nullable, boolBytes, same[bool])
+	case "Date", "Date32":
+		r = newScalar(table.Dates(name, []time.Time{}), nullable, timeBytes, same[time.Time])
+	case "DateTime":
+		r = newScalar(table.Times(name, []time.Time{}), nullable, timeBytes, same[time.Time])
 	case "String", "FixedString":
-		s := newScalar(typ, nullable, stringBytes, same[string])
+		s := newScalar(table.Strings(name, []string{}), nullable, stringBytes, same[string])
 		s.text = func(v string) int { return len(v) }
 		r = s
 	}
-	if typ == TypeStringList {
-		l := newScalar(typ, false, sliceBytes, same[[]string])
+	if typ == table.TypeStringList {
+		l := newScalar(table.StringLists(name, [][]string{}), false, sliceBytes, same[[]string])
 		l.reset = true // each row's slice is kept; the driver gets a nil one for the next
 		l.text = func(v []string) int {
 			n := 0
@@ -250,7 +235,7 @@ func readerFor(dbType string, scan reflect.Type) reader {
 	if r != nil && r.scanType() == scan {
 		return r
 	}
-	return &textReader{d: reflect.New(scan), nullable: nullable, vals: []string{}}
+	return &textReader{d: reflect.New(scan), nullable: nullable, col: table.Strings(name, []string{})}
 }
 
 // stringify renders a value of a type without a Table column type (arrays, tuples,

@@ -18,6 +18,7 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/table"
 )
 
 // slowSQL is an analyst query that runs until max_execution_time stops it, reading only
@@ -114,24 +115,30 @@ func heapPeak() (stop func() uint64) {
 
 // tableBytes is the size of a result as the endpoint counts it against
 // sql.max_result_bytes: 8 bytes per number, 24 per time, 16 plus the text per string.
-func tableBytes(t *testing.T, tbl *query.Table) int {
+func tableBytes(t *testing.T, tbl *table.Table) int {
 	t.Helper()
 	n := 0
 	for _, c := range tbl.Columns {
-		switch v := c.Values.(type) {
-		case []string:
-			for _, s := range v {
+		var nulls []bool
+		switch v := c.(type) {
+		case *table.Col[string]:
+			for _, s := range v.Values {
 				n += 16 + len(s)
 			}
-		case []int64, []uint64, []float64:
-			n += 8 * c.Len()
-		case []time.Time:
-			n += 24 * len(v)
+			nulls = v.Nulls
+		case *table.Col[int64]:
+			n, nulls = n+8*c.Len(), v.Nulls
+		case *table.Col[uint64]:
+			n, nulls = n+8*c.Len(), v.Nulls
+		case *table.Col[float64]:
+			n, nulls = n+8*c.Len(), v.Nulls
+		case *table.Col[time.Time]:
+			n, nulls = n+24*c.Len(), v.Nulls
 		default:
-			t.Fatalf("column %s: unexpected %T", c.Name, v)
+			t.Fatalf("column %s: unexpected %T", c.Name(), v)
 		}
-		if c.Nulls != nil {
-			n += len(c.Nulls)
+		if nulls != nil {
+			n += len(nulls)
 		}
 	}
 	return n
@@ -163,8 +170,8 @@ func TestSQLResultMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []query.Format{query.FormatJSON, query.FormatCSV, query.FormatArrow} {
-		if err := query.Write(io.Discard, f, query.Result{Table: tbl}); err != nil {
+	for _, f := range []table.Format{table.FormatJSON, table.FormatCSV, table.FormatArrow} {
+		if err := table.Write(io.Discard, f, table.Result{Table: tbl}); err != nil {
 			t.Fatal(err)
 		}
 	}

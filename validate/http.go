@@ -11,6 +11,7 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/table"
 )
 
 // EditRoles may edit consumption, besides admin: the edit permission is a role of its own,
@@ -111,12 +112,12 @@ func (j *Job) handleEdits(c echo.Context) error {
 		starts[i], ends[i], created[i] = e.Start, e.End, e.CreatedAt
 		whs[i], prev[i] = e.Wh, e.PreviousWh
 	}
-	return query.Respond(c, query.Result{
-		Table: query.NewTable(
-			query.StringColumn("edit_id", ids), query.TimeColumn("start", starts), query.TimeColumn("end", ends),
-			query.Int64Column("wh", whs), query.StringColumn("mode", modes), query.StringColumn("reason", reasons),
-			query.StringColumn("author", authors), query.Int64Column("previous_wh", prev),
-			query.TimeColumn("created_at", created)),
+	return table.Respond(c, table.Result{
+		Table: table.New(
+			table.Strings("edit_id", ids), table.Times("start", starts), table.Times("end", ends),
+			table.Int64s("wh", whs), table.Strings("mode", modes), table.Strings("reason", reasons),
+			table.Strings("author", authors), table.Int64s("previous_wh", prev),
+			table.Times("created_at", created)),
 		Meta: map[string]any{"meter_id": id},
 	})
 }

@@ -1,4 +1,4 @@
-package query
+package table
 
 import (
 	"bytes"
@@ -25,7 +25,7 @@ func TestWriteCSVNeutralisesFormulas(t *testing.T) {
 	for i := range n {
 		ints[i], uints[i], floats[i] = -int64(i), uint64(i), -1.5*float64(i)
 	}
-	tbl := NewTable(StringColumn("reason", cells), Int64Column("-delta", ints), UInt64Column("n", uints), Float64Column("f", floats))
+	tbl := New(Strings("reason", cells), Int64s("-delta", ints), UInt64s("n", uints), Float64s("f", floats))
 	var buf bytes.Buffer
 	if err := WriteCSV(&buf, tbl); err != nil {
 		t.Fatal(err)
@@ -48,7 +48,7 @@ func TestWriteCSVNeutralisesFormulas(t *testing.T) {
 	}
 }
 
-func formatInt(v int64) string { return string(appendJSONValue(nil, Int64Column("", []int64{v}), 0)) }
+func formatInt(v int64) string { return string(Int64s("", []int64{v}).AppendCSV(nil, 0)) }
 func formatFloat(v float64) string {
-	return string(appendJSONValue(nil, Float64Column("", []float64{v}), 0))
+	return string(Float64s("", []float64{v}).AppendCSV(nil, 0))
 }
