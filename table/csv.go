@@ -49,12 +49,53 @@ func WriteCSV(w io.Writer, t *Table) error {
 }
 
 // appendCSVText appends s, with a single quote in front when a spreadsheet would take it
-// for a formula: when it starts with =, +, -, @, a tab or a carriage return.
+// for a formula: when it starts with =, +, -, @, a tab or a carriage return, unless it is
+// a plain decimal number (-1.50, +3e2: a decimal or an amount rendered as text), which a
+// spreadsheet reads as that number.
 func appendCSVText(dst []byte, s string) []byte {
-	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 && !plainNumber(s) {
 		dst = append(dst, '\'')
 	}
 	return append(dst, s...)
+}
+
+// plainNumber reports whether s is a sign, digits with at most one decimal point, and an
+// optional exponent: nothing a spreadsheet could evaluate as a formula.
+func plainNumber(s string) bool {
+	i := 0
+	if i < len(s) && (s[i] == '-' || s[i] == '+') {
+		i++
+	}
+	digits, dot := 0, false
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot:
+			dot = true
+		case (c == 'e' || c == 'E') && digits > 0:
+			return plainExponent(s[i+1:])
+		default:
+			return false
+		}
+	}
+	return digits > 0
+}
+
+// plainExponent reports whether s is an exponent's optional sign and digits.
+func plainExponent(s string) bool {
+	if s != "" && (s[0] == '-' || s[0] == '+') {
+		s = s[1:]
+	}
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // quoteCSVField quotes the field buf[start:] in place when encoding/csv would: when it

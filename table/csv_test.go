@@ -15,10 +15,13 @@ func TestWriteCSVNeutralisesFormulas(t *testing.T) {
 	cells := []string{
 		"=HYPERLINK(\"http://evil\",\"x\")", "+1+1", "-2+3", "@SUM(A1:A2)", "\tTAB", "\rCR",
 		"plain", "", "a=b", " =spaced", "'quoted", "MTR-1", "\n=after newline",
+		// Decimals rendered as text (billing amounts) are numbers, not formulas.
+		"-1.50", "+3", "-2.5e-3", "-", "-1.5.5", "-1e", "-1e+", "-0x1F", "-1-1",
 	}
 	want := []string{
 		"'=HYPERLINK(\"http://evil\",\"x\")", "'+1+1", "'-2+3", "'@SUM(A1:A2)", "'\tTAB", "'\rCR",
 		"plain", "", "a=b", " =spaced", "'quoted", "MTR-1", "\n=after newline",
+		"-1.50", "+3", "-2.5e-3", "'-", "'-1.5.5", "'-1e", "'-1e+", "'-0x1F", "'-1-1",
 	}
 	n := len(cells)
 	ints, uints, floats := make([]int64, n), make([]uint64, n), make([]float64, n)
