@@ -297,12 +297,22 @@ func (q *SQL) query(ctx context.Context, stmt string) (*table.Table, error) {
 	// noDeadline hides the request's deadline from the driver but keeps its cancellation:
 	// when the client goes away (or the request times out) the driver sends Cancel and
 	// drops the connection, and the server stops the query.
+	// A result refused here is cancelled on the server at once: closing the rows would
+	// otherwise read the rest of the stream first, holding the slot and the connection.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	ctx = clickhouse.Context(noDeadline{ctx}, clickhouse.WithSettings(q.cfg.settings()))
 	rows, err := q.conn.Query(ctx, stmt)
 	if err != nil {
 		return nil, q.queryError(err)
 	}
-	defer rows.Close()
+	complete := false
+	defer func() {
+		if !complete {
+			cancel() // before Close, which would read the rest; a whole result keeps its connection
+		}
+		rows.Close()
+	}()
 	cts := rows.ColumnTypes()
 	readers := make([]reader, len(cts))
 	dests := make([]any, len(cts))
@@ -325,6 +335,7 @@ func (q *SQL) query(ctx context.Context, stmt string) (*table.Table, error) {
 			return nil, fmt.Errorf("the result takes more than %d bytes (sql.max_result_bytes); aggregate, select fewer columns or add a LIMIT: %w", q.cfg.MaxResultBytes, ErrLimit)
 		}
 	}
+	complete = true // the stream is read to its end (or ended by the server's error)
 	if err := rows.Err(); err != nil {
 		return nil, q.queryError(err)
 	}
@@ -354,6 +365,7 @@ const (
 	chTooManyBytes       = 307 // max_bytes_to_read
 	chTooManyRowsOrBytes = 396 // max_result_rows, max_result_bytes
 	chReadonly           = 164
+	chAccessDenied       = 291 // a database the analyst user may not read
 )
 
 // analystErrors are the ClickHouse error codes caused by the query text itself; their
@@ -385,6 +397,8 @@ func (q *SQL) queryError(err error) error {
 			q.cfg.MaxResultRows, q.cfg.MaxResultBytes, ErrLimit)
 	case chReadonly:
 		return api.Invalid("query", "the SQL endpoint is read-only")
+	case chAccessDenied:
+		return api.Invalid("query", "the query reads a database the analyst user may not read; queries read only the platform database %s", q.guard.Database)
 	}
 	if analystErrors[ex.Code] {
 		msg, _, _ := strings.Cut(ex.Message, "\n")

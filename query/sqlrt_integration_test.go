@@ -247,7 +247,9 @@ func TestConnectSQLUsesItsOwnCredentials(t *testing.T) {
 	if _, err := query.ConnectSQL(ctx, ch, cfg); err == nil || !strings.HasPrefix(err.Error(), "sql.password_file:") {
 		t.Errorf("unreadable password file: %v, want an error naming sql.password_file", err)
 	}
-	// The application's password file is not sent as the analyst's password.
+	// The application's password file (ch.PasswordFile) is not sent as the analyst's
+	// password: the application's user without a password of the SQL section is refused.
+	cfg.PasswordFile = ""
 	if conn, err := query.ConnectSQL(ctx, ch, cfg); err == nil {
 		conn.Close()
 		t.Errorf("connected as %s with no password of the SQL section's own", cfg.Username)
@@ -264,4 +266,39 @@ func TestConnectSQLUsesItsOwnCredentials(t *testing.T) {
 	if err := conn.QueryRow(ctx, "SELECT any(user) FROM system.processes WHERE position(query, 'whoami_7f3a') > 0").Scan(&user); err != nil || user != analyst.Username {
 		t.Errorf("the analyst pool's user is %q (%v); want %s", user, err, analyst.Username)
 	}
+}
+
+// TestSQLRefusedResultStopsServerQuery: a result that the endpoint itself refuses (more
+// rows than sql.max_result_rows while the server's profile would allow more) ends the
+// query on the server at once, instead of reading the rest of its stream to close it,
+// which held the analyst's slot and connection until the server's own limit (60 s here).
+func TestSQLRefusedResultStopsServerQuery(t *testing.T) {
+	ch, conn := testenv.ClickHouse(t)
+	server := query.DefaultSQLConfig()
+	server.MaxExecutionTime = 60 * time.Second
+	server.MaxRowsToRead = 1 << 40
+	server.MaxResultRows, server.MaxResultBytes = 1<<40, 1<<40
+	client := server
+	client.MaxResultRows = 1000
+	sq, err := query.NewSQL(client, ch.Database, analystPool(t, ch, server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := "refused_" + testenv.Suffix()
+	done := make(chan error, 1)
+	go func() {
+		_, err := sq.Run(context.Background(), "SELECT number AS "+marker+" FROM system.numbers")
+		done <- err
+	}()
+	// Without the cancel, Run returns only when the server ends the query, a minute on;
+	// with it, at once. The bound is far from both.
+	select {
+	case err := <-done:
+		if !errors.Is(err, query.ErrLimit) || !strings.Contains(err.Error(), "sql.max_result_rows") {
+			t.Fatalf("Run: %v, want the sql.max_result_rows limit", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run still reads the refused result after 20 s")
+	}
+	testenv.WaitQueries(t, conn, marker, 0, 15*time.Second)
 }
