@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -109,7 +110,7 @@ func TestParseTimestampOffsets(t *testing.T) {
 
 func TestAppendJSONRoundTrip(t *testing.T) {
 	r := schema.Reading{MeterID: "MTR-000042", TS: time.Date(2026, 1, 3, 4, 45, 0, 0, time.UTC), RegisterWh: 777}
-	b := AppendJSON(nil, r)
+	b := wire.AppendJSON(nil, r)
 	d := NewJSONDecoder(testWindow())
 	var cols Columns
 	if rej, ok := d.Decode([]byte(r.MeterID), b, testNow, &cols); !ok {
@@ -142,7 +143,7 @@ func BenchmarkJSONDecode(b *testing.B) {
 	keys := make([][]byte, meters)
 	for i := range msgs {
 		r := schema.Reading{MeterID: fmt.Sprintf("MTR-%06d", i), TS: testNow.Add(-time.Hour), RegisterWh: int64(i) * 1000}
-		msgs[i] = AppendJSON(nil, r)
+		msgs[i] = wire.AppendJSON(nil, r)
 		keys[i] = []byte(r.MeterID)
 	}
 	for _, size := range []int{10000} {

@@ -16,6 +16,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -71,7 +72,7 @@ func refusingHandler(t *testing.T, cfg HTTPConfig, w Window) *HTTPHandler {
 	t.Helper()
 	down := &kafka.Writer{Addr: kafka.TCP("127.0.0.1:1"), MaxAttempts: 1, BatchTimeout: time.Millisecond}
 	t.Cleanup(func() { down.Close() })
-	h, err := NewHTTPHandler(cfg, w, down)
+	h, err := NewHTTPHandler(cfg, w, 1, down)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func TestHTTPHostileBodies(t *testing.T) {
 		for i := range 11 {
 			cols.Append("M1", testNow.Add(-time.Duration(i)*time.Hour), 1, 0)
 		}
-		b, err := AppendArrow(nil, &cols)
+		b, err := wire.AppendArrow(nil, &cols)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -127,16 +128,16 @@ func TestHTTPHostileBodies(t *testing.T) {
 		field, message    string
 		maxRead           int64
 	}{
-		{"8 million numbers", ContentTypeJSON, h, false, hostileArray(), 400, "body", "http_ingest.max_readings", 1 << 20},
-		{"8 million NDJSON lines", ContentTypeNDJSON, h, false, bytes.Repeat([]byte("1\n"), 8<<20), 400, "body", "http_ingest.max_readings", 1 << 20},
-		{"too many good readings", ContentTypeJSON, h, false,
+		{"8 million numbers", wire.ContentTypeJSON, h, false, hostileArray(), 400, "body", "http_ingest.max_readings", 1 << 20},
+		{"8 million NDJSON lines", wire.ContentTypeNDJSON, h, false, bytes.Repeat([]byte("1\n"), 8<<20), 400, "body", "http_ingest.max_readings", 1 << 20},
+		{"too many good readings", wire.ContentTypeJSON, h, false,
 			[]byte("[" + strings.Repeat(reading+",", cfg.MaxReadings) + reading + "]"), 400, "body", "http_ingest.max_readings", 8 << 20},
-		{"1 MiB element", ContentTypeJSON, h, false, []byte(`[{"meter_id":"` + huge + `"}]`), 400, "body", "longer than 65536 bytes", 256 << 10},
-		{"deep nesting", ContentTypeJSON, h, false, bytes.Repeat([]byte("["), 16<<20), 400, "body", "longer than 65536 bytes", 256 << 10},
-		{"1 MiB line", ContentTypeNDJSON, h, false, []byte(huge + "\n"), 400, "body", "longer than 65536 bytes", 256 << 10},
+		{"1 MiB element", wire.ContentTypeJSON, h, false, []byte(`[{"meter_id":"` + huge + `"}]`), 400, "body", "longer than 65536 bytes", 256 << 10},
+		{"deep nesting", wire.ContentTypeJSON, h, false, bytes.Repeat([]byte("["), 16<<20), 400, "body", "longer than 65536 bytes", 256 << 10},
+		{"1 MiB line", wire.ContentTypeNDJSON, h, false, []byte(huge + "\n"), 400, "body", "longer than 65536 bytes", 256 << 10},
 		{"1 MiB form field", "application/x-www-form-urlencoded", h, true, []byte("meter_id=" + huge), 400, "body", "longer than 65536 bytes", 256 << 10},
-		{"Arrow rows over the limit", ContentTypeArrow, smallRows, false, arrowOver, 400, "body", "http_ingest.max_readings", 1 << 20},
-		{"body over the limit", ContentTypeNDJSON, h, false, bytes.Repeat([]byte("\n"), 17<<20), 413, "", "http_ingest.max_body_bytes", 16<<20 + 1<<20},
+		{"Arrow rows over the limit", wire.ContentTypeArrow, smallRows, false, arrowOver, 400, "body", "http_ingest.max_readings", 1 << 20},
+		{"body over the limit", wire.ContentTypeNDJSON, h, false, bytes.Repeat([]byte("\n"), 17<<20), 413, "", "http_ingest.max_body_bytes", 16<<20 + 1<<20},
 		{"form over the limit", "application/x-www-form-urlencoded", h, true, bytes.Repeat([]byte("a=1&"), 5<<20), 413, "", "http_ingest.max_body_bytes", 16<<20 + 1<<20},
 	}
 	for _, tt := range tests {
