@@ -152,10 +152,10 @@ func (h *HTTPHandler) Register(srv *api.Server) error {
 	for _, r := range []api.Route{{
 		Method: http.MethodPost, Path: "/v1/readings",
 		Summary: "Ingests readings through the Kafka path and reports each refused one.",
-		Description: "The body is a JSON array of reading objects {meter_id, ts, register_wh} (application/json), " +
+		Description: "The body is a JSON array of reading objects {meter_id, ts, register_wh, optional quality} (application/json), " +
 			"one such object per line (application/x-ndjson), or an Arrow IPC stream with the columns meter_id, ts, " +
 			"register_wh and optional quality (application/vnd.apache.arrow.stream). Readings get the checks of the " +
-			"Kafka consumer; accepted ones are in Kafka when the response is sent.",
+			"Kafka consumer; accepted ones are in Kafka, in the format they came in, when the response is sent.",
 		Roles: []api.Role{api.RoleIngest},
 		Body: &api.Body{ContentTypes: []string{wire.ContentTypeJSON, wire.ContentTypeNDJSON, wire.ContentTypeArrow}, Required: true,
 			Description: "The readings.",
