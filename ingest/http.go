@@ -87,12 +87,11 @@ type Refusal struct {
 // synchronously, so a 2xx means Kafka has every accepted reading; storage follows through
 // the consumer. It is safe for concurrent use.
 type HTTPHandler struct {
-	cfg        HTTPConfig
-	window     Window
-	partitions int
-	producer   Producer
-	now        func() time.Time
-	states     sync.Pool // of *httpState
+	cfg      HTTPConfig
+	window   Window
+	producer Producer
+	now      func() time.Time
+	states   sync.Pool // of *httpState
 }
 
 // httpState is the reusable memory of one request.
@@ -135,7 +134,7 @@ func NewHTTPHandler(cfg HTTPConfig, w Window, partitions int, p Producer) (*HTTP
 			return nil, err
 		}
 	}
-	h := &HTTPHandler{cfg: cfg, window: w, partitions: partitions, producer: p, now: time.Now}
+	h := &HTTPHandler{cfg: cfg, window: w, producer: p, now: time.Now}
 	h.states.New = func() any {
 		ad := NewArrowDecoder(w)
 		ad.maxRows = int64(cfg.MaxReadings)
@@ -152,9 +151,9 @@ func (h *HTTPHandler) Register(srv *api.Server) error {
 	for _, r := range []api.Route{{
 		Method: http.MethodPost, Path: "/v1/readings",
 		Summary: "Ingests readings through the Kafka path and reports each refused one.",
-		Description: "The body is a JSON array of reading objects {meter_id, ts, register_wh, optional quality} (application/json), " +
-			"one such object per line (application/x-ndjson), or an Arrow IPC stream with the columns meter_id, ts, " +
-			"register_wh and optional quality (application/vnd.apache.arrow.stream). Readings get the checks of the " +
+		Description: "The body is a JSON array of reading objects {meter_id, ts, register_wh, optional quality} (" + wire.ContentTypeJSON + "), " +
+			"one such object per line (" + wire.ContentTypeNDJSON + "), or an Arrow IPC stream with the columns meter_id, ts, " +
+			"register_wh and optional quality (" + wire.ContentTypeArrow + "). Readings get the checks of the " +
 			"Kafka consumer; accepted ones are in Kafka, in the format they came in, when the response is sent.",
 		Roles: []api.Role{api.RoleIngest},
 		Body: &api.Body{ContentTypes: []string{wire.ContentTypeJSON, wire.ContentTypeNDJSON, wire.ContentTypeArrow}, Required: true,
