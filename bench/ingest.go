@@ -23,6 +23,7 @@ import (
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 )
@@ -90,7 +91,7 @@ func (c ingestConfig) Validate() error {
 	case c.Interval < time.Minute || c.Interval%time.Minute != 0:
 		return errors.New("--interval: must be a whole number of minutes")
 	case len(c.Formats) == 0 && !c.Ceiling:
-		return fmt.Errorf("--format: name at least one of %v (or measure the ceiling alone)", formatNames)
+		return fmt.Errorf("--format: name at least one of %v (or measure the ceiling alone)", wire.Formats)
 	case c.ArrowBatch < 1:
 		return errors.New("--arrow-batch: must be at least 1")
 	case c.Ceiling && c.CeilingBlockRows < 1:
@@ -104,7 +105,7 @@ func (c ingestConfig) Validate() error {
 	}
 	seen := map[string]bool{}
 	for _, f := range c.Formats {
-		if _, err := newFormat(f, c.ArrowBatch); err != nil {
+		if _, err := wire.ParseFormat(f); err != nil {
 			return fmt.Errorf("--format: %w", err)
 		}
 		if seen[f] {
@@ -295,11 +296,11 @@ func (b *ingestBench) run(ctx context.Context) (*report, error) {
 		}
 	}
 	for _, name := range b.cfg.Formats {
-		mf, err := newFormat(name, b.cfg.ArrowBatch)
+		f, err := wire.ParseFormat(name)
 		if err != nil {
 			return nil, err
 		}
-		r, version, err := b.format(ctx, mf)
+		r, version, err := b.format(ctx, f)
 		if err != nil {
 			return nil, err
 		}
@@ -458,15 +459,16 @@ func count(ctx context.Context, conn driver.Conn) (int64, error) {
 
 // format measures one message format: it produces the readings to a fresh topic (not
 // timed), then times the production ingest path until every reading is stored.
-func (b *ingestBench) format(ctx context.Context, mf messageFormat) (result, string, error) {
-	cfg, conn, version, cleanup, err := b.database(ctx, mf.name)
+func (b *ingestBench) format(ctx context.Context, mf wire.Format) (result, string, error) {
+	name := string(mf)
+	cfg, conn, version, cleanup, err := b.database(ctx, name)
 	if err != nil {
 		return result{}, "", err
 	}
 	defer cleanup()
 
 	icfg := b.cfg.Ingest
-	icfg.Topic = strings.ReplaceAll(b.id, "_", "-") + "-" + mf.name
+	icfg.Topic = strings.ReplaceAll(b.id, "_", "-") + "-" + name
 	icfg.DLQTopic = icfg.Topic + "-dlq"
 	icfg.GroupID = icfg.Topic
 	if err := ingest.EnsureTopics(ctx, b.cfg.Kafka, icfg.Topics()...); err != nil {
@@ -487,17 +489,17 @@ func (b *ingestBench) format(ctx context.Context, mf messageFormat) (result, str
 	if err != nil {
 		return result{}, "", err
 	}
-	bar := sim.NewProgress(b.stderr, mf.name+": produce", b.cfg.Readings)
-	err = produce(ctx, w, fleet, b.cfg.Readings, mf, icfg.Partitions, bar)
+	bar := sim.NewProgress(b.stderr, name+": produce", b.cfg.Readings)
+	err = produce(ctx, w, fleet, b.cfg.Readings, mf, b.cfg.ArrowBatch, icfg.Partitions, bar)
 	bar.Done()
 	if cerr := w.Close(); err == nil && cerr != nil {
-		err = fmt.Errorf("produce %s: %w", mf.name, cerr)
+		err = fmt.Errorf("produce %s: %w", name, cerr)
 	}
 	if err != nil {
 		return result{}, "", err
 	}
 
-	m, err := b.timeIngest(ctx, icfg, cfg, conn, mf.name)
+	m, err := b.timeIngest(ctx, icfg, cfg, conn, name)
 	if err != nil {
 		return result{}, "", err
 	}
@@ -506,9 +508,9 @@ func (b *ingestBench) format(ctx context.Context, mf messageFormat) (result, str
 		return result{}, "", err
 	}
 	if n != b.cfg.Readings {
-		return result{}, "", fmt.Errorf("%s: %d distinct readings stored, want %d", mf.name, n, b.cfg.Readings)
+		return result{}, "", fmt.Errorf("%s: %d distinct readings stored, want %d", name, n, b.cfg.Readings)
 	}
-	return newResult(mf.name, "bench (in-process ingest)", m), version, nil
+	return newResult(name, "bench (in-process ingest)", m), version, nil
 }
 
 // timeIngest runs the ingest of icfg into the database of chcfg until its readings table

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"context"
 	"io"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
-	"github.com/meterhouse/meterhouse/ingest"
-	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 )
 
@@ -124,103 +119,6 @@ func TestParseIngestFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.check(t, c)
-		})
-	}
-}
-
-// TestEncodeChunks produces a small fleet in each format and decodes the messages with
-// ingest's own decoders: what the bench produces is what ingest accepts, reading for
-// reading.
-func TestEncodeChunks(t *testing.T) {
-	const n = 2500
-	now := time.Now()
-	from, to := simSpan(n, 1000, 15*time.Minute, now)
-	fleetCfg := sim.Config{Meters: 1000, From: from, To: to, Interval: 15 * time.Minute, Seed: 3, IDPrefix: "MTR-", TimeZone: "UTC"}
-	window := ingest.Window{MaxAge: 24 * time.Hour, MaxFuture: time.Hour}
-	const partitions = 3
-	for _, name := range formatNames {
-		t.Run(name, func(t *testing.T) {
-			mf, err := newFormat(name, 700)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := sim.New(fleetCfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			free := make(chan *chunk, 1)
-			free <- &chunk{}
-			full := make(chan *chunk)
-			errc := make(chan error, 1)
-			go func() {
-				defer close(full)
-				errc <- encodeChunks(context.Background(), f, n, mf, partitions, free, full)
-			}()
-			var got ingest.Columns
-			var balance kafka.Hash
-			ids := []int{0, 1, 2}
-			jd, ad := ingest.NewJSONDecoder(window), ingest.NewArrowDecoder(window)
-			for c := range full {
-				for _, m := range c.msgs {
-					ct := ""
-					for _, h := range m.Headers {
-						if h.Key == "content-type" {
-							ct = string(h.Value)
-						}
-					}
-					if ct != mf.contentType || len(m.Key) == 0 {
-						t.Fatalf("message header %q key %q for format %s", ct, m.Key, name)
-					}
-					start := got.Len()
-					switch ct {
-					case "":
-						if r, ok := jd.Decode(m.Key, m.Value, now, &got); !ok {
-							t.Fatalf("JSON message refused: %v", r)
-						}
-					case ingest.ContentTypeArrow:
-						if rows, r, ok := ad.Decode(m.Value, now, &got); !ok || len(rows) > 0 {
-							t.Fatalf("Arrow message refused: %v %v", r, rows)
-						}
-					}
-					// Every meter of a message goes where its key goes.
-					want := balance.Balance(kafka.Message{Key: m.Key}, ids...)
-					for _, id := range got.MeterID[start:] {
-						if p := balance.Balance(kafka.Message{Key: []byte(id)}, ids...); p != want {
-							t.Fatalf("meter %s (partition %d) in a message keyed %s (partition %d)", id, p, m.Key, want)
-						}
-					}
-				}
-				free <- c
-			}
-			if err := <-errc; err != nil {
-				t.Fatal(err)
-			}
-			if got.Len() != n {
-				t.Fatalf("decoded %d readings, want %d", got.Len(), n)
-			}
-			// Messages regroup readings by partition: compare as sets, and check that each
-			// meter's readings keep their order.
-			type key struct {
-				id string
-				ts int64
-			}
-			seen := map[key]int64{}
-			last := map[string]time.Time{}
-			for i := range n {
-				if t0, ok := last[got.MeterID[i]]; ok && !got.TS[i].After(t0) {
-					t.Fatalf("meter %s: %s after %s", got.MeterID[i], got.TS[i], t0)
-				}
-				last[got.MeterID[i]] = got.TS[i]
-				seen[key{got.MeterID[i], got.TS[i].Unix()}] = got.RegisterWh[i]
-			}
-			ref, _ := sim.New(fleetCfg)
-			var r schema.Reading
-			for range n {
-				ref.Next(&r)
-				if wh, ok := seen[key{r.MeterID, r.TS.Unix()}]; !ok || wh != r.RegisterWh {
-					t.Fatalf("reading %s %s %d: got %d, %v", r.MeterID, r.TS, r.RegisterWh, wh, ok)
-				}
-			}
 		})
 	}
 }

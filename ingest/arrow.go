@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -17,14 +16,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	flatbuffers "github.com/google/flatbuffers/go"
-)
 
-// Names of the columns of an Arrow batch message. Other columns are ignored.
-const (
-	ArrowColMeterID    = "meter_id"    // utf8, large_utf8, utf8_view or a dictionary of them
-	ArrowColTS         = "ts"          // timestamp of any unit; UTC
-	ArrowColRegisterWh = "register_wh" // int64, or int32, uint32, uint64
-	ArrowColQuality    = "quality"     // optional uint8; null or absent means 0
+	"github.com/meterhouse/meterhouse/ingest/wire"
 )
 
 // RowReject is one refused row of a batch message.
@@ -84,7 +77,7 @@ func (d *ArrowDecoder) Decode(value []byte, ref time.Time, cols *Columns) (rows 
 			r, ok = Reject{Code: CodeMalformed, Row: -1, Reason: fmt.Sprintf("malformed Arrow IPC stream: %v", p)}, false
 		}
 		if !ok {
-			cols.truncate(start)
+			cols.Truncate(start)
 			rows = nil
 		}
 	}()
@@ -151,42 +144,42 @@ func (d *ArrowDecoder) columns(rec arrow.RecordBatch) (arrowColumns, Reject, boo
 		return Reject{Code: CodeWrongType, Field: name, Row: -1, Reason: fmt.Sprintf("want %s, got %s", want, got)}
 	}
 
-	a, r, ok := col(ArrowColMeterID, true)
+	a, r, ok := col(wire.FieldMeterID, true)
 	if !ok {
 		return ac, r, false
 	}
 	if ac.id = asStrings(a); ac.id == nil {
-		return ac, wrong(ArrowColMeterID, "utf8", a.DataType()), false
+		return ac, wrong(wire.FieldMeterID, "utf8", a.DataType()), false
 	}
 
-	if a, r, ok = col(ArrowColTS, true); !ok {
+	if a, r, ok = col(wire.FieldTS, true); !ok {
 		return ac, r, false
 	}
 	ts, isTS := a.(*array.Timestamp)
 	if !isTS {
-		return ac, wrong(ArrowColTS, "a timestamp", a.DataType()), false
+		return ac, wrong(wire.FieldTS, "a timestamp", a.DataType()), false
 	}
 	ac.ts = ts
 	unit := a.DataType().(*arrow.TimestampType).Unit
 	ac.tsUnit, ac.tsName = int64(time.Second/unit.Multiplier()), unit.String()
 
-	if a, r, ok = col(ArrowColRegisterWh, true); !ok {
+	if a, r, ok = col(wire.FieldRegisterWh, true); !ok {
 		return ac, r, false
 	}
 	switch a.(type) {
 	case *array.Int64, *array.Int32, *array.Uint32, *array.Uint64:
 		ac.wh = a
 	default:
-		return ac, wrong(ArrowColRegisterWh, "int64", a.DataType()), false
+		return ac, wrong(wire.FieldRegisterWh, "int64", a.DataType()), false
 	}
 
-	if a, r, ok = col(ArrowColQuality, false); !ok {
+	if a, r, ok = col(wire.FieldQuality, false); !ok {
 		return ac, r, false
 	}
 	if a != nil {
 		q, isU8 := a.(*array.Uint8)
 		if !isU8 {
-			return ac, wrong(ArrowColQuality, "uint8", a.DataType()), false
+			return ac, wrong(wire.FieldQuality, "uint8", a.DataType()), false
 		}
 		ac.quality = q
 	}
@@ -237,21 +230,21 @@ func (d *ArrowDecoder) batch(rec arrow.RecordBatch, ref time.Time, cols *Columns
 func (d *ArrowDecoder) row(ac *arrowColumns, i int, ref time.Time, cols *Columns) (Reject, bool) {
 	switch {
 	case ac.id.IsNull(i):
-		return Reject{Code: CodeMissingField, Field: ArrowColMeterID, Reason: "is null"}, false
+		return Reject{Code: CodeMissingField, Field: wire.FieldMeterID, Reason: "is null"}, false
 	case ac.ts.IsNull(i):
-		return Reject{Code: CodeMissingField, Field: ArrowColTS, Reason: "is null"}, false
+		return Reject{Code: CodeMissingField, Field: wire.FieldTS, Reason: "is null"}, false
 	case ac.wh.IsNull(i):
-		return Reject{Code: CodeMissingField, Field: ArrowColRegisterWh, Reason: "is null"}, false
+		return Reject{Code: CodeMissingField, Field: wire.FieldRegisterWh, Reason: "is null"}, false
 	}
 	id := viewBytes(ac.id.Value(i))
 	// Seconds by division, never ticks by multiplication: no unit of a huge value can
 	// overflow, and the range is checked before a time.Time is made of it.
 	raw := int64(ac.ts.Value(i))
 	if sec := raw / ac.tsUnit; sec < minReadingUnix || sec > maxReadingUnix {
-		return Reject{Code: CodeBadTimestamp, Field: ArrowColTS, Reason: outOfRange(ac.tsString(i))}, false
+		return Reject{Code: CodeBadTimestamp, Field: wire.FieldTS, Reason: outOfRange(ac.tsString(i))}, false
 	}
 	if raw%ac.tsUnit != 0 {
-		return Reject{Code: CodeBadTimestamp, Field: ArrowColTS,
+		return Reject{Code: CodeBadTimestamp, Field: wire.FieldTS,
 			Reason: fmt.Sprintf("%s: sub-second timestamps are not accepted", ac.tsString(i))}, false
 	}
 	ts := time.Unix(raw/ac.tsUnit, 0).UTC()
@@ -266,7 +259,7 @@ func (d *ArrowDecoder) row(ac *arrowColumns, i int, ref time.Time, cols *Columns
 	case *array.Uint64:
 		v := a.Value(i)
 		if v > math.MaxInt64 {
-			return Reject{Code: CodeWrongType, Field: ArrowColRegisterWh,
+			return Reject{Code: CodeWrongType, Field: wire.FieldRegisterWh,
 				Reason: fmt.Sprintf("want a whole number of Wh within 64 bits, got %d", v)}, false
 		}
 		wh = int64(v)
@@ -322,19 +315,19 @@ func (ac *arrowColumns) tsString(i int) string {
 // appendRowJSON appends row i as a JSON object, with the values as sent, for the
 // dead-letter topic and error reports.
 func (ac *arrowColumns) appendRowJSON(dst []byte, i int) []byte {
-	dst = append(dst, `{"meter_id":`...)
+	dst = append(dst, `{"`+wire.FieldMeterID+`":`...)
 	if ac.id.IsNull(i) {
 		dst = append(dst, "null"...)
 	} else {
 		dst = appendJSONString(dst, ac.id.Value(i))
 	}
-	dst = append(dst, `,"ts":`...)
+	dst = append(dst, `,"`+wire.FieldTS+`":`...)
 	if ac.ts.IsNull(i) {
 		dst = append(dst, "null"...)
 	} else {
 		dst = appendJSONString(dst, ac.tsString(i))
 	}
-	dst = append(dst, `,"register_wh":`...)
+	dst = append(dst, `,"`+wire.FieldRegisterWh+`":`...)
 	if ac.wh.IsNull(i) {
 		dst = append(dst, "null"...)
 	} else {
@@ -350,7 +343,7 @@ func (ac *arrowColumns) appendRowJSON(dst []byte, i int) []byte {
 		}
 	}
 	if ac.quality != nil {
-		dst = append(dst, `,"quality":`...)
+		dst = append(dst, `,"`+wire.FieldQuality+`":`...)
 		if ac.quality.IsNull(i) {
 			dst = append(dst, "null"...)
 		} else {
@@ -366,15 +359,6 @@ func appendJSONString(dst []byte, s string) []byte {
 		return append(dst, `""`...)
 	}
 	return append(dst, b...)
-}
-
-// truncate drops the readings from index n on, keeping the memory.
-func (c *Columns) truncate(n int) {
-	clear(c.MeterID[n:])
-	c.MeterID = c.MeterID[:n]
-	c.TS = c.TS[:n]
-	c.RegisterWh = c.RegisterWh[:n]
-	c.Quality = c.Quality[:n]
 }
 
 // bytesMessageReader is an ipc.MessageReader over an IPC stream held in memory. Unlike
@@ -592,49 +576,3 @@ func (m *bytesMessageReader) Retain() {}
 
 // Release does nothing: the reader holds no reference-counted memory.
 func (m *bytesMessageReader) Release() {}
-
-// ArrowSchema returns the schema of the Arrow batch messages AppendArrow writes: meter_id
-// utf8, ts timestamp[s, UTC], register_wh int64 and quality uint8.
-func ArrowSchema() *arrow.Schema {
-	return arrow.NewSchema([]arrow.Field{
-		{Name: ArrowColMeterID, Type: arrow.BinaryTypes.String},
-		{Name: ArrowColTS, Type: &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}},
-		{Name: ArrowColRegisterWh, Type: arrow.PrimitiveTypes.Int64},
-		{Name: ArrowColQuality, Type: arrow.PrimitiveTypes.Uint8},
-	}, nil)
-}
-
-// AppendArrow appends to dst an Arrow IPC stream (schema ArrowSchema) holding the readings
-// of cols as one record batch, and returns the extended slice: the value of one Arrow
-// batch message. Timestamps are written to the second.
-func AppendArrow(dst []byte, cols *Columns) ([]byte, error) {
-	mem := memory.DefaultAllocator
-	sc := ArrowSchema()
-	b := array.NewRecordBuilder(mem, sc)
-	defer b.Release()
-	ids := b.Field(0).(*array.StringBuilder)
-	ts := b.Field(1).(*array.TimestampBuilder)
-	wh := b.Field(2).(*array.Int64Builder)
-	q := b.Field(3).(*array.Uint8Builder)
-	n := cols.Len()
-	ids.Reserve(n)
-	ts.Reserve(n)
-	for i := range n {
-		ids.Append(cols.MeterID[i])
-		ts.Append(arrow.Timestamp(cols.TS[i].Unix()))
-	}
-	wh.AppendValues(cols.RegisterWh, nil)
-	q.AppendValues(cols.Quality, nil)
-	rec := b.NewRecordBatch()
-	defer rec.Release()
-
-	buf := bytes.NewBuffer(dst)
-	w := ipc.NewWriter(buf, ipc.WithSchema(sc), ipc.WithAllocator(mem))
-	if err := w.Write(rec); err != nil {
-		return dst, fmt.Errorf("encode Arrow batch: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return dst, fmt.Errorf("encode Arrow batch: %w", err)
-	}
-	return buf.Bytes(), nil
-}

@@ -10,11 +10,12 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
 // arrowHeaders marks a message as an Arrow batch.
-var arrowHeaders = []kafka.Header{{Key: "content-type", Value: []byte(ingest.ContentTypeArrow)}}
+var arrowHeaders = []kafka.Header{{Key: "content-type", Value: []byte(wire.ContentTypeArrow)}}
 
 // badRow is a refused row planted in an Arrow batch.
 type badRow struct {
@@ -36,7 +37,7 @@ func arrowBatch(t *testing.T, rs []schema.Reading, plant map[int]schema.Reading,
 		}
 		cols.Append(r.MeterID, r.TS, r.RegisterWh, 1)
 	}
-	v, err := ingest.AppendArrow(nil, &cols)
+	v, err := wire.AppendArrow(nil, &cols)
 	if err != nil {
 		t.Fatal(err)
 	}

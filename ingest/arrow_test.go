@@ -13,6 +13,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -308,8 +309,8 @@ func TestArrowDecoderWholeMessageRejects(t *testing.T) {
 func compressedStream(t *testing.T) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(ArrowSchema()), ipc.WithLZ4())
-	b := array.NewRecordBuilder(memory.DefaultAllocator, ArrowSchema())
+	w := ipc.NewWriter(&buf, ipc.WithSchema(wire.ArrowSchema()), ipc.WithLZ4())
+	b := array.NewRecordBuilder(memory.DefaultAllocator, wire.ArrowSchema())
 	defer b.Release()
 	b.Field(0).(*array.StringBuilder).Append("M1")
 	b.Field(1).(*array.TimestampBuilder).Append(arrow.Timestamp(t0.Unix()))
@@ -340,14 +341,14 @@ func TestArrowDecoderCorruptBuffers(t *testing.T) {
 	}
 }
 
-// encodedReadings encodes n valid readings of 1000 meters with AppendArrow.
+// encodedReadings encodes n valid readings of 1000 meters with wire.AppendArrow.
 func encodedReadings(t testing.TB, n int) []byte {
 	t.Helper()
 	var cols Columns
 	for i := range n {
 		cols.Append(fmt.Sprintf("MTR-%06d", i%1000), t0.Add(time.Duration(i/1000)*15*time.Minute), int64(i)*10, uint8(i%3))
 	}
-	b, err := AppendArrow(nil, &cols)
+	b, err := wire.AppendArrow(nil, &cols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +360,7 @@ func TestAppendArrowRoundTrip(t *testing.T) {
 	in.Append("M1", t0, 5, 0)
 	in.Append("M2", t1.In(time.FixedZone("x", 3600)), 1<<62, 200)
 	prefix := []byte("keep")
-	b, err := AppendArrow(prefix, &in)
+	b, err := wire.AppendArrow(prefix, &in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +377,7 @@ func TestAppendArrowRoundTrip(t *testing.T) {
 		t.Fatalf("got %v %v, want %v", rowsOf(&out), out.Quality, want)
 	}
 	// An empty batch is a valid stream with no rows.
-	empty, err := AppendArrow(nil, &Columns{})
+	empty, err := wire.AppendArrow(nil, &Columns{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,39 +1,8 @@
 package ingest
 
-import "time"
+import "github.com/meterhouse/meterhouse/ingest/wire"
 
 // Columns is a batch of readings held column by column, in the layout the readings table
-// is inserted in. Append and Reset reuse the slices' memory, so a long-lived Columns stops
-// allocating once it has grown to its largest batch. A Columns is not safe for concurrent
-// use; its owner is the goroutine that fills it, and a Writer may read it only for the
-// duration of one Write call.
-type Columns struct {
-	// MeterID holds each reading's meter id.
-	MeterID []string
-	// TS holds each reading's interval end, UTC.
-	TS []time.Time
-	// RegisterWh holds each reading's cumulative register in Wh.
-	RegisterWh []int64
-	// Quality holds each reading's quality code as reported (0 when the source has none).
-	Quality []uint8
-}
-
-// Len returns the number of readings held.
-func (c *Columns) Len() int { return len(c.MeterID) }
-
-// Append adds one reading.
-func (c *Columns) Append(meterID string, ts time.Time, registerWh int64, quality uint8) {
-	c.MeterID = append(c.MeterID, meterID)
-	c.TS = append(c.TS, ts)
-	c.RegisterWh = append(c.RegisterWh, registerWh)
-	c.Quality = append(c.Quality, quality)
-}
-
-// Reset empties the batch and keeps its memory for reuse.
-func (c *Columns) Reset() {
-	clear(c.MeterID) // drop references to strings so interned ids can be collected
-	c.MeterID = c.MeterID[:0]
-	c.TS = c.TS[:0]
-	c.RegisterWh = c.RegisterWh[:0]
-	c.Quality = c.Quality[:0]
-}
+// is inserted in (wire.Columns, the layout of the Arrow format too). The decoders fill it
+// and a Writer may read it only for the duration of one Write call.
+type Columns = wire.Columns

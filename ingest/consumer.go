@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/meterhouse/meterhouse/broker"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 )
 
 // Config configures the Kafka side of ingest. How to reach Kafka (brokers, SASL, TLS) is
@@ -116,14 +117,6 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
-
-// Content types a message's "content-type" header may name. A message without the header
-// is JSON.
-const (
-	ContentTypeJSON = "application/json"
-	// ContentTypeArrow marks a message holding many readings as an Arrow IPC stream.
-	ContentTypeArrow = "application/vnd.apache.arrow.stream"
-)
 
 // Ingester runs the consumers of one process.
 type Ingester struct {
@@ -346,12 +339,12 @@ func (c *consumer) add(m kafka.Message) {
 		c.deadLetter(m, m.Value, noMessageTime(m.Time))
 		return
 	}
-	switch ct := header(m.Headers, "content-type"); ct {
-	case "", ContentTypeJSON:
+	switch ct := header(m.Headers, wire.HeaderContentType); ct {
+	case "", wire.ContentTypeJSON: // a message without the header is JSON
 		if r, ok := c.json.Decode(m.Key, m.Value, ref, &c.cols); !ok {
 			c.deadLetter(m, m.Value, r)
 		}
-	case ContentTypeArrow:
+	case wire.ContentTypeArrow:
 		rows, r, ok := c.arrow.Decode(m.Value, ref, &c.cols)
 		if !ok {
 			c.deadLetter(m, m.Value, r)
@@ -360,8 +353,8 @@ func (c *consumer) add(m kafka.Message) {
 			c.deadLetter(m, row.Value, row.Reject)
 		}
 	default:
-		c.deadLetter(m, m.Value, Reject{Code: CodeBadFormat, Field: "content-type", Row: -1,
-			Reason: fmt.Sprintf("unsupported content-type %q: want %s or %s", ct, ContentTypeJSON, ContentTypeArrow)})
+		c.deadLetter(m, m.Value, Reject{Code: CodeBadFormat, Field: wire.HeaderContentType, Row: -1,
+			Reason: fmt.Sprintf("unsupported content-type %q: want %s or %s", ct, wire.ContentTypeJSON, wire.ContentTypeArrow)})
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -95,9 +96,9 @@ func checkRange(t *testing.T, storable, wide, ok bool, r Reject) {
 func arrowTimestamps(t *testing.T, unit arrow.TimeUnit, ts []int64) []byte {
 	t.Helper()
 	sc := arrow.NewSchema([]arrow.Field{
-		{Name: ArrowColMeterID, Type: arrow.BinaryTypes.String},
-		{Name: ArrowColTS, Type: &arrow.TimestampType{Unit: unit}},
-		{Name: ArrowColRegisterWh, Type: arrow.PrimitiveTypes.Int64},
+		{Name: wire.FieldMeterID, Type: arrow.BinaryTypes.String},
+		{Name: wire.FieldTS, Type: &arrow.TimestampType{Unit: unit}},
+		{Name: wire.FieldRegisterWh, Type: arrow.PrimitiveTypes.Int64},
 	}, nil)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, sc)
 	defer b.Release()

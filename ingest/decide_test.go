@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/schema"
 )
@@ -57,19 +58,19 @@ func TestDecisionIgnoresConsumerClock(t *testing.T) {
 		at := time.Now().UTC() // the fake clock: 2000-01-01T00:00:00Z
 		jsonMsg := func(msgTime, ts time.Time) kafka.Message {
 			r := schema.Reading{MeterID: "M1", TS: ts, RegisterWh: 7}
-			return kafka.Message{Key: []byte(r.MeterID), Value: AppendJSON(nil, r), Time: msgTime}
+			return kafka.Message{Key: []byte(r.MeterID), Value: wire.AppendJSON(nil, r), Time: msgTime}
 		}
 		var cols Columns
 		cols.Append("A1", at.Add(-w.MaxAge), 1, 0)               // the oldest accepted
 		cols.Append("A2", at.Add(-w.MaxAge-time.Second), 2, 0)   // one second too old
 		cols.Append("A3", at.Add(w.MaxFuture), 3, 0)             // the latest accepted
 		cols.Append("A4", at.Add(w.MaxFuture+time.Second), 4, 0) // one second too far ahead
-		arrowValue, err := AppendArrow(nil, &cols)
+		arrowValue, err := wire.AppendArrow(nil, &cols)
 		if err != nil {
 			t.Fatal(err)
 		}
 		arrowMsg := kafka.Message{Value: arrowValue, Time: at,
-			Headers: []kafka.Header{{Key: "content-type", Value: []byte(ContentTypeArrow)}}}
+			Headers: []kafka.Header{{Key: "content-type", Value: []byte(wire.ContentTypeArrow)}}}
 		old := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
 		tests := []struct {
 			name string
@@ -79,7 +80,7 @@ func TestDecisionIgnoresConsumerClock(t *testing.T) {
 			{"oldest accepted", jsonMsg(at, at.Add(-w.MaxAge)), decision{Readings: []schema.Reading{{MeterID: "M1", TS: at.Add(-w.MaxAge), RegisterWh: 7}}}},
 			{"latest accepted", jsonMsg(at, at.Add(w.MaxFuture)), decision{Readings: []schema.Reading{{MeterID: "M1", TS: at.Add(w.MaxFuture), RegisterWh: 7}}}},
 			{"too old", jsonMsg(at, at.Add(-w.MaxAge-time.Second)), decision{Dead: []string{
-				CodeOutOfWindow + " " + string(AppendJSON(nil, schema.Reading{MeterID: "M1", TS: at.Add(-w.MaxAge - time.Second), RegisterWh: 7}))}}},
+				CodeOutOfWindow + " " + string(wire.AppendJSON(nil, schema.Reading{MeterID: "M1", TS: at.Add(-w.MaxAge - time.Second), RegisterWh: 7}))}}},
 			// A message without a usable timestamp has no reference for the window: its
 			// readings are refused (the same on every delivery), never judged by a clock.
 			{"no timestamp: refused", jsonMsg(time.Time{}, old), decision{Dead: []string{CodeOutOfWindow + ` {"meter_id":"M1","ts":"1990-01-01T00:00:00Z","register_wh":7}`}}},

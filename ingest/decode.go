@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fastjson"
 
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -118,8 +119,8 @@ func (in *interner) intern(b []byte) string {
 }
 
 // JSONDecoder decodes messages holding one reading as a JSON object
-// {"meter_id":"…","ts":"RFC 3339","register_wh":int} straight into Columns. Fields other
-// than these three are ignored. It keeps a parser and an id table between calls, so it
+// {"meter_id":"…","ts":"RFC 3339","register_wh":int} with an optional "quality":int (0 to
+// 255; absent or null means 0) straight into Columns. Other fields are ignored. It keeps a parser and an id table between calls, so it
 // allocates nothing per reading once warm; it is not safe for concurrent use, so each
 // consumer goroutine owns one.
 type JSONDecoder struct {
@@ -151,11 +152,11 @@ func (d *JSONDecoder) decodeValue(key []byte, v *fastjson.Value, ref time.Time, 
 	if err != nil {
 		return Reject{Code: CodeMalformed, Row: -1, Reason: "want a JSON object, got " + v.Type().String()}, false
 	}
-	idv, tsv, whv := obj.Get("meter_id"), obj.Get("ts"), obj.Get("register_wh")
+	idv, tsv, whv := obj.Get(wire.FieldMeterID), obj.Get(wire.FieldTS), obj.Get(wire.FieldRegisterWh)
 	for _, f := range [...]struct {
 		name string
 		v    *fastjson.Value
-	}{{"meter_id", idv}, {"ts", tsv}, {"register_wh", whv}} {
+	}{{wire.FieldMeterID, idv}, {wire.FieldTS, tsv}, {wire.FieldRegisterWh, whv}} {
 		if f.v == nil {
 			return Reject{Code: CodeMissingField, Field: f.name, Row: -1, Reason: "required field is missing"}, false
 		}
@@ -183,10 +184,31 @@ func (d *JSONDecoder) decodeValue(key []byte, v *fastjson.Value, ref time.Time, 
 	if r, ok := checkReading(id, ts, wh, ref, d.window); !ok {
 		return r, false
 	}
+	q, r, ok := jsonQuality(obj.Get(wire.FieldQuality))
+	if !ok {
+		return r, false
+	}
 	if len(key) > 0 && !bytes.Equal(key, id) {
 		return Reject{Code: CodeKeyMismatch, Field: "meter_id", Row: -1,
 			Reason: fmt.Sprintf("message key %q differs from meter_id %q", truncate(key), truncate(id))}, false
 	}
-	cols.Append(d.ids.intern(id), ts, wh, 0)
+	cols.Append(d.ids.intern(id), ts, wh, q)
 	return Reject{}, true
+}
+
+// jsonQuality reads the optional quality field of a JSON reading: absent or null is 0,
+// otherwise a whole number from 0 to 255.
+func jsonQuality(v *fastjson.Value) (uint8, Reject, bool) {
+	if v == nil || v.Type() == fastjson.TypeNull {
+		return 0, Reject{}, true
+	}
+	if v.Type() != fastjson.TypeNumber {
+		return 0, Reject{Code: CodeWrongType, Field: wire.FieldQuality, Row: -1, Reason: "want an integer from 0 to 255, got " + v.Type().String()}, false
+	}
+	q, err := v.Uint()
+	if err != nil || q > 255 {
+		return 0, Reject{Code: CodeWrongType, Field: wire.FieldQuality, Row: -1,
+			Reason: fmt.Sprintf("want an integer from 0 to 255, got %s", v.String())}, false
+	}
+	return uint8(q), Reject{}, true
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -26,6 +27,10 @@ func TestJSONDecoderValid(t *testing.T) {
 			schema.Reading{MeterID: "a.b_c:d-9", TS: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), RegisterWh: 0}},
 		{"zero fraction and whitespace", "", " {\"meter_id\" : \"M1\", \"ts\":\"2026-01-05T23:59:59.000Z\",\n\"register_wh\":9223372036854775807 } ",
 			schema.Reading{MeterID: "M1", TS: time.Date(2026, 1, 5, 23, 59, 59, 0, time.UTC), RegisterWh: 9223372036854775807}},
+		{"quality", "", `{"meter_id":"M1","ts":"2026-01-01T00:15:00Z","register_wh":1,"quality":255}`,
+			schema.Reading{MeterID: "M1", TS: time.Date(2026, 1, 1, 0, 15, 0, 0, time.UTC), RegisterWh: 1, Quality: 255}},
+		{"quality null", "", `{"meter_id":"M1","ts":"2026-01-01T00:15:00Z","register_wh":1,"quality":null}`,
+			schema.Reading{MeterID: "M1", TS: time.Date(2026, 1, 1, 0, 15, 0, 0, time.UTC), RegisterWh: 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +39,7 @@ func TestJSONDecoderValid(t *testing.T) {
 			if r, ok := d.Decode([]byte(tt.key), []byte(tt.value), testNow, &cols); !ok {
 				t.Fatalf("refused: %v", r)
 			}
-			got := schema.Reading{MeterID: cols.MeterID[0], TS: cols.TS[0], RegisterWh: cols.RegisterWh[0]}
+			got := schema.Reading{MeterID: cols.MeterID[0], TS: cols.TS[0], RegisterWh: cols.RegisterWh[0], Quality: cols.Quality[0]}
 			if got != tt.want || cols.Len() != 1 {
 				t.Fatalf("got %+v (len %d), want %+v", got, cols.Len(), tt.want)
 			}
@@ -66,6 +71,10 @@ func TestJSONDecoderRejects(t *testing.T) {
 		{"future", "", `{"meter_id":"M1","ts":"2026-01-10T02:00:00Z","register_wh":1}`, CodeOutOfWindow, "ts", "future"},
 		{"negative", "", `{"meter_id":"M1","ts":"2026-01-01T00:15:00Z","register_wh":-5}`, CodeNegative, "register_wh", "negative"},
 		{"key mismatch", "M2", `{"meter_id":"M1","ts":"2026-01-01T00:15:00Z","register_wh":5}`, CodeKeyMismatch, "meter_id", "differs"},
+		{"quality over 255", "", `{"meter_id":"M1","ts":"2026-01-01T00:15:00Z","register_wh":5,"quality":256}`, CodeWrongType, "quality", "0 to 255"},
+		{"quality negative", "", `{"meter_id":"M1","ts":"2026-01-01T00:15:00Z","register_wh":5,"quality":-1}`, CodeWrongType, "quality", "0 to 255"},
+		{"quality fraction", "", `{"meter_id":"M1","ts":"2026-01-01T00:15:00Z","register_wh":5,"quality":1.5}`, CodeWrongType, "quality", "0 to 255"},
+		{"quality string", "", `{"meter_id":"M1","ts":"2026-01-01T00:15:00Z","register_wh":5,"quality":"1"}`, CodeWrongType, "quality", "got string"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,15 +117,17 @@ func TestParseTimestampOffsets(t *testing.T) {
 }
 
 func TestAppendJSONRoundTrip(t *testing.T) {
-	r := schema.Reading{MeterID: "MTR-000042", TS: time.Date(2026, 1, 3, 4, 45, 0, 0, time.UTC), RegisterWh: 777}
-	b := AppendJSON(nil, r)
-	d := NewJSONDecoder(testWindow())
-	var cols Columns
-	if rej, ok := d.Decode([]byte(r.MeterID), b, testNow, &cols); !ok {
-		t.Fatalf("%s refused: %v", b, rej)
-	}
-	if got := (schema.Reading{MeterID: cols.MeterID[0], TS: cols.TS[0], RegisterWh: cols.RegisterWh[0]}); got != r {
-		t.Fatalf("round trip: got %+v want %+v", got, r)
+	for _, q := range []uint8{0, 1, 255} {
+		r := schema.Reading{MeterID: "MTR-000042", TS: time.Date(2026, 1, 3, 4, 45, 0, 0, time.UTC), RegisterWh: 777, Quality: q}
+		b := wire.AppendJSON(nil, r)
+		d := NewJSONDecoder(testWindow())
+		var cols Columns
+		if rej, ok := d.Decode([]byte(r.MeterID), b, testNow, &cols); !ok {
+			t.Fatalf("%s refused: %v", b, rej)
+		}
+		if got := (schema.Reading{MeterID: cols.MeterID[0], TS: cols.TS[0], RegisterWh: cols.RegisterWh[0], Quality: cols.Quality[0]}); got != r {
+			t.Fatalf("round trip of %s: got %+v want %+v", b, got, r)
+		}
 	}
 }
 
@@ -142,7 +153,7 @@ func BenchmarkJSONDecode(b *testing.B) {
 	keys := make([][]byte, meters)
 	for i := range msgs {
 		r := schema.Reading{MeterID: fmt.Sprintf("MTR-%06d", i), TS: testNow.Add(-time.Hour), RegisterWh: int64(i) * 1000}
-		msgs[i] = AppendJSON(nil, r)
+		msgs[i] = wire.AppendJSON(nil, r)
 		keys[i] = []byte(r.MeterID)
 	}
 	for _, size := range []int{10000} {

@@ -14,6 +14,7 @@
 // bounded.
 //
 // HTTPHandler serves HTTP ingest for small installations: it validates readings with the
-// same decoders and produces them to the readings topic, each message timestamped with the
-// time its readings were accepted, so they take the same path and are judged the same.
+// same decoders and produces them to the readings topic in the format they came in (the
+// formats and the encoder are package wire's), each message timestamped with the time its
+// readings were accepted, so they take the same path and are judged the same.
 package ingest

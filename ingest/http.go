@@ -17,15 +17,12 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/segmentio/kafka-go"
 	"github.com/valyala/fastjson"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
-
-// ContentTypeNDJSON marks an HTTP request body of newline-delimited JSON readings.
-const ContentTypeNDJSON = "application/x-ndjson"
 
 // HTTPConfig configures HTTP ingest.
 type HTTPConfig struct {
@@ -53,10 +50,8 @@ func (c HTTPConfig) Validate() error {
 }
 
 // Producer writes messages to the readings topic and returns once the broker has them.
-// *kafka.Writer (synchronous, the default) satisfies it.
-type Producer interface {
-	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
-}
+// *kafka.Writer (synchronous, the default, with the kafka.Hash balancer) satisfies it.
+type Producer = wire.MessageWriter
 
 // HTTPResult is the response to an ingest request whose body could be read: how many
 // readings were produced to Kafka, and why each of the others was refused.
@@ -84,10 +79,13 @@ type Refusal struct {
 
 // HTTPHandler serves HTTP ingest: POST /v1/readings and the form endpoint POST
 // /meter_reading. It validates readings with the same decoders as the Kafka consumer and
-// produces each accepted reading to the readings topic as one JSON message keyed by its
-// meter id and timestamped with the acceptance time the window was judged against,
-// synchronously, so a 2xx means Kafka has every accepted reading; storage
-// follows through the consumer. It is safe for concurrent use.
+// produces the accepted readings to the readings topic in the format they came in: a JSON
+// or NDJSON body and a form as one JSON message per reading keyed by its meter id, an
+// Arrow body as Arrow messages each holding the meters of one partition (at most
+// httpArrowBatch readings) keyed by the meter id of its first reading. Every message is
+// timestamped with the acceptance time the window was judged against, and produced
+// synchronously, so a 2xx means Kafka has every accepted reading; storage follows through
+// the consumer. It is safe for concurrent use.
 type HTTPHandler struct {
 	cfg      HTTPConfig
 	window   Window
@@ -104,27 +102,46 @@ type httpState struct {
 	br      *bufio.Reader   // over the body, for JSON, NDJSON and forms
 	body    bytes.Buffer    // the whole body, for Arrow only
 	elem    []byte
-	values  []byte // keys and values of the messages to produce, back to back
-	ends    []int  // where each key and each value ends in values
 	cols    Columns
 	refused []Refusal
-	msgs    []kafka.Message
+	encJSON *wire.Encoder // one JSON message per reading
+	encArr  *wire.Encoder // Arrow messages by partition
+	chunk   wire.Chunk    // the messages to produce
 }
 
+// httpArrowBatch is the most readings one Arrow message produced by HTTP ingest holds,
+// which keeps a message of 64-character meter ids under the broker's default
+// message.max.bytes of 1 MiB.
+const httpArrowBatch = 10_000
+
 // NewHTTPHandler returns a handler that accepts timestamps within w and produces through
-// p. It rejects an invalid cfg.
-func NewHTTPHandler(cfg HTTPConfig, w Window, p Producer) (*HTTPHandler, error) {
+// p to a readings topic of partitions partitions (ingest.partitions), by which it groups
+// the meters of an Arrow body. It rejects an invalid cfg.
+func NewHTTPHandler(cfg HTTPConfig, w Window, partitions int, p Producer) (*HTTPHandler, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if p == nil {
 		return nil, errors.New("ingest: NewHTTPHandler needs a producer")
 	}
+	if partitions < 1 {
+		return nil, errors.New("ingest.partitions: must be at least 1")
+	}
+	jsonEnc := wire.Encoding{Format: wire.JSON, Partitions: partitions, LabelJSON: true}
+	arrowEnc := wire.Encoding{Format: wire.Arrow, ArrowBatch: httpArrowBatch, Partitions: partitions}
+	for _, e := range []wire.Encoding{jsonEnc, arrowEnc} {
+		if err := e.Validate(); err != nil {
+			return nil, err
+		}
+	}
 	h := &HTTPHandler{cfg: cfg, window: w, producer: p, now: time.Now}
 	h.states.New = func() any {
 		ad := NewArrowDecoder(w)
 		ad.maxRows = int64(cfg.MaxReadings)
-		return &httpState{json: NewJSONDecoder(w), arrow: ad, br: bufio.NewReaderSize(nil, maxReadingBytes)}
+		st := &httpState{json: NewJSONDecoder(w), arrow: ad, br: bufio.NewReaderSize(nil, maxReadingBytes)}
+		st.encJSON, _ = wire.NewEncoder(jsonEnc) // validated above
+		st.encArr, _ = wire.NewEncoder(arrowEnc)
+		return st
 	}
 	return h, nil
 }
@@ -134,12 +151,12 @@ func (h *HTTPHandler) Register(srv *api.Server) error {
 	for _, r := range []api.Route{{
 		Method: http.MethodPost, Path: "/v1/readings",
 		Summary: "Ingests readings through the Kafka path and reports each refused one.",
-		Description: "The body is a JSON array of reading objects {meter_id, ts, register_wh} (application/json), " +
-			"one such object per line (application/x-ndjson), or an Arrow IPC stream with the columns meter_id, ts, " +
-			"register_wh and optional quality (application/vnd.apache.arrow.stream). Readings get the checks of the " +
-			"Kafka consumer; accepted ones are in Kafka when the response is sent.",
+		Description: "The body is a JSON array of reading objects {meter_id, ts, register_wh, optional quality} (" + wire.ContentTypeJSON + "), " +
+			"one such object per line (" + wire.ContentTypeNDJSON + "), or an Arrow IPC stream with the columns meter_id, ts, " +
+			"register_wh and optional quality (" + wire.ContentTypeArrow + "). Readings get the checks of the " +
+			"Kafka consumer; accepted ones are in Kafka, in the format they came in, when the response is sent.",
 		Roles: []api.Role{api.RoleIngest},
-		Body: &api.Body{ContentTypes: []string{ContentTypeJSON, ContentTypeNDJSON, ContentTypeArrow}, Required: true,
+		Body: &api.Body{ContentTypes: []string{wire.ContentTypeJSON, wire.ContentTypeNDJSON, wire.ContentTypeArrow}, Required: true,
 			Description: "The readings.",
 			Example:     []map[string]any{{"meter_id": "MTR-000001", "ts": "2026-01-01T00:15:00Z", "register_wh": 1234567}}},
 		Status:   http.StatusAccepted,
@@ -172,10 +189,10 @@ func (h *HTTPHandler) handleReadings(c echo.Context) error {
 		ct = ""
 	}
 	switch ct {
-	case ContentTypeJSON, ContentTypeNDJSON, ContentTypeArrow:
+	case wire.ContentTypeJSON, wire.ContentTypeNDJSON, wire.ContentTypeArrow:
 	default:
 		return echo.NewHTTPError(http.StatusUnsupportedMediaType,
-			fmt.Sprintf("Content-Type %q: want %s, %s or %s", req.Header.Get(echo.HeaderContentType), ContentTypeJSON, ContentTypeNDJSON, ContentTypeArrow))
+			fmt.Sprintf("Content-Type %q: want %s, %s or %s", req.Header.Get(echo.HeaderContentType), wire.ContentTypeJSON, wire.ContentTypeNDJSON, wire.ContentTypeArrow))
 	}
 	if req.ContentLength > h.cfg.MaxBodyBytes { // refused before reading any of it
 		return h.readError(&http.MaxBytesError{Limit: h.cfg.MaxBodyBytes})
@@ -188,13 +205,13 @@ func (h *HTTPHandler) handleReadings(c echo.Context) error {
 	now := h.now().UTC().Truncate(time.Millisecond)
 	body := http.MaxBytesReader(c.Response(), req.Body, h.cfg.MaxBodyBytes)
 	switch ct {
-	case ContentTypeJSON:
+	case wire.ContentTypeJSON:
 		st.br.Reset(body)
 		err = h.decodeArray(st, now)
-	case ContentTypeNDJSON:
+	case wire.ContentTypeNDJSON:
 		st.br.Reset(body)
 		err = h.decodeLines(st, now)
-	case ContentTypeArrow:
+	case wire.ContentTypeArrow:
 		if req.ContentLength > 0 { // at most MaxBodyBytes: read in one allocation
 			st.body.Grow(int(req.ContentLength) + bytes.MinRead)
 		}
@@ -206,7 +223,11 @@ func (h *HTTPHandler) handleReadings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.produce(req.Context(), st, now); err != nil {
+	format := wire.JSON
+	if ct == wire.ContentTypeArrow { // forwarded as Arrow, so that every column it has travels on
+		format = wire.Arrow
+	}
+	if err := h.produce(req.Context(), st, format, now); err != nil {
 		return err
 	}
 	refused := st.refused
@@ -218,7 +239,7 @@ func (h *HTTPHandler) handleReadings(c echo.Context) error {
 
 // put returns st to the pool, emptied, unless a request made it unusually large.
 func (h *HTTPHandler) put(st *httpState) {
-	if st.body.Cap() > 1<<20 || cap(st.values) > 4<<20 || cap(st.refused) > 10_000 || cap(st.cols.MeterID) > 100_000 {
+	if st.body.Cap() > 1<<20 || st.chunk.Bytes() > 4<<20 || cap(st.refused) > 10_000 || cap(st.cols.MeterID) > 100_000 {
 		return
 	}
 	if len(st.json.ids.m) > 10_000 || len(st.arrow.ids.m) > 10_000 { // ids of one request only
@@ -228,8 +249,8 @@ func (h *HTTPHandler) put(st *httpState) {
 	st.cols.Reset()
 	clear(st.refused)
 	st.refused = st.refused[:0]
-	clear(st.msgs)
-	st.msgs = st.msgs[:0]
+	st.chunk.Reset()
+	st.encArr.Reset()
 	h.states.Put(st)
 }
 
@@ -427,48 +448,56 @@ func (h *HTTPHandler) decodeArrow(st *httpState, now time.Time) error {
 	return nil
 }
 
-var jsonHeaders = []kafka.Header{{Key: "content-type", Value: []byte(ContentTypeJSON)}}
-
-// produceChunk is how many messages produce hands the producer at once, so that the
+// produceChunk is about how many readings produce hands the producer at once, so that the
 // messages and the producer's copies of them cost a fixed amount, not one per reading of
 // the request.
 const produceChunk = 10_000
 
-// produce writes every reading of st.cols to Kafka as a JSON message keyed by its meter
-// id, with timestamp now (the acceptance time the window was judged against), and returns
-// once the broker has acknowledged them all. It produces produceChunk readings at a time;
-// when one chunk fails the earlier ones are in Kafka, which a retry of the request makes
+// produce writes every reading of st.cols to Kafka in format f (see HTTPHandler), with
+// timestamp now (the acceptance time the window was judged against), and returns once the
+// broker has acknowledged them all. It produces about produceChunk readings at a time; when
+// one chunk fails the earlier ones are in Kafka, which a retry of the request makes
 // harmless (storage deduplicates).
-func (h *HTTPHandler) produce(ctx context.Context, st *httpState, now time.Time) error {
-	n := st.cols.Len()
-	for from := 0; from < n; from += produceChunk {
-		to := min(from+produceChunk, n)
-		st.values, st.ends = st.values[:0], st.ends[:0]
-		for i := from; i < to; i++ {
-			id := st.cols.MeterID[i]
-			st.values = append(st.values, id...)
-			st.ends = append(st.ends, len(st.values))
-			st.values = AppendJSON(st.values, schema.Reading{MeterID: id, TS: st.cols.TS[i], RegisterWh: st.cols.RegisterWh[i]})
-			st.ends = append(st.ends, len(st.values))
-		}
-		clear(st.msgs)
-		st.msgs = st.msgs[:0]
-		start := 0
-		for i := range to - from {
-			k, v := st.ends[2*i], st.ends[2*i+1]
-			st.msgs = append(st.msgs, kafka.Message{Key: st.values[start:k:k], Value: st.values[k:v:v], Headers: jsonHeaders, Time: now})
-			start = v
-		}
-		if err := h.producer.WriteMessages(ctx, st.msgs...); err != nil {
+func (h *HTTPHandler) produce(ctx context.Context, st *httpState, f wire.Format, now time.Time) error {
+	enc := st.encJSON
+	if f == wire.Arrow {
+		enc = st.encArr
+	}
+	enc.SetTime(now)
+	n, from := st.cols.Len(), 0
+	write := func() error {
+		to := from + st.chunk.Readings
+		if err := h.producer.WriteMessages(ctx, st.chunk.Messages...); err != nil {
 			// The writer may still hold the messages (a cancelled context returns before
-			// queued batches are written), and they point into st.values: never give
-			// these buffers to another request.
-			st.values, st.msgs = nil, nil
+			// queued batches are written), and they point into the chunk's memory: never
+			// give that memory to another request.
+			st.chunk = wire.Chunk{}
 			if ctx.Err() != nil {
 				return fmt.Errorf("produce readings %d to %d of %d: %w", from, to, n, ctx.Err())
 			}
 			return fmt.Errorf("produce readings %d to %d of %d: %w: %w", from, to, n, api.ErrUnavailable, err)
 		}
+		from = to
+		st.chunk.Reset()
+		return nil
+	}
+	st.chunk.Reset()
+	for i := range n {
+		r := schema.Reading{MeterID: st.cols.MeterID[i], TS: st.cols.TS[i], RegisterWh: st.cols.RegisterWh[i], Quality: st.cols.Quality[i]}
+		if err := enc.Add(&st.chunk, r); err != nil {
+			return fmt.Errorf("encode readings: %w", err)
+		}
+		if st.chunk.Readings >= produceChunk {
+			if err := write(); err != nil {
+				return err
+			}
+		}
+	}
+	if err := enc.Flush(&st.chunk); err != nil {
+		return fmt.Errorf("encode readings: %w", err)
+	}
+	if len(st.chunk.Messages) > 0 {
+		return write()
 	}
 	return nil
 }
@@ -506,7 +535,7 @@ func (h *HTTPHandler) handleForm(c echo.Context) error {
 		return api.Invalid(field, "%s", r.Reason)
 	}
 	st.cols.Append(id, ts, wh, 0)
-	if err := h.produce(req.Context(), st, now); err != nil {
+	if err := h.produce(req.Context(), st, wire.JSON, now); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, HTTPResult{Accepted: 1, Refused: []Refusal{}})

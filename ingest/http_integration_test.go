@@ -16,6 +16,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/schema"
 )
@@ -25,7 +26,7 @@ import (
 func (p *pipeline) httpIngest(t *testing.T, cfg ingest.HTTPConfig, producer ingest.Producer) (*httptest.Server, func(...api.Role) string) {
 	t.Helper()
 	srv, token := testenv.API(t, p.conn)
-	h, err := ingest.NewHTTPHandler(cfg, p.cfg.Window, producer)
+	h, err := ingest.NewHTTPHandler(cfg, p.cfg.Window, 3, producer) // newPipeline's readings topic has 3 partitions
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +48,7 @@ func post(t *testing.T, url, token, contentType string, body []byte) (int, []byt
 func jsonLines(rs []schema.Reading) [][]byte {
 	out := make([][]byte, len(rs))
 	for i, r := range rs {
-		out[i] = ingest.AppendJSON(nil, r)
+		out[i] = wire.AppendJSON(nil, r)
 	}
 	return out
 }
@@ -82,7 +83,7 @@ func TestHTTPIngest(t *testing.T) {
 		}
 		cols.Append(r.MeterID, r.TS, r.RegisterWh, 0)
 	}
-	arrowBody, err := ingest.AppendArrow(nil, &cols)
+	arrowBody, err := wire.AppendArrow(nil, &cols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +99,7 @@ func TestHTTPIngest(t *testing.T) {
 			{Index: 21, Code: ingest.CodeMalformed}}}, // 20 before the insert at 5
 		{"NDJSON", "application/x-ndjson; charset=utf-8", ndjson, third, []ingest.Refusal{
 			{Index: 3, MeterID: "NEG-1", Code: ingest.CodeNegative, Field: "register_wh"}}},
-		{"Arrow", ingest.ContentTypeArrow, arrowBody, len(rs) - 2*third, []ingest.Refusal{
+		{"Arrow", wire.ContentTypeArrow, arrowBody, len(rs) - 2*third, []ingest.Refusal{
 			{Index: 7, MeterID: "FUTURE-1", Code: ingest.CodeOutOfWindow, Field: "ts"}}},
 	}
 	for _, tt := range tests {
@@ -172,9 +173,9 @@ func TestHTTPIngestErrors(t *testing.T) {
 		{"empty", readings, ingestToken, "application/json", "", http.StatusBadRequest, "invalid_parameter", "body"},
 		{"malformed JSON", readings, ingestToken, "application/json", "[" + one + ",", http.StatusBadRequest, "invalid_parameter", "body"},
 		{"object, not array", readings, ingestToken, "application/json", one, http.StatusBadRequest, "invalid_parameter", "body"},
-		{"NDJSON of garbage", readings, ingestToken, ingest.ContentTypeNDJSON, "a\nb\n", http.StatusBadRequest, "invalid_parameter", "body"},
-		{"blank NDJSON", readings, ingestToken, ingest.ContentTypeNDJSON, "\n \n", http.StatusBadRequest, "invalid_parameter", "body"},
-		{"not Arrow", readings, ingestToken, ingest.ContentTypeArrow, one, http.StatusBadRequest, "invalid_parameter", "body"},
+		{"NDJSON of garbage", readings, ingestToken, wire.ContentTypeNDJSON, "a\nb\n", http.StatusBadRequest, "invalid_parameter", "body"},
+		{"blank NDJSON", readings, ingestToken, wire.ContentTypeNDJSON, "\n \n", http.StatusBadRequest, "invalid_parameter", "body"},
+		{"not Arrow", readings, ingestToken, wire.ContentTypeArrow, one, http.StatusBadRequest, "invalid_parameter", "body"},
 		{"form without reading", hs.URL + "/meter_reading", ingestToken, formCT, "meter_id=M1", http.StatusBadRequest, "invalid_parameter", "reading"},
 		{"form without meter", hs.URL + "/meter_reading", ingestToken, formCT, "reading=1", http.StatusBadRequest, "invalid_parameter", "meter_id"},
 		{"form sub-Wh", hs.URL + "/meter_reading", ingestToken, formCT, "meter_id=M1&reading=12.3456", http.StatusBadRequest, "invalid_parameter", "reading"},
@@ -182,7 +183,7 @@ func TestHTTPIngestErrors(t *testing.T) {
 		{"form negative", hs.URL + "/meter_reading", ingestToken, formCT, "meter_id=M1&reading=-1.5", http.StatusBadRequest, "invalid_parameter", "reading"},
 		{"form bad meter", hs.URL + "/meter_reading", ingestToken, formCT, "meter_id=a+b&reading=1", http.StatusBadRequest, "invalid_parameter", "meter_id"},
 		{"too many readings", small.URL + "/v1/readings", smallToken(api.RoleIngest), "application/json", "[" + one + "," + one + "," + one + "]", http.StatusBadRequest, "invalid_parameter", "body"},
-		{"too large", small.URL + "/v1/readings", smallToken(api.RoleIngest), ingest.ContentTypeNDJSON, strings.Repeat(one+"\n", 10), http.StatusRequestEntityTooLarge, "too_large", ""},
+		{"too large", small.URL + "/v1/readings", smallToken(api.RoleIngest), wire.ContentTypeNDJSON, strings.Repeat(one+"\n", 10), http.StatusRequestEntityTooLarge, "too_large", ""},
 		{"Kafka down", small.URL + "/v1/readings", smallToken(api.RoleAdmin), "application/json", "[" + one + "]", http.StatusServiceUnavailable, "unavailable", ""},
 		{"Kafka down, form", small.URL + "/meter_reading", smallToken(api.RoleIngest), formCT, "meter_id=M1&reading=1", http.StatusServiceUnavailable, "unavailable", ""},
 	}

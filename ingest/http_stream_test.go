@@ -17,6 +17,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -72,7 +73,7 @@ func refusingHandler(t *testing.T, cfg HTTPConfig, w Window) *HTTPHandler {
 	t.Helper()
 	down := &kafka.Writer{Addr: kafka.TCP("127.0.0.1:1"), MaxAttempts: 1, BatchTimeout: time.Millisecond}
 	t.Cleanup(func() { down.Close() })
-	h, err := NewHTTPHandler(cfg, w, down)
+	h, err := NewHTTPHandler(cfg, w, 1, down)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestHTTPHostileBodies(t *testing.T) {
 		for i := range 11 {
 			cols.Append("M1", testNow.Add(-time.Duration(i)*time.Hour), 1, 0)
 		}
-		b, err := AppendArrow(nil, &cols)
+		b, err := wire.AppendArrow(nil, &cols)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,16 +129,16 @@ func TestHTTPHostileBodies(t *testing.T) {
 		field, message    string
 		maxRead           int64
 	}{
-		{"8 million numbers", ContentTypeJSON, h, false, hostileArray(), 400, "body", "http_ingest.max_readings", 1 << 20},
-		{"8 million NDJSON lines", ContentTypeNDJSON, h, false, bytes.Repeat([]byte("1\n"), 8<<20), 400, "body", "http_ingest.max_readings", 1 << 20},
-		{"too many good readings", ContentTypeJSON, h, false,
+		{"8 million numbers", wire.ContentTypeJSON, h, false, hostileArray(), 400, "body", "http_ingest.max_readings", 1 << 20},
+		{"8 million NDJSON lines", wire.ContentTypeNDJSON, h, false, bytes.Repeat([]byte("1\n"), 8<<20), 400, "body", "http_ingest.max_readings", 1 << 20},
+		{"too many good readings", wire.ContentTypeJSON, h, false,
 			[]byte("[" + strings.Repeat(reading+",", cfg.MaxReadings) + reading + "]"), 400, "body", "http_ingest.max_readings", 8 << 20},
-		{"1 MiB element", ContentTypeJSON, h, false, []byte(`[{"meter_id":"` + huge + `"}]`), 400, "body", "longer than 65536 bytes", 256 << 10},
-		{"deep nesting", ContentTypeJSON, h, false, bytes.Repeat([]byte("["), 16<<20), 400, "body", "longer than 65536 bytes", 256 << 10},
-		{"1 MiB line", ContentTypeNDJSON, h, false, []byte(huge + "\n"), 400, "body", "longer than 65536 bytes", 256 << 10},
+		{"1 MiB element", wire.ContentTypeJSON, h, false, []byte(`[{"meter_id":"` + huge + `"}]`), 400, "body", "longer than 65536 bytes", 256 << 10},
+		{"deep nesting", wire.ContentTypeJSON, h, false, bytes.Repeat([]byte("["), 16<<20), 400, "body", "longer than 65536 bytes", 256 << 10},
+		{"1 MiB line", wire.ContentTypeNDJSON, h, false, []byte(huge + "\n"), 400, "body", "longer than 65536 bytes", 256 << 10},
 		{"1 MiB form field", "application/x-www-form-urlencoded", h, true, []byte("meter_id=" + huge), 400, "body", "longer than 65536 bytes", 256 << 10},
-		{"Arrow rows over the limit", ContentTypeArrow, smallRows, false, arrowOver, 400, "body", "http_ingest.max_readings", 1 << 20},
-		{"body over the limit", ContentTypeNDJSON, h, false, bytes.Repeat([]byte("\n"), 17<<20), 413, "", "http_ingest.max_body_bytes", 16<<20 + 1<<20},
+		{"Arrow rows over the limit", wire.ContentTypeArrow, smallRows, false, arrowOver, 400, "body", "http_ingest.max_readings", 1 << 20},
+		{"body over the limit", wire.ContentTypeNDJSON, h, false, bytes.Repeat([]byte("\n"), 17<<20), 413, "", "http_ingest.max_body_bytes", 16<<20 + 1<<20},
 		{"form over the limit", "application/x-www-form-urlencoded", h, true, bytes.Repeat([]byte("a=1&"), 5<<20), 413, "", "http_ingest.max_body_bytes", 16<<20 + 1<<20},
 	}
 	for _, tt := range tests {
@@ -208,14 +209,14 @@ func (p *holdingProducer) WriteMessages(_ context.Context, msgs ...kafka.Message
 // the failed request are dropped).
 func TestFailedProduceKeepsBuffers(t *testing.T) {
 	p := &holdingProducer{}
-	h, err := NewHTTPHandler(DefaultHTTPConfig(), Window{MaxAge: 1000 * time.Hour, MaxFuture: time.Hour}, p)
+	h, err := NewHTTPHandler(DefaultHTTPConfig(), Window{MaxAge: 1000 * time.Hour, MaxFuture: time.Hour}, 1, p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.now = func() time.Time { return time.Date(2026, 1, 2, 0, 0, 0, 0, time.UTC) }
 	post := func(id string) {
 		body := `[{"meter_id":"` + id + `","ts":"2026-01-01T00:15:00Z","register_wh":1}]`
-		if _, err := call(h.handleReadings, ContentTypeJSON, strings.NewReader(body)); err == nil {
+		if _, err := call(h.handleReadings, wire.ContentTypeJSON, strings.NewReader(body)); err == nil {
 			t.Fatalf("%s: the failing producer's error was not returned", id)
 		}
 	}

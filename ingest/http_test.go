@@ -74,7 +74,7 @@ func TestHTTPConfigValidate(t *testing.T) {
 			if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), tt.key+":") {
 				t.Fatalf("got %v, want an error naming %s", err, tt.key)
 			}
-			if _, err := NewHTTPHandler(c, testWindow(), nil); err == nil {
+			if _, err := NewHTTPHandler(c, testWindow(), 1, nil); err == nil {
 				t.Fatal("NewHTTPHandler accepted an invalid config")
 			}
 		})

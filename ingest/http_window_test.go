@@ -14,6 +14,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -41,7 +42,7 @@ func arrowOf(t *testing.T, rs []schema.Reading) []byte {
 	for _, r := range rs {
 		cols.Append(r.MeterID, r.TS, r.RegisterWh, 0)
 	}
-	b, err := ingest.AppendArrow(nil, &cols)
+	b, err := wire.AppendArrow(nil, &cols)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +75,9 @@ func TestHTTPAcceptedNeverDeadLettered(t *testing.T) {
 		contentType string
 		body        []byte
 	}{
-		{ingest.ContentTypeJSON, jsonArray(append(byMeter[0], byMeter[1]...))},
-		{ingest.ContentTypeNDJSON, bytes.Join(jsonLines(byMeter[2]), []byte("\n"))},
-		{ingest.ContentTypeArrow, arrowOf(t, byMeter[3])},
+		{wire.ContentTypeJSON, jsonArray(append(byMeter[0], byMeter[1]...))},
+		{wire.ContentTypeNDJSON, bytes.Join(jsonLines(byMeter[2]), []byte("\n"))},
+		{wire.ContentTypeArrow, arrowOf(t, byMeter[3])},
 	} {
 		res := postReadings(t, readings, ingestToken, body.contentType, body.body)
 		if len(res.Refused) != 0 {
@@ -126,9 +127,9 @@ func TestHTTPTimestampRange(t *testing.T) {
 		contentType string
 		body        []byte
 	}{
-		{ingest.ContentTypeJSON, jsonArray(rs)},
-		{ingest.ContentTypeNDJSON, bytes.Join(jsonLines(rs), []byte("\n"))},
-		{ingest.ContentTypeArrow, arrowOf(t, rs)},
+		{wire.ContentTypeJSON, jsonArray(rs)},
+		{wire.ContentTypeNDJSON, bytes.Join(jsonLines(rs), []byte("\n"))},
+		{wire.ContentTypeArrow, arrowOf(t, rs)},
 	} {
 		t.Run(body.contentType, func(t *testing.T) {
 			res := postReadings(t, hs.URL+"/v1/readings", ingestToken, body.contentType, body.body)
@@ -207,10 +208,10 @@ func TestHTTPIngestMemory(t *testing.T) {
 		body              []byte
 		status, accepted  int
 	}{
-		{"largest JSON array", ingest.ContentTypeJSON, array, http.StatusAccepted, cfg.MaxReadings},
-		{"largest NDJSON", ingest.ContentTypeNDJSON, ndjson, http.StatusAccepted, cfg.MaxReadings},
-		{"largest Arrow", ingest.ContentTypeArrow, arrowOf(t, rs), http.StatusAccepted, cfg.MaxReadings},
-		{"8 million numbers", ingest.ContentTypeJSON, hostile, http.StatusBadRequest, 0},
+		{"largest JSON array", wire.ContentTypeJSON, array, http.StatusAccepted, cfg.MaxReadings},
+		{"largest NDJSON", wire.ContentTypeNDJSON, ndjson, http.StatusAccepted, cfg.MaxReadings},
+		{"largest Arrow", wire.ContentTypeArrow, arrowOf(t, rs), http.StatusAccepted, cfg.MaxReadings},
+		{"8 million numbers", wire.ContentTypeJSON, hostile, http.StatusBadRequest, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if int64(len(tt.body)) > cfg.MaxBodyBytes {

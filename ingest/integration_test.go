@@ -17,6 +17,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
@@ -115,7 +116,7 @@ func fleet(t *testing.T, meters int) ([]schema.Reading, []kafka.Message) {
 	var r schema.Reading
 	for f.Next(&r) {
 		rs = append(rs, r)
-		msgs = append(msgs, kafka.Message{Key: []byte(r.MeterID), Value: ingest.AppendJSON(nil, r)})
+		msgs = append(msgs, kafka.Message{Key: []byte(r.MeterID), Value: wire.AppendJSON(nil, r)})
 	}
 	return rs, msgs
 }

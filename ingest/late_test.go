@@ -7,7 +7,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 )
@@ -41,7 +41,7 @@ func TestLateAndOutOfOrder(t *testing.T) {
 	shuffle := func(rs []schema.Reading) []kafka.Message {
 		msgs := make([]kafka.Message, len(rs))
 		for i, r := range rs {
-			msgs[i] = kafka.Message{Key: []byte(r.MeterID), Value: ingest.AppendJSON(nil, r)}
+			msgs[i] = kafka.Message{Key: []byte(r.MeterID), Value: wire.AppendJSON(nil, r)}
 		}
 		rng.Shuffle(len(msgs), func(i, j int) { msgs[i], msgs[j] = msgs[j], msgs[i] })
 		return msgs

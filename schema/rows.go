@@ -17,6 +17,9 @@ type Reading struct {
 	TS time.Time
 	// RegisterWh is the cumulative import register in Wh; never negative.
 	RegisterWh int64
+	// Quality is the reading's quality code as the meter reports it, 0 to 255; 0 when it
+	// reports none.
+	Quality uint8
 }
 
 // Meter is one meter of the registry.

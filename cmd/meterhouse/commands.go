@@ -12,6 +12,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
@@ -220,8 +221,11 @@ func cmdSim(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer w.Close()
-	p := &sim.Producer{Writer: w, Encode: ingest.AppendJSON, Rate: *rate, Progress: env.stderr}
+	bar := sim.NewProgress(env.stderr, "sim", fleet.Total())
+	p := &wire.Producer{Writer: w, Encoding: wire.Encoding{Format: wire.JSON, Partitions: env.cfg.Ingest.Partitions},
+		Rate: *rate, Progress: bar.Set}
 	n, err := p.Run(ctx, fleet)
+	bar.Done()
 	if err != nil {
 		return err
 	}

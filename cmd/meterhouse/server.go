@@ -62,7 +62,7 @@ func newServer(env *environment, conn, sqlConn driver.Conn, readings ingest.Prod
 		return nil, err
 	}
 
-	hi, err := ingest.NewHTTPHandler(env.cfg.HTTPIngest, env.cfg.Ingest.Window, readings)
+	hi, err := ingest.NewHTTPHandler(env.cfg.HTTPIngest, env.cfg.Ingest.Window, env.cfg.Ingest.Partitions, readings)
 	if err != nil {
 		return nil, err
 	}
