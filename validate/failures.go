@@ -67,13 +67,8 @@ func processWindow(process processFunc, in vee.Input, rules vee.RuleSet, now tim
 			out, fail, stack = vee.Output{}, &Failure{Reason: FailurePanic, Message: fmt.Sprintf("panic: %v", r)}, debug.Stack()
 		}
 	}()
-	for _, c := range []struct {
-		field string
-		t     time.Time
-	}{{"window.from", in.From}, {"window.to", in.To}} {
-		if err := query.CheckTime(c.field, c.t); err != nil {
-			return vee.Output{}, &Failure{Reason: FailureTimeRange, Message: err.Error()}, nil
-		}
+	if f := timeRangeFailure(namedTime{"window.from", in.From}, namedTime{"window.to", in.To}); f != nil {
+		return vee.Output{}, f, nil
 	}
 	out, err := process(in, rules, now)
 	if err != nil {
@@ -85,6 +80,49 @@ func processWindow(process processFunc, in vee.Input, rules vee.RuleSet, now tim
 		}
 	}
 	return out, nil, nil
+}
+
+// namedTime is a time and the field that holds it, for error messages.
+type namedTime struct {
+	field string
+	t     time.Time
+}
+
+// timeRangeFailure returns a time_range Failure naming the first of ts that lies outside
+// what the store reads back (schema.MinDateTime to query.LatestTime), or nil.
+func timeRangeFailure(ts ...namedTime) *Failure {
+	for _, c := range ts {
+		if err := query.CheckTime(c.field, c.t); err != nil {
+			return &Failure{Reason: FailureTimeRange, Message: err.Error()}
+		}
+	}
+	return nil
+}
+
+// rangeFailure returns the time_range Failure of a window whose bounds, or those of the
+// local days and months its roll-ups recompute, lie outside what the store reads back, or
+// nil. Such a window is never given to a query: ClickHouse 18.16 misreads a bound past
+// query.LatestTime or before 1970 (the driver binds times as text), and the batch's
+// queries would match nothing.
+func rangeFailure(w window) *Failure {
+	dFrom, dTo := daysOf(w)
+	mFrom, mTo := monthsOf(w)
+	f := timeRangeFailure(namedTime{"window.from", w.from}, namedTime{"window.to", w.to},
+		namedTime{"window.day_start", dFrom}, namedTime{"window.day_end", dTo},
+		namedTime{"window.month_start", mFrom}, namedTime{"window.month_end", mTo})
+	if f != nil {
+		f.MeterID, f.From, f.To = w.meter, w.from, w.to
+	}
+	return f
+}
+
+// logFailure logs a failed window, with the stack of a recovered panic when there is one.
+func (j *Job) logFailure(f Failure, stack []byte) {
+	attrs := []any{"meter", f.MeterID, "from", f.From, "to", f.To, "reason", f.Reason, "err", f.Message}
+	if stack != nil {
+		attrs = append(attrs, "stack", string(stack))
+	}
+	j.log.Warn("vee window failed; skipped, flagged in vee_failures and retried at the next run", attrs...)
 }
 
 // failureReason classifies an error of vee.Process.

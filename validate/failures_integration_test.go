@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,4 +243,99 @@ func failureOf(r Result, meter string) Failure {
 		}
 	}
 	return Failure{}
+}
+
+// TestJobIsolatesOutOfRangeWindows stores readings the store holds but ClickHouse 18.16
+// cannot be queried about (inserted directly, as old data or a direct insert can hold
+// them): one dated 2106-01-10, one in December 2105 of a UTC meter (its month ends on
+// 2106-01-01), and one at 1970-01-01T00:00:01Z of a Berlin meter (its local day starts in
+// 1969). All are in one batch with a normal fleet: every normal meter is computed
+// exactly as without them, the three windows are reported as time_range in the result
+// and in vee_failures, and the next run retries them and decides the same.
+func TestJobIsolatesOutOfRangeWindows(t *testing.T) {
+	from := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC)
+	d := simulate(t, 6, from, to, to.Add(time.Minute))
+	now := to.Add(10 * time.Minute)
+	cfg := testConfig()
+	cfg.Lateness = 0      // the 1970 reading is not too late to reopen its day
+	cfg.BatchMeters = 500 // one batch: before the fix one bad window emptied all of it
+	base := d.meters[0]   // a registry entry to copy
+	bad := map[string]struct {
+		zone string
+		ts   []time.Time
+	}{
+		"V-FUTURE":  {"Europe/Berlin", []time.Time{time.Date(2106, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2106, 1, 10, 1, 0, 0, 0, time.UTC)}},
+		"V-DEC2105": {"UTC", []time.Time{time.Date(2105, 12, 10, 0, 0, 0, 0, time.UTC), time.Date(2105, 12, 10, 1, 0, 0, 0, time.UTC)}},
+		"V-EPOCH":   {"Europe/Berlin", []time.Time{time.Unix(1, 0).UTC(), time.Unix(3600, 0).UTC()}},
+	}
+
+	// load stores the fleet (and, when withBad, the bad meters) and runs the job twice:
+	// once on the empty database, so that the second run reads the arrivals.
+	load := func(withBad bool) (driver.Conn, *Job, *time.Time, Result) {
+		_, conn := testenv.ClickHouse(t)
+		meters := slices.Clone(d.meters)
+		rs := slices.Clone(d.readings)
+		if withBad {
+			for id, b := range bad {
+				m := base
+				m.MeterID, m.TimeZone = id, b.zone
+				meters = append(meters, m)
+				for i, ts := range b.ts {
+					rs = append(rs, reading{schema.Reading{MeterID: id, TS: ts, RegisterWh: int64(1000 * (i + 1))}, now.Add(-5 * time.Minute)})
+				}
+			}
+		}
+		if err := schema.InsertMeters(context.Background(), conn, meters); err != nil {
+			t.Fatal(err)
+		}
+		clock := from.Add(-time.Hour)
+		j := newJob(t, conn, cfg, &clock)
+		runAt(t, j, &clock, clock)
+		insertReadings(t, conn, rs)
+		return conn, j, &clock, runAt(t, j, &clock, now)
+	}
+	ref, _, _, refRes := load(false)
+	want, wantGroups := withoutVersions(snapshot(t, ref)), groupSnapshot(t, ref)
+	if refRes.Failed != 0 || len(want) == 0 {
+		t.Fatalf("reference run: %+v, %d rows", refRes, len(want))
+	}
+
+	conn, j, clock, r1 := load(true)
+	if got := withoutVersions(snapshot(t, conn)); !maps.Equal(got, want) {
+		diffRows(t, got, want)
+	}
+	if got := groupSnapshot(t, conn); !maps.Equal(got, wantGroups) {
+		t.Errorf("group rows differ from the reference: %d rows, want %d", len(got), len(wantGroups))
+	}
+	if r1.Windows != refRes.Windows || r1.Intervals != refRes.Intervals || !r1.Watermark.Equal(now) {
+		t.Errorf("run with out-of-range readings: %+v, want %d windows, %d intervals as the reference", r1, refRes.Windows, refRes.Intervals)
+	}
+	wantField := map[string]string{"V-FUTURE": "window.from", "V-DEC2105": "window.month_end", "V-EPOCH": "window.day_start"}
+	if r1.Failed != len(bad) || len(r1.Failures) != len(bad) {
+		t.Fatalf("Failed %d, Failures %v; want the %d out-of-range windows", r1.Failed, r1.Failures, len(bad))
+	}
+	for _, f := range r1.Failures {
+		if f.Reason != FailureTimeRange || !strings.HasPrefix(f.Message, wantField[f.MeterID]+":") {
+			t.Errorf("failure %s, want time_range on %s", f, wantField[f.MeterID])
+		}
+	}
+	table := failuresTable(t, conn)
+	for id := range bad {
+		if r := table[id]; r.status != "failed" || r.reason != FailureTimeRange || r.attempts != 1 {
+			t.Errorf("vee_failures row of %s: %+v, want failed, time_range, 1 attempt", id, r)
+		}
+	}
+	if len(table) != len(bad) {
+		t.Errorf("vee_failures holds %v, want only the out-of-range windows", table)
+	}
+
+	// The retry decides the same, and still computes nothing for them.
+	r2 := runAt(t, j, clock, now.Add(time.Minute))
+	if r2.Retried != len(bad) || fmt.Sprint(r2.Failures) != fmt.Sprint(r1.Failures) {
+		t.Errorf("retry: retried %d, failures %v; want %v", r2.Retried, r2.Failures, r1.Failures)
+	}
+	if got := withoutVersions(snapshot(t, conn)); !maps.Equal(got, want) {
+		diffRows(t, got, want)
+	}
 }

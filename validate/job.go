@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -181,7 +182,7 @@ func (j *Job) Loop(ctx context.Context) error {
 
 func (j *Job) lateBound(now time.Time) time.Time {
 	if j.cfg.Lateness <= 0 {
-		return time.Unix(0, 0).UTC()
+		return schema.MinDateTime
 	}
 	return now.Add(-j.cfg.Lateness).Truncate(time.Second)
 }
@@ -352,10 +353,24 @@ func (j *Job) compute(ctx context.Context, spans []span, retry []openFailure, no
 	}
 	ws = mergeWindows(ws)
 
+	// A window whose bounds, or those of the days and months it rolls up into, lie outside
+	// what ClickHouse reads back fails here, before any query is bound with them: one such
+	// bound would make its whole batch's queries match nothing.
+	var fails []Failure
+	inRange := ws[:0]
+	for _, w := range ws {
+		if f := rangeFailure(w); f != nil {
+			j.logFailure(*f, nil)
+			fails = append(fails, *f)
+			continue
+		}
+		inRange = append(inRange, w)
+	}
+	ws = inRange
+
 	// Phase 2: per batch of windows, load, process and write.
 	slices.SortFunc(ws, func(a, b window) int { return a.from.Compare(b.from) })
 	var done []window
-	var fails []Failure
 	for chunk := range slices.Chunk(ws, j.cfg.BatchMeters) {
 		got, failed, n, err := j.processBatch(ctx, chunk, reg, now, res.ComputedAt)
 		if err != nil {
