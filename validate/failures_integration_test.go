@@ -339,3 +339,54 @@ func TestJobIsolatesOutOfRangeWindows(t *testing.T) {
 		diffRows(t, got, want)
 	}
 }
+
+// TestJobFailureVersionsIncrease runs an edit recomputation whose only window fails, then,
+// in the next second, an incremental run that retries the window and computes it: the
+// second run's version (computed_at) must be above the first's, so that the window's
+// latest state in vee_failures is resolved, not a tie between failed and resolved.
+func TestJobFailureVersionsIncrease(t *testing.T) {
+	from := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC)
+	d := simulate(t, 6, from, to, to.Add(time.Minute))
+	now := to.Add(10 * time.Minute)
+	_, conn := testenv.ClickHouse(t)
+	if err := schema.InsertMeters(context.Background(), conn, d.meters); err != nil {
+		t.Fatal(err)
+	}
+	insertReadings(t, conn, d.readings)
+	clock := now
+	j := newJob(t, conn, testConfig(), &clock)
+	meter := d.meters[5].MeterID
+	panics := false
+	j.process = func(in vee.Input, rules vee.RuleSet, now time.Time) (vee.Output, error) {
+		if panics && in.MeterID == meter {
+			panic("rule bug")
+		}
+		return vee.Process(in, rules, now)
+	}
+	r1 := runAt(t, j, &clock, now)
+
+	panics = true
+	r2, err := j.Recompute(context.Background(), meter, from.Add(30*time.Hour), from.Add(32*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Failed != 1 || r2.Windows != 0 {
+		t.Fatalf("edit run: %+v, want its one window failed", r2)
+	}
+	panics = false
+	clock = now.Add(time.Second)
+	r3 := runAt(t, j, &clock, clock)
+	if r3.Retried != 1 || r3.Failed != 0 {
+		t.Fatalf("retry: %+v, want the window retried and computed", r3)
+	}
+	if !r2.ComputedAt.After(r1.ComputedAt) || !r3.ComputedAt.After(r2.ComputedAt) {
+		t.Errorf("versions %s, %s, %s: want strictly increasing", r1.ComputedAt, r2.ComputedAt, r3.ComputedAt)
+	}
+	if open, err := j.openFailures(context.Background()); err != nil || len(open) != 0 {
+		t.Errorf("open failures %v (%v), want none: the retry resolved the window", open, err)
+	}
+	if r := failuresTable(t, conn)[meter]; r.status != "resolved" {
+		t.Errorf("vee_failures row: %+v, want resolved", r)
+	}
+}

@@ -240,7 +240,11 @@ func (j *Job) run(ctx context.Context, kind string, find finder) (Result, error)
 	if err := j.step("failures"); err != nil {
 		return res, err
 	}
-	if kind != KindIncremental && res.Windows == 0 {
+	// A range or edit run that computed nothing leaves no trace in vee_runs, unless it
+	// wrote vee_failures rows: those are versioned by computed_at, and recording the run
+	// makes the next run's computed_at, and so its versions of the same windows, strictly
+	// later (argMax over equal versions would pick between failed and resolved at random).
+	if kind != KindIncremental && res.Windows == 0 && res.Failed == 0 {
 		return res, nil
 	}
 	return res, j.recordRun(ctx, res, started)
