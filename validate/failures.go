@@ -23,8 +23,9 @@ const (
 	FailureEdit = "edit"
 	// FailureInput: vee refused the window's other input.
 	FailureInput = "input"
-	// FailureTimeRange: a time of the window or of its computed intervals lies outside
-	// what a ClickHouse DateTime holds.
+	// FailureTimeRange: a time of the window, of the local days and months it rolls up
+	// into, or of its computed intervals lies outside what the store reads back,
+	// schema.MinDateTime to query.LatestTime.
 	FailureTimeRange = "time_range"
 	// FailurePanic: the rule code panicked; the panic was recovered at the window.
 	FailurePanic = "panic"
@@ -155,33 +156,53 @@ func flatten(err error) []error {
 
 // Metrics are the job's Prometheus metrics, all named meterhouse_vee_*.
 type Metrics struct {
+	// failed counts failed attempts: each run adds the windows it could not process, so
+	// a window that fails at every retry is counted again at each run.
 	failed *prometheus.CounterVec
+	// open is the number of windows currently failed, set after each run.
+	open prometheus.Gauge
 }
 
 // NewMetrics creates the job's metrics and registers them with reg. Several jobs of one
 // process (the periodic run and the editing API) share them: a second call returns the
 // metrics already registered.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	failed := prometheus.NewCounterVec(prometheus.CounterOpts{
+	failed, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "meterhouse_vee_failed_windows_total",
-		Help: "Meter windows the VEE job could not process and skipped (flagged in vee_failures, retried at the next run), by reason: " +
-			strings.Join(FailureReasons, ", ") + ".",
-	}, []string{"reason"})
-	if err := reg.Register(failed); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, fmt.Errorf("validate: register metrics: %w", err)
-		}
-		existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-		if !ok {
-			return nil, fmt.Errorf("validate: register metrics: %w", err)
-		}
-		failed = existing
+		Help: "Failed attempts: meter windows the VEE job could not process and skipped (flagged in vee_failures, " +
+			"retried at the next run), counted again at every run that fails them, by reason: " +
+			strings.Join(FailureReasons, ", ") + ". meterhouse_vee_open_failed_windows counts the windows still failed.",
+	}, []string{"reason"}))
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range FailureReasons {
 		failed.WithLabelValues(r) // every reason is exported from the start, at 0
 	}
-	return &Metrics{failed: failed}, nil
+	open, err := register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "meterhouse_vee_open_failed_windows",
+		Help: "Meter windows whose latest state in vee_failures is failed, as the VEE job's latest run in this process left them (0 before its first run).",
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &Metrics{failed: failed, open: open}, nil
+}
+
+// register registers c with reg, or returns the collector of the same name already
+// registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("validate: register metrics: %w", err)
 }
 
 // SetMetrics makes the job count into m; without it the job counts nothing.
@@ -223,6 +244,23 @@ func (j *Job) openFailures(ctx context.Context) ([]openFailure, error) {
 		return nil, fmt.Errorf("read vee_failures: %w", err)
 	}
 	return out, nil
+}
+
+// openAfter returns how many windows are failed once a run that retried retried, out of
+// the open ones, and failed fails has recorded them: the open windows it did not retry,
+// and the ones it failed.
+func openAfter(open, retried []openFailure, fails []Failure) int {
+	keys := make(map[failureKey]bool, len(open)+len(fails))
+	for _, o := range open {
+		keys[o.key] = true
+	}
+	for _, o := range retried {
+		delete(keys, o.key)
+	}
+	for _, f := range fails {
+		keys[keyOf(f)] = true
+	}
+	return len(keys)
 }
 
 // writeFailures records the run's failures (continuing the attempts of those already

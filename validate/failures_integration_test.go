@@ -75,6 +75,22 @@ func failedCount(t *testing.T, reg *prometheus.Registry, reason string) float64 
 	return 0
 }
 
+// openGauge reads meterhouse_vee_open_failed_windows from reg.
+func openGauge(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "meterhouse_vee_open_failed_windows" && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("meterhouse_vee_open_failed_windows not exported")
+	return 0
+}
+
 // insertRawEdit stores an edit row directly, as the old time-wrapping bug did, bypassing
 // the API's checks.
 func insertRawEdit(t *testing.T, conn driver.Conn, meter string, start, end, created time.Time) {
@@ -197,6 +213,9 @@ func TestJobIsolatesFailedWindows(t *testing.T) {
 	if n := failedCount(t, reg, FailurePanic); n != 1 {
 		t.Errorf("panic failures counted %g, want 1", n)
 	}
+	if n := openGauge(t, reg); n != 3 {
+		t.Errorf("open failed windows %g, want 3", n)
+	}
 
 	// The next run retries them and decides the same (replay-determinism).
 	clock = now.Add(time.Minute)
@@ -209,6 +228,9 @@ func TestJobIsolatesFailedWindows(t *testing.T) {
 	}
 	if n := failedCount(t, reg, FailureEdit); n != 4 {
 		t.Errorf("edit failures counted %g, want 4", n)
+	}
+	if n := openGauge(t, reg); n != 3 {
+		t.Errorf("open failed windows after the retry %g, want still 3 (the counter counts attempts)", n)
 	}
 
 	// Once the window computes, it is resolved and its rows are those of the reference.
@@ -224,6 +246,9 @@ func TestJobIsolatesFailedWindows(t *testing.T) {
 	}
 	if r := table[offGrid]; r.status != "failed" || r.attempts != 3 {
 		t.Errorf("vee_failures row of the bad edit: %+v, want failed, 3 attempts", r)
+	}
+	if n := openGauge(t, reg); n != 2 {
+		t.Errorf("open failed windows once one is resolved %g, want 2", n)
 	}
 	got = withoutVersions(snapshot(t, conn))
 	for k, v := range want {
@@ -356,6 +381,12 @@ func TestJobFailureVersionsIncrease(t *testing.T) {
 	insertReadings(t, conn, d.readings)
 	clock := now
 	j := newJob(t, conn, testConfig(), &clock)
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.SetMetrics(m)
 	meter := d.meters[5].MeterID
 	panics := false
 	j.process = func(in vee.Input, rules vee.RuleSet, now time.Time) (vee.Output, error) {
@@ -374,6 +405,9 @@ func TestJobFailureVersionsIncrease(t *testing.T) {
 	if r2.Failed != 1 || r2.Windows != 0 {
 		t.Fatalf("edit run: %+v, want its one window failed", r2)
 	}
+	if n := openGauge(t, reg); n != 1 {
+		t.Errorf("open failed windows after the edit run %g, want 1", n)
+	}
 	panics = false
 	clock = now.Add(time.Second)
 	r3 := runAt(t, j, &clock, clock)
@@ -388,5 +422,8 @@ func TestJobFailureVersionsIncrease(t *testing.T) {
 	}
 	if r := failuresTable(t, conn)[meter]; r.status != "resolved" {
 		t.Errorf("vee_failures row: %+v, want resolved", r)
+	}
+	if n := openGauge(t, reg); n != 0 {
+		t.Errorf("open failed windows after the retry %g, want 0", n)
 	}
 }

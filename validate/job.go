@@ -38,7 +38,7 @@ type Job struct {
 	now  func() time.Time
 	// process computes one window: vee.Process, replaced by tests.
 	process processFunc
-	// metrics, when set, counts failed windows.
+	// metrics, when set, counts failed windows and tracks the open ones.
 	metrics *Metrics
 	// afterStep, when set (by tests), is called after each write step with its name; an
 	// error aborts the run there, as a crash would.
@@ -236,6 +236,7 @@ func (j *Job) run(ctx context.Context, kind string, find finder) (Result, error)
 		for _, f := range fails {
 			j.metrics.failed.WithLabelValues(f.Reason).Inc()
 		}
+		j.metrics.open.Set(float64(openAfter(st.open, retry, fails)))
 	}
 	if err := j.step("failures"); err != nil {
 		return res, err
