@@ -19,9 +19,10 @@
 // what ClickHouse reads back, decided before any query; a panic in the rule code) is
 // isolated: the job writes nothing for it, records it in vee_failures with the reason,
 // counts it in meterhouse_vee_failed_windows_total (failed attempts) and
-// meterhouse_vee_open_failed_windows (windows still failed), lists it in Result.Failures, and computes every
-// other window; the watermark advances, and each incremental run retries the failed
-// windows as they were until they compute (status resolved).
+// meterhouse_vee_open_failed_windows (windows still failed), lists it in
+// Result.Failures, and computes every other window; the watermark advances, and each
+// incremental run retries the failed windows as they were until they compute (status
+// resolved).
 //
 // Every table is a ReplacingMergeTree versioned by computed_at, and each run writes with a
 // computed_at above every earlier run's, so rerunning after a crash at any point rewrites
