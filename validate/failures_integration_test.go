@@ -427,3 +427,26 @@ func TestJobFailureVersionsIncrease(t *testing.T) {
 		t.Errorf("open failed windows after the retry %g, want 0", n)
 	}
 }
+
+// TestAnchorsNearTheStoreEdges finds the anchors of spans within the maximum gap of
+// 1970-01-01: the search bounds (a span's start less the gap) must not wrap around, so the
+// reading before the span is found as anywhere else.
+func TestAnchorsNearTheStoreEdges(t *testing.T) {
+	_, conn := testenv.ClickHouse(t)
+	at := func(h, m int) time.Time { return time.Date(1970, 1, 1, h, m, 0, 0, time.UTC) }
+	var rs []reading
+	for i, ts := range []time.Time{at(0, 15), at(11, 45), at(12, 0), at(12, 15)} {
+		rs = append(rs, reading{schema.Reading{MeterID: "V-EPOCH", TS: ts, RegisterWh: int64(100 * i)}, at(13, 0)})
+	}
+	insertReadings(t, conn, rs)
+	clock := at(14, 0)
+	j := newJob(t, conn, testConfig(), &clock)
+	got, err := j.anchors(context.Background(), []span{{meter: "V-EPOCH", lo: at(12, 0), hi: at(12, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := anchors{prev: at(11, 45), next: at(12, 15), hasPrev: true, hasNext: true}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("anchors %+v, want %+v", got, want)
+	}
+}
