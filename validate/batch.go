@@ -118,7 +118,7 @@ func (j *Job) anchorsWithin(ctx context.Context, spans []span, gap time.Duration
 		lo, hi = minTime(lo, s.lo), maxTime(hi, s.hi)
 	}
 	secs := int64(gap / time.Second)
-	rows, err := j.conn.Query(ctx, anchorsSQL, uniq(ms), lo.Add(-gap), hi.Add(gap), ms, los, his, secs, secs)
+	rows, err := j.conn.Query(ctx, anchorsSQL, uniq(ms), clampTime(lo.Add(-gap)), clampTime(hi.Add(gap)), ms, los, his, secs, secs)
 	if err != nil {
 		return nil, fmt.Errorf("find anchors: %w", err)
 	}
@@ -224,7 +224,7 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 		return nil, nil, 0, nil
 	}
 	if j.cfg.HistoryDays > 0 {
-		hFrom := from.AddDate(0, 0, -j.cfg.HistoryDays)
+		hFrom := clampTime(from.AddDate(0, 0, -j.cfg.HistoryDays))
 		if err := j.loadRows(ctx, "15m", ids, hFrom, to, func(m string, r row) {
 			in.history[m] = append(in.history[m], vee.HistoryInterval{Start: r.start, Wh: r.wh, Quality: vee.Quality(r.quality)})
 		}); err != nil {
@@ -257,11 +257,7 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 		}, rules, now)
 		if fail != nil {
 			fail.MeterID, fail.From, fail.To = w.meter, w.from, w.to
-			attrs := []any{"meter", w.meter, "from", w.from, "to", w.to, "reason", fail.Reason, "err", fail.Message}
-			if stack != nil {
-				attrs = append(attrs, "stack", string(stack))
-			}
-			j.log.Warn("vee window failed; skipped, flagged in vee_failures and retried at the next run", attrs...)
+			j.logFailure(*fail, stack)
 			fails = append(fails, *fail)
 			continue
 		}
@@ -440,7 +436,7 @@ func (j *Job) writeGroups(ctx context.Context, ws []window, reg map[string]entry
 		slices.Sort(groups)
 		sql := groupSQL(kind)
 		for _, d := range days {
-			args := []any{computedAt, d[0], d[1]}
+			args := []any{computedAt, clampTime(d[0]), clampTime(d[1])}
 			if kind != KindFleet {
 				args = append(args, groups, groups)
 			}

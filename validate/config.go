@@ -3,6 +3,7 @@ package validate
 import (
 	"errors"
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -41,9 +42,11 @@ type Config struct {
 	// MaxEditWh bounds the value of a manual edit per 15-minute interval (for mode spread,
 	// the range's total divided by its intervals): an edit above it is refused as a typo
 	// (an extra digit, Wh for mWh). The default, 100 MWh per quarter hour, is 400 MW
-	// average power, beyond any single metering point of a distribution network; it also
-	// keeps every roll-up of edited values far from int64 overflow. Negative edits are
-	// always refused: consumption is never negative.
+	// average power, beyond any single metering point of a distribution network. It may
+	// be set up to 1 000 000 000 (1 GWh per quarter hour, 4 GW), so that no sum of edited
+	// values overflows int64: a leap year of quarter hours at that value summed over a
+	// group of 250 000 meters is 1e9 × 35 136 × 250 000 ≈ 8.8e18 Wh, below 2^63 ≈ 9.2e18.
+	// Negative edits are always refused: consumption is never negative.
 	MaxEditWh int `yaml:"max_edit_wh"`
 	// Rules holds the validation rules and estimation parameters: rules.default for every
 	// customer class without its own entry, and rules.classes.NAME for the others. Keys
@@ -103,9 +106,17 @@ func (c Config) Validate() error {
 // DefaultMaxEditWh is the default of Config.MaxEditWh: 100 MWh per 15-minute interval.
 const DefaultMaxEditWh = 100_000_000
 
-// maxMaxEditWh is the largest MaxEditWh allowed: a year of 15-minute intervals at this
-// value stays below 2^63 Wh even summed over 250 000 meters.
-const maxMaxEditWh = 1_000_000_000_000
+// maxMaxEditWh is the largest MaxEditWh allowed, 1 GWh per 15 minutes (4 GW): a leap year
+// of 15-minute intervals (366 × 96 = 35 136) at this value summed over maxGroupMeters
+// meters is about 8.8e18 Wh, below 2^63 - 1 ≈ 9.2e18.
+const maxMaxEditWh = 1_000_000_000
+
+// maxGroupMeters is the group size for which maxMaxEditWh is chosen: a year of a group
+// of this many meters all edited to the maximum still fits an int64.
+const maxGroupMeters = 250_000
+
+// The build fails if a leap year of the maximum over maxGroupMeters overflows int64.
+const _ = uint64(math.MaxInt64 - maxMaxEditWh*(366*24*4)*maxGroupMeters)
 
 // Interval is the nominal metering interval the job validates on: every meter's series
 // is a grid of 15-minute slots.

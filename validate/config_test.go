@@ -2,6 +2,7 @@ package validate
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -159,7 +160,7 @@ func TestEditRequestParse(t *testing.T) {
 }
 
 func TestMaxEditWhValidate(t *testing.T) {
-	for _, v := range []int{0, -1, maxMaxEditWh + 1} {
+	for _, v := range []int{0, -1, maxMaxEditWh + 1, 1_000_000_000_000} { // 1e12 Wh overflowed a large group's year
 		c := DefaultConfig()
 		c.MaxEditWh = v
 		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "vee.max_edit_wh") {
@@ -168,5 +169,26 @@ func TestMaxEditWhValidate(t *testing.T) {
 	}
 	if err := DefaultConfig().Validate(); err != nil {
 		t.Errorf("default: %v", err)
+	}
+	c := DefaultConfig()
+	c.MaxEditWh = maxMaxEditWh
+	if err := c.Validate(); err != nil {
+		t.Errorf("max_edit_wh %d: %v, want it accepted", maxMaxEditWh, err)
+	}
+}
+
+// TestMaxEditWhNoOverflow checks the margin maxMaxEditWh promises: a leap year of
+// quarter hours at the maximum, summed over a group of maxGroupMeters meters, fits an
+// int64.
+func TestMaxEditWhNoOverflow(t *testing.T) {
+	quarters := int64(366 * 24 * time.Hour / Interval)
+	if quarters != 35_136 {
+		t.Fatalf("%d quarter hours in a leap year", quarters)
+	}
+	if limit := int64(math.MaxInt64) / quarters / maxGroupMeters; maxMaxEditWh > limit {
+		t.Errorf("maxMaxEditWh %d: a year of %d meters overflows int64 above %d Wh per interval", int64(maxMaxEditWh), maxGroupMeters, limit)
+	}
+	if maxMaxEditWh < DefaultMaxEditWh {
+		t.Errorf("maxMaxEditWh %d is below the default %d", int64(maxMaxEditWh), DefaultMaxEditWh)
 	}
 }

@@ -15,11 +15,14 @@
 //   - a vee_runs row advancing the watermark, last, once every write succeeded.
 //
 // A window the job cannot process (vee refuses its input, such as a stored edit off the
-// grid; a time outside what a DateTime holds; a panic in the rule code) is isolated: the
-// job writes nothing for it, records it in vee_failures with the reason, counts it in
-// meterhouse_vee_failed_windows_total, lists it in Result.Failures, and computes every
-// other window; the watermark advances, and each incremental run retries the failed
-// windows as they were until they compute (status resolved).
+// grid; a time of the window, or of the local days and months it rolls up into, outside
+// what ClickHouse reads back, decided before any query; a panic in the rule code) is
+// isolated: the job writes nothing for it, records it in vee_failures with the reason,
+// counts it in meterhouse_vee_failed_windows_total (failed attempts) and
+// meterhouse_vee_open_failed_windows (windows still failed), lists it in
+// Result.Failures, and computes every other window; the watermark advances, and each
+// incremental run retries the failed windows as they were until they compute (status
+// resolved).
 //
 // Every table is a ReplacingMergeTree versioned by computed_at, and each run writes with a
 // computed_at above every earlier run's, so rerunning after a crash at any point rewrites

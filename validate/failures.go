@@ -23,8 +23,9 @@ const (
 	FailureEdit = "edit"
 	// FailureInput: vee refused the window's other input.
 	FailureInput = "input"
-	// FailureTimeRange: a time of the window or of its computed intervals lies outside
-	// what a ClickHouse DateTime holds.
+	// FailureTimeRange: a time of the window, of the local days and months it rolls up
+	// into, or of its computed intervals lies outside what the store reads back,
+	// schema.MinDateTime to query.LatestTime.
 	FailureTimeRange = "time_range"
 	// FailurePanic: the rule code panicked; the panic was recovered at the window.
 	FailurePanic = "panic"
@@ -67,13 +68,8 @@ func processWindow(process processFunc, in vee.Input, rules vee.RuleSet, now tim
 			out, fail, stack = vee.Output{}, &Failure{Reason: FailurePanic, Message: fmt.Sprintf("panic: %v", r)}, debug.Stack()
 		}
 	}()
-	for _, c := range []struct {
-		field string
-		t     time.Time
-	}{{"window.from", in.From}, {"window.to", in.To}} {
-		if err := query.CheckTime(c.field, c.t); err != nil {
-			return vee.Output{}, &Failure{Reason: FailureTimeRange, Message: err.Error()}, nil
-		}
+	if f := timeRangeFailure(namedTime{"window.from", in.From}, namedTime{"window.to", in.To}); f != nil {
+		return vee.Output{}, f, nil
 	}
 	out, err := process(in, rules, now)
 	if err != nil {
@@ -85,6 +81,49 @@ func processWindow(process processFunc, in vee.Input, rules vee.RuleSet, now tim
 		}
 	}
 	return out, nil, nil
+}
+
+// namedTime is a time and the field that holds it, for error messages.
+type namedTime struct {
+	field string
+	t     time.Time
+}
+
+// timeRangeFailure returns a time_range Failure naming the first of ts that lies outside
+// what the store reads back (schema.MinDateTime to query.LatestTime), or nil.
+func timeRangeFailure(ts ...namedTime) *Failure {
+	for _, c := range ts {
+		if err := query.CheckTime(c.field, c.t); err != nil {
+			return &Failure{Reason: FailureTimeRange, Message: err.Error()}
+		}
+	}
+	return nil
+}
+
+// rangeFailure returns the time_range Failure of a window whose bounds, or those of the
+// local days and months its roll-ups recompute, lie outside what the store reads back, or
+// nil. Such a window is never given to a query: ClickHouse 18.16 misreads a bound past
+// query.LatestTime or before 1970 (the driver binds times as text), and the batch's
+// queries would match nothing.
+func rangeFailure(w window) *Failure {
+	dFrom, dTo := daysOf(w)
+	mFrom, mTo := monthsOf(w)
+	f := timeRangeFailure(namedTime{"window.from", w.from}, namedTime{"window.to", w.to},
+		namedTime{"window.day_start", dFrom}, namedTime{"window.day_end", dTo},
+		namedTime{"window.month_start", mFrom}, namedTime{"window.month_end", mTo})
+	if f != nil {
+		f.MeterID, f.From, f.To = w.meter, w.from, w.to
+	}
+	return f
+}
+
+// logFailure logs a failed window, with the stack of a recovered panic when there is one.
+func (j *Job) logFailure(f Failure, stack []byte) {
+	attrs := []any{"meter", f.MeterID, "from", f.From, "to", f.To, "reason", f.Reason, "err", f.Message}
+	if stack != nil {
+		attrs = append(attrs, "stack", string(stack))
+	}
+	j.log.Warn("vee window failed; skipped, flagged in vee_failures and retried at the next run", attrs...)
 }
 
 // failureReason classifies an error of vee.Process.
@@ -117,33 +156,53 @@ func flatten(err error) []error {
 
 // Metrics are the job's Prometheus metrics, all named meterhouse_vee_*.
 type Metrics struct {
+	// failed counts failed attempts: each run adds the windows it could not process, so
+	// a window that fails at every retry is counted again at each run.
 	failed *prometheus.CounterVec
+	// open is the number of windows currently failed, set after each run.
+	open prometheus.Gauge
 }
 
 // NewMetrics creates the job's metrics and registers them with reg. Several jobs of one
 // process (the periodic run and the editing API) share them: a second call returns the
 // metrics already registered.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	failed := prometheus.NewCounterVec(prometheus.CounterOpts{
+	failed, err := register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "meterhouse_vee_failed_windows_total",
-		Help: "Meter windows the VEE job could not process and skipped (flagged in vee_failures, retried at the next run), by reason: " +
-			strings.Join(FailureReasons, ", ") + ".",
-	}, []string{"reason"})
-	if err := reg.Register(failed); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if !errors.As(err, &are) {
-			return nil, fmt.Errorf("validate: register metrics: %w", err)
-		}
-		existing, ok := are.ExistingCollector.(*prometheus.CounterVec)
-		if !ok {
-			return nil, fmt.Errorf("validate: register metrics: %w", err)
-		}
-		failed = existing
+		Help: "Failed attempts: meter windows the VEE job could not process and skipped (flagged in vee_failures, " +
+			"retried at the next run), counted again at every run that fails them, by reason: " +
+			strings.Join(FailureReasons, ", ") + ". meterhouse_vee_open_failed_windows counts the windows still failed.",
+	}, []string{"reason"}))
+	if err != nil {
+		return nil, err
 	}
 	for _, r := range FailureReasons {
 		failed.WithLabelValues(r) // every reason is exported from the start, at 0
 	}
-	return &Metrics{failed: failed}, nil
+	open, err := register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "meterhouse_vee_open_failed_windows",
+		Help: "Meter windows whose latest state in vee_failures is failed, as the VEE job's latest run in this process left them (0 before its first run).",
+	}))
+	if err != nil {
+		return nil, err
+	}
+	return &Metrics{failed: failed, open: open}, nil
+}
+
+// register registers c with reg, or returns the collector of the same name already
+// registered.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	if err == nil {
+		return c, nil
+	}
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, fmt.Errorf("validate: register metrics: %w", err)
 }
 
 // SetMetrics makes the job count into m; without it the job counts nothing.
@@ -185,6 +244,23 @@ func (j *Job) openFailures(ctx context.Context) ([]openFailure, error) {
 		return nil, fmt.Errorf("read vee_failures: %w", err)
 	}
 	return out, nil
+}
+
+// openAfter returns how many windows are failed once a run that retried retried, out of
+// the open ones, and failed fails has recorded them: the open windows it did not retry,
+// and the ones it failed.
+func openAfter(open, retried []openFailure, fails []Failure) int {
+	keys := make(map[failureKey]bool, len(open)+len(fails))
+	for _, o := range open {
+		keys[o.key] = true
+	}
+	for _, o := range retried {
+		delete(keys, o.key)
+	}
+	for _, f := range fails {
+		keys[keyOf(f)] = true
+	}
+	return len(keys)
 }
 
 // writeFailures records the run's failures (continuing the attempts of those already

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,6 +72,22 @@ func failedCount(t *testing.T, reg *prometheus.Registry, reason string) float64 
 		}
 	}
 	t.Fatalf("meterhouse_vee_failed_windows_total{reason=%q} not exported", reason)
+	return 0
+}
+
+// openGauge reads meterhouse_vee_open_failed_windows from reg.
+func openGauge(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "meterhouse_vee_open_failed_windows" && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("meterhouse_vee_open_failed_windows not exported")
 	return 0
 }
 
@@ -196,6 +213,9 @@ func TestJobIsolatesFailedWindows(t *testing.T) {
 	if n := failedCount(t, reg, FailurePanic); n != 1 {
 		t.Errorf("panic failures counted %g, want 1", n)
 	}
+	if n := openGauge(t, reg); n != 3 {
+		t.Errorf("open failed windows %g, want 3", n)
+	}
 
 	// The next run retries them and decides the same (replay-determinism).
 	clock = now.Add(time.Minute)
@@ -208,6 +228,9 @@ func TestJobIsolatesFailedWindows(t *testing.T) {
 	}
 	if n := failedCount(t, reg, FailureEdit); n != 4 {
 		t.Errorf("edit failures counted %g, want 4", n)
+	}
+	if n := openGauge(t, reg); n != 3 {
+		t.Errorf("open failed windows after the retry %g, want still 3 (the counter counts attempts)", n)
 	}
 
 	// Once the window computes, it is resolved and its rows are those of the reference.
@@ -223,6 +246,9 @@ func TestJobIsolatesFailedWindows(t *testing.T) {
 	}
 	if r := table[offGrid]; r.status != "failed" || r.attempts != 3 {
 		t.Errorf("vee_failures row of the bad edit: %+v, want failed, 3 attempts", r)
+	}
+	if n := openGauge(t, reg); n != 2 {
+		t.Errorf("open failed windows once one is resolved %g, want 2", n)
 	}
 	got = withoutVersions(snapshot(t, conn))
 	for k, v := range want {
@@ -242,4 +268,185 @@ func failureOf(r Result, meter string) Failure {
 		}
 	}
 	return Failure{}
+}
+
+// TestJobIsolatesOutOfRangeWindows stores readings the store holds but ClickHouse 18.16
+// cannot be queried about (inserted directly, as old data or a direct insert can hold
+// them): one dated 2106-01-10, one in December 2105 of a UTC meter (its month ends on
+// 2106-01-01), and one at 1970-01-01T00:00:01Z of a Berlin meter (its local day starts in
+// 1969). All are in one batch with a normal fleet: every normal meter is computed
+// exactly as without them, the three windows are reported as time_range in the result
+// and in vee_failures, and the next run retries them and decides the same.
+func TestJobIsolatesOutOfRangeWindows(t *testing.T) {
+	from := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC)
+	d := simulate(t, 6, from, to, to.Add(time.Minute))
+	now := to.Add(10 * time.Minute)
+	cfg := testConfig()
+	cfg.Lateness = 0      // the 1970 reading is not too late to reopen its day
+	cfg.BatchMeters = 500 // one batch: before the fix one bad window emptied all of it
+	base := d.meters[0]   // a registry entry to copy
+	bad := map[string]struct {
+		zone string
+		ts   []time.Time
+	}{
+		"V-FUTURE":  {"Europe/Berlin", []time.Time{time.Date(2106, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2106, 1, 10, 1, 0, 0, 0, time.UTC)}},
+		"V-DEC2105": {"UTC", []time.Time{time.Date(2105, 12, 10, 0, 0, 0, 0, time.UTC), time.Date(2105, 12, 10, 1, 0, 0, 0, time.UTC)}},
+		"V-EPOCH":   {"Europe/Berlin", []time.Time{time.Unix(1, 0).UTC(), time.Unix(3600, 0).UTC()}},
+	}
+
+	// load stores the fleet (and, when withBad, the bad meters) and runs the job twice:
+	// once on the empty database, so that the second run reads the arrivals.
+	load := func(withBad bool) (driver.Conn, *Job, *time.Time, Result) {
+		_, conn := testenv.ClickHouse(t)
+		meters := slices.Clone(d.meters)
+		rs := slices.Clone(d.readings)
+		if withBad {
+			for id, b := range bad {
+				m := base
+				m.MeterID, m.TimeZone = id, b.zone
+				meters = append(meters, m)
+				for i, ts := range b.ts {
+					rs = append(rs, reading{schema.Reading{MeterID: id, TS: ts, RegisterWh: int64(1000 * (i + 1))}, now.Add(-5 * time.Minute)})
+				}
+			}
+		}
+		if err := schema.InsertMeters(context.Background(), conn, meters); err != nil {
+			t.Fatal(err)
+		}
+		clock := from.Add(-time.Hour)
+		j := newJob(t, conn, cfg, &clock)
+		runAt(t, j, &clock, clock)
+		insertReadings(t, conn, rs)
+		return conn, j, &clock, runAt(t, j, &clock, now)
+	}
+	ref, _, _, refRes := load(false)
+	want, wantGroups := withoutVersions(snapshot(t, ref)), groupSnapshot(t, ref)
+	if refRes.Failed != 0 || len(want) == 0 {
+		t.Fatalf("reference run: %+v, %d rows", refRes, len(want))
+	}
+
+	conn, j, clock, r1 := load(true)
+	if got := withoutVersions(snapshot(t, conn)); !maps.Equal(got, want) {
+		diffRows(t, got, want)
+	}
+	if got := groupSnapshot(t, conn); !maps.Equal(got, wantGroups) {
+		t.Errorf("group rows differ from the reference: %d rows, want %d", len(got), len(wantGroups))
+	}
+	if r1.Windows != refRes.Windows || r1.Intervals != refRes.Intervals || !r1.Watermark.Equal(now) {
+		t.Errorf("run with out-of-range readings: %+v, want %d windows, %d intervals as the reference", r1, refRes.Windows, refRes.Intervals)
+	}
+	wantField := map[string]string{"V-FUTURE": "window.from", "V-DEC2105": "window.month_end", "V-EPOCH": "window.day_start"}
+	if r1.Failed != len(bad) || len(r1.Failures) != len(bad) {
+		t.Fatalf("Failed %d, Failures %v; want the %d out-of-range windows", r1.Failed, r1.Failures, len(bad))
+	}
+	for _, f := range r1.Failures {
+		if f.Reason != FailureTimeRange || !strings.HasPrefix(f.Message, wantField[f.MeterID]+":") {
+			t.Errorf("failure %s, want time_range on %s", f, wantField[f.MeterID])
+		}
+	}
+	table := failuresTable(t, conn)
+	for id := range bad {
+		if r := table[id]; r.status != "failed" || r.reason != FailureTimeRange || r.attempts != 1 {
+			t.Errorf("vee_failures row of %s: %+v, want failed, time_range, 1 attempt", id, r)
+		}
+	}
+	if len(table) != len(bad) {
+		t.Errorf("vee_failures holds %v, want only the out-of-range windows", table)
+	}
+
+	// The retry decides the same, and still computes nothing for them.
+	r2 := runAt(t, j, clock, now.Add(time.Minute))
+	if r2.Retried != len(bad) || fmt.Sprint(r2.Failures) != fmt.Sprint(r1.Failures) {
+		t.Errorf("retry: retried %d, failures %v; want %v", r2.Retried, r2.Failures, r1.Failures)
+	}
+	if got := withoutVersions(snapshot(t, conn)); !maps.Equal(got, want) {
+		diffRows(t, got, want)
+	}
+}
+
+// TestJobFailureVersionsIncrease runs an edit recomputation whose only window fails, then,
+// in the next second, an incremental run that retries the window and computes it: the
+// second run's version (computed_at) must be above the first's, so that the window's
+// latest state in vee_failures is resolved, not a tie between failed and resolved.
+func TestJobFailureVersionsIncrease(t *testing.T) {
+	from := time.Date(2026, 10, 20, 0, 0, 0, 0, time.UTC)
+	to := time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC)
+	d := simulate(t, 6, from, to, to.Add(time.Minute))
+	now := to.Add(10 * time.Minute)
+	_, conn := testenv.ClickHouse(t)
+	if err := schema.InsertMeters(context.Background(), conn, d.meters); err != nil {
+		t.Fatal(err)
+	}
+	insertReadings(t, conn, d.readings)
+	clock := now
+	j := newJob(t, conn, testConfig(), &clock)
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.SetMetrics(m)
+	meter := d.meters[5].MeterID
+	panics := false
+	j.process = func(in vee.Input, rules vee.RuleSet, now time.Time) (vee.Output, error) {
+		if panics && in.MeterID == meter {
+			panic("rule bug")
+		}
+		return vee.Process(in, rules, now)
+	}
+	r1 := runAt(t, j, &clock, now)
+
+	panics = true
+	r2, err := j.Recompute(context.Background(), meter, from.Add(30*time.Hour), from.Add(32*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.Failed != 1 || r2.Windows != 0 {
+		t.Fatalf("edit run: %+v, want its one window failed", r2)
+	}
+	if n := openGauge(t, reg); n != 1 {
+		t.Errorf("open failed windows after the edit run %g, want 1", n)
+	}
+	panics = false
+	clock = now.Add(time.Second)
+	r3 := runAt(t, j, &clock, clock)
+	if r3.Retried != 1 || r3.Failed != 0 {
+		t.Fatalf("retry: %+v, want the window retried and computed", r3)
+	}
+	if !r2.ComputedAt.After(r1.ComputedAt) || !r3.ComputedAt.After(r2.ComputedAt) {
+		t.Errorf("versions %s, %s, %s: want strictly increasing", r1.ComputedAt, r2.ComputedAt, r3.ComputedAt)
+	}
+	if open, err := j.openFailures(context.Background()); err != nil || len(open) != 0 {
+		t.Errorf("open failures %v (%v), want none: the retry resolved the window", open, err)
+	}
+	if r := failuresTable(t, conn)[meter]; r.status != "resolved" {
+		t.Errorf("vee_failures row: %+v, want resolved", r)
+	}
+	if n := openGauge(t, reg); n != 0 {
+		t.Errorf("open failed windows after the retry %g, want 0", n)
+	}
+}
+
+// TestAnchorsNearTheStoreEdges finds the anchors of spans within the maximum gap of
+// 1970-01-01: the search bounds (a span's start less the gap) must not wrap around, so the
+// reading before the span is found as anywhere else.
+func TestAnchorsNearTheStoreEdges(t *testing.T) {
+	_, conn := testenv.ClickHouse(t)
+	at := func(h, m int) time.Time { return time.Date(1970, 1, 1, h, m, 0, 0, time.UTC) }
+	var rs []reading
+	for i, ts := range []time.Time{at(0, 15), at(11, 45), at(12, 0), at(12, 15)} {
+		rs = append(rs, reading{schema.Reading{MeterID: "V-EPOCH", TS: ts, RegisterWh: int64(100 * i)}, at(13, 0)})
+	}
+	insertReadings(t, conn, rs)
+	clock := at(14, 0)
+	j := newJob(t, conn, testConfig(), &clock)
+	got, err := j.anchors(context.Background(), []span{{meter: "V-EPOCH", lo: at(12, 0), hi: at(12, 0)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := anchors{prev: at(11, 45), next: at(12, 15), hasPrev: true, hasNext: true}
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("anchors %+v, want %+v", got, want)
+	}
 }

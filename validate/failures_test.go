@@ -91,4 +91,38 @@ func TestNewMetricsShared(t *testing.T) {
 	for _, r := range FailureReasons {
 		failedCount(t, reg, r) // fails the test when a reason is not exported
 	}
+	a.open.Set(3)
+	if n := openGauge(t, reg); n != 3 || b.open != a.open {
+		t.Errorf("open failed windows %g, want 3 (one gauge)", n)
+	}
+}
+
+// TestOpenAfter checks the count of failed windows a run leaves: the open ones it did not
+// retry, and those it failed, each window once.
+func TestOpenAfter(t *testing.T) {
+	key := func(m string, from int64) failureKey { return failureKey{m, from, from + 3600} }
+	fail := func(m string, from int64) Failure {
+		return Failure{MeterID: m, From: time.Unix(from, 0).UTC(), To: time.Unix(from+3600, 0).UTC()}
+	}
+	a, b, c := openFailure{key: key("a", 0)}, openFailure{key: key("b", 0)}, openFailure{key: key("c", 0)}
+	for _, tt := range []struct {
+		name          string
+		open, retried []openFailure
+		fails         []Failure
+		want          int
+	}{
+		{"nothing", nil, nil, nil, 0},
+		{"new failures", nil, nil, []Failure{fail("a", 0), fail("b", 0)}, 2},
+		{"retry resolves all", []openFailure{a, b}, []openFailure{a, b}, nil, 0},
+		{"retry fails again", []openFailure{a, b}, []openFailure{a, b}, []Failure{fail("a", 0), fail("b", 0)}, 2},
+		{"retry resolves one", []openFailure{a, b, c}, []openFailure{a, b, c}, []Failure{fail("b", 0)}, 1},
+		{"edit run keeps the open ones", []openFailure{a, b}, nil, []Failure{fail("a", 0), fail("c", 0)}, 3},
+		{"superseded by a wider window", []openFailure{a}, []openFailure{a}, []Failure{fail("a", -3600)}, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := openAfter(tt.open, tt.retried, tt.fails); got != tt.want {
+				t.Errorf("openAfter = %d, want %d", got, tt.want)
+			}
+		})
+	}
 }

@@ -38,7 +38,7 @@ type Job struct {
 	now  func() time.Time
 	// process computes one window: vee.Process, replaced by tests.
 	process processFunc
-	// metrics, when set, counts failed windows.
+	// metrics, when set, counts failed windows and tracks the open ones.
 	metrics *Metrics
 	// afterStep, when set (by tests), is called after each write step with its name; an
 	// error aborts the run there, as a crash would.
@@ -182,7 +182,7 @@ func (j *Job) Loop(ctx context.Context) error {
 
 func (j *Job) lateBound(now time.Time) time.Time {
 	if j.cfg.Lateness <= 0 {
-		return time.Unix(0, 0).UTC()
+		return schema.MinDateTime
 	}
 	return now.Add(-j.cfg.Lateness).Truncate(time.Second)
 }
@@ -236,11 +236,16 @@ func (j *Job) run(ctx context.Context, kind string, find finder) (Result, error)
 		for _, f := range fails {
 			j.metrics.failed.WithLabelValues(f.Reason).Inc()
 		}
+		j.metrics.open.Set(float64(openAfter(st.open, retry, fails)))
 	}
 	if err := j.step("failures"); err != nil {
 		return res, err
 	}
-	if kind != KindIncremental && res.Windows == 0 {
+	// A range or edit run that computed nothing leaves no trace in vee_runs, unless it
+	// wrote vee_failures rows: those are versioned by computed_at, and recording the run
+	// makes the next run's computed_at, and so its versions of the same windows, strictly
+	// later (argMax over equal versions would pick between failed and resolved at random).
+	if kind != KindIncremental && res.Windows == 0 && res.Failed == 0 {
 		return res, nil
 	}
 	return res, j.recordRun(ctx, res, started)
@@ -353,10 +358,24 @@ func (j *Job) compute(ctx context.Context, spans []span, retry []openFailure, no
 	}
 	ws = mergeWindows(ws)
 
+	// A window whose bounds, or those of the days and months it rolls up into, lie outside
+	// what ClickHouse reads back fails here, before any query is bound with them: one such
+	// bound would make its whole batch's queries match nothing.
+	var fails []Failure
+	inRange := ws[:0]
+	for _, w := range ws {
+		if f := rangeFailure(w); f != nil {
+			j.logFailure(*f, nil)
+			fails = append(fails, *f)
+			continue
+		}
+		inRange = append(inRange, w)
+	}
+	ws = inRange
+
 	// Phase 2: per batch of windows, load, process and write.
 	slices.SortFunc(ws, func(a, b window) int { return a.from.Compare(b.from) })
 	var done []window
-	var fails []Failure
 	for chunk := range slices.Chunk(ws, j.cfg.BatchMeters) {
 		got, failed, n, err := j.processBatch(ctx, chunk, reg, now, res.ComputedAt)
 		if err != nil {

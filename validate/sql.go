@@ -41,7 +41,8 @@ WHERE meter_id IN (SELECT arrayJoin(?))`
 // anchorsSQL finds, for each span (parallel arrays of meter ids, start and end in Unix
 // seconds), the last reading before its start and the first after its end, no farther
 // than the maximum gap. Parameters: meters, earliest time, latest time (bounding the scan),
-// the span arrays, then the maximum gap in seconds twice.
+// the span arrays, then the maximum gap in seconds twice. The gap is applied in Int64
+// seconds: DateTime arithmetic would wrap around for a span within the gap of 1970.
 const anchorsSQL = `SELECT meter_id, lo, hi,
     maxIf(ts, ts < lo), countIf(ts < lo),
     minIf(ts, ts > hi), countIf(ts > hi)
@@ -51,11 +52,11 @@ FROM (
     WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
 )
 ALL INNER JOIN (
-    SELECT m AS meter_id, toDateTime(l) AS lo, toDateTime(h) AS hi
+    SELECT m AS meter_id, toDateTime(l) AS lo, toDateTime(h) AS hi, toInt64(l) AS lo_s, toInt64(h) AS hi_s
     FROM system.one
     ARRAY JOIN ? AS m, ? AS l, ? AS h
 ) USING meter_id
-WHERE ts >= lo - ? AND ts <= hi + ?
+WHERE toInt64(ts) >= lo_s - ? AND toInt64(ts) <= hi_s + ?
 GROUP BY meter_id, lo, hi`
 
 // readingsSQL loads every stored version of the readings of a list of meters stamped in

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/calendar"
+	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // span is a range of one meter's data that changed: the timestamps of new readings, or
@@ -165,6 +167,13 @@ func monthsOf(w window) (time.Time, time.Time) {
 // slots returns how many 15-minute slots [from, to) holds.
 func slots(from, to time.Time) uint32 {
 	return uint32(to.Sub(from) / Interval)
+}
+
+// clampTime returns t moved into what the store reads back, schema.MinDateTime to
+// query.LatestTime: derived query bounds (a window's start less the maximum gap, …) are
+// clamped so that ClickHouse never receives a bound it misreads.
+func clampTime(t time.Time) time.Time {
+	return maxTime(schema.MinDateTime, minTime(t, query.LatestTime))
 }
 
 func minTime(a, b time.Time) time.Time {

@@ -7,9 +7,9 @@ FROM (
     WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
 )
 ALL INNER JOIN (
-    SELECT m AS meter_id, toDateTime(l) AS lo, toDateTime(h) AS hi
+    SELECT m AS meter_id, toDateTime(l) AS lo, toDateTime(h) AS hi, toInt64(l) AS lo_s, toInt64(h) AS hi_s
     FROM system.one
     ARRAY JOIN ? AS m, ? AS l, ? AS h
 ) USING meter_id
-WHERE ts >= lo - ? AND ts <= hi + ?
+WHERE toInt64(ts) >= lo_s - ? AND toInt64(ts) <= hi_s + ?
 GROUP BY meter_id, lo, hi
