@@ -25,7 +25,7 @@ const (
 	FailureInput = "input"
 	// FailureTimeRange: a time of the window, of the local days and months it rolls up
 	// into, or of its computed intervals lies outside what the store reads back,
-	// schema.MinDateTime to query.LatestTime.
+	// schema.MinDateTime to schema.LatestTime.
 	FailureTimeRange = "time_range"
 	// FailurePanic: the rule code panicked; the panic was recovered at the window.
 	FailurePanic = "panic"
@@ -90,7 +90,7 @@ type namedTime struct {
 }
 
 // timeRangeFailure returns a time_range Failure naming the first of ts that lies outside
-// what the store reads back (schema.MinDateTime to query.LatestTime), or nil.
+// what the store reads back (schema.MinDateTime to schema.LatestTime), or nil.
 func timeRangeFailure(ts ...namedTime) *Failure {
 	for _, c := range ts {
 		if err := query.CheckTime(c.field, c.t); err != nil {
@@ -103,7 +103,7 @@ func timeRangeFailure(ts ...namedTime) *Failure {
 // rangeFailure returns the time_range Failure of a window whose bounds, or those of the
 // local days and months its roll-ups recompute, lie outside what the store reads back, or
 // nil. Such a window is never given to a query: ClickHouse 18.16 misreads a bound past
-// query.LatestTime or before 1970 (the driver binds times as text), and the batch's
+// schema.LatestTime or before 1970 (the driver binds times as text), and the batch's
 // queries would match nothing.
 func rangeFailure(w window) *Failure {
 	dFrom, dTo := daysOf(w)

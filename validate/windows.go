@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/calendar"
-	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -170,10 +169,10 @@ func slots(from, to time.Time) uint32 {
 }
 
 // clampTime returns t moved into what the store reads back, schema.MinDateTime to
-// query.LatestTime: derived query bounds (a window's start less the maximum gap, …) are
+// schema.LatestTime: derived query bounds (a window's start less the maximum gap, …) are
 // clamped so that ClickHouse never receives a bound it misreads.
 func clampTime(t time.Time) time.Time {
-	return maxTime(schema.MinDateTime, minTime(t, query.LatestTime))
+	return maxTime(schema.MinDateTime, minTime(t, schema.LatestTime))
 }
 
 func minTime(a, b time.Time) time.Time {
