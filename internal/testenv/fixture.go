@@ -5,6 +5,10 @@ import (
 	"time"
 )
 
+// FixtureIngestedAt is when ReadFixture's readings were ingested: the start of the hour a
+// day before the test binary started.
+var FixtureIngestedAt = time.Now().UTC().Truncate(time.Hour).Add(-24 * time.Hour)
+
 // ReadFixture returns the inserts of a small fixture of the read paths and the VEE job,
 // loaded alike into 18.16 and chDB (CompareWithChDB): three meters in two feeders (the
 // registry with an older version of one entry, and a fourth meter without data), two days
@@ -13,6 +17,9 @@ import (
 // delivery of M1, the validated 15m and 1h rows and group roll-ups (fleet "all", feeders
 // F1 and F2) a VEE run would write for them, each also with an older, replaced version so
 // that FINAL matters, three edits, two runs and two failures (M2's resolved, M3's open).
+//
+// The readings are ingested at FixtureIngestedAt (the replay an hour later), a recent time,
+// since readings_arrivals keeps 100 days on servers with TTL.
 func ReadFixture() []Insert {
 	type meter struct{ id, feeder, class string }
 	meters := []meter{{"M1", "F1", "residential"}, {"M2", "F1", "commercial"}, {"M3", "F2", "residential"}}
@@ -53,9 +60,9 @@ func ReadFixture() []Insert {
 			if v.intervals == 0 {
 				continue
 			}
-			readings.Rows = append(readings.Rows, []any{m.id, at(q), reg, uint8(0), day(30, 1)})
+			readings.Rows = append(readings.Rows, []any{m.id, at(q), reg, uint8(0), FixtureIngestedAt})
 			if m.id == "M1" && q > 100 && q <= 110 { // delivered twice
-				replay.Rows = append(replay.Rows, []any{m.id, at(q), reg, uint8(0), day(30, 2)})
+				replay.Rows = append(replay.Rows, []any{m.id, at(q), reg, uint8(0), FixtureIngestedAt.Add(time.Hour)})
 			}
 		}
 	}
