@@ -181,7 +181,7 @@ func GoldenQueries(t testing.TB, dir string, args map[string][][]any) []Query {
 
 // orderedSQL matches a statement whose outermost clause ends in ORDER BY (the pinned
 // statements start their top-level clauses at the beginning of a line).
-var orderedSQL = regexp.MustCompile(`(?m)^ORDER BY [^\n]*(\nLIMIT [^\n]*)?\s*$`)
+var orderedSQL = regexp.MustCompile(`(?m)^ORDER BY [^\n]*(\nLIMIT [^\n]*)?\s*\z`)
 
 // Bind replaces the ? placeholders of sql, in order, with args as SQL literals, the way the
 // driver binds them on the client: strings quoted and escaped, times as toDateTime in UTC,
