@@ -575,6 +575,8 @@ func decodeQualityCursor(s string) (qualityCursor, error) {
 // the group's meters from the registry (FINAL in a subquery, so that a filter never sees
 // an outdated version of a meter); with page set it continues after a meter id and is
 // limited. Parameters: [group_id,] [after, limit,] from, to, [group_id,] [after, limit].
+// Both sides of the join are named: servers since 20.x refuse a joined subquery without
+// an alias (joined_subquery_requires_alias), which 18.16 does not check.
 func qualitySQL(k GroupKind, page bool) string {
 	var conds []string
 	cols := "meter_id"
@@ -600,7 +602,7 @@ func qualitySQL(k GroupKind, page bool) string {
 FROM
 (
     ` + members + `
-)
+) AS members
 ANY LEFT JOIN
 (
     SELECT meter_id, sum(intervals) AS intervals_n, sum(estimated) AS estimated_n, sum(edited) AS edited_n,
@@ -608,7 +610,7 @@ ANY LEFT JOIN
     FROM consumption FINAL
     WHERE resolution = '1h' AND start >= ? AND start < ?` + inMembers + `
     GROUP BY meter_id
-) USING meter_id
+) AS stats USING meter_id
 ORDER BY meter_id`
 }
 

@@ -43,6 +43,8 @@ WHERE meter_id IN (SELECT arrayJoin(?))`
 // than the maximum gap. Parameters: meters, earliest time, latest time (bounding the scan),
 // the span arrays, then the maximum gap in seconds twice. The gap is applied in Int64
 // seconds: DateTime arithmetic would wrap around for a span within the gap of 1970.
+// Both sides of the join are named: servers since 20.x refuse a joined subquery without
+// an alias.
 const anchorsSQL = `SELECT meter_id, lo, hi,
     maxIf(ts, ts < lo), countIf(ts < lo),
     minIf(ts, ts > hi), countIf(ts > hi)
@@ -50,12 +52,12 @@ FROM (
     SELECT meter_id, ts
     FROM readings
     WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
-)
+) AS near
 ALL INNER JOIN (
     SELECT m AS meter_id, toDateTime(l) AS lo, toDateTime(h) AS hi, toInt64(l) AS lo_s, toInt64(h) AS hi_s
     FROM system.one
     ARRAY JOIN ? AS m, ? AS l, ? AS h
-) USING meter_id
+) AS spans USING meter_id
 WHERE toInt64(ts) >= lo_s - ? AND toInt64(ts) <= hi_s + ?
 GROUP BY meter_id, lo, hi`
 
@@ -119,7 +121,10 @@ const FleetID = "all"
 // groupSQL returns the statement that recomputes the roll-ups of one group kind at 15m,
 // 1h and UTC days over [?, ?) from the members' 15m rows. For the fleet, its parameters
 // are computed_at, from, to; for the other kinds, computed_at, from, to and the group ids
-// twice (the ids restrict both the scan and the join).
+// twice (the ids restrict both the scan and the join). Both sides of the join are named,
+// as servers since 20.x require, and it is ALL: the registry side has one row per meter
+// (FINAL), and since 20.x ANY INNER JOIN also keeps only one row per key of the left side,
+// which would roll up one 15-minute row per meter.
 func groupSQL(kind string) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO group_consumption (resolution, group_kind, group_id, start, wh, meters, intervals, expected_intervals, estimated, questionable, computed_at)
@@ -143,12 +148,12 @@ GROUP BY rb, g`)
         FROM consumption FINAL
         WHERE resolution = '15m' AND start >= ? AND start < ?
             AND meter_id IN (SELECT meter_id FROM meters FINAL WHERE ` + kind + ` IN (SELECT arrayJoin(?)))
-    )
-    ANY INNER JOIN (
+    ) AS member_rows
+    ALL INNER JOIN (
         SELECT meter_id, ` + kind + ` AS g
         FROM meters FINAL
         WHERE ` + kind + ` IN (SELECT arrayJoin(?))
-    ) USING meter_id
+    ) AS members USING meter_id
 )
 GROUP BY rb, g`)
 	return b.String()

@@ -6,7 +6,7 @@ SELECT meter_id, intervals_n, estimated_n, edited_n, questionable_n, flagged_n, 
 FROM
 (
     SELECT meter_id FROM (SELECT meter_id, feeder AS gid FROM meters FINAL) WHERE gid = ?
-)
+) AS members
 ANY LEFT JOIN
 (
     SELECT meter_id, sum(intervals) AS intervals_n, sum(estimated) AS estimated_n, sum(edited) AS edited_n,
@@ -15,6 +15,6 @@ ANY LEFT JOIN
     WHERE resolution = '1h' AND start >= ? AND start < ?
       AND meter_id IN (SELECT meter_id FROM (SELECT meter_id, feeder AS gid FROM meters FINAL) WHERE gid = ?)
     GROUP BY meter_id
-) USING meter_id
+) AS stats USING meter_id
 ORDER BY meter_id
 )

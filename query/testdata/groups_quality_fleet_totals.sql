@@ -6,7 +6,7 @@ SELECT meter_id, intervals_n, estimated_n, edited_n, questionable_n, flagged_n, 
 FROM
 (
     SELECT meter_id FROM (SELECT meter_id FROM meters FINAL)
-)
+) AS members
 ANY LEFT JOIN
 (
     SELECT meter_id, sum(intervals) AS intervals_n, sum(estimated) AS estimated_n, sum(edited) AS edited_n,
@@ -14,6 +14,6 @@ ANY LEFT JOIN
     FROM consumption FINAL
     WHERE resolution = '1h' AND start >= ? AND start < ?
     GROUP BY meter_id
-) USING meter_id
+) AS stats USING meter_id
 ORDER BY meter_id
 )

@@ -5,11 +5,11 @@ FROM (
     SELECT meter_id, ts
     FROM readings
     WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
-)
+) AS near
 ALL INNER JOIN (
     SELECT m AS meter_id, toDateTime(l) AS lo, toDateTime(h) AS hi, toInt64(l) AS lo_s, toInt64(h) AS hi_s
     FROM system.one
     ARRAY JOIN ? AS m, ? AS l, ? AS h
-) USING meter_id
+) AS spans USING meter_id
 WHERE toInt64(ts) >= lo_s - ? AND toInt64(ts) <= hi_s + ?
 GROUP BY meter_id, lo, hi

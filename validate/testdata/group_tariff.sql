@@ -10,11 +10,11 @@ FROM (
         FROM consumption FINAL
         WHERE resolution = '15m' AND start >= ? AND start < ?
             AND meter_id IN (SELECT meter_id FROM meters FINAL WHERE tariff IN (SELECT arrayJoin(?)))
-    )
-    ANY INNER JOIN (
+    ) AS member_rows
+    ALL INNER JOIN (
         SELECT meter_id, tariff AS g
         FROM meters FINAL
         WHERE tariff IN (SELECT arrayJoin(?))
-    ) USING meter_id
+    ) AS members USING meter_id
 )
 GROUP BY rb, g
