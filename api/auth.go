@@ -28,11 +28,11 @@ func Roles() []Role {
 	return []Role{RoleAdmin, RoleAnalyst, RoleEditor, RoleIngest, RoleBilling, RoleOperator, RoleSupervisor}
 }
 
-// ParseRole returns the role named s (surrounding spaces ignored), or a FieldError on
+// ParseRole returns the role named exactly s (" admin" is no role), or a FieldError on
 // field "role" whose message names every role of Roles, so that no list of roles is ever
 // written by hand. Callers that know the field's real name re-wrap the message.
 func ParseRole(s string) (Role, error) {
-	r := Role(strings.TrimSpace(s))
+	r := Role(s)
 	if slices.Contains(Roles(), r) {
 		return r, nil
 	}

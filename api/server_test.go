@@ -317,8 +317,12 @@ func TestParseRoleMessage(t *testing.T) {
 		t.Errorf("message of %d bytes repeats the input", len(fe.Message))
 	}
 	for _, r := range Roles() {
-		if got, err := ParseRole(" " + string(r) + " "); err != nil || got != r {
+		if got, err := ParseRole(string(r)); err != nil || got != r {
 			t.Errorf("ParseRole(%q) = %q, %v", r, got, err)
+		}
+		// Roles are matched as given, like every other field of a token request.
+		if got, err := ParseRole(" " + string(r)); err == nil {
+			t.Errorf("ParseRole(%q) = %q, want an error", " "+string(r), got)
 		}
 	}
 }

@@ -84,6 +84,7 @@ func TestNewTokenValidate(t *testing.T) {
 		{"more role entries than roles", NewToken{Name: "x", Roles: append(api.Roles(), "admin")}, "roles", nil, 0},
 		{"a million role entries", NewToken{Name: "x", Roles: make([]api.Role, 1_000_000)}, "roles", nil, 0},
 		{"padded role", NewToken{Name: "x", Roles: []api.Role{api.Role(strings.Repeat(" ", 10000) + "admin")}}, "roles", nil, 0},
+		{"role with a space", NewToken{Name: "x", Roles: []api.Role{" admin"}}, "roles", nil, 0},
 		{"padded ttl", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: strings.Repeat("0", 10000) + "1h"}, "ttl", nil, 0},
 		{"ttl past the store", NewToken{Name: "x", Roles: []api.Role{"admin"}, TTL: "1000000h"}, "ttl", nil, 0}, // 2140: would wrap to 2004
 	} {

@@ -259,12 +259,10 @@ func (s SASL) mechanism() (sasl.Mechanism, error) {
 // password at all is an error here, not in Validate, so that the commands that never reach
 // Kafka (migrate, token) need none.
 func (s SASL) password() (string, error) {
-	switch {
-	case s.Password != "":
-		return s.Password, nil
-	case s.PasswordFile == "":
+	pw, err := credentials.Secret("kafka.sasl.password", s.Password, s.PasswordFile)
+	if errors.Is(err, credentials.ErrNoSecret) {
 		return "", fmt.Errorf("kafka.sasl.password_file: needed for %s (or kafka.sasl.password, e.g. from MH_KAFKA_SASL_PASSWORD); the local services write .services/secrets/kafka-%s.password",
 			s.Mechanism, s.Username)
 	}
-	return credentials.Secret("kafka.sasl.password", s.Password, s.PasswordFile)
+	return pw, err
 }

@@ -123,3 +123,13 @@ func Secret(key, value, file string) (string, error) {
 	}
 	return "", fmt.Errorf("%s: %w", key, ErrNoSecret)
 }
+
+// OptionalSecret is Secret for a secret that may be absent: neither the value nor the file
+// gives "" and no error.
+func OptionalSecret(key, value, file string) (string, error) {
+	s, err := Secret(key, value, file)
+	if errors.Is(err, ErrNoSecret) {
+		return "", nil
+	}
+	return s, err
+}

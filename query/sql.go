@@ -119,11 +119,7 @@ func (c SQLConfig) Validate() error {
 // password returns the analyst user's password: Password, or the first line of
 // PasswordFile; empty when neither is set.
 func (c SQLConfig) password() (string, error) {
-	pw, err := credentials.Secret("sql.password", c.Password, c.PasswordFile)
-	if errors.Is(err, credentials.ErrNoSecret) {
-		return "", nil
-	}
-	return pw, err
+	return credentials.OptionalSecret("sql.password", c.Password, c.PasswordFile)
 }
 
 // ConnectSQL opens the analyst SQL endpoint's own connection pool: to the server and

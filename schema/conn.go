@@ -94,11 +94,7 @@ func (c Config) Validate() error {
 // ReadPassword returns the user's password: Password, or read from PasswordFile; empty
 // when neither is set. An error names the key at fault.
 func (c Config) ReadPassword() (string, error) {
-	pw, err := credentials.Secret("clickhouse.password", c.Password, c.PasswordFile)
-	if errors.Is(err, credentials.ErrNoSecret) {
-		return "", nil
-	}
-	return pw, err
+	return credentials.OptionalSecret("clickhouse.password", c.Password, c.PasswordFile)
 }
 
 // Connect opens a connection pool to cfg.Database and checks it with a ping. The caller

@@ -39,7 +39,7 @@ func cmdToken(ctx context.Context, env *environment, args []string) error {
 		var roles []api.Role
 		fs.Func("role", "a role to grant (repeatable, or comma-separated)", func(s string) error {
 			for r := range strings.SplitSeq(s, ",") {
-				role, err := api.ParseRole(r)
+				role, err := api.ParseRole(strings.TrimSpace(r)) // --role "admin, analyst"
 				if err != nil {
 					return err
 				}

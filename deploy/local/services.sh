@@ -837,16 +837,22 @@ format_kafka_storage() {
 	fi
 	log "Kafka: formatting storage $KAFKA_DATA (cluster id $cid, SCRAM users: $KAFKA_USERS)"
 	# SCRAM credentials live in the metadata log, so the users are created with it. The
-	# passwords are on this short-lived command line only; the output is not echoed
-	# unless formatting fails, and then without them.
-	local out u
-	local -a scram=()
-	for u in $KAFKA_USERS; do
-		scram+=(--add-scram "$KAFKA_SCRAM_MECHANISM=[name=$u,password=$(kafka_password "$u")]")
-	done
+	# passwords never reach a command line (which any local user can read in /proc): the
+	# tool's main class and arguments go to a java argument file of mode 0600, removed
+	# right after. The output is not echoed unless formatting fails, and then without them.
+	local out u status=0 argfile="$KAFKA_DIR/format.args"
 	rm -f "$KAFKA_SCRAM_STAMP" "$KAFKA_ACLS_STAMP"
-	if ! out="$(kafka_tool kafka.tools.StorageTool format --ignore-formatted \
-		--cluster-id "$cid" --config "$KAFKA_DIR/server.properties" "${scram[@]}" 2>&1)"; then
+	(
+		umask 077
+		printf '%s\n' kafka.tools.StorageTool format --ignore-formatted --cluster-id "$cid" \
+			--config "\"$KAFKA_DIR/server.properties\""
+		for u in $KAFKA_USERS; do
+			printf -- '--add-scram\n%s\n' "$KAFKA_SCRAM_MECHANISM=[name=$u,password=$(kafka_password "$u")]"
+		done
+	) >"$argfile"
+	out="$(kafka_tool "@$argfile" 2>&1)" || status=$?
+	rm -f "$argfile"
+	if ((status != 0)); then
 		for u in $KAFKA_USERS; do
 			out="${out//$(kafka_password "$u")/REDACTED}"
 		done
