@@ -15,6 +15,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/credentials"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // Errors of Authenticate. Each wraps api.ErrUnauthenticated, so a request carrying such a
@@ -210,7 +211,9 @@ func zeroNever(t time.Time) any {
 
 // insert appends one row of the token table.
 func (s *Store) insert(ctx context.Context, hash string, t Token, revoked uint8) error {
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.tokens+" (token_id, hash, name, roles, created_at, created_by, expires_at, revoked, revoked_at, revoked_by)")
+	bctx, sent := schema.BatchContext(ctx)
+	defer sent()
+	b, err := s.conn.PrepareBatch(bctx, "INSERT INTO "+s.tokens+" (token_id, hash, name, roles, created_at, created_by, expires_at, revoked, revoked_at, revoked_by)")
 	if err != nil {
 		return fmt.Errorf("auth: prepare token insert: %w", err)
 	}
@@ -395,7 +398,9 @@ func (s *Store) audit(ctx context.Context, at time.Time, actor, action, target s
 	if err != nil {
 		return err
 	}
-	b, err := s.conn.PrepareBatch(ctx, "INSERT INTO "+s.audits+" (at, event_id, actor, action, target, detail)")
+	bctx, sent := schema.BatchContext(ctx)
+	defer sent()
+	b, err := s.conn.PrepareBatch(bctx, "INSERT INTO "+s.audits+" (at, event_id, actor, action, target, detail)")
 	if err != nil {
 		return fmt.Errorf("auth: prepare audit insert: %w", err)
 	}

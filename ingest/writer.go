@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // Writer stores batches of readings. Write returns nil only once the store has accepted
@@ -39,7 +40,9 @@ func (w *ClickHouseWriter) Write(ctx context.Context, cols *Columns) error {
 	if cols.Len() == 0 {
 		return nil
 	}
-	batch, err := w.conn.PrepareBatch(ctx, insertReadings)
+	bctx, sent := schema.BatchContext(ctx)
+	defer sent()
+	batch, err := w.conn.PrepareBatch(bctx, insertReadings)
 	if err != nil {
 		return fmt.Errorf("prepare insert: %w", err)
 	}

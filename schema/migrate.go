@@ -275,7 +275,9 @@ func (m *Migrator) Up(ctx context.Context) (int, error) {
 // record writes mg to the migrations table. It uses a native batch: ClickHouse 18.16 does
 // not accept bound VALUES over the native protocol.
 func (m *Migrator) record(ctx context.Context, mg Migration) error {
-	b, err := m.conn.PrepareBatch(ctx, "INSERT INTO schema_migrations (version, name, checksum, applied_at)")
+	bctx, sent := BatchContext(ctx)
+	defer sent()
+	b, err := m.conn.PrepareBatch(bctx, "INSERT INTO schema_migrations (version, name, checksum, applied_at)")
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,9 @@ func InsertMeters(ctx context.Context, conn driver.Conn, meters []Meter) error {
 	if len(meters) == 0 {
 		return nil
 	}
-	batch, err := conn.PrepareBatch(ctx, "INSERT INTO meters (meter_id, customer_class, feeder, region, tariff, time_zone, life_support, status, updated_at)")
+	bctx, sent := BatchContext(ctx)
+	defer sent()
+	batch, err := conn.PrepareBatch(bctx, "INSERT INTO meters (meter_id, customer_class, feeder, region, tariff, time_zone, life_support, status, updated_at)")
 	if err != nil {
 		return fmt.Errorf("prepare meters insert: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -153,7 +154,9 @@ func (j *Job) AddEdit(ctx context.Context, meterID, author string, req EditReque
 	}
 	e.ID = newID()
 	e.CreatedAt = j.now().UTC().Truncate(time.Second)
-	b, err := j.conn.PrepareBatch(ctx, insertEdit)
+	bctx, sent := schema.BatchContext(ctx)
+	defer sent()
+	b, err := j.conn.PrepareBatch(bctx, insertEdit)
 	if err != nil {
 		return e, false, fmt.Errorf("store edit: %w", err)
 	}

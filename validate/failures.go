@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -274,7 +275,9 @@ func (j *Job) writeFailures(ctx context.Context, runID string, fails []Failure, 
 	for _, o := range open {
 		prev[o.key] = o
 	}
-	b, err := j.conn.PrepareBatch(ctx, insertFailure)
+	bctx, sent := schema.BatchContext(ctx)
+	defer sent()
+	b, err := j.conn.PrepareBatch(bctx, insertFailure)
 	if err != nil {
 		return fmt.Errorf("record vee failures: %w", err)
 	}

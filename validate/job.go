@@ -259,7 +259,9 @@ func (j *Job) step(name string) error {
 }
 
 func (j *Job) recordRun(ctx context.Context, res Result, started time.Time) error {
-	b, err := j.conn.PrepareBatch(ctx, insertRun)
+	bctx, sent := schema.BatchContext(ctx)
+	defer sent()
+	b, err := j.conn.PrepareBatch(bctx, insertRun)
 	if err != nil {
 		return fmt.Errorf("record vee run: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -122,7 +123,9 @@ func (j *Job) insert(ctx context.Context, b *rowBuffer, computedAt time.Time) er
 	if n == 0 {
 		return nil
 	}
-	batch, err := j.conn.PrepareBatch(ctx, insertConsumption)
+	bctx, sent := schema.BatchContext(ctx)
+	defer sent()
+	batch, err := j.conn.PrepareBatch(bctx, insertConsumption)
 	if err != nil {
 		return fmt.Errorf("prepare consumption insert: %w", err)
 	}

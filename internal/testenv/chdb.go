@@ -266,7 +266,9 @@ func (in Insert) SQL() string {
 
 // Load appends the insert's rows to conn in one batch.
 func (in Insert) Load(ctx context.Context, conn driver.Conn) error {
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+in.Table+" ("+strings.Join(in.Columns, ", ")+")")
+	bctx, sent := schema.BatchContext(ctx)
+	defer sent()
+	b, err := conn.PrepareBatch(bctx, "INSERT INTO "+in.Table+" ("+strings.Join(in.Columns, ", ")+")")
 	if err != nil {
 		return err
 	}
