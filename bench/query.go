@@ -23,6 +23,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
@@ -486,7 +487,7 @@ type benchAuth struct{ token string }
 // Authenticate implements api.Authenticator.
 func (a benchAuth) Authenticate(_ context.Context, token string) (api.Principal, error) {
 	if token != a.token {
-		return api.Principal{}, fmt.Errorf("%w: not the bench token", api.ErrUnauthenticated)
+		return api.Principal{}, fmt.Errorf("%w: not the bench token", fault.ErrUnauthenticated)
 	}
 	return api.Principal{Name: "bench", TokenID: "bench", Roles: []api.Role{api.RoleAnalyst}}, nil
 }
