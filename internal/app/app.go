@@ -38,6 +38,9 @@ type Parts struct {
 	Ingest bool
 	// VEELoop runs the VEE job every vee.interval (none when the interval is 0).
 	VEELoop bool
+	// Tokens builds the token store without the API (meterhouse token); the API always
+	// has it.
+	Tokens bool
 	// Authenticator, when set, checks the API's bearer tokens instead of the token store
 	// (bench's one analyst token). The token store and its routes are built all the same.
 	Authenticator api.Authenticator
@@ -115,6 +118,11 @@ func (a *App) build(ctx context.Context) error {
 	if a.vee, err = validate.New(a.cfg.VEE, a.res.ClickHouse, a.log.With("component", "vee")); err != nil {
 		return err
 	}
+	if a.parts.API || a.parts.Tokens {
+		if a.store, err = auth.NewStore(a.cfg.Auth, a.res.ClickHouse, a.cfg.ClickHouse.PrivateDatabase()); err != nil {
+			return err
+		}
+	}
 	switch {
 	case a.parts.API:
 		err = a.buildAPI()
@@ -181,13 +189,9 @@ func (a *App) open(ctx context.Context) error {
 	return nil
 }
 
-// buildAPI builds the token store and the production API server with every component's
-// routes.
+// buildAPI builds the production API server with every component's routes.
 func (a *App) buildAPI() error {
 	var err error
-	if a.store, err = auth.NewStore(a.cfg.Auth, a.res.ClickHouse, a.cfg.ClickHouse.PrivateDatabase()); err != nil {
-		return err
-	}
 	var authn api.Authenticator = a.store
 	if a.parts.Authenticator != nil {
 		authn = a.parts.Authenticator
@@ -256,6 +260,9 @@ func (a *App) newIngester(ctx context.Context, reg prometheus.Registerer) (*inge
 // Server returns the API server (or the public-routes server of HealthListen), nil when
 // the process serves no HTTP. Bench and tests serve its handler themselves.
 func (a *App) Server() *api.Server { return a.server }
+
+// Tokens returns the token store, nil unless the parts are API or Tokens.
+func (a *App) Tokens() *auth.Store { return a.store }
 
 // VEE returns the process's one VEE job.
 func (a *App) VEE() *validate.Job { return a.vee }
