@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // Role names a set of permissions a principal can hold.
@@ -28,7 +29,7 @@ func Roles() []Role {
 	return []Role{RoleAdmin, RoleAnalyst, RoleEditor, RoleIngest, RoleBilling, RoleOperator, RoleSupervisor}
 }
 
-// ParseRole returns the role named exactly s (" admin" is no role), or a FieldError on
+// ParseRole returns the role named exactly s (" admin" is no role), or a fault.FieldError on
 // field "role" whose message names every role of Roles, so that no list of roles is ever
 // written by hand. Callers that know the field's real name re-wrap the message.
 func ParseRole(s string) (Role, error) {
@@ -40,7 +41,7 @@ func ParseRole(s string) (Role, error) {
 	if len(shown) > maxRoleEcho {
 		shown = shown[:maxRoleEcho] + "…"
 	}
-	return "", Invalid("role", "unknown role %q (want one of %s)", shown, RoleList())
+	return "", fault.Invalid("role", "unknown role %q (want one of %s)", shown, RoleList())
 }
 
 // maxRoleEcho bounds how much of an unknown role's text an error message repeats.
@@ -84,7 +85,7 @@ func (p Principal) Allowed(roles []Role) bool {
 func (p Principal) String() string { return p.Name + " (token " + p.TokenID + ")" }
 
 // Authenticator turns the bearer token of a request into its principal. It returns an
-// error wrapping ErrUnauthenticated for a token that is unknown, revoked or expired; any
+// error wrapping fault.ErrUnauthenticated for a token that is unknown, revoked or expired; any
 // other error means it could not decide (the request gets a 503).
 type Authenticator interface {
 	Authenticate(ctx context.Context, token string) (Principal, error)
@@ -112,10 +113,10 @@ func (s *Server) authorize(r Route) echo.MiddlewareFunc {
 		return func(c echo.Context) error {
 			token, ok := bearer(c.Request().Header.Get(echo.HeaderAuthorization))
 			if !ok {
-				return fmt.Errorf("%w: no bearer token; send the header Authorization: Bearer followed by an API token", ErrUnauthenticated)
+				return fmt.Errorf("%w: no bearer token; send the header Authorization: Bearer followed by an API token", fault.ErrUnauthenticated)
 			}
 			if s.auth == nil {
-				return fmt.Errorf("%w: this server has no token store", ErrUnauthenticated)
+				return fmt.Errorf("%w: this server has no token store", fault.ErrUnauthenticated)
 			}
 			p, err := s.auth.Authenticate(c.Request().Context(), token)
 			if err != nil {
@@ -124,7 +125,7 @@ func (s *Server) authorize(r Route) echo.MiddlewareFunc {
 			if !p.Allowed(r.Roles) {
 				s.log.Info("forbidden", "principal", p.String(), "method", r.Method, "route", r.Path)
 				return fmt.Errorf("%w: %s may not use %s %s (it needs one of: %s)",
-					ErrForbidden, p.Name, r.Method, r.Path, joinRoles(append([]Role{RoleAdmin}, r.Roles...)))
+					fault.ErrForbidden, p.Name, r.Method, r.Path, joinRoles(append([]Role{RoleAdmin}, r.Roles...)))
 			}
 			c.Set(principalContextKey, p)
 			c.SetRequest(c.Request().WithContext(WithPrincipal(c.Request().Context(), p)))

@@ -3,79 +3,22 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/meterhouse/meterhouse/fault"
 )
 
-// Domain errors that components return, wrapped with %w, to choose a status code. An
-// error that wraps none of them is a 500 whose details stay in the log.
-var (
-	// ErrInvalid marks a request whose parameters or body are wrong: 400.
-	ErrInvalid = errors.New("invalid request")
-	// ErrUnauthenticated marks a request without a valid credential (none, unknown, revoked
-	// or expired): 401.
-	ErrUnauthenticated = errors.New("unauthenticated")
-	// ErrForbidden marks a principal whose roles do not allow the request: 403.
-	ErrForbidden = errors.New("forbidden")
-	// ErrNotFound marks a request for something that does not exist: 404.
-	ErrNotFound = errors.New("not found")
-	// ErrConflict marks a request that conflicts with the current state: 409.
-	ErrConflict = errors.New("conflict")
-	// ErrLimitExceeded marks a well-formed request that a resource limit stopped (rows read,
-	// memory, time, result size): 422. The message before it says which limit.
-	ErrLimitExceeded = errors.New("limit exceeded")
-	// ErrUnavailable marks a dependency that cannot be reached right now: 503.
-	ErrUnavailable = errors.New("service unavailable")
-	// ErrTooManyRequests marks a request refused because a concurrency limit is reached:
-	// 429, with a Retry-After header when the error is a *TooManyRequestsError.
-	ErrTooManyRequests = errors.New("too many requests")
-)
-
-// TooManyRequestsError is an ErrTooManyRequests that says which limit was reached and
-// when to retry.
-type TooManyRequestsError struct {
-	// Message says which limit was reached, naming its configuration key, for the client.
-	Message string
-	// RetryAfter is how long the client should wait before retrying; the Retry-After
-	// header carries it in whole seconds, rounded up, at least 1.
-	RetryAfter time.Duration
-}
-
-// Error returns the message.
-func (e *TooManyRequestsError) Error() string { return e.Message }
-
-// Unwrap makes errors.Is(err, ErrTooManyRequests) true.
-func (e *TooManyRequestsError) Unwrap() error { return ErrTooManyRequests }
-
-// retryAfterSeconds is the Retry-After header value of e: whole seconds, at least 1.
-func (e *TooManyRequestsError) retryAfterSeconds() string {
+// retryAfterSeconds is the Retry-After header value of e: whole seconds, rounded up, at
+// least 1.
+func retryAfterSeconds(e *fault.TooManyRequestsError) string {
 	s := int64((e.RetryAfter + time.Second - 1) / time.Second)
 	return strconv.FormatInt(max(s, 1), 10)
 }
-
-// FieldError is an ErrInvalid that names the request field at fault.
-type FieldError struct {
-	// Field names the query parameter, path parameter or body field.
-	Field string
-	// Message says what is wrong with it, for the client.
-	Message string
-}
-
-// Invalid returns a FieldError for field with a formatted message.
-func Invalid(field, format string, args ...any) error {
-	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
-}
-
-// Error formats the error as "field: message".
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
-
-// Unwrap makes errors.Is(err, ErrInvalid) true.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // ErrorBody is the JSON body of every error response.
 type ErrorBody struct {
@@ -96,7 +39,8 @@ type ErrorDetail struct {
 	Field string `json:"field,omitempty"`
 }
 
-// handleError is the one place errors become responses. Messages of 5xx errors are
+// handleError is the one place errors become responses: it maps the kinds of failure of
+// package fault, wrapped by components, to status codes. Messages of 5xx errors are
 // generic: their details (SQL, addresses) go to the log, not to the client.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
@@ -113,8 +57,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 		c.Response().Header().Set("WWW-Authenticate", `Bearer realm="meterhouse"`)
 	case status == http.StatusTooManyRequests:
 		retry := "1"
-		if tm := (*TooManyRequestsError)(nil); errors.As(err, &tm) {
-			retry = tm.retryAfterSeconds()
+		if tm := (*fault.TooManyRequestsError)(nil); errors.As(err, &tm) {
+			retry = retryAfterSeconds(tm)
 		}
 		c.Response().Header().Set("Retry-After", retry)
 	}
@@ -134,32 +78,32 @@ const StatusClientClosedRequest = 499
 
 // classify maps err to a status and body. Only 4xx errors pass their message on.
 func classify(err error, c echo.Context) (int, ErrorBody) {
-	var fe *FieldError
+	var fe *fault.FieldError
 	var he *echo.HTTPError
 	switch {
 	case errors.As(err, &fe):
 		return http.StatusBadRequest, ErrorBody{ErrorDetail{Code: "invalid_parameter", Message: fe.Message, Field: fe.Field}}
-	case errors.Is(err, ErrInvalid):
+	case errors.Is(err, fault.ErrInvalid):
 		return http.StatusBadRequest, ErrorBody{ErrorDetail{Code: "invalid_request", Message: err.Error()}}
-	case errors.Is(err, ErrUnauthenticated):
+	case errors.Is(err, fault.ErrUnauthenticated):
 		return http.StatusUnauthorized, ErrorBody{ErrorDetail{Code: "unauthorized", Message: err.Error()}}
-	case errors.Is(err, ErrForbidden):
+	case errors.Is(err, fault.ErrForbidden):
 		return http.StatusForbidden, ErrorBody{ErrorDetail{Code: "forbidden", Message: err.Error()}}
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, fault.ErrNotFound):
 		return http.StatusNotFound, ErrorBody{ErrorDetail{Code: "not_found", Message: err.Error()}}
-	case errors.Is(err, ErrConflict):
+	case errors.Is(err, fault.ErrConflict):
 		return http.StatusConflict, ErrorBody{ErrorDetail{Code: "conflict", Message: err.Error()}}
-	case errors.Is(err, ErrLimitExceeded):
+	case errors.Is(err, fault.ErrLimitExceeded):
 		return http.StatusUnprocessableEntity, ErrorBody{ErrorDetail{Code: "limit_exceeded",
-			Message: strings.TrimSuffix(err.Error(), ": "+ErrLimitExceeded.Error())}}
-	case errors.Is(err, ErrTooManyRequests):
+			Message: strings.TrimSuffix(err.Error(), ": "+fault.ErrLimitExceeded.Error())}}
+	case errors.Is(err, fault.ErrTooManyRequests):
 		return http.StatusTooManyRequests, ErrorBody{ErrorDetail{Code: "too_many_requests",
-			Message: strings.TrimSuffix(err.Error(), ": "+ErrTooManyRequests.Error())}}
+			Message: strings.TrimSuffix(err.Error(), ": "+fault.ErrTooManyRequests.Error())}}
 	case errors.Is(err, context.Canceled) && errors.Is(c.Request().Context().Err(), context.Canceled):
 		return StatusClientClosedRequest, ErrorBody{ErrorDetail{Code: "client_closed_request", Message: "the client closed the request"}}
 	case errors.Is(err, context.DeadlineExceeded) && c.Request().Context().Err() != nil:
 		return http.StatusServiceUnavailable, ErrorBody{ErrorDetail{Code: "timeout", Message: "the request took longer than the server allows"}}
-	case errors.Is(err, ErrUnavailable):
+	case errors.Is(err, fault.ErrUnavailable):
 		return http.StatusServiceUnavailable, ErrorBody{ErrorDetail{Code: "unavailable", Message: "a backing service is unavailable; retry later"}}
 	case errors.As(err, &he):
 		msg := http.StatusText(he.Code)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // TestTooManyRequests checks that a concurrency refusal becomes a 429 with the JSON error
@@ -17,12 +18,12 @@ import (
 // whole seconds, rounded up, however the error is wrapped.
 func TestTooManyRequests(t *testing.T) {
 	srv, hs := newTestServer(t, DefaultConfig(), WithAuthenticator(tokens{"t": {Name: "t", Roles: []Role{RoleAnalyst}}}))
-	limit := &TooManyRequestsError{Message: "4 analyst queries are running (sql.max_concurrent); retry later", RetryAfter: 1500 * time.Millisecond}
+	limit := &fault.TooManyRequestsError{Message: "4 analyst queries are running (sql.max_concurrent); retry later", RetryAfter: 1500 * time.Millisecond}
 	for name, err := range map[string]error{
 		"typed":   limit,
 		"wrapped": fmt.Errorf("run analyst sql: %w", limit),
-		"plain":   fmt.Errorf("the queue is full: %w", ErrTooManyRequests),
-		"short":   &TooManyRequestsError{Message: "busy (sql.max_concurrent)", RetryAfter: time.Millisecond},
+		"plain":   fmt.Errorf("the queue is full: %w", fault.ErrTooManyRequests),
+		"short":   &fault.TooManyRequestsError{Message: "busy (sql.max_concurrent)", RetryAfter: time.Millisecond},
 	} {
 		if err := srv.Handle(Route{Method: http.MethodPost, Path: "/busy/" + name, Summary: name, Roles: []Role{RoleAnalyst},
 			Handler: func(echo.Context) error { return err }}); err != nil {
@@ -47,8 +48,8 @@ func TestTooManyRequests(t *testing.T) {
 			}
 		})
 	}
-	if !errors.Is(limit, ErrTooManyRequests) {
-		t.Error("TooManyRequestsError does not wrap ErrTooManyRequests")
+	if !errors.Is(limit, fault.ErrTooManyRequests) {
+		t.Error("fault.TooManyRequestsError does not wrap fault.ErrTooManyRequests")
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // Param documents one path or query parameter of a route.
@@ -121,10 +122,10 @@ func decodeParams(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			d, err := url.PathUnescape(v)
 			if err != nil {
-				return Invalid(name, "%q is not a valid percent-encoded path segment", v)
+				return fault.Invalid(name, "%q is not a valid percent-encoded path segment", v)
 			}
 			if name != "*" && strings.Contains(d, "/") {
-				return Invalid(name, "%q: a path parameter cannot hold '/' (%%2F)", d)
+				return fault.Invalid(name, "%q: a path parameter cannot hold '/' (%%2F)", d)
 			}
 			decoded[i] = d
 		}

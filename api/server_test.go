@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -27,7 +28,7 @@ func (ts tokens) Authenticate(_ context.Context, token string) (Principal, error
 	}
 	p, ok := ts[token]
 	if !ok {
-		return Principal{}, fmt.Errorf("%w: unknown token", ErrUnauthenticated)
+		return Principal{}, fmt.Errorf("%w: unknown token", fault.ErrUnauthenticated)
 	}
 	return p, nil
 }
@@ -153,11 +154,11 @@ func TestErrors(t *testing.T) {
 	cfg.RequestTimeout = 50 * time.Millisecond
 	srv, hs := newTestServer(t, cfg, WithAuthenticator(tokens{"t": {Name: "t", Roles: []Role{RoleAnalyst}}}))
 	handlers := map[string]error{
-		"field":       Invalid("from", "%q is not a time", "x"),
-		"invalid":     fmt.Errorf("%w: from after to", ErrInvalid),
-		"notfound":    fmt.Errorf("meter MTR-1: %w", ErrNotFound),
-		"conflict":    fmt.Errorf("%w: already revoked", ErrConflict),
-		"unavailable": fmt.Errorf("%w: dial tcp 10.0.0.1:9000: refused", ErrUnavailable),
+		"field":       fault.Invalid("from", "%q is not a time", "x"),
+		"invalid":     fmt.Errorf("%w: from after to", fault.ErrInvalid),
+		"notfound":    fmt.Errorf("meter MTR-1: %w", fault.ErrNotFound),
+		"conflict":    fmt.Errorf("%w: already revoked", fault.ErrConflict),
+		"unavailable": fmt.Errorf("%w: dial tcp 10.0.0.1:9000: refused", fault.ErrUnavailable),
 		"internal":    errors.New("code: 62, message: Syntax error: SELECT secret FROM t"),
 		"panic":       nil,
 	}
@@ -304,9 +305,9 @@ func newTestCounter() prometheus.Counter {
 // editor) and does not repeat a long input.
 func TestParseRoleMessage(t *testing.T) {
 	_, err := ParseRole("root" + strings.Repeat("x", 10000))
-	var fe *FieldError
-	if !errors.As(err, &fe) || !errors.Is(err, ErrInvalid) {
-		t.Fatalf("err = %v, want a FieldError", err)
+	var fe *fault.FieldError
+	if !errors.As(err, &fe) || !errors.Is(err, fault.ErrInvalid) {
+		t.Fatalf("err = %v, want a fault.FieldError", err)
 	}
 	for _, r := range Roles() {
 		if !strings.Contains(fe.Message, string(r)) {

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // Register adds the admin-only token and audit routes to srv.
@@ -87,9 +88,9 @@ func (s *Store) handleCreate(c echo.Context) error {
 			return echo.ErrStatusRequestEntityTooLarge
 		}
 		if errors.Is(err, io.EOF) {
-			return api.Invalid("body", "a JSON object with name and roles is required")
+			return fault.Invalid("body", "a JSON object with name and roles is required")
 		}
-		return api.Invalid("body", "not a token request: %v", err)
+		return fault.Invalid("body", "not a token request: %v", err)
 	}
 	secret, t, err := s.Create(c.Request().Context(), actor(c), req)
 	if err != nil {
@@ -130,7 +131,7 @@ func (s *Store) handleAudit(c echo.Context) error {
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 10000 {
-			return api.Invalid("limit", "%q: want an integer from 1 to 10000", v)
+			return fault.Invalid("limit", "%q: want an integer from 1 to 10000", v)
 		}
 		limit = n
 	}

@@ -15,18 +15,19 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/credentials"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
-// Errors of Authenticate. Each wraps api.ErrUnauthenticated, so a request carrying such a
+// Errors of Authenticate. Each wraps fault.ErrUnauthenticated, so a request carrying such a
 // token gets a 401.
 var (
 	// ErrUnknownToken means no token has the presented text.
-	ErrUnknownToken = fmt.Errorf("%w: unknown token", api.ErrUnauthenticated)
+	ErrUnknownToken = fmt.Errorf("%w: unknown token", fault.ErrUnauthenticated)
 	// ErrRevoked means the token was revoked.
-	ErrRevoked = fmt.Errorf("%w: token revoked", api.ErrUnauthenticated)
+	ErrRevoked = fmt.Errorf("%w: token revoked", fault.ErrUnauthenticated)
 	// ErrExpired means the token's lifetime is over.
-	ErrExpired = fmt.Errorf("%w: token expired", api.ErrUnauthenticated)
+	ErrExpired = fmt.Errorf("%w: token expired", fault.ErrUnauthenticated)
 )
 
 // Config configures tokens.
@@ -173,7 +174,7 @@ const (
 
 // Create issues a token for req on behalf of actor (who appears in the audit trail) and
 // returns its text, which is never stored and cannot be shown again, and its record. An
-// invalid request is an api.FieldError naming the field.
+// invalid request is an fault.FieldError naming the field.
 func (s *Store) Create(ctx context.Context, actor string, req NewToken) (string, Token, error) {
 	now := s.now().UTC().Truncate(time.Second)
 	roles, expires, err := req.validate(s.cfg.TokenTTL, now)
@@ -287,7 +288,7 @@ func (s *Store) List(ctx context.Context) ([]Token, error) {
 	return ts, err
 }
 
-// Get returns the token with public id id, or an error wrapping api.ErrNotFound.
+// Get returns the token with public id id, or an error wrapping fault.ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (Token, error) {
 	t, _, err := s.get(ctx, id)
 	return t, err
@@ -299,13 +300,13 @@ func (s *Store) get(ctx context.Context, id string) (Token, string, error) {
 		return Token{}, "", err
 	}
 	if len(ts) == 0 {
-		return Token{}, "", fmt.Errorf("%w: no token with id %q", api.ErrNotFound, id)
+		return Token{}, "", fmt.Errorf("%w: no token with id %q", fault.ErrNotFound, id)
 	}
 	return ts[0], hashes[0], nil
 }
 
 // Revoke revokes the token with public id id on behalf of actor and returns its record.
-// It returns an error wrapping api.ErrNotFound for an unknown id and api.ErrConflict for a
+// It returns an error wrapping fault.ErrNotFound for an unknown id and fault.ErrConflict for a
 // token already revoked. The revocation takes effect at once in this process and within
 // auth.cache_ttl in others.
 func (s *Store) Revoke(ctx context.Context, actor, id string) (Token, error) {
@@ -314,7 +315,7 @@ func (s *Store) Revoke(ctx context.Context, actor, id string) (Token, error) {
 		return Token{}, err
 	}
 	if t.Status == StatusRevoked {
-		return t, fmt.Errorf("%w: token %s is already revoked (at %s by %s)", api.ErrConflict, id, t.RevokedAt.Format(time.RFC3339), t.RevokedBy)
+		return t, fmt.Errorf("%w: token %s is already revoked (at %s by %s)", fault.ErrConflict, id, t.RevokedAt.Format(time.RFC3339), t.RevokedBy)
 	}
 	now := s.now().UTC().Truncate(time.Second)
 	if err := s.audit(ctx, now, actor, ActionTokenRevoke, id, map[string]any{"name": t.Name, "roles": t.Roles}); err != nil {
@@ -332,9 +333,9 @@ func (s *Store) Revoke(ctx context.Context, actor, id string) (Token, error) {
 }
 
 // Authenticate returns the principal of an active token. It implements api.Authenticator:
-// an unknown, revoked or expired token is an error wrapping api.ErrUnauthenticated (one of
+// an unknown, revoked or expired token is an error wrapping fault.ErrUnauthenticated (one of
 // ErrUnknownToken, ErrRevoked, ErrExpired); a store that cannot be read is an error
-// wrapping api.ErrUnavailable.
+// wrapping fault.ErrUnavailable.
 func (s *Store) Authenticate(ctx context.Context, secret string) (api.Principal, error) {
 	if !WellFormed(secret) {
 		return api.Principal{}, ErrUnknownToken
@@ -349,7 +350,7 @@ func (s *Store) Authenticate(ctx context.Context, secret string) (api.Principal,
 	if !ok || !now.Before(c.until) {
 		ts, _, err := s.scan(ctx, "WHERE hash = ?", hash)
 		if err != nil {
-			return api.Principal{}, fmt.Errorf("%w: %w", api.ErrUnavailable, err)
+			return api.Principal{}, fmt.Errorf("%w: %w", fault.ErrUnavailable, err)
 		}
 		if len(ts) == 0 {
 			return api.Principal{}, ErrUnknownToken

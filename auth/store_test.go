@@ -9,6 +9,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 )
 
@@ -54,7 +55,7 @@ func TestStoreLifecycle(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := store.Authenticate(ctx, tc.secret)
-			if !errors.Is(err, tc.want) || !errors.Is(err, api.ErrUnauthenticated) {
+			if !errors.Is(err, tc.want) || !errors.Is(err, fault.ErrUnauthenticated) {
 				t.Fatalf("Authenticate = %v, want %v", err, tc.want)
 			}
 		})
@@ -77,10 +78,10 @@ func TestStoreLifecycle(t *testing.T) {
 			t.Fatalf("Authenticate revoked = %v, want ErrRevoked", err)
 		}
 	}
-	if _, err := store.Revoke(ctx, "cli:alice", tok.ID); !errors.Is(err, api.ErrConflict) {
+	if _, err := store.Revoke(ctx, "cli:alice", tok.ID); !errors.Is(err, fault.ErrConflict) {
 		t.Fatalf("second Revoke = %v, want ErrConflict", err)
 	}
-	if _, err := store.Revoke(ctx, "cli:alice", "0000000000000000"); !errors.Is(err, api.ErrNotFound) {
+	if _, err := store.Revoke(ctx, "cli:alice", "0000000000000000"); !errors.Is(err, fault.ErrNotFound) {
 		t.Fatalf("Revoke unknown = %v, want ErrNotFound", err)
 	}
 	got, err := store.Get(ctx, tok.ID)

@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -147,24 +148,24 @@ func validName(name string) string {
 // (zero for never), given the default lifetime and now.
 func (n NewToken) validate(defaultTTL time.Duration, now time.Time) ([]api.Role, time.Time, error) {
 	if msg := validName(n.Name); msg != "" {
-		return nil, time.Time{}, api.Invalid("name", "%s", msg)
+		return nil, time.Time{}, fault.Invalid("name", "%s", msg)
 	}
 	if len(n.Roles) == 0 {
-		return nil, time.Time{}, api.Invalid("roles", "at least one role is required")
+		return nil, time.Time{}, fault.Invalid("roles", "at least one role is required")
 	}
 	if len(n.Roles) > len(api.Roles()) {
-		return nil, time.Time{}, api.Invalid("roles", "%d entries; want at most %d (one of each of %s)", len(n.Roles), len(api.Roles()), api.RoleList())
+		return nil, time.Time{}, fault.Invalid("roles", "%d entries; want at most %d (one of each of %s)", len(n.Roles), len(api.Roles()), api.RoleList())
 	}
 	var roles []api.Role
 	for _, r := range n.Roles {
 		if len(r) > maxRoleLen {
-			return nil, time.Time{}, api.Invalid("roles", "a role of %d bytes; want one of %s", len(r), api.RoleList())
+			return nil, time.Time{}, fault.Invalid("roles", "a role of %d bytes; want one of %s", len(r), api.RoleList())
 		}
 		role, err := api.ParseRole(string(r))
 		if err != nil {
-			var fe *api.FieldError
+			var fe *fault.FieldError
 			if errors.As(err, &fe) {
-				return nil, time.Time{}, api.Invalid("roles", "%s", fe.Message)
+				return nil, time.Time{}, fault.Invalid("roles", "%s", fe.Message)
 			}
 			return nil, time.Time{}, err
 		}
@@ -173,7 +174,7 @@ func (n NewToken) validate(defaultTTL time.Duration, now time.Time) ([]api.Role,
 		}
 	}
 	if len(n.TTL) > maxTTLLen {
-		return nil, time.Time{}, api.Invalid("ttl", "%d bytes; want a positive duration like 720h, or never", len(n.TTL))
+		return nil, time.Time{}, fault.Invalid("ttl", "%d bytes; want a positive duration like 720h, or never", len(n.TTL))
 	}
 	ttl := defaultTTL
 	switch n.TTL {
@@ -183,7 +184,7 @@ func (n NewToken) validate(defaultTTL time.Duration, now time.Time) ([]api.Role,
 	default:
 		d, err := time.ParseDuration(n.TTL)
 		if err != nil || d <= 0 {
-			return nil, time.Time{}, api.Invalid("ttl", "%q: want a positive duration like 720h, or never", n.TTL)
+			return nil, time.Time{}, fault.Invalid("ttl", "%q: want a positive duration like 720h, or never", n.TTL)
 		}
 		ttl = d
 	}
@@ -192,7 +193,7 @@ func (n NewToken) validate(defaultTTL time.Duration, now time.Time) ([]api.Role,
 	}
 	exp := now.Add(ttl).Truncate(time.Second)
 	if exp.After(schema.LatestTime) { // a DateTime would wrap it around into the past
-		return nil, time.Time{}, api.Invalid("ttl", "%q: the token would expire after %s, the latest time the store holds; use never",
+		return nil, time.Time{}, fault.Invalid("ttl", "%q: the token would expire after %s, the latest time the store holds; use never",
 			n.TTL, schema.LatestTime.Format(time.RFC3339))
 	}
 	return roles, exp, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 func TestNewSecret(t *testing.T) {
@@ -91,7 +92,7 @@ func TestNewTokenValidate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			roles, expires, err := tc.req.validate(24*time.Hour, now)
 			if tc.field != "" {
-				var fe *api.FieldError
+				var fe *fault.FieldError
 				if !errors.As(err, &fe) || fe.Field != tc.field {
 					t.Fatalf("err = %v, want a FieldError on %s", err, tc.field)
 				}
@@ -121,7 +122,7 @@ func TestNewTokenValidate(t *testing.T) {
 // editor), from the one list of roles.
 func TestUnknownRoleMessage(t *testing.T) {
 	_, _, err := NewToken{Name: "x", Roles: []api.Role{"root"}}.validate(time.Hour, time.Now())
-	var fe *api.FieldError
+	var fe *fault.FieldError
 	if !errors.As(err, &fe) || fe.Field != "roles" {
 		t.Fatalf("err = %v, want a FieldError on roles", err)
 	}

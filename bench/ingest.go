@@ -122,6 +122,14 @@ func (c ingestConfig) Validate() error {
 	return c.Ingest.Validate()
 }
 
+// localKafkaSecret points k at the local services' password file of its SASL user (in
+// servicesDir) when k names no password.
+func localKafkaSecret(k *broker.Config, servicesDir string) {
+	if k.SASL.Mechanism != "" && k.SASL.Password == "" && k.SASL.PasswordFile == "" {
+		k.SASL.PasswordFile = filepath.Join(servicesDir, "secrets", "kafka-"+k.SASL.Username+".password")
+	}
+}
+
 // parseIngestFlags returns the configuration of args.
 func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 	cfg := ingestConfig{ClickHouse: clickHouseFromEnv(), Ingest: benchIngestDefaults()}
@@ -178,9 +186,7 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 		cfg.CeilingClients = append(cfg.CeilingClients, n)
 	}
 	cfg.Kafka.Brokers = splitList(*brokers)
-	if cfg.Kafka.SASL.Mechanism != "" && cfg.Kafka.SASL.Password == "" && cfg.Kafka.SASL.PasswordFile == "" {
-		cfg.Kafka.SASL.PasswordFile = filepath.Join(*servicesDir, "secrets", "kafka-"+cfg.Kafka.SASL.Username+".password")
-	}
+	localKafkaSecret(&cfg.Kafka, *servicesDir)
 	cfg.Formats = splitList(*formats)
 	cfg.ClickHouse.MaxOpenConns = cfg.Ingest.Consumers + 2
 	if *servicesDir != "" {

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -23,7 +24,9 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/api"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/config"
+	"github.com/meterhouse/meterhouse/fault"
+	"github.com/meterhouse/meterhouse/internal/app"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 	"github.com/meterhouse/meterhouse/validate"
@@ -188,15 +191,11 @@ func groupDaysStart(to time.Time, days int) time.Time {
 	return to.UTC().Truncate(24*time.Hour).AddDate(0, 0, -days)
 }
 
-// validateDays writes the fleet's registry and runs the VEE job over the readings from
-// an hour before from (the registers the first intervals start from) to to, which fills
-// the validated consumption and the group load curves of those days.
-func validateDays(ctx context.Context, conn driver.Conn, meters int, from, to time.Time, log *slog.Logger, stderr io.Writer) error {
+// validateDays writes the fleet's registry and runs job, the process's VEE job, over the
+// readings from an hour before from (the registers the first intervals start from) to
+// to, which fills the validated consumption and the group load curves of those days.
+func validateDays(ctx context.Context, conn driver.Conn, job *validate.Job, meters int, from, to time.Time, stderr io.Writer) error {
 	if err := schema.InsertMeters(ctx, conn, registry(meters, time.Now())); err != nil {
-		return err
-	}
-	job, err := validate.New(validate.DefaultConfig(), conn, log)
-	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "query: running the VEE job from %s (fills the group load curves)\n", from.Format(time.RFC3339))
@@ -352,12 +351,20 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 		defer cleanup()
+	}
+	rep.Database = chcfg.Database
+	a, token, err := newApp(ctx, chcfg, conn, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if cfg.Database == "" {
 		start := time.Now()
 		if to, err = load(ctx, conn, chcfg.Database, cfg, stderr); err != nil {
 			return err
 		}
 		if cfg.GroupDays > 0 {
-			if err := validateDays(ctx, conn, cfg.Meters, groupDaysStart(to, cfg.GroupDays), to, log, stderr); err != nil {
+			if err := validateDays(ctx, conn, a.VEE(), cfg.Meters, groupDaysStart(to, cfg.GroupDays), to, stderr); err != nil {
 				return err
 			}
 		}
@@ -367,9 +374,8 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			fmt.Fprintf(stderr, "kept database %s: rerun with --database %s\n", chcfg.Database, chcfg.Database)
 		}
 	}
-	rep.Database = chcfg.Database
 
-	base, token, stop, err := serveAPI(ctx, conn, log)
+	base, stop, err := serveAPI(ctx, a.Server())
 	if err != nil {
 		return err
 	}
@@ -486,46 +492,59 @@ type benchAuth struct{ token string }
 // Authenticate implements api.Authenticator.
 func (a benchAuth) Authenticate(_ context.Context, token string) (api.Principal, error) {
 	if token != a.token {
-		return api.Principal{}, fmt.Errorf("%w: not the bench token", api.ErrUnauthenticated)
+		return api.Principal{}, fmt.Errorf("%w: not the bench token", fault.ErrUnauthenticated)
 	}
 	return api.Principal{Name: "bench", TokenID: "bench", Roles: []api.Role{api.RoleAnalyst}}, nil
 }
 
-// serveAPI serves the production API (api.Server with the query routes) on a free port of
-// 127.0.0.1 and returns its base URL, a token it accepts and a function that stops it.
-func serveAPI(ctx context.Context, conn driver.Conn, log *slog.Logger) (string, string, func(), error) {
-	var tok [16]byte
-	_, _ = crand.Read(tok[:])
-	token := hex.EncodeToString(tok[:])
-	acfg := api.DefaultConfig()
-	acfg.AccessLog = false
-	srv, err := api.New(acfg, log, api.WithAuthenticator(benchAuth{token: token}))
+// newApp builds the production components (package app, as serve does) over conn, the
+// bench's database, with the configuration the server reads from its defaults and MH_*
+// environment (the local services' Kafka secret by default, as bench ingest). Only the
+// authentication differs: the API accepts one random token, as an
+// analyst, and nothing else (the token store is built with a random secret and issues
+// no token). The analyst SQL endpoint runs on conn too, since the analyst user may read
+// the platform database only, not the bench's; bench does not measure it.
+func newApp(ctx context.Context, ch schema.Config, conn driver.Conn, log *slog.Logger) (*app.App, string, error) {
+	cfg, err := config.Load("", os.Environ())
 	if err != nil {
-		return "", "", nil, err
+		return nil, "", err
 	}
-	q, err := query.New(query.DefaultConfig(), conn)
+	cfg.ClickHouse = ch
+	localKafkaSecret(&cfg.Kafka, defaultServicesDir())
+	cfg.API.AccessLog = false
+	cfg.Auth.Secret, cfg.Auth.SecretFile = randomHex(), ""
+	token := randomHex()
+	a, err := app.New(ctx, cfg, log, app.Resources{ClickHouse: conn, AnalystSQL: conn},
+		app.Parts{API: true, Authenticator: benchAuth{token: token}})
 	if err != nil {
-		return "", "", nil, err
+		return nil, "", err
 	}
-	if err := q.Register(srv); err != nil {
-		return "", "", nil, err
-	}
-	if err := q.RegisterAnalytics(srv); err != nil {
-		return "", "", nil, err
-	}
+	return a, token, nil
+}
+
+// randomHex returns 16 random bytes in hex.
+func randomHex() string {
+	var b [16]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// serveAPI serves srv on a free port of 127.0.0.1 and returns its base URL and a
+// function that stops it, draining in-flight requests.
+func serveAPI(ctx context.Context, srv *api.Server) (string, func(), error) {
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", "", nil, fmt.Errorf("bench query: listen: %w", err)
+		return "", nil, fmt.Errorf("bench query: listen: %w", err)
 	}
-	hs := &http.Server{Handler: srv.Echo(), ReadTimeout: acfg.ReadTimeout, WriteTimeout: acfg.WriteTimeout}
-	go hs.Serve(ln) //nolint:errcheck // ends with ErrServerClosed when stopped
+	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(sctx, ln) }()
 	stop := func() {
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(sctx) //nolint:errcheck // best effort at the end of a run
+		cancel()
+		<-done // best effort at the end of a run
 	}
-	return "http://" + ln.Addr().String(), token, stop, nil
+	return "http://" + ln.Addr().String(), stop, nil
 }
 
 // measureScenario runs sc with n concurrent clients for cfg.Warmup and then cfg.Duration,

@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
@@ -264,7 +265,7 @@ func (h *HTTPHandler) readError(err error) error {
 	if he, ok := errors.AsType[*echo.HTTPError](err); ok && he.Code == http.StatusRequestEntityTooLarge {
 		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, "request body larger than api.body_limit")
 	}
-	return fmt.Errorf("%w: reading the body: %w", api.ErrInvalid, err)
+	return fmt.Errorf("%w: reading the body: %w", fault.ErrInvalid, err)
 }
 
 // readBody reads a whole body (an Arrow stream, which is decoded in place) into st.body;
@@ -274,13 +275,13 @@ func (h *HTTPHandler) readBody(st *httpState, body io.Reader) error {
 		return h.readError(err)
 	}
 	if st.body.Len() == 0 {
-		return api.Invalid("body", "empty; want readings")
+		return fault.Invalid("body", "empty; want readings")
 	}
 	return nil
 }
 
 func (h *HTTPHandler) tooMany() error {
-	return api.Invalid("body", "more than %d readings; at most %d per request (http_ingest.max_readings)", h.cfg.MaxReadings, h.cfg.MaxReadings)
+	return fault.Invalid("body", "more than %d readings; at most %d per request (http_ingest.max_readings)", h.cfg.MaxReadings, h.cfg.MaxReadings)
 }
 
 func (st *httpState) refuse(i int, meterID []byte, r Reject) {
@@ -295,11 +296,11 @@ func (h *HTTPHandler) decodeArray(st *httpState, now time.Time) error {
 	c, err := skipSpace(br)
 	switch {
 	case err == io.EOF:
-		return api.Invalid("body", "empty; want readings")
+		return fault.Invalid("body", "empty; want readings")
 	case err != nil:
 		return h.readError(err)
 	case c != '[':
-		return api.Invalid("body", "want a JSON array of readings, got %s", jsonKind(c))
+		return fault.Invalid("body", "want a JSON array of readings, got %s", jsonKind(c))
 	}
 	if c, err = skipSpace(br); err == nil && c != ']' {
 		err = br.UnreadByte()
@@ -314,13 +315,13 @@ func (h *HTTPHandler) decodeArray(st *httpState, now time.Time) error {
 		st.elem, err = readValue(br, st.elem[:0], maxReadingBytes)
 		switch {
 		case errors.Is(err, errElementTooLong):
-			return api.Invalid("body", "element %d: %v; a reading is far shorter", i, err)
+			return fault.Invalid("body", "element %d: %v; a reading is far shorter", i, err)
 		case err != nil:
 			return h.syntaxError(err, fmt.Sprintf("in element %d", i))
 		}
 		v, err := st.parser.ParseBytes(st.elem)
 		if err != nil {
-			return api.Invalid("body", "malformed JSON in element %d: %v", i, err)
+			return fault.Invalid("body", "malformed JSON in element %d: %v", i, err)
 		}
 		if r, ok := st.json.decodeValue(nil, v, now, &st.cols); !ok {
 			st.refuse(i, v.GetStringBytes("meter_id"), r)
@@ -329,12 +330,12 @@ func (h *HTTPHandler) decodeArray(st *httpState, now time.Time) error {
 			return h.syntaxError(err, fmt.Sprintf("after element %d", i))
 		}
 		if c != ',' && c != ']' {
-			return api.Invalid("body", "malformed JSON: want , or ] after element %d, got %q", i, c)
+			return fault.Invalid("body", "malformed JSON: want , or ] after element %d, got %q", i, c)
 		}
 	}
 	switch _, err := skipSpace(br); {
 	case err == nil:
-		return api.Invalid("body", "malformed JSON: data after the array")
+		return fault.Invalid("body", "malformed JSON: data after the array")
 	case err != io.EOF:
 		return h.readError(err)
 	}
@@ -345,7 +346,7 @@ func (h *HTTPHandler) decodeArray(st *httpState, now time.Time) error {
 // end (malformed JSON) or a read error.
 func (h *HTTPHandler) syntaxError(err error, where string) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return api.Invalid("body", "malformed JSON: the body ends %s", where)
+		return fault.Invalid("body", "malformed JSON: the body ends %s", where)
 	}
 	return h.readError(err)
 }
@@ -377,7 +378,7 @@ func (h *HTTPHandler) decodeLines(st *httpState, now time.Time) error {
 		lineNo++
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
-			return api.Invalid("body", "line %d: %v; a reading is far shorter", lineNo, errElementTooLong)
+			return fault.Invalid("body", "line %d: %v; a reading is far shorter", lineNo, errElementTooLong)
 		case err != nil && err != io.EOF:
 			return h.readError(err)
 		}
@@ -412,12 +413,12 @@ func (h *HTTPHandler) decodeLines(st *httpState, now time.Time) error {
 	}
 	if n == 0 {
 		if lineNo == 1 {
-			return api.Invalid("body", "empty; want readings")
+			return fault.Invalid("body", "empty; want readings")
 		}
-		return api.Invalid("body", "no readings: every line is blank")
+		return fault.Invalid("body", "no readings: every line is blank")
 	}
 	if st.cols.Len() == 0 && len(st.refused) == n && allMalformed(st.refused) {
-		return api.Invalid("body", "not NDJSON: no line is a reading object (line %d: %s)", malformed.Row, malformed.Reason)
+		return fault.Invalid("body", "not NDJSON: no line is a reading object (line %d: %s)", malformed.Row, malformed.Reason)
 	}
 	return nil
 }
@@ -440,7 +441,7 @@ func (h *HTTPHandler) decodeArrow(st *httpState, now time.Time) error {
 		if field == "" {
 			field = "body"
 		}
-		return api.Invalid(field, "%s", r.Reason)
+		return fault.Invalid(field, "%s", r.Reason)
 	}
 	for _, row := range rows {
 		st.refuse(row.Row, viewBytes(row.MeterID), row.Reject)
@@ -475,7 +476,7 @@ func (h *HTTPHandler) produce(ctx context.Context, st *httpState, f wire.Format,
 			if ctx.Err() != nil {
 				return fmt.Errorf("produce readings %d to %d of %d: %w", from, to, n, ctx.Err())
 			}
-			return fmt.Errorf("produce readings %d to %d of %d: %w: %w", from, to, n, api.ErrUnavailable, err)
+			return fmt.Errorf("produce readings %d to %d of %d: %w: %w", from, to, n, fault.ErrUnavailable, err)
 		}
 		from = to
 		st.chunk.Reset()
@@ -516,14 +517,14 @@ func (h *HTTPHandler) handleForm(c echo.Context) error {
 		return err
 	}
 	if id == "" {
-		return api.Invalid("meter_id", "required")
+		return fault.Invalid("meter_id", "required")
 	}
 	if kwh == "" {
-		return api.Invalid("reading", "required: the register in kWh, like 1234.567")
+		return fault.Invalid("reading", "required: the register in kWh, like 1234.567")
 	}
 	wh, err := parseKWh(kwh)
 	if err != nil {
-		return api.Invalid("reading", "%q: %v", truncate([]byte(kwh)), err)
+		return fault.Invalid("reading", "%q: %v", truncate([]byte(kwh)), err)
 	}
 	now := h.now().UTC().Truncate(time.Millisecond) // as in handleReadings
 	ts := now.Truncate(time.Second)
@@ -532,7 +533,7 @@ func (h *HTTPHandler) handleForm(c echo.Context) error {
 		if field == "register_wh" {
 			field, r.Reason = "reading", fmt.Sprintf("%s kWh is negative", kwh)
 		}
-		return api.Invalid(field, "%s", r.Reason)
+		return fault.Invalid(field, "%s", r.Reason)
 	}
 	st.cols.Append(id, ts, wh, 0)
 	if err := h.produce(req.Context(), st, wire.JSON, now); err != nil {
@@ -558,24 +559,24 @@ func (h *HTTPHandler) readForm(st *httpState, c echo.Context) (id, kwh string, e
 		field, rerr := st.br.ReadSlice('&')
 		switch {
 		case errors.Is(rerr, bufio.ErrBufferFull):
-			return "", "", api.Invalid("body", "form field %d: %v", n, errElementTooLong)
+			return "", "", fault.Invalid("body", "form field %d: %v", n, errElementTooLong)
 		case rerr != nil && rerr != io.EOF:
 			return "", "", h.readError(rerr)
 		}
 		field = bytes.TrimSuffix(field, []byte("&"))
 		if bytes.IndexByte(field, ';') >= 0 {
-			return "", "", api.Invalid("body", "not a form: invalid semicolon separator in field %d", n)
+			return "", "", fault.Invalid("body", "not a form: invalid semicolon separator in field %d", n)
 		}
 		if len(field) > 0 {
 			k, v, _ := bytes.Cut(field, []byte("="))
 			key, err := formUnescape(k)
 			if err != nil {
-				return "", "", api.Invalid("body", "not a form: field %d: %v", n, err)
+				return "", "", fault.Invalid("body", "not a form: field %d: %v", n, err)
 			}
 			if (key == "meter_id" && !haveID) || (key == "reading" && !haveKWh) {
 				val, err := url.QueryUnescape(string(v))
 				if err != nil {
-					return "", "", api.Invalid("body", "not a form: field %d: %v", n, err)
+					return "", "", fault.Invalid("body", "not a form: field %d: %v", n, err)
 				}
 				if key == "meter_id" {
 					id, haveID = val, true

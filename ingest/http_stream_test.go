@@ -16,7 +16,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/segmentio/kafka-go"
 
-	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/schema"
 )
@@ -154,7 +154,7 @@ func TestHTTPHostileBodies(t *testing.T) {
 			_, err := call(handler, tt.contentType, body)
 			runtime.ReadMemStats(&after)
 			status, field, message := http.StatusOK, "", ""
-			var fe *api.FieldError
+			var fe *fault.FieldError
 			var he *echo.HTTPError
 			switch {
 			case errors.As(err, &fe):
@@ -188,7 +188,7 @@ func TestFormTimestampRange(t *testing.T) {
 	for _, now := range []time.Time{schema.LatestTime.Add(time.Second), schema.MinDateTime.Add(-time.Second), time.Date(2163, 1, 1, 0, 0, 0, 0, time.UTC)} {
 		h.now = func() time.Time { return now }
 		_, err := call(h.handleForm, "application/x-www-form-urlencoded", strings.NewReader("meter_id=M1&reading=1.5"))
-		var fe *api.FieldError
+		var fe *fault.FieldError
 		if !errors.As(err, &fe) || fe.Field != "ts" || !strings.Contains(fe.Message, "2105-12-31T23:59:59Z") {
 			t.Errorf("clock at %s: got %v, want a 400 for ts naming the range", now, err)
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/calendar"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/table"
 	"github.com/meterhouse/meterhouse/vee"
@@ -91,16 +91,16 @@ func (s Step) next(start time.Time, loc *time.Location) time.Time {
 	return start.Add(s.Duration())
 }
 
-// CheckTime returns an api.FieldError naming field when t lies outside what the store
+// CheckTime returns an fault.FieldError naming field when t lies outside what the store
 // holds, schema.MinDateTime to schema.LatestTime: ClickHouse would store or compare such a time
 // wrapped around, silently.
 func CheckTime(field string, t time.Time) error {
 	switch {
 	case t.Before(schema.MinDateTime):
-		return api.Invalid(field, "%s is before %s, the earliest time the store holds",
+		return fault.Invalid(field, "%s is before %s, the earliest time the store holds",
 			t.UTC().Format(time.RFC3339Nano), schema.MinDateTime.Format(time.RFC3339))
 	case t.After(schema.LatestTime):
-		return api.Invalid(field, "%s is after %s, the latest time the store holds",
+		return fault.Invalid(field, "%s is after %s, the latest time the store holds",
 			t.UTC().Format(time.RFC3339Nano), schema.LatestTime.Format(time.RFC3339))
 	}
 	return nil
@@ -111,7 +111,7 @@ func CheckTime(field string, t time.Time) error {
 func ParseTime(field, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339, v)
 	if err != nil {
-		return time.Time{}, api.Invalid(field, "%q is not an RFC 3339 time like 2026-01-01T00:00:00Z", v)
+		return time.Time{}, fault.Invalid(field, "%q is not an RFC 3339 time like 2026-01-01T00:00:00Z", v)
 	}
 	if err := CheckTime(field, t); err != nil {
 		return time.Time{}, err
@@ -129,7 +129,7 @@ func checkRounded(field string, given, rounded time.Time, how string) error {
 	if rounded.Before(schema.MinDateTime) {
 		limit = "before " + schema.MinDateTime.Format(time.RFC3339) + ", the earliest"
 	}
-	return api.Invalid(field, "%s %s is %s, %s time the store holds", given.UTC().Format(time.RFC3339), how,
+	return fault.Invalid(field, "%s %s is %s, %s time the store holds", given.UTC().Format(time.RFC3339), how,
 		rounded.Format(time.RFC3339), limit)
 }
 
@@ -330,8 +330,8 @@ type Request struct {
 // Consumption returns a meter's consumption per bucket. Raw points are register
 // differences (see deltas); validated points are the VEE job's consumption rows, with
 // quality and completeness, and are absent where the job has not computed the meter. It
-// returns an api.ErrNotFound error for a meter with neither a registry entry nor
-// readings, and api.FieldError for parameters out of range.
+// returns an fault.ErrNotFound error for a meter with neither a registry entry nor
+// readings, and fault.FieldError for parameters out of range.
 func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, error) {
 	loc := r.Location
 	if loc == nil {
@@ -364,7 +364,7 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 		return Consumption{}, err
 	}
 	if !to.After(from) {
-		return Consumption{}, api.Invalid("to", "must be after from")
+		return Consumption{}, fault.Invalid("to", "must be after from")
 	}
 	n := int(to.Sub(from) / step.Duration())
 	if step.calendar() {
@@ -374,7 +374,7 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 		}
 	}
 	if n > s.cfg.MaxPoints {
-		return Consumption{}, api.Invalid("to", "the range spans more than %d %s intervals; at most %d are allowed", s.cfg.MaxPoints, step, s.cfg.MaxPoints)
+		return Consumption{}, fault.Invalid("to", "the range spans more than %d %s intervals; at most %d are allowed", s.cfg.MaxPoints, step, s.cfg.MaxPoints)
 	}
 	res := Consumption{MeterID: r.MeterID, Step: step, Unit: "Wh", Source: src}
 	if step.calendar() {
@@ -396,7 +396,7 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 			return Consumption{}, err
 		}
 		if !known {
-			return Consumption{}, fmt.Errorf("meter %q: %w", r.MeterID, api.ErrNotFound)
+			return Consumption{}, fmt.Errorf("meter %q: %w", r.MeterID, fault.ErrNotFound)
 		}
 	}
 	return res, nil

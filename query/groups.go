@@ -15,6 +15,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/table"
 )
@@ -156,18 +157,18 @@ func groupFromPath(c echo.Context) (Group, error) {
 func parseGroup(kind, kindField, id, idField string) (Group, error) {
 	k, err := ParseGroupKind(kind)
 	if err != nil {
-		return Group{}, api.Invalid(kindField, "%v", err)
+		return Group{}, fault.Invalid(kindField, "%v", err)
 	}
 	if k == KindFleet && id == "" {
 		id = FleetID
 	}
 	switch {
 	case k == KindFleet && id != FleetID:
-		return Group{}, api.Invalid(idField, "the fleet's only group id is %q", FleetID)
+		return Group{}, fault.Invalid(idField, "the fleet's only group id is %q", FleetID)
 	case id == "":
-		return Group{}, api.Invalid(idField, "is required")
+		return Group{}, fault.Invalid(idField, "is required")
 	case len(id) > 256 || !utf8.ValidString(id) || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return Group{}, api.Invalid(idField, "is not a group id: at most 256 printable characters")
+		return Group{}, fault.Invalid(idField, "is not a group id: at most 256 printable characters")
 	}
 	return Group{Kind: k, ID: id}, nil
 }
@@ -191,10 +192,10 @@ func timeRange(c echo.Context, d time.Duration, maxSteps int) (from, to time.Tim
 	}
 	from, to = f, t
 	if !to.After(from) {
-		return from, to, api.Invalid("to", "must be after from")
+		return from, to, fault.Invalid("to", "must be after from")
 	}
 	if n := int(to.Sub(from) / d); n > maxSteps {
-		return from, to, api.Invalid("to", "the range spans %d intervals of %s; at most %d are allowed", n, d, maxSteps)
+		return from, to, fault.Invalid("to", "the range spans %d intervals of %s; at most %d are allowed", n, d, maxSteps)
 	}
 	return from, to, nil
 }
@@ -218,7 +219,7 @@ func intParam(c echo.Context, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, api.Invalid(name, "%q is not an integer from %d to %d", v, lo, hi)
+		return 0, fault.Invalid(name, "%q is not an integer from %d to %d", v, lo, hi)
 	}
 	return n, nil
 }
@@ -232,7 +233,7 @@ ORDER BY start`
 // GroupLoad returns a group's load curve over [from, to) in steps read from
 // group_consumption: one row per interval with data, columns start, wh, meters,
 // intervals, expected_intervals, estimated, questionable and completeness (intervals /
-// expected_intervals). A group with neither registry members nor rows is api.ErrNotFound.
+// expected_intervals). A group with neither registry members nor rows is fault.ErrNotFound.
 func (s *Service) GroupLoad(ctx context.Context, g Group, from, to time.Time, step Step) (*table.Table, error) {
 	rows, err := s.conn.Query(ctx, loadSQL, string(step), string(g.Kind), g.ID, from, to)
 	if err != nil {
@@ -290,7 +291,7 @@ func ratio(n, d uint64) float64 {
 }
 
 // groupExists returns nil when the registry lists a member of g or group_consumption
-// holds a row of it (the fleet always exists), and an api.ErrNotFound error otherwise.
+// holds a row of it (the fleet always exists), and an fault.ErrNotFound error otherwise.
 func (s *Service) groupExists(ctx context.Context, g Group) error {
 	if g.Kind == KindFleet {
 		return nil
@@ -302,7 +303,7 @@ func (s *Service) groupExists(ctx context.Context, g Group) error {
 		return fmt.Errorf("look up %s %s: %w", g.Kind, g.ID, err)
 	}
 	if n == 0 {
-		return fmt.Errorf("%s %q: %w", g.Kind, g.ID, api.ErrNotFound)
+		return fmt.Errorf("%s %q: %w", g.Kind, g.ID, fault.ErrNotFound)
 	}
 	return nil
 }
@@ -315,7 +316,7 @@ func (s *Service) handleGroupLoad(c echo.Context) error {
 	step := Step1h
 	if v := c.QueryParam("step"); v != "" {
 		if step, err = ParseStep(v); err != nil {
-			return api.Invalid("step", "%v", err)
+			return fault.Invalid("step", "%v", err)
 		}
 	}
 	from, to, err := timeRange(c, step.Duration(), s.cfg.MaxPoints)
@@ -391,7 +392,7 @@ func (s *Service) handleTopConsumers(c echo.Context) error {
 	default:
 		k, err := ParseGroupKind(kind)
 		if err != nil || k == KindFleet {
-			return api.Invalid("kind", "%q is not meter, feeder, region, customer_class or tariff", kind)
+			return fault.Invalid("kind", "%q is not meter, feeder, region, customer_class or tariff", kind)
 		}
 	}
 	n, err := intParam(c, "n", 10, 1, MaxTopN)
@@ -472,12 +473,12 @@ func (s *Service) profileParams(c echo.Context, def string) (*time.Location, Ste
 	}
 	loc, err := time.LoadLocation(tz)
 	if err != nil || tz == "Local" || tz == "" {
-		return nil, "", time.Time{}, time.Time{}, api.Invalid("tz", "%q is not an IANA time zone like Europe/Berlin", tz)
+		return nil, "", time.Time{}, time.Time{}, fault.Invalid("tz", "%q is not an IANA time zone like Europe/Berlin", tz)
 	}
 	step := Step15m
 	if v := c.QueryParam("step"); v != "" {
 		if step, err = ParseStep(v); err != nil || step == Step1d {
-			return nil, "", time.Time{}, time.Time{}, api.Invalid("step", "%q is not a profile step: want 15m or 1h", v)
+			return nil, "", time.Time{}, time.Time{}, fault.Invalid("step", "%q is not a profile step: want 15m or 1h", v)
 		}
 	}
 	from, to, err := timeRange(c, step.Duration(), s.cfg.MaxPoints)
@@ -487,7 +488,7 @@ func (s *Service) profileParams(c echo.Context, def string) (*time.Location, Ste
 func (s *Service) handleMeterProfile(c echo.Context) error {
 	id := c.Param("meter_id")
 	if !schema.ValidMeterID([]byte(id)) {
-		return api.Invalid("meter_id", "%q is not 1-64 characters of A-Z a-z 0-9 . _ : -", id)
+		return fault.Invalid("meter_id", "%q is not 1-64 characters of A-Z a-z 0-9 . _ : -", id)
 	}
 	ctx := c.Request().Context()
 	var zone string
@@ -514,7 +515,7 @@ func (s *Service) handleMeterProfile(c echo.Context) error {
 			return err
 		}
 		if !known {
-			return fmt.Errorf("meter %q: %w", id, api.ErrNotFound)
+			return fmt.Errorf("meter %q: %w", id, fault.ErrNotFound)
 		}
 	}
 	return table.Respond(c, table.Result{Table: tbl, Meta: map[string]any{
@@ -566,7 +567,7 @@ func decodeQualityCursor(s string) (qualityCursor, error) {
 	var c qualityCursor
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil || json.Unmarshal(b, &c) != nil {
-		return c, api.Invalid("cursor", "is not a cursor this API returned")
+		return c, fault.Invalid("cursor", "is not a cursor this API returned")
 	}
 	return c, nil
 }
@@ -756,7 +757,7 @@ func (s *Service) handleQuality(c echo.Context) error {
 			return err
 		}
 		if got.Kind != cur.Kind || got.ID != cur.ID || got.From != cur.From || got.To != cur.To {
-			return api.Invalid("cursor", "belongs to a request for another group or range")
+			return fault.Invalid("cursor", "belongs to a request for another group or range")
 		}
 		cur.After = got.After
 	}

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // Guard decides whether an analyst's SQL text may run: one read-only statement over the
@@ -105,11 +105,11 @@ var nonCallWords = map[string]bool{
 
 // refuse returns the guard's refusal of a statement, naming what is refused.
 func refuse(format string, args ...any) error {
-	return api.Invalid("query", format, args...)
+	return fault.Invalid("query", format, args...)
 }
 
 // Check returns the statement to run (sqlText without a trailing semicolon) when it is
-// allowed, or an api.FieldError for field "query" naming what it refuses.
+// allowed, or an fault.FieldError for field "query" naming what it refuses.
 func (g Guard) Check(sqlText string) (string, error) {
 	toks, err := lexSQL(sqlText)
 	if err != nil {

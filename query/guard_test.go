@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // TestGuard lists statements the analyst SQL endpoint accepts and refuses. Every refusal
-// must be an api.FieldError for "query" whose message names what is refused.
+// must be an fault.FieldError for "query" whose message names what is refused.
 func TestGuard(t *testing.T) {
 	g := NewGuard("meterhouse")
 	accepted := []struct{ sql, want string }{
@@ -170,8 +170,8 @@ func TestGuard(t *testing.T) {
 	for _, tt := range refused {
 		t.Run("refuse/"+tt.sql, func(t *testing.T) {
 			_, err := g.Check(tt.sql)
-			var fe *api.FieldError
-			if !errors.As(err, &fe) || fe.Field != "query" || !errors.Is(err, api.ErrInvalid) {
+			var fe *fault.FieldError
+			if !errors.As(err, &fe) || fe.Field != "query" || !errors.Is(err, fault.ErrInvalid) {
 				t.Fatalf("Check = %v, want a FieldError for query", err)
 			}
 			if !strings.Contains(fe.Message, tt.want) {
@@ -262,8 +262,8 @@ func TestGuardDepth(t *testing.T) {
 				t.Fatalf("a query nesting %d deep (limit %d) is refused: %v", want, lim, err)
 			}
 			_, err := g.Check(c.build(k + 1))
-			var fe *api.FieldError
-			if !errors.As(err, &fe) || fe.Field != "query" || !errors.Is(err, api.ErrInvalid) {
+			var fe *fault.FieldError
+			if !errors.As(err, &fe) || fe.Field != "query" || !errors.Is(err, fault.ErrInvalid) {
 				t.Fatalf("a query deeper than the limit: Check = %v, want a FieldError for query", err)
 			}
 			if !strings.Contains(fe.Message, "nests expressions") || !strings.Contains(fe.Message, "the limit is 100 (sql guard max depth)") {
@@ -478,8 +478,8 @@ func TestGuardFunctions(t *testing.T) {
 	for _, tt := range refused {
 		t.Run("refuse/"+tt.sql, func(t *testing.T) {
 			_, err := g.Check(tt.sql)
-			var fe *api.FieldError
-			if !errors.As(err, &fe) || fe.Field != "query" || !errors.Is(err, api.ErrInvalid) {
+			var fe *fault.FieldError
+			if !errors.As(err, &fe) || fe.Field != "query" || !errors.Is(err, fault.ErrInvalid) {
 				t.Fatalf("Check = %v, want a FieldError for query", err)
 			}
 			if !strings.Contains(fe.Message, tt.want) {
@@ -572,7 +572,7 @@ func TestGuardTablePositions(t *testing.T) {
 	for _, tt := range refused {
 		t.Run("refuse/"+tt.sql, func(t *testing.T) {
 			_, err := g.Check(tt.sql)
-			var fe *api.FieldError
+			var fe *fault.FieldError
 			if !errors.As(err, &fe) || fe.Field != "query" {
 				t.Fatalf("Check = %v, want a FieldError for query", err)
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/table"
 )
@@ -36,7 +37,7 @@ func (s *Service) Register(srv *api.Server) error {
 func (s *Service) handleConsumption(c echo.Context) error {
 	id := c.Param("meter_id")
 	if !schema.ValidMeterID([]byte(id)) {
-		return api.Invalid("meter_id", "%q is not 1-64 characters of A-Z a-z 0-9 . _ : -", id)
+		return fault.Invalid("meter_id", "%q is not 1-64 characters of A-Z a-z 0-9 . _ : -", id)
 	}
 	from, err := timeParam(c, "from")
 	if err != nil {
@@ -49,17 +50,17 @@ func (s *Service) handleConsumption(c echo.Context) error {
 	req := Request{MeterID: id, From: from, To: to, Step: Step1h, Location: time.UTC, Source: SourceRaw}
 	if v := c.QueryParam("step"); v != "" {
 		if req.Step, err = ParseMeterStep(v); err != nil {
-			return api.Invalid("step", "%v", err)
+			return fault.Invalid("step", "%v", err)
 		}
 	}
 	if v := c.QueryParam("tz"); v != "" {
 		if req.Location, err = time.LoadLocation(v); err != nil || v == "Local" {
-			return api.Invalid("tz", "%q is not an IANA time zone like Europe/Berlin", v)
+			return fault.Invalid("tz", "%q is not an IANA time zone like Europe/Berlin", v)
 		}
 	}
 	if v := c.QueryParam("source"); v != "" {
 		if req.Source, err = ParseSource(v); err != nil {
-			return api.Invalid("source", "%v", err)
+			return fault.Invalid("source", "%v", err)
 		}
 	}
 	f, err := table.Accepted(c)
@@ -80,7 +81,7 @@ func (s *Service) handleConsumption(c echo.Context) error {
 func timeParam(c echo.Context, name string) (time.Time, error) {
 	v := c.QueryParam(name)
 	if v == "" {
-		return time.Time{}, api.Invalid(name, "is required (RFC 3339, like 2026-01-01T00:00:00Z)")
+		return time.Time{}, fault.Invalid(name, "is required (RFC 3339, like 2026-01-01T00:00:00Z)")
 	}
 	return ParseTime(name, v)
 }

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // retryAfter is the Retry-After a refused analyst query is answered with. A slot frees
@@ -28,19 +28,19 @@ func newLimiter(global, perPrincipal int) *limiter {
 	return &limiter{global: global, perPrincipal: perPrincipal, by: map[string]int{}}
 }
 
-// acquire takes a slot for principal, or returns an *api.TooManyRequestsError naming the
+// acquire takes a slot for principal, or returns an *fault.TooManyRequestsError naming the
 // limit that is reached (the principal's own first). The caller calls release exactly
 // once when its query has ended.
 func (l *limiter) acquire(principal string) (release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.by[principal] >= l.perPrincipal {
-		return nil, &api.TooManyRequestsError{RetryAfter: retryAfter, Message: fmt.Sprintf(
+		return nil, &fault.TooManyRequestsError{RetryAfter: retryAfter, Message: fmt.Sprintf(
 			"%d of your analyst queries are running, the most one principal may run at once (sql.max_concurrent_per_principal); retry when one has ended",
 			l.by[principal])}
 	}
 	if l.running >= l.global {
-		return nil, &api.TooManyRequestsError{RetryAfter: retryAfter, Message: fmt.Sprintf(
+		return nil, &fault.TooManyRequestsError{RetryAfter: retryAfter, Message: fmt.Sprintf(
 			"%d analyst queries are running, the most the server runs at once (sql.max_concurrent); retry later", l.running)}
 	}
 	l.running++

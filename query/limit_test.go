@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // TestLimiter walks a limiter of 3 overall and 2 per principal through acquisitions and
@@ -49,8 +49,8 @@ func TestLimiter(t *testing.T) {
 			held[s.principal] = append(held[s.principal], release)
 			continue
 		}
-		var tm *api.TooManyRequestsError
-		if !errors.As(err, &tm) || !errors.Is(err, api.ErrTooManyRequests) {
+		var tm *fault.TooManyRequestsError
+		if !errors.As(err, &tm) || !errors.Is(err, fault.ErrTooManyRequests) {
 			t.Fatalf("step %d: %s: %v, want a TooManyRequestsError", i, s.principal, err)
 		}
 		if !strings.Contains(tm.Message, "("+s.refusedBy+")") || tm.RetryAfter < time.Second {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/credentials"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/table"
 )
@@ -171,8 +172,8 @@ func (c SQLConfig) ProfileSettings() map[string]string {
 }
 
 // ErrLimit marks a query that ClickHouse stopped because it exceeded one of the SQLConfig
-// limits; it is api.ErrLimitExceeded, so the HTTP endpoint answers it with 422.
-var ErrLimit = api.ErrLimitExceeded
+// limits; it is fault.ErrLimitExceeded, so the HTTP endpoint answers it with 422.
+var ErrLimit = fault.ErrLimitExceeded
 
 // SQL runs analysts' read-only SQL against the platform's database, guarded by Guard and
 // limited by SQLConfig, on a connection pool of its own. It is safe for concurrent use.
@@ -231,7 +232,7 @@ func (q *SQL) handle(c echo.Context) error {
 		return fmt.Errorf("read sql body: %w", err)
 	}
 	if len(body) > q.cfg.MaxQueryBytes {
-		return api.Invalid("query", "is longer than %d bytes", q.cfg.MaxQueryBytes)
+		return fault.Invalid("query", "is longer than %d bytes", q.cfg.MaxQueryBytes)
 	}
 	text := string(body)
 	if ct := c.Request().Header.Get(echo.HeaderContentType); strings.HasPrefix(ct, echo.MIMEApplicationJSON) {
@@ -239,7 +240,7 @@ func (q *SQL) handle(c echo.Context) error {
 			Query string `json:"query"`
 		}
 		if err := json.Unmarshal(body, &req); err != nil {
-			return api.Invalid("query", "the JSON body is not {\"query\": \"…\"}: %v", err)
+			return fault.Invalid("query", "the JSON body is not {\"query\": \"…\"}: %v", err)
 		}
 		text = req.Query
 	}
@@ -263,7 +264,7 @@ func (q *SQL) handle(c echo.Context) error {
 
 // acquire takes one of the concurrency limits' slots for the principal of ctx (the
 // authenticated request's; queries without one share the name ""), or returns an
-// *api.TooManyRequestsError naming the limit that is reached.
+// *fault.TooManyRequestsError naming the limit that is reached.
 func (q *SQL) acquire(ctx context.Context) (func(), error) {
 	p, _ := api.PrincipalFrom(ctx)
 	return q.limit.acquire(p.Name)
@@ -271,9 +272,9 @@ func (q *SQL) acquire(ctx context.Context) (func(), error) {
 
 // Run checks sqlText with the guard and runs it with the configured limits, counting
 // against the concurrency limits while it runs. A refused statement or a query error of
-// the analyst's own (syntax, unknown column, …) is an api.FieldError for field "query";
+// the analyst's own (syntax, unknown column, …) is an fault.FieldError for field "query";
 // a query stopped by a limit wraps ErrLimit; one over a concurrency limit is an
-// *api.TooManyRequestsError. The query is cancelled on the server when ctx ends.
+// *fault.TooManyRequestsError. The query is cancelled on the server when ctx ends.
 func (q *SQL) Run(ctx context.Context, sqlText string) (*table.Table, error) {
 	stmt, err := q.guard.Check(sqlText)
 	if err != nil {
@@ -392,9 +393,9 @@ func (q *SQL) queryError(err error) error {
 		return fmt.Errorf("the result has more than %d rows or %d bytes (sql.max_result_rows, sql.max_result_bytes); aggregate or add a LIMIT: %w",
 			q.cfg.MaxResultRows, q.cfg.MaxResultBytes, ErrLimit)
 	case chReadonly:
-		return api.Invalid("query", "the SQL endpoint is read-only")
+		return fault.Invalid("query", "the SQL endpoint is read-only")
 	case chAccessDenied:
-		return api.Invalid("query", "the query reads a database the analyst user may not read; queries read only the platform database %s", q.guard.Database)
+		return fault.Invalid("query", "the query reads a database the analyst user may not read; queries read only the platform database %s", q.guard.Database)
 	}
 	if analystErrors[ex.Code] {
 		msg, _, _ := strings.Cut(ex.Message, "\n")
@@ -402,7 +403,7 @@ func (q *SQL) queryError(err error) error {
 		if len(msg) > 500 {
 			msg = msg[:500] + "…"
 		}
-		return api.Invalid("query", "ClickHouse error %d: %s", ex.Code, msg)
+		return fault.Invalid("query", "ClickHouse error %d: %s", ex.Code, msg)
 	}
 	return fmt.Errorf("run analyst sql: %w", err)
 }

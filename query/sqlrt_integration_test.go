@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/table"
@@ -217,7 +217,7 @@ func TestSQLResultBytesCountedInMemory(t *testing.T) {
 	peak := stop()
 	if err == nil {
 		t.Errorf("a result of %d rows was held whole", tbl.Rows())
-	} else if !strings.Contains(err.Error(), "(sql.max_result_bytes)") || !errors.Is(err, api.ErrLimitExceeded) {
+	} else if !strings.Contains(err.Error(), "(sql.max_result_bytes)") || !errors.Is(err, fault.ErrLimitExceeded) {
 		t.Fatalf("over sql.max_result_bytes: %v, want a limit error naming it", err)
 	}
 	bound := uint64(3*cfg.MaxResultBytes + 32<<20)

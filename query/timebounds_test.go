@@ -9,8 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-
-	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // TestParseTimeBounds checks that times the store cannot hold (before 1970, or after the
@@ -38,7 +37,7 @@ func TestParseTimeBounds(t *testing.T) {
 			}
 			continue
 		}
-		var fe *api.FieldError
+		var fe *fault.FieldError
 		if !errors.As(err, &fe) || fe.Field != "from" || !strings.Contains(err.Error(), c.msg) {
 			t.Errorf("%s: %v, want a from error containing %q", c.v, err, c.msg)
 		}
@@ -80,7 +79,7 @@ func TestConsumptionRangeRounding(t *testing.T) {
 		{"2026-01-01T00:00:00Z", "2200-01-02T00:00:00Z", Step15m, time.UTC, "to"},   // outside before rounding
 	} {
 		_, err := s.Consumption(context.Background(), Request{MeterID: "m", From: at(c.from), To: at(c.to), Step: c.step, Location: c.loc})
-		var fe *api.FieldError
+		var fe *fault.FieldError
 		if !errors.As(err, &fe) || fe.Field != c.field || !strings.Contains(fe.Message, "time the store holds") {
 			t.Errorf("%s..%s %s %s: %v, want a %s error on the store's bounds", c.from, c.to, c.step, c.loc, err, c.field)
 		}
@@ -98,7 +97,7 @@ func TestTimeRangeBounds(t *testing.T) {
 	} {
 		c2 := echo.New().NewContext(httptest.NewRequest("GET", "/v1/fleet/load?"+c.query, nil), httptest.NewRecorder())
 		_, _, err := timeRange(c2, time.Hour, 1000)
-		var fe *api.FieldError
+		var fe *fault.FieldError
 		if !errors.As(err, &fe) || fe.Field != c.field || !strings.Contains(fe.Message, "time the store holds") {
 			t.Errorf("%s: %v, want a %s error on the store's bounds", c.query, err, c.field)
 		}

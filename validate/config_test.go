@@ -9,7 +9,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -152,7 +152,7 @@ func TestEditRequestParse(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, api.ErrInvalid) || !strings.HasPrefix(err.Error(), tt.field+":") {
+			if !errors.Is(err, fault.ErrInvalid) || !strings.HasPrefix(err.Error(), tt.field+":") {
 				t.Errorf("parse = %v, want an error on %s", err, tt.field)
 			}
 		})

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
@@ -79,13 +79,13 @@ func (req EditRequest) parse(meterID string, maxEditWh int) (Edit, error) {
 			return t, err
 		}
 		if !t.Equal(t.Truncate(Interval)) {
-			return t, api.Invalid(field, "%s is not on the 15-minute grid", v)
+			return t, fault.Invalid(field, "%s is not on the 15-minute grid", v)
 		}
 		return t, nil
 	}
 	var err error
 	if req.Start == "" {
-		return e, api.Invalid("start", "is required")
+		return e, fault.Invalid("start", "is required")
 	}
 	if e.Start, err = onGrid("start", req.Start); err != nil {
 		return e, err
@@ -101,34 +101,34 @@ func (req EditRequest) parse(meterID string, maxEditWh int) (Edit, error) {
 	}
 	switch {
 	case !e.End.After(e.Start):
-		return e, api.Invalid("end", "must be after start")
+		return e, fault.Invalid("end", "must be after start")
 	case e.End.Sub(e.Start) > MaxEditRange:
-		return e, api.Invalid("end", "an edit covers at most %s", MaxEditRange)
+		return e, fault.Invalid("end", "an edit covers at most %s", MaxEditRange)
 	case req.Wh == nil:
-		return e, api.Invalid("wh", "is required")
+		return e, fault.Invalid("wh", "is required")
 	case e.Mode == "":
 		e.Mode = EditEach
 	case e.Mode != EditEach && e.Mode != EditSpread:
-		return e, api.Invalid("mode", "%q is not each or spread", e.Mode)
+		return e, fault.Invalid("mode", "%q is not each or spread", e.Mode)
 	}
 	if e.Reason == "" {
-		return e, api.Invalid("reason", "is required: say why the value is changed")
+		return e, fault.Invalid("reason", "is required: say why the value is changed")
 	}
 	e.Wh = *req.Wh
 	n := int64(e.End.Sub(e.Start) / Interval)
 	switch {
 	case e.Wh < 0:
-		return e, api.Invalid("wh", "%d is negative: consumption is never negative", e.Wh)
+		return e, fault.Invalid("wh", "%d is negative: consumption is never negative", e.Wh)
 	case e.Mode == EditEach && e.Wh > maxWh:
-		return e, api.Invalid("wh", "%d Wh per 15-minute interval is above the limit of %d (vee.max_edit_wh)", e.Wh, maxWh)
+		return e, fault.Invalid("wh", "%d Wh per 15-minute interval is above the limit of %d (vee.max_edit_wh)", e.Wh, maxWh)
 	case e.Mode == EditSpread && e.Wh > maxWh*n: // no overflow: maxWh <= 1e12, n <= 2976
-		return e, api.Invalid("wh", "%d Wh over %d intervals is above the limit of %d per 15-minute interval (vee.max_edit_wh)", e.Wh, n, maxWh)
+		return e, fault.Invalid("wh", "%d Wh over %d intervals is above the limit of %d per 15-minute interval (vee.max_edit_wh)", e.Wh, n, maxWh)
 	}
 	return e, nil
 }
 
 // AddEdit stores an edit of meterID by author, then recomputes the windows it covers. It
-// returns an error wrapping api.ErrInvalid for a bad request and api.ErrNotFound for a
+// returns an error wrapping fault.ErrInvalid for a bad request and fault.ErrNotFound for a
 // meter with neither a registry entry nor readings. The returned bool reports whether the
 // recomputation succeeded; when it did not, the edit is stored all the same and the next
 // run of the job applies it.
@@ -138,7 +138,7 @@ func (j *Job) AddEdit(ctx context.Context, meterID, author string, req EditReque
 		return e, false, err
 	}
 	if author == "" {
-		return e, false, api.Invalid("author", "is required")
+		return e, false, fault.Invalid("author", "is required")
 	}
 	e.Author = author
 	var n uint64
@@ -146,7 +146,7 @@ func (j *Job) AddEdit(ctx context.Context, meterID, author string, req EditReque
 		return e, false, fmt.Errorf("look up meter: %w", err)
 	}
 	if n == 0 {
-		return e, false, fmt.Errorf("meter %q: %w", meterID, api.ErrNotFound)
+		return e, false, fmt.Errorf("meter %q: %w", meterID, fault.ErrNotFound)
 	}
 	var rows uint64
 	if err := j.conn.QueryRow(ctx, sumSQL, meterID, e.Start, e.End).Scan(&e.PreviousWh, &rows); err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/table"
@@ -66,13 +67,13 @@ func (j *Job) handleAddEdit(c echo.Context) error {
 	}
 	p, ok := api.PrincipalFrom(c.Request().Context())
 	if !ok {
-		return fmt.Errorf("%w: an edit needs an authenticated author", api.ErrUnauthenticated)
+		return fmt.Errorf("%w: an edit needs an authenticated author", fault.ErrUnauthenticated)
 	}
 	var req EditRequest
 	dec := json.NewDecoder(c.Request().Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return api.Invalid("body", "not a JSON edit (start, end, wh, mode, reason): %v", err)
+		return fault.Invalid("body", "not a JSON edit (start, end, wh, mode, reason): %v", err)
 	}
 	e, recomputed, err := j.AddEdit(c.Request().Context(), id, p.Name, req)
 	if err != nil {
@@ -125,7 +126,7 @@ func (j *Job) handleEdits(c echo.Context) error {
 func meterParam(c echo.Context) (string, error) {
 	id := c.Param("meter_id")
 	if !schema.ValidMeterID([]byte(id)) {
-		return "", api.Invalid("meter_id", "%q is not 1-64 characters of A-Z a-z 0-9 . _ : -", id)
+		return "", fault.Invalid("meter_id", "%q is not 1-64 characters of A-Z a-z 0-9 . _ : -", id)
 	}
 	return id, nil
 }

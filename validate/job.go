@@ -25,13 +25,13 @@ const (
 	KindEdit        = "edit"
 )
 
-// runMu serializes the job's computations within a process (the periodic run, vee run and
-// edit recomputations), so that each one's computed_at is above the previous one's.
-var runMu sync.Mutex
-
 // Job is the VEE job over one ClickHouse database. It is safe for concurrent use; its
-// runs are serialized.
+// runs are serialized. A process builds one Job (internal/app), which its periodic runs
+// and its edits' recomputations share.
 type Job struct {
+	// mu serializes the job's computations (the periodic run, range runs and edit
+	// recomputations), so that each one's computed_at is above the previous one's.
+	mu   sync.Mutex
 	cfg  Config
 	conn driver.Conn
 	log  *slog.Logger
@@ -190,8 +190,8 @@ func (j *Job) lateBound(now time.Time) time.Time {
 type finder func(ctx context.Context, st state, now, high time.Time) ([]span, error)
 
 func (j *Job) run(ctx context.Context, kind string, find finder) (Result, error) {
-	runMu.Lock()
-	defer runMu.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	started := j.now().UTC().Truncate(time.Second)
 	st, err := j.lastRun(ctx)
 	if err != nil {

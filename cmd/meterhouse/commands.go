@@ -6,17 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
-
-	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/ingest/wire"
-	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
-	"github.com/meterhouse/meterhouse/validate"
 )
 
 func cmdMigrate(ctx context.Context, env *environment, args []string) error {
@@ -59,120 +52,6 @@ func cmdMigrate(ctx context.Context, env *environment, args []string) error {
 	fmt.Fprintf(env.stdout, "database %s on ClickHouse %s: %d migration(s) applied\n",
 		env.cfg.ClickHouse.Database, m.Capabilities().Version, n)
 	return nil
-}
-
-// newIngester builds the ingest component over conn and makes sure its topics exist.
-func newIngester(ctx context.Context, env *environment, conn driver.Conn, reg prometheus.Registerer) (*ingest.Ingester, error) {
-	if err := ingest.EnsureTopics(ctx, env.cfg.Kafka, env.cfg.Ingest.Topics()...); err != nil {
-		return nil, err
-	}
-	w, err := ingest.NewClickHouseWriter(conn)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ingest.NewMetrics(reg)
-	if err != nil {
-		return nil, err
-	}
-	return ingest.New(env.cfg.Ingest, env.cfg.Kafka, w, env.log.With("component", "ingest"), m)
-}
-
-func cmdIngest(ctx context.Context, env *environment, args []string) error {
-	fs := flag.NewFlagSet("ingest", flag.ContinueOnError)
-	listen := fs.String("listen", "", "serve /healthz, /readyz and /metrics on this host:port (empty: none)")
-	if err := env.parseFlags(fs, args); err != nil {
-		return err
-	}
-	conn, err := schema.Connect(ctx, env.cfg.ClickHouse)
-	if err != nil {
-		return err
-	}
-	// Closed last, after ingest and the metrics server have stopped.
-	defer conn.Close()
-	if *listen == "" {
-		in, err := newIngester(ctx, env, conn, prometheus.NewRegistry())
-		if err != nil {
-			return err
-		}
-		return in.Run(ctx)
-	}
-	// A server with only the public routes: no token store is needed, and any other
-	// route would fail closed.
-	cfg := env.cfg.API
-	cfg.Listen = *listen
-	srv, err := api.New(cfg, env.log.With("component", "api"))
-	if err != nil {
-		return err
-	}
-	srv.AddReadiness("clickhouse", conn.Ping)
-	srv.AddReadiness("kafka", env.cfg.Kafka.Ping)
-	in, err := newIngester(ctx, env, conn, srv.Registry())
-	if err != nil {
-		return err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
-	g.Go(func() error { return in.Run(gctx) })
-	return g.Wait()
-}
-
-func cmdServe(ctx context.Context, env *environment, args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	noIngest := fs.Bool("no-ingest", false, "serve the API without consuming Kafka")
-	if err := env.parseFlags(fs, args); err != nil {
-		return err
-	}
-	conn, err := schema.Connect(ctx, env.cfg.ClickHouse)
-	if err != nil {
-		return err
-	}
-	// Closed last, after both the API and ingest have stopped using it.
-	defer conn.Close()
-
-	// newServer (server.go) registers every component's routes; the route tests build the
-	// server with it too, so register new routes there, not here.
-	// HTTP ingest produces to the readings topic synchronously, so nothing is buffered in
-	// the writer once a request has been answered; it closes after the server stopped.
-	readings, err := ingest.NewReadingsWriter(env.cfg.Kafka, env.cfg.Ingest)
-	if err != nil {
-		return err
-	}
-	defer readings.Close()
-	// Analyst SQL has a pool of its own, as its own ClickHouse user (sql section).
-	sqlConn, err := query.ConnectSQL(ctx, env.cfg.ClickHouse, env.cfg.SQL)
-	if err != nil {
-		return err
-	}
-	defer sqlConn.Close()
-	srv, err := newServer(env, conn, sqlConn, readings)
-	if err != nil {
-		return err
-	}
-
-	// On a stop signal both parts stop together: the API drains in-flight requests while
-	// ingest flushes its batch and commits; the connection closes after both returned.
-	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
-	if env.cfg.VEE.Interval > 0 {
-		vj, err := validate.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
-		if err != nil {
-			return err
-		}
-		vm, err := validate.NewMetrics(srv.Registry())
-		if err != nil {
-			return err
-		}
-		vj.SetMetrics(vm)
-		g.Go(func() error { return vj.Loop(gctx) })
-	}
-	if !*noIngest {
-		in, err := newIngester(ctx, env, conn, srv.Registry())
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return in.Run(gctx) })
-	}
-	return g.Wait()
 }
 
 func cmdSim(ctx context.Context, env *environment, args []string) error {

@@ -1,6 +1,6 @@
-// Command meterhouse is the one Meterhouse binary. Its subcommands parse and validate
-// configuration, build the components and run them together; all logic lives in the
-// component packages.
+// Command meterhouse is the one Meterhouse binary. Its subcommands parse flags and
+// validate the configuration; package internal/app builds the components and runs them
+// together. All logic lives in the component packages.
 package main
 
 import (

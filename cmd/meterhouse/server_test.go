@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/ingest"
+	"github.com/meterhouse/meterhouse/internal/app"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/query"
 )
@@ -30,7 +30,7 @@ var publicRoutes = []string{"GET /healthz", "GET /metrics", "GET /readyz"}
 // store a test makes issues tokens its server accepts.
 var testAuthSecret = testenv.Suffix() + testenv.Suffix() + testenv.Suffix()
 
-// testServer builds the production server (newServer) over a fresh database and returns
+// testServer builds the production server (app.New with the API) over a fresh database and returns
 // it, an HTTP server for it and the database connection.
 func testServer(t *testing.T, edit func(*config.Config)) (*api.Server, *httptest.Server, driver.Conn) {
 	t.Helper()
@@ -43,17 +43,18 @@ func testServer(t *testing.T, edit func(*config.Config)) (*api.Server, *httptest
 	if edit != nil {
 		edit(&cfg)
 	}
-	env := &environment{cfg: cfg, log: testenv.Logger(t), stdout: io.Discard, stderr: io.Discard}
 	readings, err := ingest.NewReadingsWriter(cfg.Kafka, cfg.Ingest)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { readings.Close() })
 	sqlConn := analystPool(t, cfg)
-	srv, err := newServer(env, conn, sqlConn, readings)
+	a, err := app.New(context.Background(), cfg, testenv.Logger(t),
+		app.Resources{ClickHouse: conn, AnalystSQL: sqlConn, Readings: readings}, app.Parts{API: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := a.Server()
 	hs := httptest.NewServer(srv.Echo())
 	t.Cleanup(hs.Close)
 	return srv, hs, conn

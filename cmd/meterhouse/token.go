@@ -13,7 +13,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
-	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/internal/app"
 )
 
 // tokenUsage names the roles from api.Roles, the one list of roles.
@@ -127,19 +127,14 @@ func cmdToken(ctx context.Context, env *environment, args []string) error {
 	return fmt.Errorf("token: unknown subcommand %q\n%s", sub, tokenUsage)
 }
 
-// tokenStore connects to ClickHouse and returns the token store and a function that
-// closes the connection.
+// tokenStore builds the token store (package app) and returns it with a function that
+// closes its connection.
 func tokenStore(ctx context.Context, env *environment) (*auth.Store, func(), error) {
-	conn, err := schema.Connect(ctx, env.cfg.ClickHouse)
+	a, err := app.New(ctx, env.cfg, env.log, app.Resources{}, app.Parts{Tokens: true})
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := auth.NewStore(env.cfg.Auth, conn, env.cfg.ClickHouse.PrivateDatabase())
-	if err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	return store, func() { conn.Close() }, nil
+	return a.Tokens(), func() { a.Close() }, nil
 }
 
 // cliActor names the operating-system user running the command, for the audit trail.

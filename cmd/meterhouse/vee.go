@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/internal/app"
 	"github.com/meterhouse/meterhouse/validate"
 )
 
@@ -25,15 +25,12 @@ func cmdVEE(ctx context.Context, env *environment, args []string) error {
 	if (*from == "") != (*to == "") {
 		return fmt.Errorf("vee run: give both --from and --to, or neither")
 	}
-	conn, err := schema.Connect(ctx, env.cfg.ClickHouse)
+	a, err := app.New(ctx, env.cfg, env.log, app.Resources{}, app.Parts{})
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	j, err := validate.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
-	if err != nil {
-		return err
-	}
+	defer a.Close()
+	j := a.VEE()
 	var res validate.Result
 	if *from == "" {
 		res, err = j.Run(ctx)
