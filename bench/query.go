@@ -26,7 +26,7 @@ import (
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
-	"github.com/meterhouse/meterhouse/validate"
+	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
 // queryConfig is what bench query measures and how.
@@ -195,7 +195,7 @@ func validateDays(ctx context.Context, conn driver.Conn, meters int, from, to ti
 	if err := schema.InsertMeters(ctx, conn, registry(meters, time.Now())); err != nil {
 		return err
 	}
-	job, err := validate.New(validate.DefaultConfig(), conn, log)
+	job, err := veejob.New(veejob.DefaultConfig(), conn, log)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ import (
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
-	"github.com/meterhouse/meterhouse/validate"
+	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
 // Config is the whole configuration of a Meterhouse process.
@@ -48,7 +48,7 @@ type Config struct {
 	// Auth configures API tokens.
 	Auth auth.Config `yaml:"auth"`
 	// VEE configures the validation job (validation, estimation, editing) and its rules.
-	VEE validate.Config `yaml:"vee"`
+	VEE veejob.Config `yaml:"vee"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -72,7 +72,7 @@ func Default() Config {
 		Query:      query.DefaultConfig(),
 		SQL:        query.DefaultSQLConfig(),
 		Auth:       auth.DefaultConfig(),
-		VEE:        validate.DefaultConfig(),
+		VEE:        veejob.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
-	"github.com/meterhouse/meterhouse/validate"
+	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
 func cmdMigrate(ctx context.Context, env *environment, args []string) error {
@@ -154,11 +154,11 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	if env.cfg.VEE.Interval > 0 {
-		vj, err := validate.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
+		vj, err := veejob.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
 		if err != nil {
 			return err
 		}
-		vm, err := validate.NewMetrics(srv.Registry())
+		vm, err := veejob.NewMetrics(srv.Registry())
 		if err != nil {
 			return err
 		}

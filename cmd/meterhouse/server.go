@@ -7,7 +7,7 @@ import (
 	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query"
-	"github.com/meterhouse/meterhouse/validate"
+	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
 // newServer builds the API server exactly as serve runs it: token authentication over
@@ -49,11 +49,11 @@ func newServer(env *environment, conn, sqlConn driver.Conn, readings ingest.Prod
 	}
 
 	// VEE: the editing routes; the periodic job runs in serve.
-	vj, err := validate.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
+	vj, err := veejob.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
 	if err != nil {
 		return nil, err
 	}
-	vm, err := validate.NewMetrics(srv.Registry())
+	vm, err := veejob.NewMetrics(srv.Registry())
 	if err != nil {
 		return nil, err
 	}

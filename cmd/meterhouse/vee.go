@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/schema"
-	"github.com/meterhouse/meterhouse/validate"
+	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
 // cmdVEE runs the VEE job once: incrementally from its watermark, or over a range of
@@ -30,11 +30,11 @@ func cmdVEE(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	j, err := validate.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
+	j, err := veejob.New(env.cfg.VEE, conn, env.log.With("component", "vee"))
 	if err != nil {
 		return err
 	}
-	var res validate.Result
+	var res veejob.Result
 	if *from == "" {
 		res, err = j.Run(ctx)
 	} else {

@@ -29,4 +29,4 @@
 // the same rows: the job is replay-safe. Loads are batched over many meters per query.
 //
 // The package also serves the editing API: POST and GET /v1/meters/{meter_id}/edits.
-package validate
+package job
