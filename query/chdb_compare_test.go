@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // TestReadQueriesOnCurrentClickHouse runs the read queries pinned in testdata (the SQL the
@@ -28,7 +29,7 @@ func readQueryCases(t *testing.T) []testenv.Query {
 	from, to := at(28, 6), at(29, 18)
 	berlinFrom, berlinTo := at(27, 23), at(29, 22)
 	const berlin = "Europe/Berlin"
-	feeder, fleet := Group{KindFeeder, "F1"}, Group{KindFleet, FleetID}
+	feeder, fleet := Group{schema.KindFeeder, "F1"}, Group{schema.KindFleet, schema.FleetID}
 	args := map[string][][]any{
 		"consumption_15m":              {{from, "M2", to}, {from, "M1", to}},
 		"consumption_1h":               {{from, "M2", to}, {at(28, 0), "M3", at(30, 0)}},
@@ -38,8 +39,8 @@ func readQueryCases(t *testing.T) []testenv.Query {
 		"validated_1h":                 {{"1h", "M2", from, to}, {"1h", "M3", at(28, 0), at(30, 0)}},
 		"validated_1d":                 {{berlin, "M2", berlinFrom, berlinTo}, {"UTC", "M1", at(28, 0), at(30, 0)}},
 		"validated_1mo":                {{berlin, "M1", at(1, 0), at(31, 22)}},
-		"groups_load":                  {{"15m", "feeder", "F1", from, to}, {"1h", "fleet", FleetID, at(28, 0), at(30, 0)}},
-		"groups_profile_group":         {{berlin, berlin, berlin, "15m", "fleet", FleetID, at(28, 0), at(30, 0)}},
+		"groups_load":                  {{"15m", "feeder", "F1", from, to}, {"1h", "fleet", schema.FleetID, at(28, 0), at(30, 0)}},
+		"groups_profile_group":         {{berlin, berlin, berlin, "15m", "fleet", schema.FleetID, at(28, 0), at(30, 0)}},
 		"groups_profile_meter":         {{berlin, berlin, berlin, "1h", "M2", at(28, 0), at(30, 0)}},
 		"groups_quality_feeder_page":   {qualityArgs(feeder, from, to, true, "", 2), qualityArgs(feeder, from, to, true, "M1", 2)},
 		"groups_quality_fleet_page":    {qualityArgs(fleet, from, to, true, "", 10)},

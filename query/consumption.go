@@ -392,7 +392,7 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 		return Consumption{}, err
 	}
 	if !known {
-		if known, err = s.meterKnown(ctx, r.MeterID); err != nil {
+		if known, err = schema.MeterKnown(ctx, s.conn, r.MeterID); err != nil {
 			return Consumption{}, err
 		}
 		if !known {
@@ -506,15 +506,4 @@ func (c Consumption) Table() *table.Table {
 	t.Columns = append(t.Columns, table.UInt64s("quality", qs), table.UInt64s("estimated", est), table.UInt64s("edited", ed),
 		table.UInt64s("questionable", quest), table.Float64s("completeness", comp))
 	return t
-}
-
-// meterKnown reports whether the registry lists the meter or any reading names it.
-func (s *Service) meterKnown(ctx context.Context, meterID string) (bool, error) {
-	var n uint64
-	err := s.conn.QueryRow(ctx, `SELECT (SELECT count() FROM meters WHERE meter_id = ?) + (SELECT count() FROM readings WHERE meter_id = ?)`,
-		meterID, meterID).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("look up meter: %w", err)
-	}
-	return n > 0, nil
 }

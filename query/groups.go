@@ -19,40 +19,6 @@ import (
 	"github.com/meterhouse/meterhouse/table"
 )
 
-// GroupKind is a way of grouping meters: by feeder, region, customer class, tariff, or the
-// whole fleet.
-type GroupKind string
-
-// The group kinds of the group_consumption table. The fleet's only group id is FleetID.
-const (
-	KindFeeder        GroupKind = "feeder"
-	KindRegion        GroupKind = "region"
-	KindCustomerClass GroupKind = "customer_class"
-	KindTariff        GroupKind = "tariff"
-	KindFleet         GroupKind = "fleet"
-)
-
-// FleetID is the group id of the whole fleet.
-const FleetID = "all"
-
-// ParseGroupKind validates a group kind.
-func ParseGroupKind(s string) (GroupKind, error) {
-	switch k := GroupKind(s); k {
-	case KindFeeder, KindRegion, KindCustomerClass, KindTariff, KindFleet:
-		return k, nil
-	}
-	return "", fmt.Errorf("%q is not a group kind: want feeder, region, customer_class, tariff or fleet", s)
-}
-
-// registryColumn returns the column of the meters table holding a meter's group of kind k,
-// or "" for the fleet. The names are constants, never request text.
-func (k GroupKind) registryColumn() string {
-	if k == KindFleet {
-		return ""
-	}
-	return string(k)
-}
-
 // Page sizes of the paginated endpoints.
 const (
 	// DefaultPageSize is the page size when a request gives no limit.
@@ -139,31 +105,31 @@ func (s *Service) RegisterAnalytics(srv *api.Server) error {
 // Group names one group of meters.
 type Group struct {
 	// Kind is how the meters are grouped.
-	Kind GroupKind
-	// ID is the group's id; FleetID for the fleet.
+	Kind schema.GroupKind
+	// ID is the group's id; schema.FleetID for the fleet.
 	ID string
 }
 
 // groupFromPath reads the group of /v1/groups/:kind/:id, or the fleet for /v1/fleet/….
 func groupFromPath(c echo.Context) (Group, error) {
 	if c.Param("kind") == "" {
-		return Group{Kind: KindFleet, ID: FleetID}, nil
+		return Group{Kind: schema.KindFleet, ID: schema.FleetID}, nil
 	}
 	return parseGroup(c.Param("kind"), "kind", c.Param("id"), "id")
 }
 
 // parseGroup validates a group kind and id read from the named parameters.
 func parseGroup(kind, kindField, id, idField string) (Group, error) {
-	k, err := ParseGroupKind(kind)
+	k, err := schema.ParseGroupKind(kind)
 	if err != nil {
 		return Group{}, api.Invalid(kindField, "%v", err)
 	}
-	if k == KindFleet && id == "" {
-		id = FleetID
+	if k == schema.KindFleet && id == "" {
+		id = schema.FleetID
 	}
 	switch {
-	case k == KindFleet && id != FleetID:
-		return Group{}, api.Invalid(idField, "the fleet's only group id is %q", FleetID)
+	case k == schema.KindFleet && id != schema.FleetID:
+		return Group{}, api.Invalid(idField, "the fleet's only group id is %q", schema.FleetID)
 	case id == "":
 		return Group{}, api.Invalid(idField, "is required")
 	case len(id) > 256 || !utf8.ValidString(id) || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }):
@@ -292,11 +258,11 @@ func ratio(n, d uint64) float64 {
 // groupExists returns nil when the registry lists a member of g or group_consumption
 // holds a row of it (the fleet always exists), and an api.ErrNotFound error otherwise.
 func (s *Service) groupExists(ctx context.Context, g Group) error {
-	if g.Kind == KindFleet {
+	if g.Kind == schema.KindFleet {
 		return nil
 	}
 	var n uint64
-	q := `SELECT (SELECT count() FROM (SELECT ` + g.Kind.registryColumn() + ` AS gid FROM meters FINAL) WHERE gid = ?)
+	q := `SELECT (SELECT count() FROM (SELECT ` + g.Kind.RegistryColumn() + ` AS gid FROM meters FINAL) WHERE gid = ?)
      + (SELECT count() FROM group_consumption WHERE group_kind = ? AND group_id = ?)`
 	if err := s.conn.QueryRow(ctx, q, g.ID, string(g.Kind), g.ID).Scan(&n); err != nil {
 		return fmt.Errorf("look up %s %s: %w", g.Kind, g.ID, err)
@@ -389,8 +355,8 @@ func (s *Service) handleTopConsumers(c echo.Context) error {
 		kind = "meter"
 	case "meter":
 	default:
-		k, err := ParseGroupKind(kind)
-		if err != nil || k == KindFleet {
+		k, err := schema.ParseGroupKind(kind)
+		if err != nil || k == schema.KindFleet {
 			return api.Invalid("kind", "%q is not meter, feeder, region, customer_class or tariff", kind)
 		}
 	}
@@ -509,7 +475,7 @@ func (s *Service) handleMeterProfile(c echo.Context) error {
 		return err
 	}
 	if tbl.Rows() == 0 && n == 0 {
-		known, err := s.meterKnown(ctx, id)
+		known, err := schema.MeterKnown(ctx, s.conn, id)
 		if err != nil {
 			return err
 		}
@@ -577,10 +543,10 @@ func decodeQualityCursor(s string) (qualityCursor, error) {
 // limited. Parameters: [group_id,] [after, limit,] from, to, [group_id,] [after, limit].
 // Both sides of the join are named: servers since 20.x refuse a joined subquery without
 // an alias (joined_subquery_requires_alias), which 18.16 does not check.
-func qualitySQL(k GroupKind, page bool) string {
+func qualitySQL(k schema.GroupKind, page bool) string {
 	var conds []string
 	cols := "meter_id"
-	if col := k.registryColumn(); col != "" {
+	if col := k.RegistryColumn(); col != "" {
 		conds = append(conds, "gid = ?")
 		cols += ", " + col + " AS gid"
 	}
@@ -615,7 +581,7 @@ ORDER BY meter_id`
 }
 
 // qualityTotalsSQL aggregates qualitySQL(k, false) over the group.
-func qualityTotalsSQL(k GroupKind) string {
+func qualityTotalsSQL(k schema.GroupKind) string {
 	return `SELECT count() AS members, countIf(intervals_n > 0) AS reporting, sum(intervals_n), sum(estimated_n),
     sum(edited_n), sum(questionable_n), sum(flagged_n)
 FROM
@@ -627,14 +593,14 @@ FROM
 // qualityArgs returns the parameters of qualitySQL or qualityTotalsSQL.
 func qualityArgs(g Group, from, to time.Time, page bool, after string, limit int) []any {
 	var members []any
-	if g.Kind != KindFleet {
+	if g.Kind != schema.KindFleet {
 		members = append(members, g.ID)
 	}
 	if page {
 		members = append(members, after, limit)
 	}
 	args := append(slices.Clone(members), from, to)
-	if g.Kind != KindFleet || page {
+	if g.Kind != schema.KindFleet || page {
 		args = append(args, members...)
 	}
 	return args
@@ -730,7 +696,7 @@ func (s *Service) GroupQualityTotals(ctx context.Context, g Group, from, to time
 func (s *Service) qualityParams(c echo.Context) (Group, time.Time, time.Time, error) {
 	kind := c.QueryParam("group_kind")
 	if kind == "" {
-		kind = string(KindFleet)
+		kind = string(schema.KindFleet)
 	}
 	g, err := parseGroup(kind, "group_kind", c.QueryParam("group_id"), "group_id")
 	if err != nil {

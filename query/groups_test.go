@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // TestGroupsSQL pins the SQL of the group read paths; refresh with go test -update.
@@ -17,10 +18,10 @@ func TestGroupsSQL(t *testing.T) {
 		{"top_group", topSQL("feeder")},
 		{"profile_meter", profileSQL(false)},
 		{"profile_group", profileSQL(true)},
-		{"quality_feeder_page", qualitySQL(KindFeeder, true)},
-		{"quality_fleet_page", qualitySQL(KindFleet, true)},
-		{"quality_feeder_totals", qualityTotalsSQL(KindFeeder)},
-		{"quality_fleet_totals", qualityTotalsSQL(KindFleet)},
+		{"quality_feeder_page", qualitySQL(schema.KindFeeder, true)},
+		{"quality_fleet_page", qualitySQL(schema.KindFleet, true)},
+		{"quality_feeder_totals", qualityTotalsSQL(schema.KindFeeder)},
+		{"quality_fleet_totals", qualityTotalsSQL(schema.KindFleet)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -32,7 +33,7 @@ func TestGroupsSQL(t *testing.T) {
 // TestQualityArgs checks that the parameters line up with the placeholders of the SQL.
 func TestQualityArgs(t *testing.T) {
 	from, to := time.Unix(0, 0), time.Unix(3600, 0)
-	for _, g := range []Group{{KindFeeder, "F1"}, {KindFleet, FleetID}} {
+	for _, g := range []Group{{schema.KindFeeder, "F1"}, {schema.KindFleet, schema.FleetID}} {
 		for _, page := range []bool{false, true} {
 			sql := qualitySQL(g.Kind, page)
 			if !page {
@@ -51,10 +52,10 @@ func TestParseGroup(t *testing.T) {
 		want      Group
 		wantField string
 	}{
-		{"feeder", "F-1", Group{KindFeeder, "F-1"}, ""},
-		{"customer_class", "residential", Group{KindCustomerClass, "residential"}, ""},
-		{"fleet", "", Group{KindFleet, FleetID}, ""},
-		{"fleet", "all", Group{KindFleet, FleetID}, ""},
+		{"feeder", "F-1", Group{schema.KindFeeder, "F-1"}, ""},
+		{"customer_class", "residential", Group{schema.KindCustomerClass, "residential"}, ""},
+		{"fleet", "", Group{schema.KindFleet, schema.FleetID}, ""},
+		{"fleet", "all", Group{schema.KindFleet, schema.FleetID}, ""},
 		{"fleet", "x", Group{}, "id"},
 		{"feeders", "F-1", Group{}, "kind"},
 		{"region", "", Group{}, "id"},

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/calendar"
+	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -18,18 +19,18 @@ type entry struct {
 }
 
 // group returns the meter's group of a kind, and false when it has none.
-func (e entry) group(kind string) (string, bool) {
+func (e entry) group(kind schema.GroupKind) (string, bool) {
 	switch kind {
-	case KindFeeder:
+	case schema.KindFeeder:
 		return e.feeder, e.known
-	case KindRegion:
+	case schema.KindRegion:
 		return e.region, e.known
-	case KindCustomerClass:
+	case schema.KindCustomerClass:
 		return e.class, e.known
-	case KindTariff:
+	case schema.KindTariff:
 		return e.tariff, e.known
 	}
-	return FleetID, true
+	return schema.FleetID, true
 }
 
 // registry loads the entries of ids. A meter missing from the registry gets an unknown
@@ -419,7 +420,7 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, compu
 // groups their meters belong to.
 func (j *Job) writeGroups(ctx context.Context, ws []window, reg map[string]entry, computedAt time.Time) error {
 	days := utcDays(ws)
-	for _, kind := range GroupKinds {
+	for _, kind := range schema.GroupKinds {
 		set := map[string]bool{}
 		for _, w := range ws {
 			if g, ok := reg[w.meter].group(kind); ok {
@@ -437,7 +438,7 @@ func (j *Job) writeGroups(ctx context.Context, ws []window, reg map[string]entry
 		sql := groupSQL(kind)
 		for _, d := range days {
 			args := []any{computedAt, clampTime(d[0]), clampTime(d[1])}
-			if kind != KindFleet {
+			if kind != schema.KindFleet {
 				args = append(args, groups, groups)
 			}
 			if err := j.conn.Exec(ctx, sql, args...); err != nil {

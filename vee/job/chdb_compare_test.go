@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // TestJobQueriesOnCurrentClickHouse runs the statements the VEE job reads with (pinned in
@@ -39,10 +40,10 @@ func TestJobQueriesOnCurrentClickHouse(t *testing.T) {
 		"open_failures": {{}},
 		"group_fleet":   {{computed, at(28, 0), at(30, 0)}},
 	}
-	for _, kind := range GroupKinds {
-		if kind != KindFleet {
-			groups := map[string][]string{KindFeeder: {"F1", "F2"}, KindRegion: {"north"}, KindCustomerClass: {"commercial", "residential"}, KindTariff: {"T1"}}[kind]
-			args["group_"+kind] = [][]any{{computed, at(28, 0), at(30, 0), groups, groups}}
+	for _, kind := range schema.GroupKinds {
+		if kind != schema.KindFleet {
+			groups := map[schema.GroupKind][]string{schema.KindFeeder: {"F1", "F2"}, schema.KindRegion: {"north"}, schema.KindCustomerClass: {"commercial", "residential"}, schema.KindTariff: {"T1"}}[kind]
+			args["group_"+string(kind)] = [][]any{{computed, at(28, 0), at(30, 0), groups, groups}}
 		}
 	}
 	queries := testenv.GoldenQueries(t, "testdata", args)

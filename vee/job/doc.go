@@ -1,6 +1,8 @@
-// Package validate runs VEE (validation, estimation and editing, package vee) over the
-// stored readings and keeps the validated consumption tables that billing, forecasts and
-// analysts read.
+// Package job is the VEE job: it runs the VEE engine (validation, estimation and editing,
+// the pure package vee) over the readings stored in ClickHouse and keeps the validated
+// consumption tables that billing, forecasts and analysts read. It is configured by the
+// vee section of the configuration and run by meterhouse serve (every vee.interval) and
+// meterhouse vee run; importers name it veejob.
 //
 // The Job finds the (meter, local day) windows touched by readings ingested since its last
 // run (late data included) and by manual edits, loads each meter's readings for the window

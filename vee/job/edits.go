@@ -7,6 +7,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -140,11 +141,11 @@ func (j *Job) AddEdit(ctx context.Context, meterID, author string, req EditReque
 		return e, false, api.Invalid("author", "is required")
 	}
 	e.Author = author
-	var n uint64
-	if err := j.conn.QueryRow(ctx, meterKnownSQL, meterID, meterID).Scan(&n); err != nil {
-		return e, false, fmt.Errorf("look up meter: %w", err)
+	known, err := schema.MeterKnown(ctx, j.conn, meterID)
+	if err != nil {
+		return e, false, err
 	}
-	if n == 0 {
+	if !known {
 		return e, false, fmt.Errorf("meter %q: %w", meterID, api.ErrNotFound)
 	}
 	var rows uint64

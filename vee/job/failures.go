@@ -202,7 +202,7 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 			return existing, nil
 		}
 	}
-	return c, fmt.Errorf("validate: register metrics: %w", err)
+	return c, fmt.Errorf("vee job: register metrics: %w", err)
 }
 
 // SetMetrics makes the job count into m; without it the job counts nothing.

@@ -523,13 +523,13 @@ func checkGroups(t *testing.T, conn driver.Conn, d fleetData, rows map[rowKey]st
 			continue
 		}
 		m, known := byID[k.meter]
-		groups := map[string]string{KindFleet: FleetID}
+		groups := map[schema.GroupKind]string{schema.KindFleet: schema.FleetID}
 		if known {
-			groups[KindFeeder], groups[KindRegion], groups[KindCustomerClass], groups[KindTariff] = m.Feeder, m.Region, m.CustomerClass, m.Tariff
+			groups[schema.KindFeeder], groups[schema.KindRegion], groups[schema.KindCustomerClass], groups[schema.KindTariff] = m.Feeder, m.Region, m.CustomerClass, m.Tariff
 		}
 		for kind, id := range groups {
 			for res, start := range map[string]time.Time{"15m": k.start, "1h": k.start.Truncate(time.Hour), "1d": k.start.Truncate(24 * time.Hour)} {
-				gk := groupKey{res, kind, id, start}
+				gk := groupKey{res, string(kind), id, start}
 				g := want[gk]
 				g.wh += r.wh
 				g.intervals += r.intervals

@@ -51,7 +51,7 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Job, error) {
 		return nil, err
 	}
 	if conn == nil || log == nil {
-		return nil, errors.New("validate: New needs a connection and a logger")
+		return nil, errors.New("vee job: New needs a connection and a logger")
 	}
 	return &Job{cfg: cfg, conn: conn, log: log, now: time.Now, process: vee.Process}, nil
 }
@@ -135,7 +135,7 @@ func (j *Job) RunRange(ctx context.Context, from, to time.Time) (Result, error) 
 		return Result{}, err
 	}
 	if !to.After(from) {
-		return Result{}, errors.New("validate: the range's end must be after its start")
+		return Result{}, errors.New("vee job: the range's end must be after its start")
 	}
 	return j.run(ctx, KindRange, func(ctx context.Context, _ state, now, _ time.Time) ([]span, error) {
 		days, err := j.touchedDays(ctx, readingDaysSQL, from.UTC(), to.UTC(), now)

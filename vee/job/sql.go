@@ -1,6 +1,10 @@
 package job
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/meterhouse/meterhouse/schema"
+)
 
 // The SQL the job runs. Lists of meters and spans are bound as arrays: IN (SELECT
 // arrayJoin(?)) keeps the primary key usable, and ARRAY JOIN over parallel arrays turns
@@ -102,22 +106,6 @@ const insertEdit = `INSERT INTO consumption_edits (edit_id, meter_id, start, end
 
 const insertRun = `INSERT INTO vee_runs (run_id, kind, started_at, finished_at, watermark, computed_at, meters, windows, intervals)`
 
-// The group kinds of group_consumption. Except the fleet, each is also the name of the
-// registry column that holds a meter's group.
-const (
-	KindFeeder        = "feeder"
-	KindRegion        = "region"
-	KindCustomerClass = "customer_class"
-	KindTariff        = "tariff"
-	KindFleet         = "fleet"
-)
-
-// GroupKinds lists the group kinds in the order the job writes them.
-var GroupKinds = []string{KindFeeder, KindRegion, KindCustomerClass, KindTariff, KindFleet}
-
-// FleetID is the group_id of the fleet.
-const FleetID = "all"
-
 // groupSQL returns the statement that recomputes the roll-ups of one group kind at 15m,
 // 1h and UTC days over [?, ?) from the members' 15m rows. For the fleet, its parameters
 // are computed_at, from, to; for the other kinds, computed_at, from, to and the group ids
@@ -125,17 +113,17 @@ const FleetID = "all"
 // as servers since 20.x require, and it is ALL: the registry side has one row per meter
 // (FINAL), and since 20.x ANY INNER JOIN also keeps only one row per key of the left side,
 // which would roll up one 15-minute row per meter.
-func groupSQL(kind string) string {
+func groupSQL(kind schema.GroupKind) string {
 	var b strings.Builder
 	b.WriteString(`INSERT INTO group_consumption (resolution, group_kind, group_id, start, wh, meters, intervals, expected_intervals, estimated, questionable, computed_at)
-SELECT tupleElement(rb, 1), '` + kind + `', g, tupleElement(rb, 2),
+SELECT tupleElement(rb, 1), '` + string(kind) + `', g, tupleElement(rb, 2),
     sum(wh), toUInt32(uniqExact(meter_id)), toUInt32(sum(intervals)), toUInt32(sum(expected_intervals)),
     toUInt32(sum(estimated)), toUInt32(sum(questionable)), ?
 FROM (
     SELECT meter_id, wh, intervals, expected_intervals, estimated, questionable,
         arrayJoin([('15m', start), ('1h', toStartOfHour(start)), ('1d', toStartOfDay(start))]) AS rb`)
-	if kind == KindFleet {
-		b.WriteString(`, '` + FleetID + `' AS g
+	if kind == schema.KindFleet {
+		b.WriteString(`, '` + schema.FleetID + `' AS g
     FROM consumption FINAL
     WHERE resolution = '15m' AND start >= ? AND start < ?
 )
@@ -147,20 +135,17 @@ GROUP BY rb, g`)
         SELECT meter_id, start, wh, intervals, expected_intervals, estimated, questionable
         FROM consumption FINAL
         WHERE resolution = '15m' AND start >= ? AND start < ?
-            AND meter_id IN (SELECT meter_id FROM meters FINAL WHERE ` + kind + ` IN (SELECT arrayJoin(?)))
+            AND meter_id IN (SELECT meter_id FROM meters FINAL WHERE ` + kind.RegistryColumn() + ` IN (SELECT arrayJoin(?)))
     ) AS member_rows
     ALL INNER JOIN (
-        SELECT meter_id, ` + kind + ` AS g
+        SELECT meter_id, ` + kind.RegistryColumn() + ` AS g
         FROM meters FINAL
-        WHERE ` + kind + ` IN (SELECT arrayJoin(?))
+        WHERE ` + kind.RegistryColumn() + ` IN (SELECT arrayJoin(?))
     ) AS members USING meter_id
 )
 GROUP BY rb, g`)
 	return b.String()
 }
-
-// meterKnownSQL counts a meter's registry entries and readings (parameters: the id twice).
-const meterKnownSQL = `SELECT (SELECT count() FROM meters WHERE meter_id = ?) + (SELECT count() FROM readings WHERE meter_id = ?)`
 
 // openFailuresSQL reads the windows of vee_failures whose latest state is failed: meter,
 // window start and end, first failure and attempts.

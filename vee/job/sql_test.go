@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/schema"
 )
 
 // TestSQL pins every statement the job runs; refresh with go test -update.
@@ -21,11 +22,11 @@ func TestSQL(t *testing.T) {
 		{"rows", rowsSQL},
 		{"edits", editsSQL},
 		{"sum", sumSQL},
-		{"meter_known", meterKnownSQL},
+		{"meter_known", schema.MeterKnownSQL},
 		{"open_failures", openFailuresSQL},
 	}
-	for _, kind := range GroupKinds {
-		tests = append(tests, struct{ name, sql string }{"group_" + kind, groupSQL(kind)})
+	for _, kind := range schema.GroupKinds {
+		tests = append(tests, struct{ name, sql string }{"group_" + string(kind), groupSQL(kind)})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
