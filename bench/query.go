@@ -23,7 +23,8 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/meterhouse/meterhouse/api"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/analytics"
+	"github.com/meterhouse/meterhouse/query/consumption"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 	veejob "github.com/meterhouse/meterhouse/vee/job"
@@ -503,14 +504,18 @@ func serveAPI(ctx context.Context, conn driver.Conn, log *slog.Logger) (string, 
 	if err != nil {
 		return "", "", nil, err
 	}
-	q, err := query.New(query.DefaultConfig(), conn)
+	q, err := consumption.New(consumption.DefaultConfig(), conn)
 	if err != nil {
 		return "", "", nil, err
 	}
 	if err := q.Register(srv); err != nil {
 		return "", "", nil, err
 	}
-	if err := q.RegisterAnalytics(srv); err != nil {
+	a, err := analytics.New(consumption.DefaultConfig(), conn)
+	if err != nil {
+		return "", "", nil, err
+	}
+	if err := a.Register(srv); err != nil {
 		return "", "", nil, err
 	}
 	var lc net.ListenConfig

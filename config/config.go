@@ -24,7 +24,8 @@ import (
 	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/ingest"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/consumption"
+	analystsql "github.com/meterhouse/meterhouse/query/sql"
 	"github.com/meterhouse/meterhouse/schema"
 	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
@@ -42,9 +43,9 @@ type Config struct {
 	// API configures the HTTP server.
 	API api.Config `yaml:"api"`
 	// Query configures the read paths.
-	Query query.Config `yaml:"query"`
+	Query consumption.Config `yaml:"query"`
 	// SQL limits the analyst SQL endpoint's queries.
-	SQL query.SQLConfig `yaml:"sql"`
+	SQL analystsql.Config `yaml:"sql"`
 	// Auth configures API tokens.
 	Auth auth.Config `yaml:"auth"`
 	// VEE configures the validation job (validation, estimation, editing) and its rules.
@@ -69,8 +70,8 @@ func Default() Config {
 		Ingest:     ingest.DefaultConfig(),
 		HTTPIngest: ingest.DefaultHTTPConfig(),
 		API:        api.DefaultConfig(),
-		Query:      query.DefaultConfig(),
-		SQL:        query.DefaultSQLConfig(),
+		Query:      consumption.DefaultConfig(),
+		SQL:        analystsql.DefaultConfig(),
 		Auth:       auth.DefaultConfig(),
 		VEE:        veejob.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},

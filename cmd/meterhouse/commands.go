@@ -13,7 +13,7 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/ingest/wire"
-	"github.com/meterhouse/meterhouse/query"
+	analystsql "github.com/meterhouse/meterhouse/query/sql"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 	veejob "github.com/meterhouse/meterhouse/vee/job"
@@ -139,7 +139,7 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 	}
 	defer readings.Close()
 	// Analyst SQL has a pool of its own, as its own ClickHouse user (sql section).
-	sqlConn, err := query.ConnectSQL(ctx, env.cfg.ClickHouse, env.cfg.SQL)
+	sqlConn, err := analystsql.Connect(ctx, env.cfg.ClickHouse, env.cfg.SQL)
 	if err != nil {
 		return err
 	}

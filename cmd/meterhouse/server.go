@@ -6,7 +6,9 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/ingest"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/analytics"
+	"github.com/meterhouse/meterhouse/query/consumption"
+	analystsql "github.com/meterhouse/meterhouse/query/sql"
 	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
@@ -15,7 +17,7 @@ import (
 // this function too, so that they see the production route set: every component registers
 // its routes here. HTTP ingest produces accepted readings through readings, which the
 // caller closes after the server has stopped. Analyst SQL runs on sqlConn, its own pool
-// (query.ConnectSQL), so that analysts cannot take conn's connections from token checks,
+// (analystsql.Connect), so that analysts cannot take conn's connections from token checks,
 // ingest and the VEE job.
 func newServer(env *environment, conn, sqlConn driver.Conn, readings ingest.Producer) (*api.Server, error) {
 	store, err := auth.NewStore(env.cfg.Auth, conn, env.cfg.ClickHouse.PrivateDatabase())
@@ -30,17 +32,21 @@ func newServer(env *environment, conn, sqlConn driver.Conn, readings ingest.Prod
 		return nil, err
 	}
 
-	q, err := query.New(env.cfg.Query, conn)
+	q, err := consumption.New(env.cfg.Query, conn)
 	if err != nil {
 		return nil, err
 	}
 	if err := q.Register(srv); err != nil {
 		return nil, err
 	}
-	if err := q.RegisterAnalytics(srv); err != nil {
+	a, err := analytics.New(env.cfg.Query, conn)
+	if err != nil {
 		return nil, err
 	}
-	analystSQL, err := query.NewSQL(env.cfg.SQL, env.cfg.ClickHouse.Database, sqlConn)
+	if err := a.Register(srv); err != nil {
+		return nil, err
+	}
+	analystSQL, err := analystsql.New(env.cfg.SQL, env.cfg.ClickHouse.Database, sqlConn)
 	if err != nil {
 		return nil, err
 	}

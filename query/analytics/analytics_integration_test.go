@@ -1,10 +1,9 @@
-package query_test
+package analytics_test
 
 import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,59 +18,34 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/query"
-	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/query/analytics"
+	"github.com/meterhouse/meterhouse/query/consumption"
 	"github.com/meterhouse/meterhouse/table"
 )
 
-// analytics is one test's API over a fresh database holding the contract tables.
-type analytics struct {
+// analyticsAPI is one test's API over a fresh database holding the contract tables.
+type analyticsAPI struct {
 	conn  driver.Conn
 	url   string
 	token func(roles ...api.Role) string
 	user  string // an analyst's token
 }
 
-// newAnalytics serves the analytics routes and the SQL endpoint (with sqlCfg) over a
-// fresh, migrated database.
-func newAnalytics(t *testing.T, sqlCfg query.SQLConfig) *analytics {
+// newAnalytics serves the analytics routes over a fresh, migrated database.
+func newAnalytics(t *testing.T) *analyticsAPI {
 	t.Helper()
-	cfg, conn := testenv.ClickHouse(t)
+	_, conn := testenv.ClickHouse(t)
 	srv, token := testenv.API(t, conn)
-	svc, err := query.New(query.DefaultConfig(), conn)
+	svc, err := analytics.New(consumption.DefaultConfig(), conn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.RegisterAnalytics(srv); err != nil {
-		t.Fatal(err)
-	}
-	sq, err := query.NewSQL(sqlCfg, cfg.Database, analystPool(t, cfg, sqlCfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := sq.Register(srv); err != nil {
+	if err := svc.Register(srv); err != nil {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv.Echo())
 	t.Cleanup(hs.Close)
-	return &analytics{conn: conn, url: hs.URL, token: token, user: token(api.RoleAnalyst)}
-}
-
-// analystPool opens the SQL endpoint's own pool as serve does (query.ConnectSQL), with the
-// analyst user of the test's own (readonly=1, this test's database only) whose profile
-// holds sqlCfg's limits, since under readonly=1 the server ignores per-query settings.
-func analystPool(t *testing.T, ch schema.Config, sqlCfg query.SQLConfig) driver.Conn {
-	t.Helper()
-	a := testenv.AnalystClickHouseWith(t, ch, sqlCfg.ProfileSettings())
-	sqlCfg.Username, sqlCfg.Password, sqlCfg.PasswordFile = a.Username, a.Password, ""
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := query.ConnectSQL(ctx, ch, sqlCfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	return conn
+	return &analyticsAPI{conn: conn, url: hs.URL, token: token, user: token(api.RoleAnalyst)}
 }
 
 // response is an HTTP answer read in full.
@@ -81,66 +55,21 @@ type response struct {
 	body   []byte
 }
 
-func (a *analytics) do(t *testing.T, method, path, accept, contentType, body, token string) response {
+func (a *analyticsAPI) do(t *testing.T, method, path, accept, contentType, body, token string) response {
 	t.Helper()
 	r := testenv.Do(t, testenv.Request{Method: method, URL: a.url + path, Token: token,
 		Accept: accept, ContentType: contentType, Body: strings.NewReader(body)})
 	return response{status: r.Status, header: r.Header, body: r.Body}
 }
 
-func (a *analytics) get(t *testing.T, path, accept string) response {
+func (a *analyticsAPI) get(t *testing.T, path, accept string) response {
 	t.Helper()
 	return a.do(t, http.MethodGet, path, accept, "", "", a.user)
 }
 
-// jsonResult is the JSON form of a table.Result.
-type jsonResult struct {
-	Columns []struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
-	} `json:"columns"`
-	Rows       []map[string]any `json:"rows"`
-	NextCursor string           `json:"next_cursor"`
-	Totals     map[string]any   `json:"totals"`
-	Error      *api.ErrorDetail `json:"error"`
-}
-
-func decode(t *testing.T, r response) jsonResult {
+func decode(t *testing.T, r response) testenv.ResultJSON {
 	t.Helper()
-	var out jsonResult
-	dec := json.NewDecoder(bytes.NewReader(r.body))
-	dec.UseNumber()
-	if err := dec.Decode(&out); err != nil {
-		t.Fatalf("status %d, body %s: %v", r.status, r.body, err)
-	}
-	return out
-}
-
-// project returns the named fields of each row, as strings.
-func project(rows []map[string]any, fields ...string) [][]string {
-	out := [][]string{}
-	for _, r := range rows {
-		var rec []string
-		for _, f := range fields {
-			switch v := r[f].(type) {
-			case []any:
-				var parts []string
-				for _, x := range v {
-					parts = append(parts, x.(string))
-				}
-				rec = append(rec, strings.Join(parts, "+"))
-			default:
-				rec = append(rec, strings.TrimSpace(strings.Trim(jsonText(v), `"`)))
-			}
-		}
-		out = append(out, rec)
-	}
-	return out
-}
-
-func jsonText(v any) string {
-	b, _ := json.Marshal(v)
-	return string(b)
+	return testenv.DecodeResult(t, r.status, r.body)
 }
 
 func ts(s string) time.Time {
@@ -149,38 +78,6 @@ func ts(s string) time.Time {
 		panic(err)
 	}
 	return t
-}
-
-// consumptionRow is one fixture row of the consumption table.
-type consumptionRow struct {
-	res, meter, start                                    string
-	wh                                                   int64
-	intervals, expected, estimated, edited, questionable uint32
-	flags                                                []string
-	computedAt                                           string
-}
-
-func insertConsumption(t *testing.T, conn driver.Conn, rows []consumptionRow) {
-	t.Helper()
-	ctx := context.Background()
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rows {
-		if r.computedAt == "" {
-			r.computedAt = "2026-11-01T00:00:00Z"
-		}
-		if r.flags == nil {
-			r.flags = []string{}
-		}
-		if err := b.Append(r.res, r.meter, ts(r.start), r.wh, uint8(0), r.intervals, r.expected, r.estimated, r.edited, r.questionable, r.flags, []string{}, ts(r.computedAt)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // groupRow is one fixture row of the group_consumption table.
@@ -211,46 +108,10 @@ func insertGroups(t *testing.T, conn driver.Conn, rows []groupRow) {
 	}
 }
 
-// insertRegistry writes meters; M3 is written twice, first on feeder F2 and then moved to
-// F1, so only FINAL readers see it where it is.
-func insertRegistry(t *testing.T, conn driver.Conn) {
-	t.Helper()
-	m := func(id, feeder, tz string, at string) schema.Meter {
-		return schema.Meter{MeterID: id, CustomerClass: "residential", Feeder: feeder, Region: "north", Tariff: "T1",
-			TimeZone: tz, Status: "active", UpdatedAt: ts(at)}
-	}
-	meters := []schema.Meter{
-		m("M1", "F1", "Europe/Berlin", "2026-01-01T00:00:00Z"),
-		m("M2", "F1", "Europe/Berlin", "2026-01-01T00:00:00Z"),
-		m("M3", "F2", "Europe/Berlin", "2026-01-01T00:00:00Z"),
-		m("M4", "F2", "Europe/Berlin", "2026-01-01T00:00:00Z"),
-		m("P", "F9", "Europe/Berlin", "2026-01-01T00:00:00Z"),
-	}
-	if err := schema.InsertMeters(context.Background(), conn, meters); err != nil {
-		t.Fatal(err)
-	}
-	if err := schema.InsertMeters(context.Background(), conn, []schema.Meter{m("M3", "F1", "Europe/Berlin", "2026-02-01T00:00:00Z")}); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// The quality and top-consumer fixture: hours 00:00–03:00 UTC of 2026-03-28.
-var qualityRows = []consumptionRow{
-	// M1: an early computation of 00:00, replaced by the later one below.
-	{res: "1h", meter: "M1", start: "2026-03-28T00:00:00Z", wh: 999, intervals: 1, expected: 4, computedAt: "2026-10-01T00:00:00Z"},
-	{res: "1h", meter: "M1", start: "2026-03-28T00:00:00Z", wh: 100, intervals: 4, expected: 4},
-	{res: "1h", meter: "M1", start: "2026-03-28T01:00:00Z", wh: 50, intervals: 4, expected: 4, estimated: 1, flags: []string{"spike"}},
-	{res: "1h", meter: "M1", start: "2026-03-28T03:00:00Z", wh: 7000, intervals: 4, expected: 4}, // outside the range
-	{res: "1h", meter: "M2", start: "2026-03-28T00:00:00Z", wh: 200, intervals: 3, expected: 4, edited: 1, questionable: 1, flags: []string{"spike", "gap"}},
-	{res: "1h", meter: "M4", start: "2026-03-28T00:00:00Z", wh: 120, intervals: 4, expected: 4},
-	{res: "1h", meter: "M4", start: "2026-03-28T01:00:00Z", wh: 10, intervals: 4, expected: 4},
-	{res: "15m", meter: "M2", start: "2026-03-28T00:00:00Z", wh: 1000000, intervals: 1, expected: 1}, // another resolution
-}
-
 func TestQualityPagination(t *testing.T) {
-	a := newAnalytics(t, query.DefaultSQLConfig())
-	insertRegistry(t, a.conn)
-	insertConsumption(t, a.conn, qualityRows)
+	a := newAnalytics(t)
+	testenv.InsertRegistry(t, a.conn)
+	testenv.InsertConsumption(t, a.conn, testenv.QualityRows)
 	rng := "from=2026-03-28T00:00:00Z&to=2026-03-28T02:30:00Z" // to rounds up to 03:00: 12 slots per meter
 
 	fields := []string{"meter_id", "intervals", "expected_intervals", "estimated", "edited", "questionable", "flagged_hours", "flags"}
@@ -305,11 +166,11 @@ func TestQualityPagination(t *testing.T) {
 					t.Fatalf("page of %d rows, limit %d", len(res.Rows), tt.limit)
 				}
 				for k, v := range tt.wantTotals {
-					if jsonText(res.Totals[k]) != v {
+					if testenv.JSONText(res.Totals[k]) != v {
 						t.Errorf("totals %s = %v, want %s", k, res.Totals[k], v)
 					}
 				}
-				got = append(got, project(res.Rows, fields...)...)
+				got = append(got, testenv.Project(res.Rows, fields...)...)
 				pages++
 				if cursor = res.NextCursor; cursor == "" {
 					break
@@ -365,7 +226,7 @@ func TestQualityPagination(t *testing.T) {
 	}
 }
 
-func firstCursor(t *testing.T, a *analytics, path string) string {
+func firstCursor(t *testing.T, a *analyticsAPI, path string) string {
 	t.Helper()
 	c := decode(t, a.get(t, path, "")).NextCursor
 	if c == "" {
@@ -374,12 +235,12 @@ func firstCursor(t *testing.T, a *analytics, path string) string {
 	return url.QueryEscape(c)
 }
 
-func itoa(n int) string { return jsonText(n) }
+func itoa(n int) string { return testenv.JSONText(n) }
 
 func TestTopConsumers(t *testing.T) {
-	a := newAnalytics(t, query.DefaultSQLConfig())
-	insertRegistry(t, a.conn)
-	insertConsumption(t, a.conn, qualityRows)
+	a := newAnalytics(t)
+	testenv.InsertRegistry(t, a.conn)
+	testenv.InsertConsumption(t, a.conn, testenv.QualityRows)
 	insertGroups(t, a.conn, []groupRow{
 		{res: "1h", kind: "feeder", id: "F1", start: "2026-03-28T00:00:00Z", wh: 1, computedAt: "2026-10-01T00:00:00Z"},
 		{res: "1h", kind: "feeder", id: "F1", start: "2026-03-28T00:00:00Z", wh: 300, meters: 2, intervals: 7, expected: 8},
@@ -405,7 +266,7 @@ func TestTopConsumers(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
-			got := project(decode(t, r).Rows, "rank", "id", "wh", "intervals", "expected_intervals")
+			got := testenv.Project(decode(t, r).Rows, "rank", "id", "wh", "intervals", "expected_intervals")
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %v, want %v", got, tt.want)
 			}
@@ -419,8 +280,8 @@ func TestTopConsumers(t *testing.T) {
 }
 
 func TestGroupLoad(t *testing.T) {
-	a := newAnalytics(t, query.DefaultSQLConfig())
-	insertRegistry(t, a.conn)
+	a := newAnalytics(t)
+	testenv.InsertRegistry(t, a.conn)
 	insertGroups(t, a.conn, []groupRow{
 		{res: "1h", kind: "feeder", id: "F1", start: "2026-03-28T00:00:00Z", wh: 1, meters: 1, intervals: 1, expected: 4, computedAt: "2026-10-01T00:00:00Z"},
 		{res: "1h", kind: "feeder", id: "F1", start: "2026-03-28T00:00:00Z", wh: 300, meters: 2, intervals: 7, expected: 8, questionable: 1},
@@ -463,7 +324,7 @@ func TestGroupLoad(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
-			if got := project(decode(t, r).Rows, fields...); !reflect.DeepEqual(got, tt.want) {
+			if got := testenv.Project(decode(t, r).Rows, fields...); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %v, want %v", got, tt.want)
 			}
 		})
@@ -527,10 +388,10 @@ func TestGroupLoad(t *testing.T) {
 }
 
 // hourly returns 1h rows of wh each for every hour of [from, to).
-func hourly(meter, from, to string, wh int64) []consumptionRow {
-	var rows []consumptionRow
+func hourly(meter, from, to string, wh int64) []testenv.ConsumptionRow {
+	var rows []testenv.ConsumptionRow
 	for h := ts(from); h.Before(ts(to)); h = h.Add(time.Hour) {
-		rows = append(rows, consumptionRow{res: "1h", meter: meter, start: h.Format(time.RFC3339), wh: wh, intervals: 4, expected: 4})
+		rows = append(rows, testenv.ConsumptionRow{Res: "1h", Meter: meter, Start: h.Format(time.RFC3339), Wh: wh, Intervals: 4, Expected: 4})
 	}
 	return rows
 }
@@ -538,10 +399,10 @@ func hourly(meter, from, to string, wh int64) []consumptionRow {
 // TestProfileDST checks average daily profiles across the October (25-hour day) and March
 // (23-hour day) changes of Europe/Berlin.
 func TestProfileDST(t *testing.T) {
-	a := newAnalytics(t, query.DefaultSQLConfig())
-	insertRegistry(t, a.conn)
+	a := newAnalytics(t)
+	testenv.InsertRegistry(t, a.conn)
 	// Meter P: local 24 and 25 October 2026 (CEST until 01:00 UTC on the 25th), 10 Wh an hour.
-	insertConsumption(t, a.conn, hourly("P", "2026-10-23T22:00:00Z", "2026-10-25T23:00:00Z", 10))
+	testenv.InsertConsumption(t, a.conn, hourly("P", "2026-10-23T22:00:00Z", "2026-10-25T23:00:00Z", 10))
 	// Feeder F1: local 28 and 29 March 2026 (CEST from 01:00 UTC on the 29th), 10 Wh an hour.
 	var groups []groupRow
 	for h := ts("2026-03-27T23:00:00Z"); h.Before(ts("2026-03-29T22:00:00Z")); h = h.Add(time.Hour) {
@@ -579,7 +440,7 @@ func TestProfileDST(t *testing.T) {
 			if r.status != http.StatusOK {
 				t.Fatalf("%d %s", r.status, r.body)
 			}
-			if got := project(decode(t, r).Rows, "slot", "avg_wh", "wh", "days"); !reflect.DeepEqual(got, tt.want) {
+			if got := testenv.Project(decode(t, r).Rows, "slot", "avg_wh", "wh", "days"); !reflect.DeepEqual(got, tt.want) {
 				t.Fatalf("got %v\nwant %v", got, tt.want)
 			}
 		})

@@ -1,9 +1,10 @@
-package query
+package analytics
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -12,12 +13,36 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/query/consumption"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/table"
 )
+
+// Service answers the group and fleet analytics over one ClickHouse database: load
+// curves, top consumers, average daily profiles and data-quality summaries, all read from
+// the tables the VEE job writes. It is safe for concurrent use.
+type Service struct {
+	cfg  consumption.Config
+	conn driver.Conn
+}
+
+// New returns a Service over conn, which must be connected to the platform's database.
+// cfg is the query section, shared with package consumption: MaxPoints bounds the steps
+// one request may span.
+func New(cfg consumption.Config, conn driver.Conn) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if conn == nil {
+		return nil, errors.New("analytics: New needs a connection")
+	}
+	return &Service{cfg: cfg, conn: conn}, nil
+}
 
 // Page sizes of the paginated endpoints.
 const (
@@ -29,9 +54,9 @@ const (
 	MaxTopN = 10000
 )
 
-// RegisterAnalytics adds the group and fleet load curves, the top consumers, the average
+// Register adds the group and fleet load curves, the top consumers, the average
 // daily profiles and the data-quality summaries to srv, for analysts (and admin).
-func (s *Service) RegisterAnalytics(srv *api.Server) error {
+func (s *Service) Register(srv *api.Server) error {
 	rangeParams := []api.Param{
 		{Name: "from", In: "query", Required: true, Description: "Start of the range, RFC 3339."},
 		{Name: "to", In: "query", Required: true, Description: "End of the range (exclusive), RFC 3339."},
@@ -141,18 +166,18 @@ func parseGroup(kind, kindField, id, idField string) (Group, error) {
 // timeRange reads from and to, rounds them to whole steps of d (UTC) and bounds the number
 // of steps by maxSteps.
 func timeRange(c echo.Context, d time.Duration, maxSteps int) (from, to time.Time, err error) {
-	if from, err = timeParam(c, "from"); err != nil {
+	if from, err = consumption.TimeParam(c, "from"); err != nil {
 		return
 	}
-	if to, err = timeParam(c, "to"); err != nil {
+	if to, err = consumption.TimeParam(c, "to"); err != nil {
 		return
 	}
 	f, t := roundRange(from, to, d)
 	steps := "whole " + strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m") + " steps"
-	if err = checkRounded("from", from, f, "rounded down to "+steps); err != nil {
+	if err = schema.CheckRounded("from", from, f, "rounded down to "+steps); err != nil {
 		return
 	}
-	if err = checkRounded("to", to, t, "rounded up to "+steps); err != nil {
+	if err = schema.CheckRounded("to", to, t, "rounded up to "+steps); err != nil {
 		return
 	}
 	from, to = f, t
@@ -199,7 +224,7 @@ ORDER BY start`
 // group_consumption: one row per interval with data, columns start, wh, meters,
 // intervals, expected_intervals, estimated, questionable and completeness (intervals /
 // expected_intervals). A group with neither registry members nor rows is api.ErrNotFound.
-func (s *Service) GroupLoad(ctx context.Context, g Group, from, to time.Time, step Step) (*table.Table, error) {
+func (s *Service) GroupLoad(ctx context.Context, g Group, from, to time.Time, step consumption.Step) (*table.Table, error) {
 	rows, err := s.conn.Query(ctx, loadSQL, string(step), string(g.Kind), g.ID, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("query load of %s %s: %w", g.Kind, g.ID, err)
@@ -278,9 +303,9 @@ func (s *Service) handleGroupLoad(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	step := Step1h
+	step := consumption.Step1h
 	if v := c.QueryParam("step"); v != "" {
-		if step, err = ParseStep(v); err != nil {
+		if step, err = consumption.ParseStep(v); err != nil {
 			return api.Invalid("step", "%v", err)
 		}
 	}
@@ -398,7 +423,7 @@ ORDER BY minute_of_day`
 // columns slot ("HH:MM" local), minute_of_day, avg_wh (wh / days), wh and days (local
 // dates having the slot). On a 23-hour day the skipped slots get nothing; on a 25-hour
 // day the repeated hour's energy falls into its slot once for that date.
-func (s *Service) Profile(ctx context.Context, meterID string, g *Group, loc *time.Location, from, to time.Time, step Step) (*table.Table, error) {
+func (s *Service) Profile(ctx context.Context, meterID string, g *Group, loc *time.Location, from, to time.Time, step consumption.Step) (*table.Table, error) {
 	tz := loc.String()
 	args := []any{tz, tz, tz, string(step)}
 	if g != nil {
@@ -431,7 +456,7 @@ func (s *Service) Profile(ctx context.Context, meterID string, g *Group, loc *ti
 }
 
 // profileParams reads tz (defaulting to def), step (15m default, or 1h) and the range.
-func (s *Service) profileParams(c echo.Context, def string) (*time.Location, Step, time.Time, time.Time, error) {
+func (s *Service) profileParams(c echo.Context, def string) (*time.Location, consumption.Step, time.Time, time.Time, error) {
 	tz := c.QueryParam("tz")
 	if tz == "" {
 		tz = def
@@ -440,9 +465,9 @@ func (s *Service) profileParams(c echo.Context, def string) (*time.Location, Ste
 	if err != nil || tz == "Local" || tz == "" {
 		return nil, "", time.Time{}, time.Time{}, api.Invalid("tz", "%q is not an IANA time zone like Europe/Berlin", tz)
 	}
-	step := Step15m
+	step := consumption.Step15m
 	if v := c.QueryParam("step"); v != "" {
-		if step, err = ParseStep(v); err != nil || step == Step1d {
+		if step, err = consumption.ParseStep(v); err != nil || step == consumption.Step1d {
 			return nil, "", time.Time{}, time.Time{}, api.Invalid("step", "%q is not a profile step: want 15m or 1h", v)
 		}
 	}

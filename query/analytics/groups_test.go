@@ -1,4 +1,4 @@
-package query
+package analytics
 
 import (
 	"path/filepath"

@@ -1,4 +1,4 @@
-package query_test
+package consumption_test
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/calendar"
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/consumption"
 )
 
 // TestConsumptionDaysWithoutMidnight asks for daily consumption in America/Sao_Paulo over
@@ -22,7 +22,7 @@ import (
 func TestConsumptionDaysWithoutMidnight(t *testing.T) {
 	_, conn := testenv.ClickHouse(t)
 	srv, token := testenv.API(t, conn)
-	svc, err := query.New(query.DefaultConfig(), conn)
+	svc, err := consumption.New(consumption.DefaultConfig(), conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestConsumptionDaysWithoutMidnight(t *testing.T) {
 	if r.Status != http.StatusOK {
 		t.Fatalf("status %d: %s", r.Status, r.Body)
 	}
-	var res query.Consumption
+	var res consumption.Consumption
 	if err := json.Unmarshal(r.Body, &res); err != nil {
 		t.Fatal(err)
 	}

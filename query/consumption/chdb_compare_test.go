@@ -1,15 +1,14 @@
-package query
+package consumption
 
 import (
 	"testing"
 	"time"
 
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/schema"
 )
 
 // TestReadQueriesOnCurrentClickHouse runs the read queries pinned in testdata (the SQL the
-// consumption and analytics read paths send) on testenv's fixture in ClickHouse 18.16 and
+// per-meter consumption read path sends) on testenv's fixture in ClickHouse 18.16 and
 // in chDB, the embedded current ClickHouse engine, each loaded through the migrations
 // rendered for that server, and compares their results, so that no query relies on
 // behaviour only the old server has. Both servers get the same text: the parameters are
@@ -29,25 +28,15 @@ func readQueryCases(t *testing.T) []testenv.Query {
 	from, to := at(28, 6), at(29, 18)
 	berlinFrom, berlinTo := at(27, 23), at(29, 22)
 	const berlin = "Europe/Berlin"
-	feeder, fleet := Group{schema.KindFeeder, "F1"}, Group{schema.KindFleet, schema.FleetID}
 	args := map[string][][]any{
-		"consumption_15m":              {{from, "M2", to}, {from, "M1", to}},
-		"consumption_1h":               {{from, "M2", to}, {at(28, 0), "M3", at(30, 0)}},
-		"consumption_1d":               {{berlinFrom, berlin, "M2", berlinTo}, {at(28, 0), "UTC", "M1", at(30, 0)}},
-		"consumption_1mo":              {{at(1, 0), berlin, "M1", at(31, 22)}},
-		"validated_15m":                {{"15m", "M2", from, to}},
-		"validated_1h":                 {{"1h", "M2", from, to}, {"1h", "M3", at(28, 0), at(30, 0)}},
-		"validated_1d":                 {{berlin, "M2", berlinFrom, berlinTo}, {"UTC", "M1", at(28, 0), at(30, 0)}},
-		"validated_1mo":                {{berlin, "M1", at(1, 0), at(31, 22)}},
-		"groups_load":                  {{"15m", "feeder", "F1", from, to}, {"1h", "fleet", schema.FleetID, at(28, 0), at(30, 0)}},
-		"groups_profile_group":         {{berlin, berlin, berlin, "15m", "fleet", schema.FleetID, at(28, 0), at(30, 0)}},
-		"groups_profile_meter":         {{berlin, berlin, berlin, "1h", "M2", at(28, 0), at(30, 0)}},
-		"groups_quality_feeder_page":   {qualityArgs(feeder, from, to, true, "", 2), qualityArgs(feeder, from, to, true, "M1", 2)},
-		"groups_quality_fleet_page":    {qualityArgs(fleet, from, to, true, "", 10)},
-		"groups_quality_feeder_totals": {qualityArgs(feeder, from, to, false, "", 0)},
-		"groups_quality_fleet_totals":  {qualityArgs(fleet, from, to, false, "", 0)},
-		"groups_top_group":             {{"feeder", at(28, 0), at(30, 0), 10}},
-		"groups_top_meter":             {{at(28, 0), at(30, 0), 2}},
+		"consumption_15m": {{from, "M2", to}, {from, "M1", to}},
+		"consumption_1h":  {{from, "M2", to}, {at(28, 0), "M3", at(30, 0)}},
+		"consumption_1d":  {{berlinFrom, berlin, "M2", berlinTo}, {at(28, 0), "UTC", "M1", at(30, 0)}},
+		"consumption_1mo": {{at(1, 0), berlin, "M1", at(31, 22)}},
+		"validated_15m":   {{"15m", "M2", from, to}},
+		"validated_1h":    {{"1h", "M2", from, to}, {"1h", "M3", at(28, 0), at(30, 0)}},
+		"validated_1d":    {{berlin, "M2", berlinFrom, berlinTo}, {"UTC", "M1", at(28, 0), at(30, 0)}},
+		"validated_1mo":   {{berlin, "M1", at(1, 0), at(31, 22)}},
 	}
 	return testenv.GoldenQueries(t, "testdata", args)
 }

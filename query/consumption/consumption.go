@@ -1,4 +1,4 @@
-package query
+package consumption
 
 import (
 	"context"
@@ -89,48 +89,6 @@ func (s Step) next(start time.Time, loc *time.Location) time.Time {
 		return calendar.NextMonth(start, loc)
 	}
 	return start.Add(s.Duration())
-}
-
-// CheckTime returns an api.FieldError naming field when t lies outside what the store
-// holds, schema.MinDateTime to schema.LatestTime: ClickHouse would store or compare such a time
-// wrapped around, silently.
-func CheckTime(field string, t time.Time) error {
-	switch {
-	case t.Before(schema.MinDateTime):
-		return api.Invalid(field, "%s is before %s, the earliest time the store holds",
-			t.UTC().Format(time.RFC3339Nano), schema.MinDateTime.Format(time.RFC3339))
-	case t.After(schema.LatestTime):
-		return api.Invalid(field, "%s is after %s, the latest time the store holds",
-			t.UTC().Format(time.RFC3339Nano), schema.LatestTime.Format(time.RFC3339))
-	}
-	return nil
-}
-
-// ParseTime parses v, the value of field, as RFC 3339 and checks it with CheckTime. Every
-// time a client gives the API goes through it.
-func ParseTime(field, v string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, api.Invalid(field, "%q is not an RFC 3339 time like 2026-01-01T00:00:00Z", v)
-	}
-	if err := CheckTime(field, t); err != nil {
-		return time.Time{}, err
-	}
-	return t.UTC(), nil
-}
-
-// checkRounded refuses a range whose rounding (how: "rounded down to …") left what the
-// store holds, naming the field whose bound moved out.
-func checkRounded(field string, given, rounded time.Time, how string) error {
-	if CheckTime(field, rounded) == nil {
-		return nil
-	}
-	limit := "after " + schema.LatestTime.Format(time.RFC3339) + ", the latest"
-	if rounded.Before(schema.MinDateTime) {
-		limit = "before " + schema.MinDateTime.Format(time.RFC3339) + ", the earliest"
-	}
-	return api.Invalid(field, "%s %s is %s, %s time the store holds", given.UTC().Format(time.RFC3339), how,
-		rounded.Format(time.RFC3339), limit)
 }
 
 // Point is the energy consumed over one interval.
@@ -271,7 +229,8 @@ GROUP BY b
 ORDER BY b`
 }
 
-// Config configures the read paths.
+// Config configures the read paths of consumption and analytics (the query section of the
+// configuration).
 type Config struct {
 	// MaxPoints bounds the intervals one consumption request may span.
 	MaxPoints int `yaml:"max_points"`
@@ -288,7 +247,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Service runs read queries over one ClickHouse database. It is safe for concurrent use.
+// Service reads per-meter consumption over one ClickHouse database. It is safe for concurrent use.
 type Service struct {
 	cfg  Config
 	conn driver.Conn
@@ -300,7 +259,7 @@ func New(cfg Config, conn driver.Conn) (*Service, error) {
 		return nil, err
 	}
 	if conn == nil {
-		return nil, errors.New("query: New needs a connection")
+		return nil, errors.New("consumption: New needs a connection")
 	}
 	return &Service{cfg: cfg, conn: conn}, nil
 }
@@ -342,10 +301,10 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 		src = SourceRaw
 	}
 	step := r.Step
-	if err := CheckTime("from", r.From); err != nil {
+	if err := schema.CheckTime("from", r.From); err != nil {
 		return Consumption{}, err
 	}
-	if err := CheckTime("to", r.To); err != nil {
+	if err := schema.CheckTime("to", r.To); err != nil {
 		return Consumption{}, err
 	}
 	from := step.floor(r.From, loc)
@@ -357,10 +316,10 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 	if step.calendar() {
 		how = "local " + map[Step]string{Step1d: "days", Step1mo: "months"}[step] + " of " + loc.String()
 	}
-	if err := checkRounded("from", r.From, from, "rounded down to "+how); err != nil {
+	if err := schema.CheckRounded("from", r.From, from, "rounded down to "+how); err != nil {
 		return Consumption{}, err
 	}
-	if err := checkRounded("to", r.To, to, "rounded up to "+how); err != nil {
+	if err := schema.CheckRounded("to", r.To, to, "rounded up to "+how); err != nil {
 		return Consumption{}, err
 	}
 	if !to.After(from) {

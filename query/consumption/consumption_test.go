@@ -1,4 +1,4 @@
-package query
+package consumption
 
 import (
 	"path/filepath"

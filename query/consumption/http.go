@@ -1,4 +1,4 @@
-package query
+package consumption
 
 import (
 	"net/http"
@@ -38,11 +38,11 @@ func (s *Service) handleConsumption(c echo.Context) error {
 	if !schema.ValidMeterID([]byte(id)) {
 		return api.Invalid("meter_id", "%q is not 1-64 characters of A-Z a-z 0-9 . _ : -", id)
 	}
-	from, err := timeParam(c, "from")
+	from, err := TimeParam(c, "from")
 	if err != nil {
 		return err
 	}
-	to, err := timeParam(c, "to")
+	to, err := TimeParam(c, "to")
 	if err != nil {
 		return err
 	}
@@ -76,11 +76,11 @@ func (s *Service) handleConsumption(c echo.Context) error {
 	return table.RespondAs(c, f, table.Result{Table: res.Table()})
 }
 
-// timeParam reads a required RFC 3339 query parameter, within what the store holds.
-func timeParam(c echo.Context, name string) (time.Time, error) {
+// TimeParam reads a required RFC 3339 query parameter, within what the store holds.
+func TimeParam(c echo.Context, name string) (time.Time, error) {
 	v := c.QueryParam(name)
 	if v == "" {
 		return time.Time{}, api.Invalid(name, "is required (RFC 3339, like 2026-01-01T00:00:00Z)")
 	}
-	return ParseTime(name, v)
+	return schema.ParseTime(name, v)
 }

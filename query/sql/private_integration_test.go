@@ -1,4 +1,4 @@
-package query_test
+package sql_test
 
 import (
 	"encoding/json"
@@ -7,14 +7,14 @@ import (
 	"testing"
 
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/sql"
 )
 
 // TestSQLCannotReadCredentials checks that analyst SQL reaches neither the API tokens nor
 // the admin audit trail: they are not in the platform database any more, and the guard
 // refuses to name the private database that holds them, in every spelling.
 func TestSQLCannotReadCredentials(t *testing.T) {
-	a := newAnalytics(t, query.DefaultSQLConfig()) // issues the analyst's token: api_tokens has a row
+	a := newEndpoint(t, sql.DefaultConfig()) // issues the analyst's token: api_tokens has a row
 	private := testenv.PrivateDatabase(t, a.conn)
 	post := func(t *testing.T, sql string) response {
 		t.Helper()

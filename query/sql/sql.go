@@ -1,4 +1,4 @@
-package query
+package sql
 
 import (
 	"context"
@@ -16,13 +16,14 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/credentials"
+	"github.com/meterhouse/meterhouse/query/sql/guard"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/table"
 )
 
-// SQLConfig configures the analyst SQL endpoint: the ClickHouse user and connection pool
+// Config configures the analyst SQL endpoint: the ClickHouse user and connection pool
 // it runs on, how many of its queries may run at once, and what one query may use.
-type SQLConfig struct {
+type Config struct {
 	// Username is the ClickHouse user analyst SQL runs as, on a connection pool of its own
 	// opened to the clickhouse section's address and database, so that analysts cannot
 	// take the connections of token checks, ingest or the VEE job. It should be a user
@@ -64,11 +65,11 @@ type SQLConfig struct {
 	MaxQueryBytes int `yaml:"max_query_bytes"`
 }
 
-// DefaultSQLConfig runs as ClickHouse user analyst on a pool of 4 connections, at most 4
+// DefaultConfig runs as ClickHouse user analyst on a pool of 4 connections, at most 4
 // queries at once and 2 per principal, and allows 30 s, 2 GB of memory, a billion rows
 // read and a result of a million rows or 256 MiB.
-func DefaultSQLConfig() SQLConfig {
-	return SQLConfig{
+func DefaultConfig() Config {
+	return Config{
 		Username:                  "analyst",
 		MaxOpenConns:              4,
 		MaxConcurrent:             4,
@@ -83,7 +84,7 @@ func DefaultSQLConfig() SQLConfig {
 }
 
 // Validate reports the first field that cannot work, naming it.
-func (c SQLConfig) Validate() error {
+func (c Config) Validate() error {
 	if c.Username == "" {
 		return errors.New("sql.username: must not be empty")
 	}
@@ -118,7 +119,7 @@ func (c SQLConfig) Validate() error {
 
 // password returns the analyst user's password: Password, or the first line of
 // PasswordFile; empty when neither is set.
-func (c SQLConfig) password() (string, error) {
+func (c Config) password() (string, error) {
 	pw, err := credentials.Secret("sql.password", c.Password, c.PasswordFile)
 	if errors.Is(err, credentials.ErrNoSecret) {
 		return "", nil
@@ -126,11 +127,11 @@ func (c SQLConfig) password() (string, error) {
 	return pw, err
 }
 
-// ConnectSQL opens the analyst SQL endpoint's own connection pool: to the server and
+// Connect opens the analyst SQL endpoint's own connection pool: to the server and
 // database of ch (the clickhouse section), as cfg.Username with cfg's password and at
 // most cfg.MaxOpenConns connections, through schema.ConnectAs. The caller closes it after
-// the server has stopped and passes it to NewSQL.
-func ConnectSQL(ctx context.Context, ch schema.Config, cfg SQLConfig) (driver.Conn, error) {
+// the server has stopped and passes it to New.
+func Connect(ctx context.Context, ch schema.Config, cfg Config) (driver.Conn, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -151,7 +152,7 @@ func ConnectSQL(ctx context.Context, ch schema.Config, cfg SQLConfig) (driver.Co
 // readonly=1, ClickHouse 18.16 ignores per-query settings: there the analyst user's
 // settings profile (ProfileSettings) is what enforces these limits, and they are sent for
 // servers and users that honour them.
-func (c SQLConfig) settings() clickhouse.Settings {
+func (c Config) settings() clickhouse.Settings {
 	return clickhouse.Settings{
 		"readonly":           1,
 		"max_execution_time": int(c.MaxExecutionTime / time.Second),
@@ -166,7 +167,7 @@ func (c SQLConfig) settings() clickhouse.Settings {
 // hold for the server to enforce c (name → value, as a users.xml profile writes them):
 // readonly=1 and the limits, each overflow mode throw. deploy/local/services.sh writes the
 // defaults' profile; a test that narrows a limit gives its user a profile of these.
-func (c SQLConfig) ProfileSettings() map[string]string {
+func (c Config) ProfileSettings() map[string]string {
 	out := map[string]string{"result_overflow_mode": "throw", "read_overflow_mode": "throw"}
 	for k, v := range c.settings() {
 		out[k] = fmt.Sprint(v)
@@ -174,38 +175,38 @@ func (c SQLConfig) ProfileSettings() map[string]string {
 	return out
 }
 
-// ErrLimit marks a query that ClickHouse stopped because it exceeded one of the SQLConfig
+// ErrLimit marks a query that ClickHouse stopped because it exceeded one of the Config
 // limits; it is api.ErrLimitExceeded, so the HTTP endpoint answers it with 422.
 var ErrLimit = api.ErrLimitExceeded
 
-// SQL runs analysts' read-only SQL against the platform's database, guarded by Guard and
-// limited by SQLConfig, on a connection pool of its own. It is safe for concurrent use.
-type SQL struct {
-	cfg   SQLConfig
+// Endpoint runs analysts' read-only SQL against the platform's database, guarded by guard.Guard and
+// limited by Config, on a connection pool of its own. It is safe for concurrent use.
+type Endpoint struct {
+	cfg   Config
 	conn  driver.Conn
-	guard Guard
+	guard guard.Guard
 	limit *limiter
 }
 
-// NewSQL returns the analyst SQL runner over conn, the endpoint's own pool (ConnectSQL),
+// New returns the analyst SQL runner over conn, the endpoint's own pool (Connect),
 // which must be connected to database, the platform's database and the only one queries
 // may name.
-func NewSQL(cfg SQLConfig, database string, conn driver.Conn) (*SQL, error) {
+func New(cfg Config, database string, conn driver.Conn) (*Endpoint, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if conn == nil {
-		return nil, errors.New("query: NewSQL needs a connection")
+		return nil, errors.New("analyst sql: New needs a connection")
 	}
 	if database == "" {
-		return nil, errors.New("query: NewSQL needs the platform database name")
+		return nil, errors.New("analyst sql: New needs the platform database name")
 	}
-	return &SQL{cfg: cfg, conn: conn, guard: NewGuard(database),
+	return &Endpoint{cfg: cfg, conn: conn, guard: guard.New(database),
 		limit: newLimiter(cfg.MaxConcurrent, cfg.MaxConcurrentPerPrincipal)}, nil
 }
 
 // Register adds POST /v1/sql to srv.
-func (q *SQL) Register(srv *api.Server) error {
+func (q *Endpoint) Register(srv *api.Server) error {
 	return srv.Handle(api.Route{
 		Method: http.MethodPost, Path: "/v1/sql",
 		Summary: "Runs one read-only SQL statement against the platform database, with limits on time, memory, rows read and result size.",
@@ -224,7 +225,7 @@ func (q *SQL) Register(srv *api.Server) error {
 	})
 }
 
-func (q *SQL) handle(c echo.Context) error {
+func (q *Endpoint) handle(c echo.Context) error {
 	// Refuse an unusable Accept before running anything.
 	f, err := table.Accepted(c)
 	if err != nil {
@@ -268,7 +269,7 @@ func (q *SQL) handle(c echo.Context) error {
 // acquire takes one of the concurrency limits' slots for the principal of ctx (the
 // authenticated request's; queries without one share the name ""), or returns an
 // *api.TooManyRequestsError naming the limit that is reached.
-func (q *SQL) acquire(ctx context.Context) (func(), error) {
+func (q *Endpoint) acquire(ctx context.Context) (func(), error) {
 	p, _ := api.PrincipalFrom(ctx)
 	return q.limit.acquire(p.Name)
 }
@@ -278,7 +279,7 @@ func (q *SQL) acquire(ctx context.Context) (func(), error) {
 // the analyst's own (syntax, unknown column, …) is an api.FieldError for field "query";
 // a query stopped by a limit wraps ErrLimit; one over a concurrency limit is an
 // *api.TooManyRequestsError. The query is cancelled on the server when ctx ends.
-func (q *SQL) Run(ctx context.Context, sqlText string) (*table.Table, error) {
+func (q *Endpoint) Run(ctx context.Context, sqlText string) (*table.Table, error) {
 	stmt, err := q.guard.Check(sqlText)
 	if err != nil {
 		return nil, err
@@ -293,7 +294,7 @@ func (q *SQL) Run(ctx context.Context, sqlText string) (*table.Table, error) {
 
 // query runs a checked statement and reads its result into typed columns, refusing it as
 // soon as the result has more rows or takes more bytes than the limits allow.
-func (q *SQL) query(ctx context.Context, stmt string) (*table.Table, error) {
+func (q *Endpoint) query(ctx context.Context, stmt string) (*table.Table, error) {
 	// noDeadline hides the request's deadline from the driver but keeps its cancellation:
 	// when the client goes away (or the request times out) the driver sends Cancel and
 	// drops the connection, and the server stops the query.
@@ -380,7 +381,7 @@ var analystErrors = map[int32]bool{
 
 // queryError turns a ClickHouse error into a limit error, an analyst error or, for
 // anything else, a wrapped error that stays in the log.
-func (q *SQL) queryError(err error) error {
+func (q *Endpoint) queryError(err error) error {
 	var ex *clickhouse.Exception
 	if !errors.As(err, &ex) {
 		return fmt.Errorf("run analyst sql: %w", err)

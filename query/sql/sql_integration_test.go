@@ -1,4 +1,4 @@
-package query_test
+package sql_test
 
 import (
 	"bytes"
@@ -13,21 +13,22 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 
 	"github.com/meterhouse/meterhouse/api"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/query/sql"
 	"github.com/meterhouse/meterhouse/table"
 )
 
 // TestSQLEndpoint runs the analyst SQL endpoint against the real server: results in the
 // three formats, refusals, and each limit stopping a query with a clear 422.
 func TestSQLEndpoint(t *testing.T) {
-	cfg := query.DefaultSQLConfig()
+	cfg := sql.DefaultConfig()
 	cfg.MaxRowsToRead = 300000
 	cfg.MaxResultRows = 50
 	cfg.MaxExecutionTime = time.Second
 	cfg.MaxMemoryUsage = 50_000_000
-	a := newAnalytics(t, cfg)
-	insertRegistry(t, a.conn)
-	insertConsumption(t, a.conn, qualityRows)
+	a := newEndpoint(t, cfg)
+	testenv.InsertRegistry(t, a.conn)
+	testenv.InsertConsumption(t, a.conn, testenv.QualityRows)
 
 	post := func(t *testing.T, sql, accept string) response {
 		t.Helper()
@@ -48,7 +49,7 @@ func TestSQLEndpoint(t *testing.T) {
 		if want := []string{"meter_id:string", "feeder:string", "at:time", "n:uint64", "tags:list<string>"}; !reflect.DeepEqual(types, want) {
 			t.Errorf("columns %v, want %v", types, want)
 		}
-		got := project(res.Rows, "meter_id", "feeder", "at", "n", "tags")
+		got := testenv.Project(res.Rows, "meter_id", "feeder", "at", "n", "tags")
 		want := [][]string{{"M1", "F1", "2026-03-28T01:00:00Z", "2", "F1+north"}, {"M3", "F1", "2026-03-28T01:00:00Z", "2", "F1+north"}}
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("rows %v, want %v", got, want)

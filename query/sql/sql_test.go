@@ -1,4 +1,4 @@
-package query
+package sql
 
 import (
 	"os"
@@ -112,32 +112,32 @@ func TestStringListRowsAreKept(t *testing.T) {
 }
 
 func TestSQLConfigValidate(t *testing.T) {
-	if err := DefaultSQLConfig().Validate(); err != nil {
+	if err := DefaultConfig().Validate(); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name string
-		mod  func(*SQLConfig)
+		mod  func(*Config)
 		key  string
 	}{
-		{"sub-second time", func(c *SQLConfig) { c.MaxExecutionTime = 1500 * time.Millisecond }, "sql.max_execution_time"},
-		{"zero time", func(c *SQLConfig) { c.MaxExecutionTime = 0 }, "sql.max_execution_time"},
-		{"memory", func(c *SQLConfig) { c.MaxMemoryUsage = 0 }, "sql.max_memory_usage"},
-		{"rows to read", func(c *SQLConfig) { c.MaxRowsToRead = -1 }, "sql.max_rows_to_read"},
-		{"result rows", func(c *SQLConfig) { c.MaxResultRows = 0 }, "sql.max_result_rows"},
-		{"result bytes", func(c *SQLConfig) { c.MaxResultBytes = 0 }, "sql.max_result_bytes"},
-		{"query bytes", func(c *SQLConfig) { c.MaxQueryBytes = 0 }, "sql.max_query_bytes"},
-		{"no user", func(c *SQLConfig) { c.Username = "" }, "sql.username"},
-		{"two passwords", func(c *SQLConfig) { c.Password, c.PasswordFile = "x", "/run/secrets/analyst" }, "sql.password_file"},
-		{"no connections", func(c *SQLConfig) { c.MaxOpenConns = 0 }, "sql.max_open_conns"},
-		{"no concurrency", func(c *SQLConfig) { c.MaxConcurrent = 0 }, "sql.max_concurrent"},
-		{"concurrency over pool", func(c *SQLConfig) { c.MaxConcurrent = c.MaxOpenConns + 1 }, "sql.max_concurrent"},
-		{"no per-principal", func(c *SQLConfig) { c.MaxConcurrentPerPrincipal = 0 }, "sql.max_concurrent_per_principal"},
-		{"per-principal over global", func(c *SQLConfig) { c.MaxConcurrentPerPrincipal = c.MaxConcurrent + 1 }, "sql.max_concurrent_per_principal"},
+		{"sub-second time", func(c *Config) { c.MaxExecutionTime = 1500 * time.Millisecond }, "sql.max_execution_time"},
+		{"zero time", func(c *Config) { c.MaxExecutionTime = 0 }, "sql.max_execution_time"},
+		{"memory", func(c *Config) { c.MaxMemoryUsage = 0 }, "sql.max_memory_usage"},
+		{"rows to read", func(c *Config) { c.MaxRowsToRead = -1 }, "sql.max_rows_to_read"},
+		{"result rows", func(c *Config) { c.MaxResultRows = 0 }, "sql.max_result_rows"},
+		{"result bytes", func(c *Config) { c.MaxResultBytes = 0 }, "sql.max_result_bytes"},
+		{"query bytes", func(c *Config) { c.MaxQueryBytes = 0 }, "sql.max_query_bytes"},
+		{"no user", func(c *Config) { c.Username = "" }, "sql.username"},
+		{"two passwords", func(c *Config) { c.Password, c.PasswordFile = "x", "/run/secrets/analyst" }, "sql.password_file"},
+		{"no connections", func(c *Config) { c.MaxOpenConns = 0 }, "sql.max_open_conns"},
+		{"no concurrency", func(c *Config) { c.MaxConcurrent = 0 }, "sql.max_concurrent"},
+		{"concurrency over pool", func(c *Config) { c.MaxConcurrent = c.MaxOpenConns + 1 }, "sql.max_concurrent"},
+		{"no per-principal", func(c *Config) { c.MaxConcurrentPerPrincipal = 0 }, "sql.max_concurrent_per_principal"},
+		{"per-principal over global", func(c *Config) { c.MaxConcurrentPerPrincipal = c.MaxConcurrent + 1 }, "sql.max_concurrent_per_principal"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := DefaultSQLConfig()
+			c := DefaultConfig()
 			tt.mod(&c)
 			err := c.Validate()
 			if err == nil || !strings.HasPrefix(err.Error(), tt.key+":") {
@@ -156,7 +156,7 @@ func TestSQLPassword(t *testing.T) {
 	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := DefaultSQLConfig()
+	c := DefaultConfig()
 	c.Password = "inline"
 	if pw, err := c.password(); err != nil || pw != "inline" {
 		t.Errorf("password = %q, %v; want inline", pw, err)

@@ -1,4 +1,4 @@
-package query_test
+package sql_test
 
 import (
 	"bytes"
@@ -17,7 +17,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/sql"
 	"github.com/meterhouse/meterhouse/table"
 )
 
@@ -32,10 +32,10 @@ func slowSQL(marker string) string {
 // connection, and checks that the query is gone from system.processes long before its
 // max_execution_time (60 s) would have ended it, and that the endpoint still answers.
 func TestSQLClientGoneCancelsQuery(t *testing.T) {
-	cfg := query.DefaultSQLConfig()
+	cfg := sql.DefaultConfig()
 	cfg.MaxExecutionTime = 60 * time.Second
 	cfg.MaxRowsToRead = 1 << 40
-	a := newAnalytics(t, cfg)
+	a := newEndpoint(t, cfg)
 	marker := "gone_" + testenv.Suffix()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -72,7 +72,7 @@ func TestSQLClientGoneCancelsQuery(t *testing.T) {
 // (an editor's reason, say) comes out of the SQL endpoint's CSV quoted, while a negative
 // number stays a number.
 func TestSQLCSVNeutralisesFormulas(t *testing.T) {
-	a := newAnalytics(t, query.DefaultSQLConfig())
+	a := newEndpoint(t, sql.DefaultConfig())
 	r := a.do(t, http.MethodPost, "/v1/sql", "text/csv", "text/plain",
 		`SELECT '=HYPERLINK("http://x","click")' AS reason, '-1+2' AS s, toInt64(-5) AS n, -2.5 AS f, 'ok' AS plain`, a.user)
 	recs, err := csv.NewReader(bytes.NewReader(r.body)).ReadAll()
@@ -159,9 +159,9 @@ func TestSQLResultMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := query.DefaultSQLConfig()
+	cfg := sql.DefaultConfig()
 	cfg.MaxResultBytes = 32 << 20
-	sq, err := query.NewSQL(cfg, chCfg.Database, analystPool(t, chCfg, cfg))
+	sq, err := sql.New(cfg, chCfg.Database, analystPool(t, chCfg, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,10 +205,10 @@ func TestSQLResultBytesCountedInMemory(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := query.DefaultSQLConfig()
+	cfg := sql.DefaultConfig()
 	cfg.MaxResultBytes = 32 << 20
 	cfg.MaxResultRows = 10_000_000
-	sq, err := query.NewSQL(cfg, chCfg.Database, analystPool(t, chCfg, cfg))
+	sq, err := sql.New(cfg, chCfg.Database, analystPool(t, chCfg, cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,28 +235,28 @@ func TestSQLResultBytesCountedInMemory(t *testing.T) {
 func TestConnectSQLUsesItsOwnCredentials(t *testing.T) {
 	ch, _ := testenv.ClickHouse(t)
 	ctx := context.Background()
-	cfg := query.DefaultSQLConfig()
+	cfg := sql.DefaultConfig()
 	cfg.Username = "nobody_" + testenv.Suffix()
-	if conn, err := query.ConnectSQL(ctx, ch, cfg); err == nil {
+	if conn, err := sql.Connect(ctx, ch, cfg); err == nil {
 		conn.Close()
 		t.Fatalf("connected as the unknown user %s", cfg.Username)
 	} else if !strings.Contains(err.Error(), "sql.username "+cfg.Username) {
 		t.Errorf("unknown user: %v, want an error naming sql.username", err)
 	}
 	cfg.Username, cfg.PasswordFile = ch.Username, t.TempDir()+"/missing"
-	if _, err := query.ConnectSQL(ctx, ch, cfg); err == nil || !strings.HasPrefix(err.Error(), "sql.password_file:") {
+	if _, err := sql.Connect(ctx, ch, cfg); err == nil || !strings.HasPrefix(err.Error(), "sql.password_file:") {
 		t.Errorf("unreadable password file: %v, want an error naming sql.password_file", err)
 	}
 	// The application's password file (ch.PasswordFile) is not sent as the analyst's
 	// password: the application's user without a password of the SQL section is refused.
 	cfg.PasswordFile = ""
-	if conn, err := query.ConnectSQL(ctx, ch, cfg); err == nil {
+	if conn, err := sql.Connect(ctx, ch, cfg); err == nil {
 		conn.Close()
 		t.Errorf("connected as %s with no password of the SQL section's own", cfg.Username)
 	}
 	analyst := testenv.AnalystClickHouse(t, ch)
 	cfg.Username, cfg.Password, cfg.PasswordFile = analyst.Username, analyst.Password, ""
-	conn, err := query.ConnectSQL(ctx, ch, cfg)
+	conn, err := sql.Connect(ctx, ch, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,13 +274,13 @@ func TestConnectSQLUsesItsOwnCredentials(t *testing.T) {
 // which held the analyst's slot and connection until the server's own limit (60 s here).
 func TestSQLRefusedResultStopsServerQuery(t *testing.T) {
 	ch, conn := testenv.ClickHouse(t)
-	server := query.DefaultSQLConfig()
+	server := sql.DefaultConfig()
 	server.MaxExecutionTime = 60 * time.Second
 	server.MaxRowsToRead = 1 << 40
 	server.MaxResultRows, server.MaxResultBytes = 1<<40, 1<<40
 	client := server
 	client.MaxResultRows = 1000
-	sq, err := query.NewSQL(client, ch.Database, analystPool(t, ch, server))
+	sq, err := sql.New(client, ch.Database, analystPool(t, ch, server))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,7 @@ func TestSQLRefusedResultStopsServerQuery(t *testing.T) {
 	// with it, at once. The bound is far from both.
 	select {
 	case err := <-done:
-		if !errors.Is(err, query.ErrLimit) || !strings.Contains(err.Error(), "sql.max_result_rows") {
+		if !errors.Is(err, sql.ErrLimit) || !strings.Contains(err.Error(), "sql.max_result_rows") {
 			t.Fatalf("Run: %v, want the sql.max_result_rows limit", err)
 		}
 	case <-time.After(20 * time.Second):

@@ -15,7 +15,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/consumption"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -44,13 +44,13 @@ func (c client) do(method, path string, body any, accept string) (int, []byte) {
 	return resp.Status, resp.Body
 }
 
-func (c client) consumption(id string, params url.Values) query.Consumption {
+func (c client) consumption(id string, params url.Values) consumption.Consumption {
 	c.t.Helper()
 	code, b := c.do(http.MethodGet, "/v1/meters/"+id+"/consumption?"+params.Encode(), nil, "")
 	if code != http.StatusOK {
 		c.t.Fatalf("consumption %v: %d %s", params, code, b)
 	}
-	var res query.Consumption
+	var res consumption.Consumption
 	if err := json.Unmarshal(b, &res); err != nil {
 		c.t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestAPI(t *testing.T) {
 	runAt(t, j, &clock, clock)
 
 	srv, token := testenv.API(t, conn)
-	q, err := query.New(query.DefaultConfig(), conn)
+	q, err := consumption.New(consumption.DefaultConfig(), conn)
 	if err != nil {
 		t.Fatal(err)
 	}

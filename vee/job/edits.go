@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/api"
-	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
@@ -74,7 +73,7 @@ func (req EditRequest) parse(meterID string, maxEditWh int) (Edit, error) {
 	maxWh := int64(maxEditWh)
 	e := Edit{MeterID: meterID, Mode: req.Mode, Reason: req.Reason}
 	onGrid := func(field, v string) (time.Time, error) {
-		t, err := query.ParseTime(field, v)
+		t, err := schema.ParseTime(field, v)
 		if err != nil {
 			return t, err
 		}
@@ -96,7 +95,7 @@ func (req EditRequest) parse(meterID string, maxEditWh int) (Edit, error) {
 			return e, err
 		}
 	}
-	if err := query.CheckTime("end", e.End); err != nil {
+	if err := schema.CheckTime("end", e.End); err != nil {
 		return e, err
 	}
 	switch {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
 
@@ -76,7 +76,7 @@ func processWindow(process processFunc, in vee.Input, rules vee.RuleSet, now tim
 		return vee.Output{}, &Failure{Reason: failureReason(err), Message: err.Error()}, nil
 	}
 	for _, iv := range out.Intervals {
-		if err := query.CheckTime("interval.start", iv.Start); err != nil {
+		if err := schema.CheckTime("interval.start", iv.Start); err != nil {
 			return vee.Output{}, &Failure{Reason: FailureTimeRange, Message: err.Error()}, nil
 		}
 	}
@@ -93,7 +93,7 @@ type namedTime struct {
 // what the store reads back (schema.MinDateTime to schema.LatestTime), or nil.
 func timeRangeFailure(ts ...namedTime) *Failure {
 	for _, c := range ts {
-		if err := query.CheckTime(c.field, c.t); err != nil {
+		if err := schema.CheckTime(c.field, c.t); err != nil {
 			return &Failure{Reason: FailureTimeRange, Message: err.Error()}
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/meterhouse/meterhouse/api"
-	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/table"
 )
@@ -92,7 +91,7 @@ func (j *Job) handleEdits(c echo.Context) error {
 		dst  *time.Time
 	}{{"from", &from}, {"to", &to}} {
 		if v := c.QueryParam(p.name); v != "" {
-			t, err := query.ParseTime(p.name, v)
+			t, err := schema.ParseTime(p.name, v)
 			if err != nil {
 				return err
 			}

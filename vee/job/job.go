@@ -13,7 +13,6 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/meterhouse/meterhouse/query"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
 )
@@ -128,10 +127,10 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 // watermark, which it leaves unchanged. It serves backfills and re-validation after a
 // change of rules.
 func (j *Job) RunRange(ctx context.Context, from, to time.Time) (Result, error) {
-	if err := query.CheckTime("from", from); err != nil {
+	if err := schema.CheckTime("from", from); err != nil {
 		return Result{}, err
 	}
-	if err := query.CheckTime("to", to); err != nil {
+	if err := schema.CheckTime("to", to); err != nil {
 		return Result{}, err
 	}
 	if !to.After(from) {

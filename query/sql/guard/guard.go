@@ -1,4 +1,8 @@
-package query
+// Package guard decides whether an analyst's SQL text may run on the platform's database:
+// its own lexer of ClickHouse SQL, the walk of the token stream that refuses writes,
+// settings, table functions, other databases and too deep nesting, and the function
+// allow-list (functions.go). It runs no query.
+package guard
 
 import (
 	"fmt"
@@ -11,7 +15,7 @@ import (
 // Guard decides whether an analyst's SQL text may run: one read-only statement over the
 // platform's database, with no clause that changes settings, output or destination, no
 // table function that reaches files, networks or other servers, no function outside the
-// analysts' allow-list (guard_functions.go), and no expression nested deeper than
+// analysts' allow-list (functions.go), and no expression nested deeper than
 // MaxDepth, which ClickHouse 18.16's parser could not survive.
 type Guard struct {
 	// Database is the platform's database, the only one a name may be qualified with
@@ -21,7 +25,7 @@ type Guard struct {
 	SystemTables []string
 	// TableFunctions lists the table functions that may be used, in lower case; every
 	// other table function is refused. ClickHouse refuses them all under readonly=1, which
-	// the SQL endpoint runs with, so NewGuard allows none.
+	// the SQL endpoint runs with, so New allows none.
 	TableFunctions []string
 	// MaxDepth is how deep a statement's expressions may nest (brackets of every kind,
 	// CASE … END, subqueries, lambda arrows, unary and chained binary operators; see
@@ -31,17 +35,17 @@ type Guard struct {
 	MaxDepth int
 }
 
-// DefaultMaxDepth is the nesting depth NewGuard allows: deep enough for any analyst's
+// DefaultMaxDepth is the nesting depth New allows: deep enough for any analyst's
 // query, a tenth of what crashes ClickHouse 18.16's parser.
 const DefaultMaxDepth = 100
 
-// NewGuard returns the guard for the platform database with the default allow-lists:
+// New returns the guard for the platform database with the default allow-lists:
 // the system tables one, numbers, numbers_mt, zeros, zeros_mt, functions,
 // table_functions, data_type_families, formats and time_zones, no table function
 // (queries run with readonly=1, under which ClickHouse refuses every table function;
-// system.numbers gives a number sequence), the analyst functions of guard_functions.go, and a
+// system.numbers gives a number sequence), the analyst functions of functions.go, and a
 // nesting depth of DefaultMaxDepth.
-func NewGuard(database string) Guard {
+func New(database string) Guard {
 	return Guard{
 		Database: database,
 		MaxDepth: DefaultMaxDepth,

@@ -1,4 +1,4 @@
-package query
+package guard
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 // TestGuard lists statements the analyst SQL endpoint accepts and refuses. Every refusal
 // must be an api.FieldError for "query" whose message names what is refused.
 func TestGuard(t *testing.T) {
-	g := NewGuard("meterhouse")
+	g := New("meterhouse")
 	accepted := []struct{ sql, want string }{
 		{"SELECT 1", "SELECT 1"},
 		{"select 1;", "select 1"},
@@ -59,7 +59,7 @@ func TestGuard(t *testing.T) {
 		})
 	}
 	// With an allow-list, the listed table functions pass, in any case.
-	withNumbers := NewGuard("meterhouse")
+	withNumbers := New("meterhouse")
 	withNumbers.TableFunctions = []string{"numbers", "generaterandom"}
 	for _, sql := range []string{"SELECT * FROM numbers(10)", "SELECT * FROM NUMBERS(10)", "SELECT * FROM (SELECT 1 AS x) AS s, numbers(3)", "SELECT * FROM generateRandom('a UInt8', 1) LIMIT 3"} {
 		if _, err := withNumbers.Check(sql); err != nil {
@@ -208,7 +208,7 @@ func nest(open, inner, close string, n int) string {
 // expression tree, passes a query exactly at the limit and refuses one level more with a
 // message naming the limit. No such query is ever sent to a server.
 func TestGuardDepth(t *testing.T) {
-	g := NewGuard("meterhouse")
+	g := New("meterhouse")
 	if g.MaxDepth != DefaultMaxDepth || DefaultMaxDepth != 100 {
 		t.Fatalf("MaxDepth %d, DefaultMaxDepth %d, want 100", g.MaxDepth, DefaultMaxDepth)
 	}
@@ -302,7 +302,7 @@ func TestGuardDepth(t *testing.T) {
 		}
 	})
 	t.Run("a lower limit", func(t *testing.T) {
-		low := NewGuard("meterhouse")
+		low := New("meterhouse")
 		low.MaxDepth = 3
 		if _, err := low.Check("SELECT abs(((1)))"); err != nil {
 			t.Fatal(err)
@@ -367,7 +367,7 @@ func mustLex(t *testing.T, s string) []token {
 // TestGuardFunctions checks the function allow-list: the functions analysts need pass in
 // the spelling ClickHouse resolves, every other function is refused with its name.
 func TestGuardFunctions(t *testing.T) {
-	g := NewGuard("meterhouse")
+	g := New("meterhouse")
 	accepted := []string{
 		// aggregates, parametric ones and combinators of allowed aggregates
 		"SELECT count(), COUNT(*), Count(DISTINCT meter_id), sum(wh), SUM(wh), avg(wh), AVG(wh), min(ts), MAX(ts), any(wh), anyLast(wh), anyHeavy(wh) FROM readings",
@@ -492,7 +492,7 @@ func TestGuardFunctions(t *testing.T) {
 // TestGuardTablePositions checks every place ClickHouse reads a table name, with names
 // spelled through escapes as the server decodes them.
 func TestGuardTablePositions(t *testing.T) {
-	g := NewGuard("meterhouse")
+	g := New("meterhouse")
 	accepted := []string{
 		"SELECT * FROM `meter\\x68ouse`.`meters`",
 		"SELECT * FROM `system`.`on\\x65`",
@@ -649,16 +649,20 @@ func TestUnquote(t *testing.T) {
 // TestGuardAnalystQueries checks that typical analyst queries pass the guard: the README's
 // examples and the platform's own read queries (placeholders bound to a value).
 func TestGuardAnalystQueries(t *testing.T) {
-	g := NewGuard("meterhouse")
+	g := New("meterhouse")
 	queries := []string{
 		"SELECT meter_id, start, wh FROM consumption FINAL WHERE resolution = '1d' LIMIT 1000",
 		"SELECT meter_id, sum(wh) AS wh FROM consumption FINAL WHERE resolution = '1d' AND start >= '2026-11-01 00:00:00' GROUP BY meter_id ORDER BY wh DESC LIMIT 10",
 		"SELECT resolution, count() FROM consumption FINAL GROUP BY resolution",
 		"SELECT meter_id, feeder, toDateTime('2026-03-28 01:00:00', 'UTC') AS at, CAST(length(meter_id) AS Nullable(UInt8)) AS n, [feeder, region] AS tags FROM meters FINAL WHERE meter_id IN ('M1', 'M3') ORDER BY meter_id;",
 	}
-	files, err := filepath.Glob("testdata/*.sql")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("testdata queries: %v (%d files)", err, len(files))
+	var files []string
+	for _, dir := range []string{"../../consumption/testdata", "../../analytics/testdata"} {
+		fs, err := filepath.Glob(filepath.Join(dir, "*.sql"))
+		if err != nil || len(fs) == 0 {
+			t.Fatalf("%s queries: %v (%d files)", dir, err, len(fs))
+		}
+		files = append(files, fs...)
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -677,7 +681,7 @@ func TestGuardAnalystQueries(t *testing.T) {
 // BenchmarkGuardHostile measures the guard on the largest hostile text the endpoint
 // accepts (64 KiB of brackets): it is refused in one linear pass.
 func BenchmarkGuardHostile(b *testing.B) {
-	g := NewGuard("meterhouse")
+	g := New("meterhouse")
 	q := "SELECT " + strings.Repeat("(", 64<<10-7)
 	for b.Loop() {
 		if _, err := g.Check(q); err == nil {
