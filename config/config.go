@@ -42,13 +42,13 @@ type Config struct {
 	HTTPIngest ingest.HTTPConfig `yaml:"http_ingest"`
 	// API configures the HTTP server.
 	API api.Config `yaml:"api"`
-	// Query configures the read paths.
+	// Query configures the read paths of query/consumption and query/analytics.
 	Query consumption.Config `yaml:"query"`
 	// SQL limits the analyst SQL endpoint's queries.
 	SQL analystsql.Config `yaml:"sql"`
 	// Auth configures API tokens.
 	Auth auth.Config `yaml:"auth"`
-	// VEE configures the validation job (validation, estimation, editing) and its rules.
+	// VEE configures the VEE job (package vee/job: validation, estimation, editing) and its rules.
 	VEE veejob.Config `yaml:"vee"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
