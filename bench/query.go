@@ -29,7 +29,7 @@ import (
 	"github.com/meterhouse/meterhouse/internal/app"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
-	"github.com/meterhouse/meterhouse/validate"
+	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
 // queryConfig is what bench query measures and how.
@@ -194,7 +194,7 @@ func groupDaysStart(to time.Time, days int) time.Time {
 // validateDays writes the fleet's registry and runs job, the process's VEE job, over the
 // readings from an hour before from (the registers the first intervals start from) to
 // to, which fills the validated consumption and the group load curves of those days.
-func validateDays(ctx context.Context, conn driver.Conn, job *validate.Job, meters int, from, to time.Time, stderr io.Writer) error {
+func validateDays(ctx context.Context, conn driver.Conn, job *veejob.Job, meters int, from, to time.Time, stderr io.Writer) error {
 	if err := schema.InsertMeters(ctx, conn, registry(meters, time.Now())); err != nil {
 		return err
 	}

@@ -24,9 +24,10 @@ import (
 	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/ingest"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/consumption"
+	analystsql "github.com/meterhouse/meterhouse/query/sql"
 	"github.com/meterhouse/meterhouse/schema"
-	"github.com/meterhouse/meterhouse/validate"
+	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
 // Config is the whole configuration of a Meterhouse process.
@@ -41,14 +42,14 @@ type Config struct {
 	HTTPIngest ingest.HTTPConfig `yaml:"http_ingest"`
 	// API configures the HTTP server.
 	API api.Config `yaml:"api"`
-	// Query configures the read paths.
-	Query query.Config `yaml:"query"`
+	// Query configures the read paths of query/consumption and query/analytics.
+	Query consumption.Config `yaml:"query"`
 	// SQL limits the analyst SQL endpoint's queries.
-	SQL query.SQLConfig `yaml:"sql"`
+	SQL analystsql.Config `yaml:"sql"`
 	// Auth configures API tokens.
 	Auth auth.Config `yaml:"auth"`
-	// VEE configures the validation job (validation, estimation, editing) and its rules.
-	VEE validate.Config `yaml:"vee"`
+	// VEE configures the VEE job (package vee/job: validation, estimation, editing) and its rules.
+	VEE veejob.Config `yaml:"vee"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -69,10 +70,10 @@ func Default() Config {
 		Ingest:     ingest.DefaultConfig(),
 		HTTPIngest: ingest.DefaultHTTPConfig(),
 		API:        api.DefaultConfig(),
-		Query:      query.DefaultConfig(),
-		SQL:        query.DefaultSQLConfig(),
+		Query:      consumption.DefaultConfig(),
+		SQL:        analystsql.DefaultConfig(),
 		Auth:       auth.DefaultConfig(),
-		VEE:        validate.DefaultConfig(),
+		VEE:        veejob.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},
 	}
 }

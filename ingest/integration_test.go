@@ -19,7 +19,7 @@ import (
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/ingest/wire"
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/consumption"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 )
@@ -45,7 +45,7 @@ func newPipeline(t *testing.T) *pipeline {
 	cfg.Consumers = 2
 
 	srv, token := testenv.API(t, conn)
-	q, err := query.New(query.DefaultConfig(), conn)
+	q, err := consumption.New(consumption.DefaultConfig(), conn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func fleet(t *testing.T, meters int) ([]schema.Reading, []kafka.Message) {
 // expectedHourly computes, straight from readings, the API's hourly points: per meter,
 // the last register of each hour (a reading at ts closes the hour containing ts-1s) minus
 // that of the hour with data before it.
-func expectedHourly(rs []schema.Reading) map[string][]query.Point {
+func expectedHourly(rs []schema.Reading) map[string][]consumption.Point {
 	last := map[string]map[time.Time]int64{}
 	for _, r := range rs {
 		h := r.TS.Add(-time.Second).Truncate(time.Hour)
@@ -133,7 +133,7 @@ func expectedHourly(rs []schema.Reading) map[string][]query.Point {
 		}
 		last[r.MeterID][h] = r.RegisterWh // readings come in time order
 	}
-	out := map[string][]query.Point{}
+	out := map[string][]consumption.Point{}
 	for id, byHour := range last {
 		hours := make([]time.Time, 0, len(byHour))
 		for h := range byHour {
@@ -141,7 +141,7 @@ func expectedHourly(rs []schema.Reading) map[string][]query.Point {
 		}
 		slices.SortFunc(hours, func(a, b time.Time) int { return a.Compare(b) })
 		for i := 1; i < len(hours); i++ {
-			out[id] = append(out[id], query.Point{Start: hours[i], Wh: byHour[hours[i]] - byHour[hours[i-1]]})
+			out[id] = append(out[id], consumption.Point{Start: hours[i], Wh: byHour[hours[i]] - byHour[hours[i-1]]})
 		}
 	}
 	return out
@@ -175,19 +175,19 @@ func (p *pipeline) waitCommitted(t *testing.T) {
 }
 
 // hourly asks the API for every meter's hourly consumption over the whole simulated span.
-func (p *pipeline) hourly(t *testing.T, ids []string) map[string][]query.Point {
+func (p *pipeline) hourly(t *testing.T, ids []string) map[string][]consumption.Point {
 	t.Helper()
 	now := time.Now().UTC()
-	out := map[string][]query.Point{}
+	out := map[string][]consumption.Point{}
 	for _, id := range ids {
 		url := fmt.Sprintf("%s/v1/meters/%s/consumption?from=%s&to=%s&step=1h", p.api.URL, id,
 			now.Add(-72*time.Hour).Format(time.RFC3339), now.Format(time.RFC3339))
 		resp := testenv.Do(t, testenv.Request{Method: http.MethodGet, URL: url, Token: p.token})
-		var c query.Consumption
+		var c consumption.Consumption
 		if err := json.Unmarshal(resp.Body, &c); err != nil || resp.Status != http.StatusOK {
 			t.Fatalf("GET %s: status %d, %v", url, resp.Status, err)
 		}
-		if c.Unit != "Wh" || c.Step != query.Step1h || c.MeterID != id {
+		if c.Unit != "Wh" || c.Step != consumption.Step1h || c.MeterID != id {
 			t.Fatalf("GET %s: header fields %+v", url, c)
 		}
 		out[id] = c.Points
@@ -241,10 +241,10 @@ func TestIngestEndToEnd(t *testing.T) {
 	}
 }
 
-func normalize(ps []query.Point) []query.Point {
-	out := make([]query.Point, len(ps))
+func normalize(ps []consumption.Point) []consumption.Point {
+	out := make([]consumption.Point, len(ps))
 	for i, p := range ps {
-		out[i] = query.Point{Start: p.Start.UTC(), Wh: p.Wh}
+		out[i] = consumption.Point{Start: p.Start.UTC(), Wh: p.Wh}
 	}
 	return out
 }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/query"
+	analystsql "github.com/meterhouse/meterhouse/query/sql"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -54,7 +54,7 @@ func TestAnalystProfile(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close()
-		d := query.DefaultSQLConfig()
+		d := analystsql.DefaultConfig()
 		want := map[string]string{
 			"readonly":                        "1",
 			"max_execution_time":              strconv.Itoa(int(d.MaxExecutionTime / time.Second)),

@@ -7,8 +7,9 @@
 // code, the flags raised by the validation rules, and, when it was edited by
 // hand, the edit record and the value it had before the edit.
 //
-// The package is pure logic: it talks to no database or broker. Its rules are
-// configured per customer class through Config and RuleSet.
+// The package is the VEE engine and pure logic: it talks to no database or broker. Its
+// rules are configured per customer class through Config and RuleSet. The VEE job, package
+// vee/job, runs it over the readings stored in ClickHouse.
 //
 // Guarantees:
 //

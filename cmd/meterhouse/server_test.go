@@ -20,7 +20,7 @@ import (
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/internal/app"
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/query"
+	analystsql "github.com/meterhouse/meterhouse/query/sql"
 )
 
 // publicRoutes are the only routes that may be served without a token.
@@ -60,7 +60,7 @@ func testServer(t *testing.T, edit func(*config.Config)) (*api.Server, *httptest
 	return srv, hs, conn
 }
 
-// analystPool opens the analyst SQL pool as serve does (query.ConnectSQL), with the
+// analystPool opens the analyst SQL pool as serve does (analystsql.Connect), with the
 // analyst user of the test's own (readonly=1, this test's database only) whose profile
 // holds the SQL section's limits, since under readonly=1 the server ignores per-query settings.
 func analystPool(t *testing.T, cfg config.Config) driver.Conn {
@@ -69,7 +69,7 @@ func analystPool(t *testing.T, cfg config.Config) driver.Conn {
 	cfg.SQL.Username, cfg.SQL.Password, cfg.SQL.PasswordFile = a.Username, a.Password, ""
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := query.ConnectSQL(ctx, cfg.ClickHouse, cfg.SQL)
+	conn, err := analystsql.Connect(ctx, cfg.ClickHouse, cfg.SQL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/internal/app"
-	"github.com/meterhouse/meterhouse/validate"
+	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
 // cmdVEE runs the VEE job once: incrementally from its watermark, or over a range of
@@ -31,7 +31,7 @@ func cmdVEE(ctx context.Context, env *environment, args []string) error {
 	}
 	defer a.Close()
 	j := a.VEE()
-	var res validate.Result
+	var res veejob.Result
 	if *from == "" {
 		res, err = j.Run(ctx)
 	} else {

@@ -21,9 +21,11 @@ import (
 	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/ingest"
-	"github.com/meterhouse/meterhouse/query"
+	"github.com/meterhouse/meterhouse/query/analytics"
+	"github.com/meterhouse/meterhouse/query/consumption"
+	analystsql "github.com/meterhouse/meterhouse/query/sql"
 	"github.com/meterhouse/meterhouse/schema"
-	"github.com/meterhouse/meterhouse/validate"
+	veejob "github.com/meterhouse/meterhouse/vee/job"
 )
 
 // Parts says which components a process runs.
@@ -73,7 +75,7 @@ type App struct {
 
 	server   *api.Server
 	store    *auth.Store
-	vee      *validate.Job
+	vee      *veejob.Job
 	ingester *ingest.Ingester
 }
 
@@ -115,7 +117,7 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if a.vee, err = validate.New(a.cfg.VEE, a.res.ClickHouse, a.log.With("component", "vee")); err != nil {
+	if a.vee, err = veejob.New(a.cfg.VEE, a.res.ClickHouse, a.log.With("component", "vee")); err != nil {
 		return err
 	}
 	if a.parts.API || a.parts.Tokens {
@@ -143,7 +145,7 @@ func (a *App) build(ctx context.Context) error {
 		reg = a.server.Registry()
 	}
 	if a.parts.API || a.parts.VEELoop {
-		vm, err := validate.NewMetrics(reg)
+		vm, err := veejob.NewMetrics(reg)
 		if err != nil {
 			return err
 		}
@@ -171,7 +173,7 @@ func (a *App) open(ctx context.Context) error {
 		return nil
 	}
 	if a.res.AnalystSQL == nil {
-		conn, err := query.ConnectSQL(ctx, a.cfg.ClickHouse, a.cfg.SQL)
+		conn, err := analystsql.Connect(ctx, a.cfg.ClickHouse, a.cfg.SQL)
 		if err != nil {
 			return err
 		}
@@ -214,18 +216,22 @@ func (a *App) addReadiness(srv *api.Server) {
 }
 
 func registerQuery(a *App, srv *api.Server) error {
-	q, err := query.New(a.cfg.Query, a.res.ClickHouse)
+	q, err := consumption.New(a.cfg.Query, a.res.ClickHouse)
 	if err != nil {
 		return err
 	}
 	if err := q.Register(srv); err != nil {
 		return err
 	}
-	return q.RegisterAnalytics(srv)
+	an, err := analytics.New(a.cfg.Query, a.res.ClickHouse)
+	if err != nil {
+		return err
+	}
+	return an.Register(srv)
 }
 
 func registerSQL(a *App, srv *api.Server) error {
-	s, err := query.NewSQL(a.cfg.SQL, a.cfg.ClickHouse.Database, a.res.AnalystSQL)
+	s, err := analystsql.New(a.cfg.SQL, a.cfg.ClickHouse.Database, a.res.AnalystSQL)
 	if err != nil {
 		return err
 	}
@@ -265,7 +271,7 @@ func (a *App) Server() *api.Server { return a.server }
 func (a *App) Tokens() *auth.Store { return a.store }
 
 // VEE returns the process's one VEE job.
-func (a *App) VEE() *validate.Job { return a.vee }
+func (a *App) VEE() *veejob.Job { return a.vee }
 
 // ClickHouse returns the platform's pool.
 func (a *App) ClickHouse() driver.Conn { return a.res.ClickHouse }

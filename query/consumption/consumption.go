@@ -1,0 +1,468 @@
+package consumption
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/meterhouse/meterhouse/calendar"
+	"github.com/meterhouse/meterhouse/fault"
+	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/table"
+	"github.com/meterhouse/meterhouse/vee"
+)
+
+// Step is the length of the intervals consumption is reported in.
+type Step string
+
+// The steps a consumption query can use.
+const (
+	Step15m Step = "15m"
+	Step1h  Step = "1h"
+	Step1d  Step = "1d"
+	// Step1mo is a calendar month; only per-meter consumption offers it (ParseMeterStep).
+	Step1mo Step = "1mo"
+)
+
+// ParseStep validates a step parameter.
+func ParseStep(s string) (Step, error) {
+	switch st := Step(s); st {
+	case Step15m, Step1h, Step1d:
+		return st, nil
+	}
+	return "", fmt.Errorf("%q is not a step: want 15m, 1h or 1d", s)
+}
+
+// ParseMeterStep validates the step of per-meter consumption: 15m, 1h, 1d or 1mo.
+func ParseMeterStep(s string) (Step, error) {
+	if Step(s) == Step1mo {
+		return Step1mo, nil
+	}
+	if st, err := ParseStep(s); err == nil {
+		return st, nil
+	}
+	return "", fmt.Errorf("%q is not a step: want 15m, 1h, 1d or 1mo", s)
+}
+
+// Duration returns the step's length: 24 hours for 1d (a UTC day; local days last 23 to
+// 25 hours) and 31 days for 1mo (the longest month).
+func (s Step) Duration() time.Duration {
+	switch s {
+	case Step15m:
+		return 15 * time.Minute
+	case Step1d:
+		return 24 * time.Hour
+	case Step1mo:
+		return 31 * 24 * time.Hour
+	}
+	return time.Hour
+}
+
+// calendar reports whether the step's buckets follow a time zone's calendar (days and
+// months) rather than fixed lengths.
+func (s Step) calendar() bool { return s == Step1d || s == Step1mo }
+
+// floor returns the start of the bucket containing t: a multiple of the step in UTC for
+// 15m and 1h, the start of the local day or month in loc for 1d and 1mo (package
+// calendar: the first instant of the date, 01:00 where midnight does not exist).
+func (s Step) floor(t time.Time, loc *time.Location) time.Time {
+	switch s {
+	case Step1d:
+		return calendar.DayStart(t, loc)
+	case Step1mo:
+		return calendar.MonthStart(t, loc)
+	}
+	return t.UTC().Truncate(s.Duration())
+}
+
+// next returns the start of the bucket after the one starting at start.
+func (s Step) next(start time.Time, loc *time.Location) time.Time {
+	switch s {
+	case Step1d:
+		return calendar.NextDay(start, loc)
+	case Step1mo:
+		return calendar.NextMonth(start, loc)
+	}
+	return start.Add(s.Duration())
+}
+
+// Point is the energy consumed over one interval.
+type Point struct {
+	// Start is the interval's start, UTC.
+	Start time.Time `json:"start"`
+	// Wh is the register difference over the interval (raw), or the validated energy.
+	Wh int64 `json:"wh"`
+	// Quality is the NAESB ESPI quality code of validated energy (vee.Quality): 0 valid,
+	// 7 edited, 8 and 9 estimated, 10 questionable, 13 mixed, 16 flat-filled. Raw points
+	// have none.
+	Quality *uint8 `json:"quality,omitempty"`
+	// Estimated, Edited and Questionable count the 15-minute intervals of a validated point
+	// that were estimated, edited by hand and flagged questionable.
+	Estimated    *uint32 `json:"estimated,omitempty"`
+	Edited       *uint32 `json:"edited,omitempty"`
+	Questionable *uint32 `json:"questionable,omitempty"`
+	// Completeness is the share of the point's 15-minute intervals that were measured,
+	// from 0 to 1, for validated points.
+	Completeness *float64 `json:"completeness,omitempty"`
+}
+
+// Consumption is a meter's consumption over a range, one point per interval with data.
+type Consumption struct {
+	MeterID string `json:"meter_id"`
+	Step    Step   `json:"step"`
+	// TZ is the time zone of 1d and 1mo buckets.
+	TZ string `json:"tz,omitempty"`
+	// Source is raw (register differences) or validated (the VEE job's consumption).
+	Source Source  `json:"source,omitempty"`
+	Unit   string  `json:"unit"`
+	Points []Point `json:"points"`
+}
+
+// Source says where consumption comes from.
+type Source string
+
+// The sources of per-meter consumption.
+const (
+	// SourceRaw is register differences of the stored readings, as the meter reported them.
+	SourceRaw Source = "raw"
+	// SourceValidated is the VEE job's validated consumption: estimated where readings are
+	// missing, edited where an analyst overrode it, with quality codes.
+	SourceValidated Source = "validated"
+)
+
+// ParseSource validates a source parameter.
+func ParseSource(s string) (Source, error) {
+	switch src := Source(s); src {
+	case SourceRaw, SourceValidated:
+		return src, nil
+	}
+	return "", fmt.Errorf("%q is not a source: want raw or validated", s)
+}
+
+// bucket is the last register reading that closed an interval inside one step-long bucket.
+type bucket struct {
+	start time.Time
+	reg   int64
+}
+
+// deltas turns per-bucket closing registers into consumption points. The energy of a
+// bucket is its closing register minus the closing register of the bucket with data before
+// it, so energy over a gap is attributed to the first bucket after the gap and the points
+// add up to the register difference over the whole range. A bucket whose start register is
+// unknown (no earlier reading at all) gets no point.
+func deltas(prev int64, hasPrev bool, buckets []bucket) []Point {
+	points := make([]Point, 0, len(buckets))
+	for _, b := range buckets {
+		if hasPrev {
+			points = append(points, Point{Start: b.start, Wh: b.reg - prev})
+		}
+		prev, hasPrev = b.reg, true
+	}
+	return points
+}
+
+// consumptionSQL returns, for a step, the one query that gives a meter's closing register
+// per bucket inside [from, to) and, in a bucket dated at the epoch (the before marker),
+// the last register at or before from, so that a request costs one query and one scan of
+// the meter's key range. Its parameters are (from, meter_id, to), with the time zone after
+// from for 1d and 1mo. Hourly, daily and monthly steps read the hourly aggregate, whose
+// hours fall into the local day (month) containing their start: exact for zones whose
+// offset is a whole number of hours. The 15-minute step reads the raw readings, where a
+// reading stamped ts closes the bucket containing ts - 1 second. argMax over duplicates of
+// one reading returns that reading, so replays do not change the answer.
+func consumptionSQL(step Step) string {
+	switch step {
+	case Step15m:
+		return `SELECT if(ts <= ?, toDateTime(0), toStartOfFifteenMinutes(ts - 1)) AS b, argMax(register_wh, ts) AS reg
+FROM readings
+WHERE meter_id = ? AND ts <= ?
+GROUP BY b
+ORDER BY b`
+	case Step1d, Step1mo:
+		return `SELECT if(hour < ?, toDate('1970-01-01'), ` + calendarBucket(step, "hour") + `) AS b, argMaxMerge(wh_last) AS reg
+FROM readings_hourly
+WHERE meter_id = ? AND hour < ?
+GROUP BY b
+ORDER BY b`
+	}
+	return `SELECT if(hour < ?, toDateTime(0), hour) AS b, argMaxMerge(wh_last) AS reg
+FROM readings_hourly
+WHERE meter_id = ? AND hour < ?
+GROUP BY b
+ORDER BY b`
+}
+
+// calendarBucket returns the expression of the local date (1d) or first of the month
+// (1mo) of column col in the time zone bound as a parameter.
+func calendarBucket(step Step, col string) string {
+	if step == Step1mo {
+		return "toStartOfMonth(toDate(" + col + ", ?))"
+	}
+	return "toDate(" + col + ", ?)"
+}
+
+// validatedSQL returns the query of validated consumption per bucket over [from, to).
+// 15m and 1h read the consumption rows of that resolution (parameters: resolution,
+// meter_id, from, to). 1d and 1mo aggregate the 15m rows into local days or months of the
+// time zone bound first (parameters: tz, meter_id, from, to), so that any zone can be
+// asked for; their quality combines as vee.CombineQualities does (equal codes keep
+// theirs, others give 13, mixed).
+func validatedSQL(step Step) string {
+	if !step.calendar() {
+		return `SELECT start AS b, wh, quality, toUInt64(intervals), toUInt64(expected_intervals),
+    toUInt64(estimated), toUInt64(edited), toUInt64(questionable)
+FROM consumption FINAL
+WHERE resolution = ? AND meter_id = ? AND start >= ? AND start < ?
+ORDER BY b`
+	}
+	return `SELECT ` + calendarBucket(step, "start") + ` AS b, sum(wh), if(min(quality) = max(quality), min(quality), ` +
+		strconv.Itoa(int(vee.QualityMixed)) + `),
+    sum(intervals), sum(expected_intervals), sum(estimated), sum(edited), sum(questionable)
+FROM consumption FINAL
+WHERE resolution = '15m' AND meter_id = ? AND start >= ? AND start < ?
+GROUP BY b
+ORDER BY b`
+}
+
+// Config configures the read paths of consumption and analytics (the query section of the
+// configuration).
+type Config struct {
+	// MaxPoints bounds the intervals one consumption request may span.
+	MaxPoints int `yaml:"max_points"`
+}
+
+// DefaultConfig allows a year of 15-minute points in one request.
+func DefaultConfig() Config { return Config{MaxPoints: 366 * 96} }
+
+// Validate reports the first field that cannot work, naming it.
+func (c Config) Validate() error {
+	if c.MaxPoints < 1 {
+		return errors.New("query.max_points: must be at least 1")
+	}
+	return nil
+}
+
+// Service reads per-meter consumption over one ClickHouse database. It is safe for concurrent use.
+type Service struct {
+	cfg  Config
+	conn driver.Conn
+}
+
+// New returns a Service over conn, which must be connected to the platform's database.
+func New(cfg Config, conn driver.Conn) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if conn == nil {
+		return nil, errors.New("consumption: New needs a connection")
+	}
+	return &Service{cfg: cfg, conn: conn}, nil
+}
+
+// MeterConsumption returns a meter's raw consumption over [from, to) in steps of UTC,
+// as Consumption does.
+func (s *Service) MeterConsumption(ctx context.Context, meterID string, from, to time.Time, step Step) (Consumption, error) {
+	return s.Consumption(ctx, Request{MeterID: meterID, From: from, To: to, Step: step})
+}
+
+// Request asks for one meter's consumption.
+type Request struct {
+	// MeterID is the meter.
+	MeterID string
+	// From and To bound the range [From, To); From is rounded down and To up to whole
+	// buckets.
+	From, To time.Time
+	// Step is the bucket: 15m, 1h, 1d or 1mo.
+	Step Step
+	// Location is the time zone of 1d and 1mo buckets, whose days last 23 to 25 hours
+	// across daylight-saving changes; nil means UTC. 15m and 1h buckets are UTC.
+	Location *time.Location
+	// Source is raw (the default) or validated.
+	Source Source
+}
+
+// Consumption returns a meter's consumption per bucket. Raw points are register
+// differences (see deltas); validated points are the VEE job's consumption rows, with
+// quality and completeness, and are absent where the job has not computed the meter. It
+// returns an fault.ErrNotFound error for a meter with neither a registry entry nor
+// readings, and fault.FieldError for parameters out of range.
+func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, error) {
+	loc := r.Location
+	if loc == nil {
+		loc = time.UTC
+	}
+	src := r.Source
+	if src == "" {
+		src = SourceRaw
+	}
+	step := r.Step
+	if err := schema.CheckTime("from", r.From); err != nil {
+		return Consumption{}, err
+	}
+	if err := schema.CheckTime("to", r.To); err != nil {
+		return Consumption{}, err
+	}
+	from := step.floor(r.From, loc)
+	to := step.floor(r.To, loc)
+	if to.Before(r.To) {
+		to = step.next(to, loc)
+	}
+	how := "whole " + string(step) + " steps"
+	if step.calendar() {
+		how = "local " + map[Step]string{Step1d: "days", Step1mo: "months"}[step] + " of " + loc.String()
+	}
+	if err := schema.CheckRounded("from", r.From, from, "rounded down to "+how); err != nil {
+		return Consumption{}, err
+	}
+	if err := schema.CheckRounded("to", r.To, to, "rounded up to "+how); err != nil {
+		return Consumption{}, err
+	}
+	if !to.After(from) {
+		return Consumption{}, fault.Invalid("to", "must be after from")
+	}
+	n := int(to.Sub(from) / step.Duration())
+	if step.calendar() {
+		n = 0
+		for t := from; t.Before(to) && n <= s.cfg.MaxPoints; t = step.next(t, loc) {
+			n++
+		}
+	}
+	if n > s.cfg.MaxPoints {
+		return Consumption{}, fault.Invalid("to", "the range spans more than %d %s intervals; at most %d are allowed", s.cfg.MaxPoints, step, s.cfg.MaxPoints)
+	}
+	res := Consumption{MeterID: r.MeterID, Step: step, Unit: "Wh", Source: src}
+	if step.calendar() {
+		res.TZ = loc.String()
+	}
+	var err error
+	var known bool
+	if src == SourceValidated {
+		res.Points, err = s.validated(ctx, r.MeterID, from, to, step, loc)
+		known = len(res.Points) > 0
+	} else {
+		res.Points, known, err = s.raw(ctx, r.MeterID, from, to, step, loc)
+	}
+	if err != nil {
+		return Consumption{}, err
+	}
+	if !known {
+		if known, err = schema.MeterKnown(ctx, s.conn, r.MeterID); err != nil {
+			return Consumption{}, err
+		}
+		if !known {
+			return Consumption{}, fmt.Errorf("meter %q: %w", r.MeterID, fault.ErrNotFound)
+		}
+	}
+	return res, nil
+}
+
+// raw returns register-difference points; the bool reports whether any reading was found.
+func (s *Service) raw(ctx context.Context, meterID string, from, to time.Time, step Step, loc *time.Location) ([]Point, bool, error) {
+	args := []any{from, meterID, to}
+	if step.calendar() {
+		args = []any{from, loc.String(), meterID, to}
+	}
+	// A point query reads a few thousand rows of one key range: more threads only add
+	// their start-up cost.
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
+	rows, err := s.conn.Query(ctx, consumptionSQL(step), args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("query consumption: %w", err)
+	}
+	defer rows.Close()
+	var (
+		bs      []bucket
+		prev    int64
+		hasPrev bool
+	)
+	for rows.Next() {
+		var b bucket
+		if err := rows.Scan(&b.start, &b.reg); err != nil {
+			return nil, false, fmt.Errorf("query consumption: %w", err)
+		}
+		if b.start.Unix() == 0 { // the before marker: the last register at or before from
+			prev, hasPrev = b.reg, true
+			continue
+		}
+		b.start = bucketStart(b.start, step, loc)
+		bs = append(bs, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("query consumption: %w", err)
+	}
+	return deltas(prev, hasPrev, bs), len(bs) > 0 || hasPrev, nil
+}
+
+// bucketStart turns a bucket as ClickHouse returns it into its UTC start: calendar
+// buckets come as local dates.
+func bucketStart(b time.Time, step Step, loc *time.Location) time.Time {
+	if !step.calendar() {
+		return b.UTC()
+	}
+	y, m, d := b.Date()
+	return calendar.DateStart(y, m, d, loc)
+}
+
+// validated returns the validated consumption points over [from, to).
+func (s *Service) validated(ctx context.Context, meterID string, from, to time.Time, step Step, loc *time.Location) ([]Point, error) {
+	args := []any{string(step), meterID, from, to}
+	if step.calendar() {
+		args[0] = loc.String()
+	}
+	rows, err := s.conn.Query(ctx, validatedSQL(step), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query validated consumption: %w", err)
+	}
+	defer rows.Close()
+	points := []Point{}
+	for rows.Next() {
+		var p Point
+		var q uint8
+		var present, expected, est, edited, quest uint64
+		if err := rows.Scan(&p.Start, &p.Wh, &q, &present, &expected, &est, &edited, &quest); err != nil {
+			return nil, fmt.Errorf("query validated consumption: %w", err)
+		}
+		p.Start = bucketStart(p.Start, step, loc)
+		if step.calendar() {
+			// Slots of the local day or month, whether or not the job computed them all.
+			expected = uint64(step.next(p.Start, loc).Sub(p.Start) / (15 * time.Minute))
+		}
+		c := 0.0
+		if expected > 0 {
+			c = float64(present) / float64(expected)
+		}
+		e32, ed32, q32 := uint32(est), uint32(edited), uint32(quest)
+		p.Quality, p.Estimated, p.Edited, p.Questionable, p.Completeness = &q, &e32, &ed32, &q32, &c
+		points = append(points, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query validated consumption: %w", err)
+	}
+	return points, nil
+}
+
+// Table returns the points as a table for CSV and Arrow: start and wh, and for validated
+// consumption quality, estimated, edited, questionable and completeness.
+func (c Consumption) Table() *table.Table {
+	n := len(c.Points)
+	starts, whs := make([]time.Time, n), make([]int64, n)
+	for i, p := range c.Points {
+		starts[i], whs[i] = p.Start, p.Wh
+	}
+	t := table.New(table.Times("start", starts), table.Int64s("wh", whs))
+	if c.Source != SourceValidated {
+		return t
+	}
+	qs, est, ed, quest, comp := make([]uint64, n), make([]uint64, n), make([]uint64, n), make([]uint64, n), make([]float64, n)
+	for i, p := range c.Points {
+		qs[i], est[i], ed[i], quest[i], comp[i] = uint64(*p.Quality), uint64(*p.Estimated), uint64(*p.Edited), uint64(*p.Questionable), *p.Completeness
+	}
+	t.Columns = append(t.Columns, table.UInt64s("quality", qs), table.UInt64s("estimated", est), table.UInt64s("edited", ed),
+		table.UInt64s("questionable", quest), table.Float64s("completeness", comp))
+	return t
+}

@@ -1,0 +1,450 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/meterhouse/meterhouse/calendar"
+	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/vee"
+)
+
+// entry is what the job needs of a meter's registry entry.
+type entry struct {
+	known                         bool
+	class, feeder, region, tariff string
+	loc                           *time.Location
+}
+
+// group returns the meter's group of a kind, and false when it has none.
+func (e entry) group(kind schema.GroupKind) (string, bool) {
+	switch kind {
+	case schema.KindFeeder:
+		return e.feeder, e.known
+	case schema.KindRegion:
+		return e.region, e.known
+	case schema.KindCustomerClass:
+		return e.class, e.known
+	case schema.KindTariff:
+		return e.tariff, e.known
+	}
+	return schema.FleetID, true
+}
+
+// registry loads the entries of ids. A meter missing from the registry gets an unknown
+// entry in UTC; a meter whose time zone does not load is computed in UTC, with a warning.
+func (j *Job) registry(ctx context.Context, ids []string) (map[string]entry, error) {
+	out := make(map[string]entry, len(ids))
+	zones := map[string]*time.Location{}
+	for chunk := range slices.Chunk(ids, 10*j.cfg.BatchMeters) {
+		rows, err := j.conn.Query(ctx, registrySQL, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("read registry: %w", err)
+		}
+		for rows.Next() {
+			var id, tz string
+			e := entry{known: true}
+			if err := rows.Scan(&id, &e.class, &e.feeder, &e.region, &e.tariff, &tz); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("read registry: %w", err)
+			}
+			loc, ok := zones[tz]
+			if !ok {
+				var err error
+				if loc, err = time.LoadLocation(tz); err != nil {
+					j.log.Warn("meter time zone unknown; using UTC", "meter", id, "time_zone", tz, "err", err)
+					loc = time.UTC
+				}
+				zones[tz] = loc
+			}
+			e.loc = loc
+			out[id] = e
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read registry: %w", err)
+		}
+	}
+	for _, id := range ids {
+		if _, ok := out[id]; !ok {
+			out[id] = entry{loc: time.UTC}
+		}
+	}
+	return out, nil
+}
+
+// anchors finds the readings around each span, in the order of spans. It looks a day
+// around the spans first, which finds the neighbours of nearly every span cheaply, and
+// searches up to the maximum gap only for the spans still missing one.
+func (j *Job) anchors(ctx context.Context, spans []span) ([]anchors, error) {
+	near := min(j.cfg.MaxGap, nearGap)
+	out, err := j.anchorsWithin(ctx, spans, near)
+	if err != nil || near == j.cfg.MaxGap {
+		return out, err
+	}
+	var idx []int
+	var far []span
+	for i, a := range out {
+		if !a.hasPrev || !a.hasNext {
+			idx, far = append(idx, i), append(far, spans[i])
+		}
+	}
+	if len(far) == 0 {
+		return out, nil
+	}
+	more, err := j.anchorsWithin(ctx, far, j.cfg.MaxGap)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range idx {
+		out[i] = more[k]
+	}
+	return out, nil
+}
+
+// nearGap is how far anchors searches first.
+const nearGap = 26 * time.Hour
+
+// anchorsWithin finds the readings around each span no farther than gap.
+func (j *Job) anchorsWithin(ctx context.Context, spans []span, gap time.Duration) ([]anchors, error) {
+	ms := make([]string, len(spans))
+	los := make([]int64, len(spans))
+	his := make([]int64, len(spans))
+	lo, hi := spans[0].lo, spans[0].hi
+	for i, s := range spans {
+		ms[i], los[i], his[i] = s.meter, s.lo.Unix(), s.hi.Unix()
+		lo, hi = minTime(lo, s.lo), maxTime(hi, s.hi)
+	}
+	secs := int64(gap / time.Second)
+	rows, err := j.conn.Query(ctx, anchorsSQL, uniq(ms), clampTime(lo.Add(-gap)), clampTime(hi.Add(gap)), ms, los, his, secs, secs)
+	if err != nil {
+		return nil, fmt.Errorf("find anchors: %w", err)
+	}
+	defer rows.Close()
+	type key struct {
+		m      string
+		lo, hi int64
+	}
+	found := map[key]anchors{}
+	for rows.Next() {
+		var m string
+		var l, h, prev, next time.Time
+		var np, nn uint64
+		if err := rows.Scan(&m, &l, &h, &prev, &np, &next, &nn); err != nil {
+			return nil, fmt.Errorf("find anchors: %w", err)
+		}
+		found[key{m, l.Unix(), h.Unix()}] = anchors{prev: prev.UTC(), next: next.UTC(), hasPrev: np > 0, hasNext: nn > 0}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find anchors: %w", err)
+	}
+	out := make([]anchors, len(spans))
+	for i := range spans {
+		out[i] = found[key{ms[i], los[i], his[i]}]
+	}
+	return out, nil
+}
+
+func uniq(ids []string) []string {
+	out := slices.Clone(ids)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// batchInput is what one batch of windows loads.
+type batchInput struct {
+	readings map[string][]vee.Reading
+	history  map[string][]vee.HistoryInterval
+	edits    map[string][]vee.Edit
+}
+
+// processBatch loads, processes and writes one batch of windows: 15m rows, then the 1h,
+// 1d and 1mo rows of their periods. It returns the windows it computed (clipped), the
+// windows that failed (nothing is written for them; see processWindow) and the number of
+// 15-minute intervals written. An error is one of the store's, for the whole batch.
+func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entry, now, computedAt time.Time) ([]window, []Failure, int64, error) {
+	// Anchors of the windows themselves, for the intervals between midnight and the
+	// first reading of the day.
+	spans := make([]span, len(ws))
+	for i, w := range ws {
+		spans[i] = span{meter: w.meter, lo: w.from, hi: w.to}
+	}
+	as, err := j.anchors(ctx, spans)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	ids := make([]string, 0, len(ws))
+	from, to := ws[0].from, ws[0].to
+	var pm []string
+	var pt []int64
+	for i, w := range ws {
+		ids = append(ids, w.meter)
+		from, to = minTime(from, w.from), maxTime(to, w.to)
+		if as[i].hasPrev {
+			pm, pt = append(pm, w.meter), append(pt, as[i].prev.Unix())
+		}
+		if as[i].hasNext {
+			pm, pt = append(pm, w.meter), append(pt, as[i].next.Unix())
+		}
+	}
+	ids = uniq(ids)
+	in := batchInput{readings: map[string][]vee.Reading{}, history: map[string][]vee.HistoryInterval{}, edits: map[string][]vee.Edit{}}
+	if err := j.loadReadings(ctx, in.readings, readingsSQL, ids, from, to); err != nil {
+		return nil, nil, 0, err
+	}
+	if len(pm) > 0 {
+		if err := j.loadReadings(ctx, in.readings, pointReadingsSQL, pm, pt); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	// Clip the windows to what the readings allow.
+	kept := ws[:0:0]
+	for i, w := range ws {
+		var first, last time.Time
+		has := false
+		for _, r := range in.readings[w.meter] {
+			if r.TS.Before(w.from) || r.TS.After(w.to) {
+				continue
+			}
+			if !has || r.TS.Before(first) {
+				first = r.TS
+			}
+			if !has || r.TS.After(last) {
+				last = r.TS
+			}
+			has = true
+		}
+		if c, ok := clip(w, as[i], first, last, has); ok {
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, nil, 0, nil
+	}
+	if j.cfg.HistoryDays > 0 {
+		hFrom := clampTime(from.AddDate(0, 0, -j.cfg.HistoryDays))
+		if err := j.loadRows(ctx, "15m", ids, hFrom, to, func(m string, r row) {
+			in.history[m] = append(in.history[m], vee.HistoryInterval{Start: r.start, Wh: r.wh, Quality: vee.Quality(r.quality)})
+		}); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	if err := j.loadEdits(ctx, in.edits, ids, from, to); err != nil {
+		return nil, nil, 0, err
+	}
+
+	var out rowBuffer
+	var n int64
+	var ok []window
+	var fails []Failure
+	for _, w := range kept {
+		e := reg[w.meter]
+		rules := j.cfg.Rules.For(e.class)
+		// vee keeps the nearest readings outside the window and ignores the rest.
+		rs := append([]vee.Reading(nil), in.readings[w.meter]...)
+		var hist []vee.HistoryInterval
+		hFrom := w.from.AddDate(0, 0, -j.cfg.HistoryDays)
+		for _, h := range in.history[w.meter] {
+			if !h.Start.Before(hFrom) && h.Start.Before(w.from) {
+				hist = append(hist, h)
+			}
+		}
+		res, fail, stack := processWindow(j.process, vee.Input{
+			MeterID: w.meter, Known: e.known, Interval: Interval, From: w.from, To: w.to, Location: w.loc,
+			Readings: rs, History: hist, Edits: in.edits[w.meter],
+		}, rules, now)
+		if fail != nil {
+			fail.MeterID, fail.From, fail.To = w.meter, w.from, w.to
+			j.logFailure(*fail, stack)
+			fails = append(fails, *fail)
+			continue
+		}
+		ok = append(ok, w)
+		for _, iv := range res.Intervals {
+			out.add(intervalRow(w.meter, iv))
+		}
+		n += int64(len(res.Intervals))
+	}
+	if len(ok) == 0 {
+		return nil, fails, 0, nil
+	}
+	if err := j.insert(ctx, &out, computedAt); err != nil {
+		return nil, nil, 0, err
+	}
+	if err := j.step("15m"); err != nil {
+		return nil, nil, 0, err
+	}
+	if err := j.rollUpMeters(ctx, ok, ids, computedAt); err != nil {
+		return nil, nil, 0, err
+	}
+	return ok, fails, n, nil
+}
+
+// loadReadings appends the readings a query returns to rs, by meter.
+func (j *Job) loadReadings(ctx context.Context, rs map[string][]vee.Reading, sql string, args ...any) error {
+	rows, err := j.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("load readings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		var r vee.Reading
+		if err := rows.Scan(&m, &r.TS, &r.RegisterWh, &r.Arrival); err != nil {
+			return fmt.Errorf("load readings: %w", err)
+		}
+		r.TS, r.Arrival = r.TS.UTC(), r.Arrival.UTC()
+		rs[m] = append(rs[m], r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load readings: %w", err)
+	}
+	return nil
+}
+
+// loadRows calls fn with each stored consumption row of a resolution for ids over [from, to).
+func (j *Job) loadRows(ctx context.Context, resolution string, ids []string, from, to time.Time, fn func(meter string, r row)) error {
+	rows, err := j.conn.Query(ctx, rowsSQL, resolution, ids, from, to)
+	if err != nil {
+		return fmt.Errorf("load %s consumption: %w", resolution, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m string
+		r := row{resolution: resolution}
+		if err := rows.Scan(&m, &r.start, &r.wh, &r.quality, &r.intervals, &r.expected, &r.estimated, &r.edited, &r.questionable, &r.flags); err != nil {
+			return fmt.Errorf("load %s consumption: %w", resolution, err)
+		}
+		r.meter, r.start = m, r.start.UTC()
+		fn(m, r)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load %s consumption: %w", resolution, err)
+	}
+	return nil
+}
+
+// loadEdits appends the edits of ids overlapping [from, to) to es, in the order they apply.
+func (j *Job) loadEdits(ctx context.Context, es map[string][]vee.Edit, ids []string, from, to time.Time) error {
+	rows, err := j.conn.Query(ctx, editsSQL, ids, to, from)
+	if err != nil {
+		return fmt.Errorf("load edits: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e Edit
+		if err := rows.Scan(&e.ID, &e.MeterID, &e.Start, &e.End, &e.Wh, &e.Mode, &e.Reason, &e.Author, &e.PreviousWh, &e.CreatedAt); err != nil {
+			return fmt.Errorf("load edits: %w", err)
+		}
+		es[e.MeterID] = append(es[e.MeterID], e.vee())
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load edits: %w", err)
+	}
+	return nil
+}
+
+// rollUpMeters recomputes the 1h and 1d rows of the windows' local days from the stored
+// 15m rows, then the 1mo rows of their local months from the stored 1d rows.
+func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, computedAt time.Time) error {
+	byMeter := map[string][]window{}
+	from, to := daysOf(ws[0])
+	mFrom, mTo := monthsOf(ws[0])
+	for _, w := range ws {
+		byMeter[w.meter] = append(byMeter[w.meter], w)
+		f, t := daysOf(w)
+		from, to = minTime(from, f), maxTime(to, t)
+		f, t = monthsOf(w)
+		mFrom, mTo = minTime(mFrom, f), maxTime(mTo, t)
+	}
+	quarter := map[string][]row{}
+	if err := j.loadRows(ctx, "15m", ids, from, to, func(m string, r row) { quarter[m] = append(quarter[m], r) }); err != nil {
+		return err
+	}
+	var out rowBuffer
+	for m, mws := range byMeter {
+		for _, w := range mws {
+			f, t := daysOf(w)
+			dayFrom, dayTo := localMidnight(w.from, w.loc), nextMidnight(w.to, w.loc)
+			var hours, days []row
+			for _, r := range quarter[m] {
+				if !r.start.Before(f) && r.start.Before(t) {
+					hours = append(hours, r)
+				}
+				if !r.start.Before(dayFrom) && r.start.Before(dayTo) {
+					days = append(days, r)
+				}
+			}
+			out.addAll(rollUp(hours, "1h", func(t time.Time) (time.Time, time.Time) {
+				h := t.Truncate(time.Hour)
+				return h, h.Add(time.Hour)
+			}))
+			out.addAll(rollUp(days, "1d", func(t time.Time) (time.Time, time.Time) {
+				d := localMidnight(t, w.loc)
+				return d, nextMidnight(d.Add(Interval), w.loc)
+			}))
+		}
+	}
+	if err := j.insert(ctx, &out, computedAt); err != nil {
+		return err
+	}
+	daily := map[string][]row{}
+	if err := j.loadRows(ctx, "1d", ids, mFrom, mTo, func(m string, r row) { daily[m] = append(daily[m], r) }); err != nil {
+		return err
+	}
+	out = rowBuffer{}
+	for m, mws := range byMeter {
+		for _, w := range mws {
+			f, t := monthsOf(w)
+			var days []row
+			for _, r := range daily[m] {
+				if !r.start.Before(f) && r.start.Before(t) {
+					days = append(days, r)
+				}
+			}
+			out.addAll(rollUp(days, "1mo", func(t time.Time) (time.Time, time.Time) {
+				return calendar.MonthStart(t, w.loc), calendar.NextMonth(t, w.loc)
+			}))
+		}
+	}
+	if err := j.insert(ctx, &out, computedAt); err != nil {
+		return err
+	}
+	return j.step("coarse")
+}
+
+// writeGroups recomputes the group roll-ups of the UTC days the windows cover, for the
+// groups their meters belong to.
+func (j *Job) writeGroups(ctx context.Context, ws []window, reg map[string]entry, computedAt time.Time) error {
+	days := utcDays(ws)
+	for _, kind := range schema.GroupKinds {
+		set := map[string]bool{}
+		for _, w := range ws {
+			if g, ok := reg[w.meter].group(kind); ok {
+				set[g] = true
+			}
+		}
+		if len(set) == 0 {
+			continue
+		}
+		groups := make([]string, 0, len(set))
+		for g := range set {
+			groups = append(groups, g)
+		}
+		slices.Sort(groups)
+		sql := groupSQL(kind)
+		for _, d := range days {
+			args := []any{computedAt, clampTime(d[0]), clampTime(d[1])}
+			if kind != schema.KindFleet {
+				args = append(args, groups, groups)
+			}
+			if err := j.conn.Exec(ctx, sql, args...); err != nil {
+				return fmt.Errorf("roll up %s groups over [%s, %s): %w", kind, d[0].Format(time.DateOnly), d[1].Format(time.DateOnly), err)
+			}
+		}
+	}
+	return nil
+}

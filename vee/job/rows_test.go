@@ -1,0 +1,75 @@
+package job
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/meterhouse/meterhouse/vee"
+)
+
+func TestIntervalRow(t *testing.T) {
+	start := ts("2026-01-01T00:00:00Z")
+	edit := &vee.Edit{}
+	tests := []struct {
+		name string
+		iv   vee.Interval
+		want row
+	}{
+		{"measured", vee.Interval{Start: start, Wh: 120, Quality: vee.QualityValid},
+			row{intervals: 1}},
+		{"estimated", vee.Interval{Start: start, Wh: 90, Quality: vee.QualityEstimatedLinear, Estimated: true,
+			Flags: []vee.Flag{{Rule: vee.RuleMissing, Severity: vee.SeverityQuestionable, Reason: "gap"}, {Rule: vee.RuleEstimation, Reason: "linear"}}},
+			row{quality: 9, estimated: 1, questionable: 1, flags: []string{"missing", "estimation"}, reasons: []string{"missing: gap", "estimation: linear"}}},
+		{"edited over a spike", vee.Interval{Start: start, Wh: 100, Quality: vee.QualityManuallyEdited, Edit: edit,
+			Flags: []vee.Flag{{Rule: vee.RuleSpike, Severity: vee.SeverityQuestionable, Reason: "a"}, {Rule: vee.RuleSpike, Severity: vee.SeverityQuestionable, Reason: "b"}}},
+			row{quality: 7, intervals: 1, edited: 1, questionable: 1, flags: []string{"spike"}, reasons: []string{"spike: a", "spike: b"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := intervalRow("m", tt.iv)
+			want := tt.want
+			want.resolution, want.meter, want.start, want.wh, want.expected = "15m", "m", start, tt.iv.Wh, 1
+			if want.flags == nil {
+				want.flags, want.reasons = []string{}, []string{}
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("intervalRow = %+v, want %+v", got, want)
+			}
+		})
+	}
+}
+
+func TestRollUp(t *testing.T) {
+	q := func(i int, wh int64, quality vee.Quality, flags ...string) row {
+		r := row{resolution: "15m", meter: "m", start: ts("2026-01-01T00:00:00Z").Add(time.Duration(i) * Interval), wh: wh,
+			quality: uint8(quality), intervals: 1, expected: 1, flags: flags}
+		if quality.IsEstimated() {
+			r.intervals, r.estimated = 0, 1
+		}
+		return r
+	}
+	hour := func(t time.Time) (time.Time, time.Time) {
+		return t.Truncate(time.Hour), t.Truncate(time.Hour).Add(time.Hour)
+	}
+	tests := []struct {
+		name string
+		rows []row
+		want []row
+	}{
+		{"one full hour of valid data", []row{q(0, 1, 0), q(1, 2, 0), q(2, 3, 0), q(3, 4, 0)},
+			[]row{{resolution: "1h", meter: "m", start: ts("2026-01-01T00:00:00Z"), wh: 10, intervals: 4, expected: 4, flags: []string{}, reasons: []string{}}}},
+		{"mixed quality, partial second hour", []row{q(0, 1, 0), q(1, 2, 9, "missing"), q(2, 3, 0), q(3, 4, 0, "rollover", "missing"), q(4, 5, 10, "spike")},
+			[]row{
+				{resolution: "1h", meter: "m", start: ts("2026-01-01T00:00:00Z"), wh: 10, quality: 13, intervals: 3, expected: 4, estimated: 1, flags: []string{"missing", "rollover"}, reasons: []string{}},
+				{resolution: "1h", meter: "m", start: ts("2026-01-01T01:00:00Z"), wh: 5, quality: 10, intervals: 1, expected: 4, flags: []string{"spike"}, reasons: []string{}},
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := rollUp(tt.rows, "1h", hour); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("rollUp =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}

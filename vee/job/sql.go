@@ -1,0 +1,158 @@
+package job
+
+import (
+	"strings"
+
+	"github.com/meterhouse/meterhouse/schema"
+)
+
+// The SQL the job runs. Lists of meters and spans are bound as arrays: IN (SELECT
+// arrayJoin(?)) keeps the primary key usable, and ARRAY JOIN over parallel arrays turns
+// spans into a table to join the readings with. testdata/*.sql pins every statement.
+
+// lastRunSQL reads the job's state: the watermark and computed_at of the latest run.
+const lastRunSQL = `SELECT max(watermark), max(computed_at), count()
+FROM vee_runs`
+
+// arrivalsSQL finds the (meter, UTC day) pairs that inserts with ingested_at in (?, ?]
+// touched, keeping readings stamped at or after the lateness bound (third parameter).
+const arrivalsSQL = `SELECT meter_id, day, min(first_ts), max(last_ts)
+FROM readings_arrivals
+WHERE arrived > ? AND arrived <= ? AND last_ts >= ?
+GROUP BY meter_id, day
+ORDER BY meter_id, day`
+
+// readingDaysSQL finds the (meter, UTC day) pairs with readings stamped in [?, ?] and
+// ingested at or before the third parameter: the first run and range runs use it.
+const readingDaysSQL = `SELECT meter_id, toDate(ts) AS d, min(ts), max(ts)
+FROM readings
+WHERE ts >= ? AND ts <= ? AND ingested_at <= ?
+GROUP BY meter_id, d
+ORDER BY meter_id, d`
+
+// editsSinceSQL finds, per meter, the range covered by edits created in (?, ?].
+const editsSinceSQL = `SELECT meter_id, min(start), max(end)
+FROM consumption_edits
+WHERE created_at > ? AND created_at <= ?
+GROUP BY meter_id
+ORDER BY meter_id`
+
+// registrySQL reads the registry entries of a list of meters.
+const registrySQL = `SELECT meter_id, customer_class, feeder, region, tariff, time_zone
+FROM meters FINAL
+WHERE meter_id IN (SELECT arrayJoin(?))`
+
+// anchorsSQL finds, for each span (parallel arrays of meter ids, start and end in Unix
+// seconds), the last reading before its start and the first after its end, no farther
+// than the maximum gap. Parameters: meters, earliest time, latest time (bounding the scan),
+// the span arrays, then the maximum gap in seconds twice. The gap is applied in Int64
+// seconds: DateTime arithmetic would wrap around for a span within the gap of 1970.
+// Both sides of the join are named: servers since 20.x refuse a joined subquery without
+// an alias.
+const anchorsSQL = `SELECT meter_id, lo, hi,
+    maxIf(ts, ts < lo), countIf(ts < lo),
+    minIf(ts, ts > hi), countIf(ts > hi)
+FROM (
+    SELECT meter_id, ts
+    FROM readings
+    WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
+) AS near
+ALL INNER JOIN (
+    SELECT m AS meter_id, toDateTime(l) AS lo, toDateTime(h) AS hi, toInt64(l) AS lo_s, toInt64(h) AS hi_s
+    FROM system.one
+    ARRAY JOIN ? AS m, ? AS l, ? AS h
+) AS spans USING meter_id
+WHERE toInt64(ts) >= lo_s - ? AND toInt64(ts) <= hi_s + ?
+GROUP BY meter_id, lo, hi`
+
+// readingsSQL loads every stored version of the readings of a list of meters stamped in
+// [?, ?], so that vee sees conflicting duplicates not yet merged away.
+const readingsSQL = `SELECT meter_id, ts, register_wh, ingested_at
+FROM readings
+WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
+ORDER BY meter_id, ts, ingested_at`
+
+// pointReadingsSQL loads the readings at exact (meter, Unix second) points: the anchors.
+const pointReadingsSQL = `SELECT meter_id, ts, register_wh, ingested_at
+FROM readings
+WHERE (meter_id, ts) IN (
+    SELECT m, toDateTime(t)
+    FROM system.one
+    ARRAY JOIN ? AS m, ? AS t
+)
+ORDER BY meter_id, ts, ingested_at`
+
+// rowsSQL reads the current consumption rows of one resolution for a list of meters over
+// [?, ?).
+const rowsSQL = `SELECT meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags
+FROM consumption FINAL
+WHERE resolution = ? AND meter_id IN (SELECT arrayJoin(?)) AND start >= ? AND start < ?
+ORDER BY meter_id, start`
+
+// editsSQL reads the edits of a list of meters overlapping [?, ?), in the order they apply.
+const editsSQL = `SELECT edit_id, meter_id, start, end, wh, mode, reason, author, previous_wh, created_at
+FROM consumption_edits
+WHERE meter_id IN (SELECT arrayJoin(?)) AND start < ? AND end > ?
+ORDER BY meter_id, created_at, edit_id`
+
+// sumSQL returns a meter's validated energy and its 15-minute rows over [?, ?).
+const sumSQL = `SELECT sum(wh), count()
+FROM consumption FINAL
+WHERE resolution = '15m' AND meter_id = ? AND start >= ? AND start < ?`
+
+const insertConsumption = `INSERT INTO consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)`
+
+const insertEdit = `INSERT INTO consumption_edits (edit_id, meter_id, start, end, wh, mode, reason, author, previous_wh, created_at)`
+
+const insertRun = `INSERT INTO vee_runs (run_id, kind, started_at, finished_at, watermark, computed_at, meters, windows, intervals)`
+
+// groupSQL returns the statement that recomputes the roll-ups of one group kind at 15m,
+// 1h and UTC days over [?, ?) from the members' 15m rows. For the fleet, its parameters
+// are computed_at, from, to; for the other kinds, computed_at, from, to and the group ids
+// twice (the ids restrict both the scan and the join). Both sides of the join are named,
+// as servers since 20.x require, and it is ALL: the registry side has one row per meter
+// (FINAL), and since 20.x ANY INNER JOIN also keeps only one row per key of the left side,
+// which would roll up one 15-minute row per meter.
+func groupSQL(kind schema.GroupKind) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO group_consumption (resolution, group_kind, group_id, start, wh, meters, intervals, expected_intervals, estimated, questionable, computed_at)
+SELECT tupleElement(rb, 1), '` + string(kind) + `', g, tupleElement(rb, 2),
+    sum(wh), toUInt32(uniqExact(meter_id)), toUInt32(sum(intervals)), toUInt32(sum(expected_intervals)),
+    toUInt32(sum(estimated)), toUInt32(sum(questionable)), ?
+FROM (
+    SELECT meter_id, wh, intervals, expected_intervals, estimated, questionable,
+        arrayJoin([('15m', start), ('1h', toStartOfHour(start)), ('1d', toStartOfDay(start))]) AS rb`)
+	if kind == schema.KindFleet {
+		b.WriteString(`, '` + schema.FleetID + `' AS g
+    FROM consumption FINAL
+    WHERE resolution = '15m' AND start >= ? AND start < ?
+)
+GROUP BY rb, g`)
+		return b.String()
+	}
+	b.WriteString(`, g
+    FROM (
+        SELECT meter_id, start, wh, intervals, expected_intervals, estimated, questionable
+        FROM consumption FINAL
+        WHERE resolution = '15m' AND start >= ? AND start < ?
+            AND meter_id IN (SELECT meter_id FROM meters FINAL WHERE ` + kind.RegistryColumn() + ` IN (SELECT arrayJoin(?)))
+    ) AS member_rows
+    ALL INNER JOIN (
+        SELECT meter_id, ` + kind.RegistryColumn() + ` AS g
+        FROM meters FINAL
+        WHERE ` + kind.RegistryColumn() + ` IN (SELECT arrayJoin(?))
+    ) AS members USING meter_id
+)
+GROUP BY rb, g`)
+	return b.String()
+}
+
+// openFailuresSQL reads the windows of vee_failures whose latest state is failed: meter,
+// window start and end, first failure and attempts.
+const openFailuresSQL = `SELECT meter_id, window_start, window_end, argMax(first_failed_at, computed_at), argMax(attempts, computed_at)
+FROM vee_failures
+GROUP BY meter_id, window_start, window_end
+HAVING argMax(status, computed_at) = 'failed'
+ORDER BY meter_id, window_start, window_end`
+
+const insertFailure = `INSERT INTO vee_failures (meter_id, window_start, window_end, status, reason, message, first_failed_at, attempts, run_id, computed_at)`

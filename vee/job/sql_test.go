@@ -1,0 +1,36 @@
+package job
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/schema"
+)
+
+// TestSQL pins every statement the job runs; refresh with go test -update.
+func TestSQL(t *testing.T) {
+	tests := []struct{ name, sql string }{
+		{"last_run", lastRunSQL},
+		{"arrivals", arrivalsSQL},
+		{"reading_days", readingDaysSQL},
+		{"edits_since", editsSinceSQL},
+		{"registry", registrySQL},
+		{"anchors", anchorsSQL},
+		{"readings", readingsSQL},
+		{"point_readings", pointReadingsSQL},
+		{"rows", rowsSQL},
+		{"edits", editsSQL},
+		{"sum", sumSQL},
+		{"meter_known", schema.MeterKnownSQL},
+		{"open_failures", openFailuresSQL},
+	}
+	for _, kind := range schema.GroupKinds {
+		tests = append(tests, struct{ name, sql string }{"group_" + string(kind), groupSQL(kind)})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			testenv.Golden(t, filepath.Join("testdata", tt.name+".sql"), tt.sql+"\n")
+		})
+	}
+}

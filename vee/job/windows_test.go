@@ -1,0 +1,167 @@
+package job
+
+import (
+	"reflect"
+	"testing"
+	"time"
+)
+
+func ts(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t.UTC()
+}
+
+func TestSpansOf(t *testing.T) {
+	day := func(s string) time.Time { return ts(s + "T00:00:00Z") }
+	rows := []touchedDay{
+		{"a", day("2026-10-20"), ts("2026-10-20T10:00:00Z"), ts("2026-10-20T23:45:00Z")},
+		{"a", day("2026-10-21"), ts("2026-10-21T00:00:00Z"), ts("2026-10-21T05:00:00Z")},
+		{"a", day("2026-10-25"), ts("2026-10-25T01:00:00Z"), ts("2026-10-25T02:00:00Z")},
+		{"b", day("2026-10-21"), ts("2026-10-21T03:00:00Z"), ts("2026-10-21T04:00:00Z")},
+	}
+	want := []span{
+		{"a", ts("2026-10-20T10:00:00Z"), ts("2026-10-21T05:00:00Z")},
+		{"a", ts("2026-10-25T01:00:00Z"), ts("2026-10-25T02:00:00Z")},
+		{"b", ts("2026-10-21T03:00:00Z"), ts("2026-10-21T04:00:00Z")},
+	}
+	if got := spansOf(rows); !reflect.DeepEqual(got, want) {
+		t.Errorf("spansOf = %v, want %v", got, want)
+	}
+}
+
+func TestWindowOf(t *testing.T) {
+	berlin := mustLoad("Europe/Berlin")
+	sp := span{"m", ts("2026-10-25T10:00:00Z"), ts("2026-10-25T12:00:00Z")}
+	tests := []struct {
+		name     string
+		a        anchors
+		loc      *time.Location
+		from, to string
+	}{
+		{"no anchors: the readings themselves", anchors{}, berlin, "2026-10-25T10:00:00Z", "2026-10-25T12:00:00Z"},
+		{"anchors the same day: the whole 25-hour day", anchors{prev: ts("2026-10-25T09:45:00Z"), next: ts("2026-10-25T12:15:00Z"), hasPrev: true, hasNext: true},
+			berlin, "2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z"},
+		{"gap back to the day before", anchors{prev: ts("2026-10-24T12:00:00Z"), hasPrev: true},
+			berlin, "2026-10-23T22:00:00Z", "2026-10-25T12:00:00Z"},
+		{"next reading at local midnight closes the day", anchors{next: ts("2026-10-25T23:00:00Z"), hasNext: true},
+			berlin, "2026-10-25T10:00:00Z", "2026-10-25T23:00:00Z"},
+		{"UTC days", anchors{prev: ts("2026-10-25T09:45:00Z"), next: ts("2026-10-25T12:15:00Z"), hasPrev: true, hasNext: true},
+			time.UTC, "2026-10-25T00:00:00Z", "2026-10-26T00:00:00Z"},
+		{"jittered readings snap to the grid", anchors{}, time.UTC, "2026-10-25T10:00:00Z", "2026-10-25T12:00:00Z"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sp
+			if tt.name == "jittered readings snap to the grid" {
+				s.lo, s.hi = s.lo.Add(20*time.Second), s.hi.Add(-25*time.Second)
+			}
+			w := windowOf(s, tt.a, tt.loc)
+			if !w.from.Equal(ts(tt.from)) || !w.to.Equal(ts(tt.to)) {
+				t.Errorf("window [%s, %s), want [%s, %s)", w.from.Format(time.RFC3339), w.to.Format(time.RFC3339), tt.from, tt.to)
+			}
+		})
+	}
+}
+
+func TestMergeWindows(t *testing.T) {
+	w := func(m, from, to string) window { return window{meter: m, from: ts(from), to: ts(to)} }
+	got := mergeWindows([]window{
+		w("b", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"),
+		w("a", "2026-01-02T00:00:00Z", "2026-01-03T00:00:00Z"),
+		w("a", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"), // touches the next one
+		w("a", "2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z"),
+		w("a", "2026-01-05T06:00:00Z", "2026-01-05T07:00:00Z"), // inside the previous one
+	})
+	want := []window{
+		w("a", "2026-01-01T00:00:00Z", "2026-01-03T00:00:00Z"),
+		w("a", "2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z"),
+		w("b", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"),
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("mergeWindows = %v, want %v", got, want)
+	}
+}
+
+func TestClip(t *testing.T) {
+	w := window{meter: "m", from: ts("2026-01-01T00:00:00Z"), to: ts("2026-01-02T00:00:00Z")}
+	first, last := ts("2026-01-01T06:00:10Z"), ts("2026-01-01T18:00:00Z")
+	both := anchors{hasPrev: true, hasNext: true}
+	tests := []struct {
+		name     string
+		a        anchors
+		has      bool
+		ok       bool
+		from, to string
+	}{
+		{"anchored on both sides: whole window", both, true, true, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"},
+		{"no reading before: starts at the first", anchors{hasNext: true}, true, true, "2026-01-01T06:00:00Z", "2026-01-02T00:00:00Z"},
+		{"no reading after: ends at the last", anchors{hasPrev: true}, true, true, "2026-01-01T00:00:00Z", "2026-01-01T18:00:00Z"},
+		{"inside a gap: estimated whole", both, false, true, "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"},
+		{"after the last reading: nothing", anchors{hasPrev: true}, false, false, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := clip(w, tt.a, first, last, tt.has)
+			if ok != tt.ok {
+				t.Fatalf("ok = %v, want %v", ok, tt.ok)
+			}
+			if ok && (!got.from.Equal(ts(tt.from)) || !got.to.Equal(ts(tt.to))) {
+				t.Errorf("window [%s, %s), want [%s, %s)", got.from.Format(time.RFC3339), got.to.Format(time.RFC3339), tt.from, tt.to)
+			}
+		})
+	}
+}
+
+func TestPeriods(t *testing.T) {
+	berlin := mustLoad("Europe/Berlin")
+	w := window{meter: "m", loc: berlin, from: ts("2026-03-29T05:00:00Z"), to: ts("2026-03-30T10:00:00Z")}
+	from, to := daysOf(w)
+	if !from.Equal(ts("2026-03-28T23:00:00Z")) || !to.Equal(ts("2026-03-30T22:00:00Z")) {
+		t.Errorf("daysOf = [%s, %s)", from, to)
+	}
+	from, to = monthsOf(w)
+	if !from.Equal(ts("2026-02-28T23:00:00Z")) || !to.Equal(ts("2026-03-31T22:00:00Z")) {
+		t.Errorf("monthsOf = [%s, %s)", from, to)
+	}
+	// The 23-hour day of 2026-03-29 in Berlin holds 92 quarter hours.
+	if n := slots(localMidnight(ts("2026-03-29T12:00:00Z"), berlin), nextMidnight(ts("2026-03-29T12:00:00Z"), berlin)); n != 92 {
+		t.Errorf("2026-03-29 has %d slots, want 92", n)
+	}
+	days := utcDays([]window{w, {from: ts("2026-04-02T01:00:00Z"), to: ts("2026-04-02T02:00:00Z")}})
+	want := [][2]time.Time{{ts("2026-03-29T00:00:00Z"), ts("2026-03-31T00:00:00Z")}, {ts("2026-04-02T00:00:00Z"), ts("2026-04-03T00:00:00Z")}}
+	if !reflect.DeepEqual(days, want) {
+		t.Errorf("utcDays = %v, want %v", days, want)
+	}
+}
+
+// TestPeriodsWithoutMidnight checks the windows of America/Sao_Paulo around 2018-11-04,
+// which began at 01:00 (DST at midnight) and held 92 quarter hours, and of the month it
+// lies in.
+func TestPeriodsWithoutMidnight(t *testing.T) {
+	sp := mustLoad("America/Sao_Paulo")
+	noon := ts("2018-11-04T15:00:00Z")
+	if got := localMidnight(noon, sp); !got.Equal(ts("2018-11-04T03:00:00Z")) {
+		t.Errorf("localMidnight = %s, want 2018-11-04T03:00:00Z (01:00 local)", got)
+	}
+	if got := nextMidnight(noon, sp); !got.Equal(ts("2018-11-05T02:00:00Z")) {
+		t.Errorf("nextMidnight = %s, want 2018-11-05T02:00:00Z", got)
+	}
+	if got := nextMidnight(ts("2018-11-04T03:00:00Z"), sp); !got.Equal(ts("2018-11-04T03:00:00Z")) {
+		t.Errorf("nextMidnight at the day's start = %s, want the start itself", got)
+	}
+	if n := slots(localMidnight(noon, sp), nextMidnight(noon, sp)); n != 92 {
+		t.Errorf("2018-11-04 has %d slots, want 92", n)
+	}
+	w := window{meter: "m", loc: sp, from: ts("2018-11-04T03:00:00Z"), to: ts("2018-11-05T02:00:00Z")}
+	from, to := daysOf(w)
+	if !from.Equal(ts("2018-11-04T03:00:00Z")) || !to.Equal(ts("2018-11-05T02:00:00Z")) {
+		t.Errorf("daysOf = [%s, %s)", from, to)
+	}
+	from, to = monthsOf(w)
+	if !from.Equal(ts("2018-11-01T03:00:00Z")) || !to.Equal(ts("2018-12-01T02:00:00Z")) {
+		t.Errorf("monthsOf = [%s, %s)", from, to)
+	}
+}
