@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/ingest/wire"
+	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/schema"
 )
 
@@ -145,33 +144,6 @@ func TestHTTPTimestampRange(t *testing.T) {
 	}
 }
 
-// peakHeap runs f while sampling the heap, and returns the highest HeapInuse seen above
-// the level before f, after a collection.
-func peakHeap(f func()) uint64 {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	base, peak := ms.HeapInuse, ms.HeapInuse
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var ms runtime.MemStats
-		for {
-			runtime.ReadMemStats(&ms)
-			peak = max(peak, ms.HeapInuse)
-			select {
-			case <-stop:
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	})
-	f()
-	close(stop)
-	wg.Wait()
-	return peak - base
-}
-
 // TestHTTPIngestMemory posts the largest bodies the default limits allow (max_readings
 // readings padded to max_body_bytes, in each format) and the 16 MiB array of 8 million
 // numbers, through a real server and Kafka, and requires the peak heap of each request to
@@ -219,7 +191,7 @@ func TestHTTPIngestMemory(t *testing.T) {
 			}
 			var status int
 			var resp []byte
-			peak := peakHeap(func() { status, resp = post(t, hs.URL+"/v1/readings", ingestToken, tt.contentType, tt.body) })
+			peak := testenv.PeakHeap(func() { status, resp = post(t, hs.URL+"/v1/readings", ingestToken, tt.contentType, tt.body) })
 			t.Logf("%d-byte body: peak heap +%d MiB (bound %d MiB)", len(tt.body), peak>>20, bound>>20)
 			if status != tt.status {
 				t.Fatalf("status %d: %.300s", status, resp)

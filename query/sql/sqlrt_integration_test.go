@@ -9,9 +9,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -85,34 +83,6 @@ func TestSQLCSVNeutralisesFormulas(t *testing.T) {
 	}
 }
 
-// heapPeak samples the heap in use every millisecond until stop is called, and returns
-// the highest sample above the heap in use (after a collection) when it started.
-func heapPeak() (stop func() uint64) {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	base, peak := m.HeapInuse, m.HeapInuse
-	quit := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			peak = max(peak, m.HeapInuse)
-			select {
-			case <-quit:
-				return
-			case <-time.After(time.Millisecond):
-			}
-		}
-	})
-	return func() uint64 {
-		close(quit)
-		wg.Wait()
-		return peak - base
-	}
-}
-
 // tableBytes is the size of a result as the endpoint counts it against
 // sql.max_result_bytes: 8 bytes per number, 24 per time, 16 plus the text per string.
 func tableBytes(t *testing.T, tbl *table.Table) int {
@@ -165,17 +135,20 @@ func TestSQLResultMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := heapPeak()
-	tbl, err := sq.Run(ctx, "", "SELECT id, reason, wh, at FROM big ORDER BY id")
+	var tbl *table.Table
+	peak := testenv.PeakHeap(func() {
+		if tbl, err = sq.Run(ctx, "", "SELECT id, reason, wh, at FROM big ORDER BY id"); err != nil {
+			return
+		}
+		for _, f := range []table.Format{table.FormatJSON, table.FormatCSV, table.FormatArrow} {
+			if err = table.Write(io.Discard, f, table.Result{Table: tbl}); err != nil {
+				return
+			}
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range []table.Format{table.FormatJSON, table.FormatCSV, table.FormatArrow} {
-		if err := table.Write(io.Discard, f, table.Result{Table: tbl}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	peak := stop()
 	size := tableBytes(t, tbl)
 	if tbl.Rows() != rows || size < 28<<20 || size > cfg.MaxResultBytes {
 		t.Fatalf("result of %d rows, %d bytes; the test wants %d rows near the 32 MiB limit", tbl.Rows(), size, rows)
@@ -212,9 +185,8 @@ func TestSQLResultBytesCountedInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := heapPeak()
-	tbl, err := sq.Run(ctx, "", "SELECT flag, at FROM narrow")
-	peak := stop()
+	var tbl *table.Table
+	peak := testenv.PeakHeap(func() { tbl, err = sq.Run(ctx, "", "SELECT flag, at FROM narrow") })
 	if err == nil {
 		t.Errorf("a result of %d rows was held whole", tbl.Rows())
 	} else if !strings.Contains(err.Error(), "(sql.max_result_bytes)") || !errors.Is(err, fault.ErrLimitExceeded) {
