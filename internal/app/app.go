@@ -19,6 +19,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query/analytics"
@@ -77,6 +78,8 @@ type App struct {
 	store    *auth.Store
 	vee      *veejob.Job
 	ingester *ingest.Ingester
+	// calendars is the reference data of holidays (calendar/holidays).
+	calendars *holidays.Store
 }
 
 // route is one component of the production API: it registers its routes on the server.
@@ -94,6 +97,7 @@ var routes = []route{
 	{"sql", registerSQL},
 	{"vee", func(a *App, srv *api.Server) error { return a.vee.Register(srv) }},
 	{"http ingest", registerHTTPIngest},
+	{"calendars", func(a *App, srv *api.Server) error { return a.calendars.Register(srv) }},
 }
 
 // New validates cfg and builds the components of parts over res, opening the resources
@@ -118,6 +122,9 @@ func (a *App) build(ctx context.Context) error {
 	}
 	var err error
 	if a.vee, err = veejob.New(a.cfg.VEE, a.res.ClickHouse, a.log.With("component", "vee")); err != nil {
+		return err
+	}
+	if a.calendars, err = holidays.NewStore(a.res.ClickHouse); err != nil {
 		return err
 	}
 	if a.parts.API || a.parts.Tokens {
@@ -272,6 +279,9 @@ func (a *App) Tokens() *auth.Store { return a.store }
 
 // VEE returns the process's one VEE job.
 func (a *App) VEE() *veejob.Job { return a.vee }
+
+// Calendars returns the store of holiday calendars.
+func (a *App) Calendars() *holidays.Store { return a.calendars }
 
 // ClickHouse returns the platform's pool.
 func (a *App) ClickHouse() driver.Conn { return a.res.ClickHouse }
