@@ -90,7 +90,7 @@ func TestParseErrorsNameLineAndColumn(t *testing.T) {
 		{"bad region", "region,date,kind\nC N,2026-01-01,holiday\n", "", "region", "line 2"},
 		{"empty region", "region,date,kind\n,2026-01-01,holiday\n", "", "region", "line 2"},
 		{"other region", "region,date,kind\nDE,2026-01-01,holiday\n", "CN", "region", "line 2"},
-		{"short row", "region,date,kind,name\nCN,2026-01-01\n", "", "region", "line 2"},
+		{"short row", "region,date,kind,name\nCN,2026-01-01\n", "", "kind", "line 2"},
 		{"duplicate", "region,date,kind\nCN,2026-01-01,holiday\n# c\nCN,2026-01-01,special\n", "", "date", "line 4"},
 		{"quote", "region,date,kind\nCN,\"2026,holiday\n", "", "body", "line 2"},
 	} {

@@ -1,17 +1,16 @@
 package holidays
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/table"
 )
 
 // Columns are the columns of the calendar CSV format, in any order; name may be left out.
@@ -27,52 +26,22 @@ const maxName = 200
 // are fault.FieldErrors whose field is the column and whose message names the line
 // ("line 3: …"); two rows for one region and date are an error.
 func ParseCSV(r io.Reader, region string) ([]Entry, error) {
-	cr := csv.NewReader(r)
-	cr.Comment = '#'
-	cr.FieldsPerRecord = -1
-	cr.TrimLeadingSpace = true
-	header, err := cr.Read()
-	if errors.Is(err, io.EOF) {
-		return nil, fault.Invalid("header", "the file is empty: want a header region,date,kind,name")
-	}
+	cr, err := table.NewCSVReader(r, Columns[:3]...)
 	if err != nil {
-		return nil, csvError(err)
-	}
-	col := map[string]int{}
-	for i, h := range header {
-		h = strings.TrimSpace(strings.TrimPrefix(h, "\ufeff"))
-		if _, dup := col[h]; dup {
-			return nil, fault.Invalid(h, "line 1: the header names column %q twice", h)
-		}
-		col[h] = i
-	}
-	for _, c := range Columns[:3] {
-		if _, ok := col[c]; !ok {
-			return nil, fault.Invalid(c, "line 1: the header has no column %q (want region,date,kind,name)", c)
-		}
+		return nil, err
 	}
 	var out []Entry
 	seen := map[string]string{}
 	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
+		ok, err := cr.Next()
 		if err != nil {
-			return nil, csvError(err)
+			return nil, err
 		}
-		line, _ := cr.FieldPos(0)
-		at := fmt.Sprintf("line %d", line)
-		cell := func(name string) string {
-			if i, ok := col[name]; ok && i < len(rec) {
-				return strings.TrimSpace(rec[i])
-			}
-			return ""
+		if !ok {
+			return out, nil
 		}
-		if len(rec) != len(header) {
-			return nil, fault.Invalid(Columns[0], "%s: %d cells, the header has %d", at, len(rec), len(header))
-		}
-		e, err := entryOf(at, region, cell("region"), cell("date"), cell("kind"), cell("name"))
+		at := fmt.Sprintf("line %d", cr.Line())
+		e, err := entryOf(at, region, cr.Cell("region"), cr.Cell("date"), cr.Cell("kind"), cr.Cell("name"))
 		if err != nil {
 			return nil, err
 		}
@@ -81,16 +50,6 @@ func ParseCSV(r io.Reader, region string) ([]Entry, error) {
 		}
 		out = append(out, e)
 	}
-	return out, nil
-}
-
-// csvError turns an error of encoding/csv into a FieldError naming its line.
-func csvError(err error) error {
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return fault.Invalid("body", "line %d, column %d: %v", pe.Line, pe.Column, pe.Err)
-	}
-	return fmt.Errorf("read calendar: %w", err)
 }
 
 // jsonEntry is one element of the JSON format.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/internal/app"
+	"github.com/meterhouse/meterhouse/weather"
 )
 
 const calendarUsage = `usage:
@@ -93,4 +94,41 @@ func yearRange(s string) (int, int, error) {
 		return 0, 0, fmt.Errorf("--years %q: want a year like 2026 or a range like 2024-2030", s)
 	}
 	return from, to, nil
+}
+
+// cmdWeather loads weather values.
+func cmdWeather(ctx context.Context, env *environment, args []string) error {
+	const usage = "usage: meterhouse weather load --file F   (the weather CSV format; see the README)"
+	if len(args) == 0 || args[0] != "load" {
+		return fmt.Errorf("weather: want load\n%s", usage)
+	}
+	fs := flag.NewFlagSet("weather load", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(env.stderr, usage) }
+	file := fs.String("file", "", "a weather CSV file")
+	if err := env.parseFlags(fs, args[1:]); err != nil {
+		return err
+	}
+	if *file == "" {
+		return fmt.Errorf("weather load: give --file\n%s", usage)
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	values, err := weather.ParseCSV(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", *file, err)
+	}
+	a, err := app.New(ctx, env.cfg, env.log, app.Resources{}, app.Parts{})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	n, err := a.Weather().Load(ctx, values)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.stdout, "weather: %d values stored\n", n)
+	return nil
 }

@@ -27,6 +27,7 @@ import (
 	analystsql "github.com/meterhouse/meterhouse/query/sql"
 	"github.com/meterhouse/meterhouse/schema"
 	veejob "github.com/meterhouse/meterhouse/vee/job"
+	"github.com/meterhouse/meterhouse/weather"
 )
 
 // Parts says which components a process runs.
@@ -80,6 +81,8 @@ type App struct {
 	ingester *ingest.Ingester
 	// calendars is the reference data of holidays (calendar/holidays).
 	calendars *holidays.Store
+	// weather is the reference data of temperatures (package weather).
+	weather *weather.Store
 }
 
 // route is one component of the production API: it registers its routes on the server.
@@ -98,6 +101,7 @@ var routes = []route{
 	{"vee", func(a *App, srv *api.Server) error { return a.vee.Register(srv) }},
 	{"http ingest", registerHTTPIngest},
 	{"calendars", func(a *App, srv *api.Server) error { return a.calendars.Register(srv) }},
+	{"weather", func(a *App, srv *api.Server) error { return a.weather.Register(srv) }},
 }
 
 // New validates cfg and builds the components of parts over res, opening the resources
@@ -125,6 +129,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	if a.calendars, err = holidays.NewStore(a.res.ClickHouse); err != nil {
+		return err
+	}
+	if a.weather, err = weather.NewStore(a.res.ClickHouse); err != nil {
 		return err
 	}
 	if a.parts.API || a.parts.Tokens {
@@ -282,6 +289,9 @@ func (a *App) VEE() *veejob.Job { return a.vee }
 
 // Calendars returns the store of holiday calendars.
 func (a *App) Calendars() *holidays.Store { return a.calendars }
+
+// Weather returns the store of observed and forecast temperatures.
+func (a *App) Weather() *weather.Store { return a.weather }
 
 // ClickHouse returns the platform's pool.
 func (a *App) ClickHouse() driver.Conn { return a.res.ClickHouse }
