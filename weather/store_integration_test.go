@@ -107,4 +107,22 @@ func TestForecastIssuedAtOrBefore(t *testing.T) {
 	if err != nil || len(other) != 0 {
 		t.Errorf("source ecmwf: %v, %v; want none", other, err)
 	}
+	// Two sources issued at the same time: the greater source name wins unless one is asked for.
+	tie, err := ParseCSV(strings.NewReader("region,valid_time,issued_at,kind,source,temperature_c\n" +
+		"SA,2026-01-07T00:00:00Z,2026-01-06T06:00:00Z,forecast,aaa,1\nSA,2026-01-07T00:00:00Z,2026-01-06T06:00:00Z,forecast,zzz,2\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Load(ctx, tie); err != nil {
+		t.Fatal(err)
+	}
+	for source, want := range map[string]float64{"": 2, "aaa": 1, "zzz": 2} {
+		got, err := s.Forecast(ctx, Query{Region: "SA", Source: source, From: q.From, To: q.To}, at("2026-01-07T00:00:00Z"))
+		if err != nil || len(got) != 1 || got[0].TemperatureC != want {
+			t.Errorf("SA source %q: %+v %v, want %v", source, got, err, want)
+		}
+	}
+	if _, err := s.Forecast(ctx, Query{Region: "SA", From: q.To, To: q.From}, q.To); err == nil {
+		t.Error("Forecast accepted a range ending before it starts")
+	}
 }

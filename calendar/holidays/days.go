@@ -27,6 +27,12 @@ const (
 	SubstitutedWorking DayKind = "substituted_working"
 )
 
+// Kinds returns every kind of day, in a fixed order: the levels of a day-type term of a
+// load model (hour of day × day type).
+func Kinds() []DayKind {
+	return []DayKind{Working, Weekend, Holiday, Special, SubstitutedWorking}
+}
+
 // EntryKind is the kind of an entry of the calendar file: what a date is declared to be.
 type EntryKind string
 

@@ -67,6 +67,18 @@ func TestDayKinds(t *testing.T) {
 			t.Errorf("IsWorking(%s) = %v, want %v", tc.date, got, tc.working)
 		}
 	}
+	seen := map[DayKind]bool{}
+	for day := date("2026-02-01"); day.Before(date("2026-03-01")); day = day.AddDate(0, 0, 1) {
+		seen[d.Kind(day)] = true
+	}
+	for _, k := range Kinds() {
+		if !seen[k] {
+			t.Errorf("kind %s of Kinds() does not occur in February 2026", k)
+		}
+	}
+	if len(seen) != len(Kinds()) {
+		t.Errorf("kinds seen %v, Kinds() %v", seen, Kinds())
+	}
 	if d.Name(date("2026-02-16")) != "春节" || !d.Covers(date("2026-02-28")) || d.Covers(date("2026-03-01")) {
 		t.Errorf("Name or Covers wrong")
 	}
