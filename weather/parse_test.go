@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meterhouse/meterhouse/fault"
 )
@@ -69,5 +70,29 @@ func TestParseKeepsKindsApart(t *testing.T) {
 	obs, err := ParseCSV(strings.NewReader("temperature_c,region,valid_time,kind,source\n18,VIC,2026-01-07T00:00:00Z,observed,bom\n"))
 	if err != nil || len(obs) != 1 || obs[0].TemperatureC != 18 {
 		t.Errorf("observations without issued_at: %+v, %v", obs, err)
+	}
+}
+
+// TestSeriesGaps checks that Missing lists the hours without a value and that Hourly
+// refuses a series with a gap rather than filling it.
+func TestSeriesGaps(t *testing.T) {
+	h := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	s := Series{{Region: "VIC", ValidTime: h("2026-01-07T00:00:00Z"), TemperatureC: 20},
+		{Region: "VIC", ValidTime: h("2026-01-07T02:00:00Z"), TemperatureC: 22}}
+	if m := s.Missing(h("2026-01-07T00:00:00Z"), h("2026-01-07T03:00:00Z")); len(m) != 1 || !m[0].Equal(h("2026-01-07T01:00:00Z")) {
+		t.Errorf("Missing = %v, want [01:00]", m)
+	}
+	if _, err := s.Hourly(h("2026-01-07T00:00:00Z"), h("2026-01-07T03:00:00Z")); !errors.Is(err, fault.ErrNotFound) || !strings.Contains(err.Error(), "2026-01-07T01:00:00Z") {
+		t.Errorf("Hourly over a gap: %v", err)
+	}
+	got, err := s.Hourly(h("2026-01-07T02:00:00Z"), h("2026-01-07T03:00:00Z"))
+	if err != nil || len(got) != 1 || got[0] != 22 {
+		t.Errorf("Hourly = %v, %v; want [22]", got, err)
 	}
 }

@@ -77,6 +77,31 @@ func (s Series) Missing(from, to time.Time) []time.Time {
 	return out
 }
 
+// Hourly returns the temperatures of every hour of [from, to) in order, one per hour, or,
+// when any hour has no value, an error wrapping fault.ErrNotFound that says how many and
+// which is first: the way to get a dense regressor without ever reading a gap as a value.
+func (s Series) Hourly(from, to time.Time) ([]float64, error) {
+	if missing := s.Missing(from, to); len(missing) > 0 {
+		region := ""
+		if len(s) > 0 {
+			region = s[0].Region + ": "
+		}
+		return nil, fmt.Errorf("weather: %s%d hours of %s..%s have no value, the first %s: %w", region, len(missing),
+			from.UTC().Format(time.RFC3339), to.UTC().Format(time.RFC3339), missing[0].Format(time.RFC3339), fault.ErrNotFound)
+	}
+	byHour := make(map[int64]float64, len(s))
+	for _, v := range s {
+		byHour[v.ValidTime.Unix()] = v.TemperatureC
+	}
+	var out []float64
+	for h := from.UTC().Truncate(time.Hour); h.Before(to); h = h.Add(time.Hour) {
+		if !h.Before(from) {
+			out = append(out, byHour[h.Unix()])
+		}
+	}
+	return out, nil
+}
+
 // The latest issue wins per hour; at one issue time two sources tie and the greater source
 // name wins, so that the answer never depends on the order of parts.
 const forecastSQL = `SELECT valid_time,
