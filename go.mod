@@ -10,6 +10,7 @@ require (
 	github.com/labstack/echo/v4 v4.16.0
 	github.com/labstack/gommon v0.5.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/rickar/cal/v2 v2.1.13
 	github.com/segmentio/kafka-go v0.4.51
 	github.com/valyala/fastjson v1.6.10
 	golang.org/x/sync v0.24.0

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // Reading is one register reading as a meter reported it: the cumulative import register in
@@ -89,6 +91,16 @@ func InsertMeters(ctx context.Context, conn driver.Conn, meters []Meter) error {
 	}
 	if err := batch.Send(); err != nil {
 		return fmt.Errorf("insert %d meters: %w", len(meters), err)
+	}
+	return nil
+}
+
+// CheckRegion returns a fault.FieldError naming field unless region is a value the
+// registry's region column may take in reference data (calendars, weather): 1 to 64
+// characters from A-Z a-z 0-9 . _ : -, the alphabet of meter ids.
+func CheckRegion(field, region string) error {
+	if !ValidMeterID([]byte(region)) {
+		return fault.Invalid(field, "%q is not a region: want 1-64 characters of A-Z a-z 0-9 . _ : -", region)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query/analytics"
@@ -26,6 +27,7 @@ import (
 	analystsql "github.com/meterhouse/meterhouse/query/sql"
 	"github.com/meterhouse/meterhouse/schema"
 	veejob "github.com/meterhouse/meterhouse/vee/job"
+	"github.com/meterhouse/meterhouse/weather"
 )
 
 // Parts says which components a process runs.
@@ -77,6 +79,10 @@ type App struct {
 	store    *auth.Store
 	vee      *veejob.Job
 	ingester *ingest.Ingester
+	// calendars is the reference data of holidays (calendar/holidays).
+	calendars *holidays.Store
+	// weather is the reference data of temperatures (package weather).
+	weather *weather.Store
 }
 
 // route is one component of the production API: it registers its routes on the server.
@@ -94,6 +100,8 @@ var routes = []route{
 	{"sql", registerSQL},
 	{"vee", func(a *App, srv *api.Server) error { return a.vee.Register(srv) }},
 	{"http ingest", registerHTTPIngest},
+	{"calendars", func(a *App, srv *api.Server) error { return a.calendars.Register(srv) }},
+	{"weather", func(a *App, srv *api.Server) error { return a.weather.Register(srv) }},
 }
 
 // New validates cfg and builds the components of parts over res, opening the resources
@@ -118,6 +126,12 @@ func (a *App) build(ctx context.Context) error {
 	}
 	var err error
 	if a.vee, err = veejob.New(a.cfg.VEE, a.res.ClickHouse, a.log.With("component", "vee")); err != nil {
+		return err
+	}
+	if a.calendars, err = holidays.NewStore(a.res.ClickHouse); err != nil {
+		return err
+	}
+	if a.weather, err = weather.NewStore(a.res.ClickHouse); err != nil {
 		return err
 	}
 	if a.parts.API || a.parts.Tokens {
@@ -272,6 +286,12 @@ func (a *App) Tokens() *auth.Store { return a.store }
 
 // VEE returns the process's one VEE job.
 func (a *App) VEE() *veejob.Job { return a.vee }
+
+// Calendars returns the store of holiday calendars.
+func (a *App) Calendars() *holidays.Store { return a.calendars }
+
+// Weather returns the store of observed and forecast temperatures.
+func (a *App) Weather() *weather.Store { return a.weather }
 
 // ClickHouse returns the platform's pool.
 func (a *App) ClickHouse() driver.Conn { return a.res.ClickHouse }
