@@ -27,6 +27,7 @@ Commands:
   config    check or print the effective configuration (config check | config print)
   token     create, list or revoke API tokens (token create --name N --role R)
   vee       validate stored readings into consumption (vee run [--from T --to T])
+  forecast  evaluate forecasting models on a CSV file (forecast eval; needs no services)
 
 Configuration: defaults, then the YAML file given by --config (or MH_CONFIG), then MH_*
 environment variables (MH_CLICKHOUSE_ADDR, MH_API_LISTEN, ...), then flags.
@@ -68,13 +69,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return flag.ErrHelp
 	}
 	commands := map[string]command{
-		"serve":   cmdServe,
-		"ingest":  cmdIngest,
-		"migrate": cmdMigrate,
-		"sim":     cmdSim,
-		"config":  cmdConfig,
-		"token":   cmdToken,
-		"vee":     cmdVEE,
+		"serve":    cmdServe,
+		"ingest":   cmdIngest,
+		"migrate":  cmdMigrate,
+		"sim":      cmdSim,
+		"config":   cmdConfig,
+		"token":    cmdToken,
+		"vee":      cmdVEE,
+		"forecast": cmdForecast,
 	}
 	name, rest := global.Arg(0), global.Args()[1:]
 	cmd, ok := commands[name]
