@@ -35,10 +35,14 @@ type EvalConfig struct {
 	// Exog includes the data's exogenous regressors (at the target rows) in every
 	// candidate; selection covers the other features.
 	Exog bool
+	// SeasonLags are the numbers of season lags tried (Spec.SeasonLags); empty means 0 and 3.
+	SeasonLags []int
 	// MaxSamples bounds the training windows of a fit (per model): origins are taken every
 	// s-th row, s the smallest stride that fits and is coprime with the season, so that
 	// every position of the season is sampled. 0 means 6000.
 	MaxSamples int
+	// FitMaxSamples bounds the final fit's training windows likewise; 0 means all of them.
+	FitMaxSamples int
 }
 
 // Metrics are errors averaged over windows, horizon steps and columns.
@@ -81,7 +85,9 @@ type Report struct {
 	Horizon   int `json:"horizon"`
 	Season    int `json:"season"`
 	// Windows is the number of test windows per column: TestRows − Horizon + 1.
-	Windows    int    `json:"windows"`
+	Windows int `json:"windows"`
+	// Forecasts is the number of forecasts scored per forecaster: windows × horizon × columns.
+	Forecasts  int    `json:"forecasts"`
 	Normalized bool   `json:"normalized"`
 	Mode       string `json:"mode"`
 	// PerfectExog names the exogenous regressors read at the target rows from the
@@ -127,7 +133,12 @@ func Evaluate(d *Data, cfg EvalConfig) (*Report, error) {
 		return rep, err
 	}
 	rep.Chosen = chosen
-	models, samples, stride, err := fitModels(known, cfg, chosen, chosen.Lookback, n+v-h)
+	final := cfg
+	final.MaxSamples = cfg.FitMaxSamples
+	if final.MaxSamples == 0 {
+		final.MaxSamples = math.MaxInt / 2
+	}
+	models, samples, stride, err := fitModels(known, final, chosen, chosen.need(known), n+v-h)
 	if err != nil {
 		return rep, err
 	}
@@ -161,6 +172,9 @@ func Evaluate(d *Data, cfg EvalConfig) (*Report, error) {
 	rep.Model = Result{Name: "linear " + chosen.String(), Metrics: acc.metrics("model", ref.MAEOrig)}
 	for _, b := range []string{snaiveName(d.Season, day, d.Season), snaiveName(day, day, d.Season), "last value"} {
 		rep.Baselines = append(rep.Baselines, Result{Name: b, Metrics: acc.metrics(b, ref.MAEOrig)})
+	}
+	for _, es := range acc.sums["model"] {
+		rep.Forecasts += int(es.n)
 	}
 	rep.Seconds = time.Since(start).Seconds()
 	return rep, nil
@@ -205,12 +219,17 @@ func (cfg *EvalConfig) check(d *Data) (*Report, error) {
 	if len(cfg.Lambdas) == 0 {
 		cfg.Lambdas = []float64{0, 1e-4, 1e-3, 1e-2, 1e-1}
 	}
+	if len(cfg.SeasonLags) == 0 {
+		cfg.SeasonLags = []int{0, 3}
+	}
 	if cfg.MaxSamples == 0 {
 		cfg.MaxSamples = 6000
 	}
 	for _, l := range cfg.Lookbacks {
-		if l < 1 || n-h < l {
-			return nil, fmt.Errorf("%w: lookback %d and horizon %d leave no training window in %d training rows", ErrSplit, l, h, n)
+		for _, k := range cfg.SeasonLags {
+			if need := max(l, k*d.Season); l < 1 || k < 0 || n-h < need {
+				return nil, fmt.Errorf("%w: lookback %d, %d season lags and horizon %d leave no training window in %d training rows", ErrSplit, l, k, h, n)
+			}
 		}
 	}
 	if n < d.Season+1 {
@@ -264,7 +283,7 @@ func span(a, b int) []int {
 // smallest stride coprime with the season that keeps perModel·count ≤ maxSamples.
 func stridedOrigins(lookback, last, season, columns, maxSamples int) ([]int, int) {
 	count := last - lookback + 1
-	s := max(1, (count*columns+maxSamples-1)/maxSamples)
+	s := max(1, (count*columns-1)/maxSamples+1)
 	for gcd(s, season) != 1 {
 		s++
 	}
@@ -344,25 +363,27 @@ func selectSpec(known *Data, cfg EvalConfig) (Spec, []Candidate, error) {
 	var cands []Candidate
 	best, bestMAE := Spec{}, math.Inf(1)
 	for _, l := range cfg.Lookbacks {
-		for _, offset := range []bool{false, true} {
-			for _, cal := range []bool{false, true} {
-				s := Spec{Lookback: l, Horizon: h, Offset: offset, Calendar: cal,
-					Holiday: cal && known.Holiday != nil, Exog: cfg.Exog}
-				preps, _, _, err := prepareModels(known, cfg, s, l, n-h)
-				if err != nil {
-					cands = append(cands, Candidate{Spec: s, Err: err.Error()})
-					continue
-				}
-				for _, lam := range cfg.Lambdas {
-					s.Lambda = lam
-					mae, err := valMAE(known, cfg, preps, lam, valOrigins)
+		for _, sl := range cfg.SeasonLags {
+			for _, offset := range []bool{false, true} {
+				for _, cal := range []bool{false, true} {
+					s := Spec{Lookback: l, Horizon: h, Offset: offset, Calendar: cal,
+						Holiday: cal && known.Holiday != nil, Exog: cfg.Exog, SeasonLags: sl}
+					preps, _, _, err := prepareModels(known, cfg, s, s.need(known), n-h)
 					if err != nil {
 						cands = append(cands, Candidate{Spec: s, Err: err.Error()})
 						continue
 					}
-					cands = append(cands, Candidate{Spec: s, ValMAE: mae})
-					if mae < bestMAE {
-						best, bestMAE = s, mae
+					for _, lam := range cfg.Lambdas {
+						s.Lambda = lam
+						mae, err := valMAE(known, cfg, preps, lam, valOrigins)
+						if err != nil {
+							cands = append(cands, Candidate{Spec: s, Err: err.Error()})
+							continue
+						}
+						cands = append(cands, Candidate{Spec: s, ValMAE: mae})
+						if mae < bestMAE {
+							best, bestMAE = s, mae
+						}
 					}
 				}
 			}

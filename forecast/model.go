@@ -27,6 +27,10 @@ type Spec struct {
 	// Exog adds every exogenous regressor at each target row, and its square (of the value
 	// standardised on the fit rows), for a curved response such as demand to temperature.
 	Exog bool `json:"exog"`
+	// SeasonLags adds, for k = 1 … SeasonLags, the values one to SeasonLags seasons before
+	// every target row (y[o+h−k·Season]) that lie before the lookback window: the same time
+	// of day and day of week in earlier weeks, without a lookback of several weeks.
+	SeasonLags int `json:"season_lags"`
 	// Lambda is the ridge strength, relative to the number of samples: the penalty is
 	// Lambda·n·‖B‖² on standardised design columns (the intercept not penalised).
 	Lambda float64 `json:"lambda"`
@@ -38,7 +42,7 @@ func (s Spec) String() string {
 	for _, x := range []struct {
 		on   bool
 		name string
-	}{{s.Offset, "offset"}, {s.Calendar, "calendar"}, {s.Holiday, "holiday"}, {s.Exog, "exog"}} {
+	}{{s.Offset, "offset"}, {s.Calendar, "calendar"}, {s.Holiday, "holiday"}, {s.Exog, "exog"}, {s.SeasonLags > 0, fmt.Sprintf("%d-season-lags", s.SeasonLags)}} {
 		if x.on {
 			f = append(f, x.name)
 		}
@@ -52,9 +56,26 @@ func (s Spec) String() string {
 // holidayDays is the number of day flags: every local day a horizon can touch.
 func (s Spec) holidayDays(d *Data) int { return (s.Horizon+d.dayRows()-1)/d.dayRows() + 1 }
 
+// seasonLagCount is the number of SeasonLags columns: the rows o+h−k·Season older than
+// the lookback window.
+func (s Spec) seasonLagCount(d *Data) int {
+	c := 0
+	for k := 1; k <= s.SeasonLags; k++ {
+		for h := range s.Horizon {
+			if k*d.Season-h > s.Lookback {
+				c++
+			}
+		}
+	}
+	return c
+}
+
+// need is the number of rows a forecast origin needs before it.
+func (s Spec) need(d *Data) int { return max(s.Lookback, s.SeasonLags*d.Season) }
+
 // width is the number of design columns (coefficients), the intercept included.
 func (s Spec) width(d *Data) int {
-	p := 1 + s.Lookback
+	p := 1 + s.Lookback + s.seasonLagCount(d)
 	if s.Calendar {
 		p += d.Season - 1
 	}
@@ -71,6 +92,9 @@ func (s Spec) width(d *Data) int {
 func (s Spec) check(d *Data) error {
 	if s.Lookback < 1 {
 		return fmt.Errorf("forecast: lookback %d: want ≥ 1", s.Lookback)
+	}
+	if s.SeasonLags < 0 {
+		return fmt.Errorf("forecast: season lags %d: want ≥ 0", s.SeasonLags)
 	}
 	if s.Horizon < 1 {
 		return fmt.Errorf("forecast: horizon %d: want ≥ 1", s.Horizon)
@@ -121,7 +145,7 @@ type Model struct {
 }
 
 // Coefficients returns a copy of the coefficient matrix (p × Horizon) on the standardised
-// design columns: row 0 is the intercept, then the lags oldest first, then the calendar,
+// design columns: row 0 is the intercept, then the lags oldest first, the season lags, then the calendar,
 // holiday and exogenous terms in that order.
 func (m *Model) Coefficients() *mat.Dense { return mat.DenseCopyOf(m.coef) }
 
@@ -137,6 +161,14 @@ func (s Spec) designRow(d *Data, v []float64, o int, exogZ []scale, dst []float6
 	for i := o - s.Lookback; i < o; i++ {
 		dst[k] = v[i] - off
 		k++
+	}
+	for j := 1; j <= s.SeasonLags; j++ {
+		for h := range s.Horizon {
+			if j*d.Season-h > s.Lookback {
+				dst[k] = v[o+h-j*d.Season] - off
+				k++
+			}
+		}
 	}
 	if s.Calendar {
 		pos := d.seasonPos(o)
@@ -265,7 +297,7 @@ func (pr *prepared) solve(lambda float64) (*Model, error) {
 
 // Fit fits spec s on the given origins of the given columns of d (shared weights when more
 // than one column: each column's windows are samples of the same model). Every origin o
-// needs rows o−Lookback … o+Horizon−1.
+// needs rows o−max(Lookback, SeasonLags·Season) … o+Horizon−1.
 func Fit(d *Data, cols, origins []int, s Spec) (*Model, error) {
 	if err := d.check(); err != nil {
 		return nil, err
@@ -276,8 +308,8 @@ func Fit(d *Data, cols, origins []int, s Spec) (*Model, error) {
 			return nil, fmt.Errorf("forecast: column %d out of range", c)
 		}
 		for _, o := range origins {
-			if o < s.Lookback || o+s.Horizon > d.Rows() {
-				return nil, fmt.Errorf("forecast: origin %d needs rows %d … %d of %d", o, o-s.Lookback, o+s.Horizon-1, d.Rows())
+			if o < s.need(d) || o+s.Horizon > d.Rows() {
+				return nil, fmt.Errorf("forecast: origin %d needs rows %d … %d of %d", o, o-s.need(d), o+s.Horizon-1, d.Rows())
 			}
 			samples = append(samples, sample{c, o})
 		}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/meterhouse/meterhouse/forecast"
@@ -30,7 +31,9 @@ func cmdForecast(_ context.Context, env *environment, args []string) error {
 	fs.IntVar(&cfg.TestRows, "test-rows", 0, "test rows (next)")
 	fs.IntVar(&cfg.Lookback, "lookback", 0, "lookback rows, used as is (default: selected on validation)")
 	fs.IntVar(&cfg.Horizon, "horizon", 0, "forecast steps")
-	fs.IntVar(&cfg.MaxSamples, "max-samples", 0, "training windows per fit (default 6000, strided)")
+	fs.IntVar(&cfg.MaxSamples, "max-samples", 0, "training windows per selection fit (default 6000, strided)")
+	fs.IntVar(&cfg.FitMaxSamples, "fit-max-samples", 0, "training windows of the final fit (default: all)")
+	seasonLags := fs.String("season-lags", "", "numbers of season lags to select from, comma-separated (default 0,3)")
 	normalize := fs.String("normalize", "", "train-zscore: z-score each column on its training rows")
 	shared := fs.Bool("shared", false, "one model whose weights all columns share")
 	perColumn := fs.Bool("per-column", false, "one model per column (the default)")
@@ -52,6 +55,13 @@ func cmdForecast(_ context.Context, env *environment, args []string) error {
 		return fmt.Errorf("forecast eval: --normalize %q: want train-zscore", *normalize)
 	}
 	cfg.Shared, cfg.Normalize, cfg.Exog = *shared, *normalize == "train-zscore", *exog != ""
+	for _, x := range splitList(*seasonLags) {
+		k, err := strconv.Atoi(x)
+		if err != nil {
+			return fmt.Errorf("forecast eval: --season-lags %q: want integers", *seasonLags)
+		}
+		cfg.SeasonLags = append(cfg.SeasonLags, k)
+	}
 	f, err := os.Open(*csvPath)
 	if err != nil {
 		return err
