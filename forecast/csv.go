@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,8 @@ func ReadCSV(r io.Reader, o CSVOptions) (*Data, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: header: %w", ErrCSV, err)
 	}
+	head = slices.Clone(head) // the reader reuses its record
+
 	index := map[string]int{}
 	for i, h := range head {
 		index[strings.TrimSpace(h)] = i
