@@ -146,6 +146,11 @@ func Evaluate(d *Data, cfg EvalConfig) (*Report, error) {
 
 	origins := span(n+v, n+v+t-h)
 	acc := newAccumulator(d, zs, n, cfg.Normalize)
+	for c, sc := range acc.masScale {
+		if sc == 0 {
+			return rep, fmt.Errorf("forecast: column %q repeats itself exactly every season on the training rows: MASE is undefined", d.Names[c])
+		}
+	}
 	for c := range d.Values {
 		p := models[modelIndex(cfg, c)].Predict(w, c, origins)
 		pr := p.RawMatrix()

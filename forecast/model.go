@@ -266,10 +266,11 @@ func prepare(d *Data, samples []sample, s Spec) (*prepared, error) {
 		})
 	}
 	standardise(x, cols)
-	fac, err := Factor(x, y)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s, err)
+	if n < p {
+		return nil, fmt.Errorf("%s: %w: %d samples, %d coefficients", s, ErrTooFewSamples, n, p)
 	}
+	fac := factorInPlace(x, y) // x and y are ours: no copy of the design
+
 	return &prepared{spec: s, fac: fac, cols: cols, exogZ: exogZ, n: n}, nil
 }
 

@@ -43,10 +43,13 @@ func Factor(x, y *mat.Dense) (*Factorization, error) {
 	if n < p {
 		return nil, fmt.Errorf("%w: %d samples, %d coefficients", ErrTooFewSamples, n, p)
 	}
-	a := mat.DenseCopyOf(x).RawMatrix()
-	b := mat.DenseCopyOf(y).RawMatrix()
-	r, c := qrApply(a, b)
-	return &Factorization{r: r, c: c}, nil
+	return factorInPlace(mat.DenseCopyOf(x), mat.DenseCopyOf(y)), nil
+}
+
+// factorInPlace is Factor overwriting x and y (n ≥ p checked by the caller).
+func factorInPlace(x, y *mat.Dense) *Factorization {
+	r, c := qrApply(x.RawMatrix(), y.RawMatrix())
+	return &Factorization{r: r, c: c}
 }
 
 // qrApply factors a in place and returns R (p×p) and the first p rows of Qᵀb.
