@@ -152,7 +152,10 @@ func Evaluate(d *Data, cfg EvalConfig) (*Report, error) {
 		}
 	}
 	for c := range d.Values {
-		p := models[modelIndex(cfg, c)].Predict(w, c, origins)
+		p, err := models[modelIndex(cfg, c)].Predict(w, c, origins)
+		if err != nil {
+			return rep, err
+		}
 		pr := p.RawMatrix()
 		for i, o := range origins {
 			row := pr.Data[i*pr.Stride : i*pr.Stride+h]
@@ -413,7 +416,10 @@ func valMAE(known *Data, cfg EvalConfig, preps []*prepared, lambda float64, orig
 	var sum float64
 	var cnt int
 	for c, y := range known.Values {
-		p := ms[modelIndex(cfg, c)].Predict(known, c, origins)
+		p, err := ms[modelIndex(cfg, c)].Predict(known, c, origins)
+		if err != nil {
+			return 0, err
+		}
 		pr := p.RawMatrix()
 		for i, o := range origins {
 			for k := range cfg.Horizon {

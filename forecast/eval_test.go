@@ -128,7 +128,15 @@ func TestModelRecoversCalendarAndExog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := m.Predict(d, 0, span(701, 894))
+	p, err := m.Predict(d, 0, span(701, 894))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []int{1, 895} {
+		if _, err := m.Predict(d, 0, []int{bad}); err == nil {
+			t.Errorf("origin %d accepted (exogenous values needed up to row %d of 900)", bad, bad+5)
+		}
+	}
 	for i, o := range span(701, 894) {
 		for h := range 6 {
 			if diff := math.Abs(p.At(i, h) - y[o+h]); diff > 1e-8 {

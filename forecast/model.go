@@ -324,13 +324,26 @@ func Fit(d *Data, cols, origins []int, s Spec) (*Model, error) {
 
 // Predict forecasts column col of d from each origin: row i of the result holds the
 // forecasts of rows origins[i] … origins[i]+Horizon−1, reading only rows before the
-// origin (and the exogenous regressors at the target rows).
-func (m *Model) Predict(d *Data, col int, origins []int) *mat.Dense {
+// origin (and the exogenous regressors, holiday flags and timestamps at the target rows,
+// which d must then hold: d's rows must reach origin+Horizon−1; without them the rows
+// need only reach the origin).
+func (m *Model) Predict(d *Data, col int, origins []int) (*mat.Dense, error) {
+	if col < 0 || col >= len(d.Values) {
+		return nil, fmt.Errorf("forecast: column %d out of range", col)
+	}
+	s := m.Spec
+	last := d.Rows()
+	if s.Exog || (s.Holiday && d.Holiday != nil) || (s.Calendar && d.Times != nil) {
+		last = d.Rows() - s.Horizon
+	}
 	samples := make([]sample, len(origins))
 	for i, o := range origins {
+		if o < s.need(d) || o > last {
+			return nil, fmt.Errorf("forecast: origin %d: want %d … %d for %s on %d rows", o, s.need(d), last, s, d.Rows())
+		}
 		samples[i] = sample{col, o}
 	}
-	return m.predict(d, samples)
+	return m.predict(d, samples), nil
 }
 
 func (m *Model) predict(d *Data, samples []sample) *mat.Dense {
