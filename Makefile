@@ -27,7 +27,7 @@ test: services-up test-deps
 
 # chDB (the embedded current ClickHouse engine, from PyPI) checks the DDL meant for newer servers.
 test-deps:
-	@python3 -c 'import chdb' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check chdb
+	@python3 -c 'import chdb, numpy' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check chdb numpy
 
 ## test-unit: only the tests that need no services.
 test-unit:

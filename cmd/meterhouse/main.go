@@ -29,6 +29,7 @@ Commands:
   vee       validate stored readings into consumption (vee run [--from T --to T])
   calendar  load holiday calendars (calendar load --file F | --country C --region R --years Y-Y)
   weather   load observed and forecast temperatures (weather load --file F)
+  forecast  evaluate forecasting models on a CSV file (forecast eval; needs no services)
 
 Configuration: defaults, then the YAML file given by --config (or MH_CONFIG), then MH_*
 environment variables (MH_CLICKHOUSE_ADDR, MH_API_LISTEN, ...), then flags.
@@ -79,6 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"vee":      cmdVEE,
 		"calendar": cmdCalendar,
 		"weather":  cmdWeather,
+		"forecast": cmdForecast,
 	}
 	name, rest := global.Arg(0), global.Args()[1:]
 	cmd, ok := commands[name]
