@@ -11,6 +11,9 @@
 -- with the reason ('seasonal-naive-week: 5 days of history', …). model_version is the
 -- forecast_models row of the model used (empty for a baseline). scale is the per-series
 -- level the shared model was scaled by (mean hourly Wh over the week before the issue).
+-- naive_mae is the in-sample MAE (Wh per hour) of seasonal naive, same hour last week, over
+-- the history the run read for the series: the denominator of its MASE once actuals arrive
+-- (NaN when the history was too short).
 --
 -- ENGINE ReplacingMergeTree(computed_at): re-running the job for the same issue time
 -- writes the same keys again and replaces them, never duplicates; readers use FINAL.
@@ -25,6 +28,7 @@ CREATE TABLE IF NOT EXISTS forecasts (
     method {{lc "String"}},
     model_version String,
     scale Float64,
+    naive_mae Float64,
     computed_at DateTime
 ) ENGINE = ReplacingMergeTree(computed_at)
 PARTITION BY toYYYYMM(issued)

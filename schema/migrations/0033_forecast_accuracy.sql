@@ -6,9 +6,8 @@
 -- had actuals (complete hours only); actual_wh and forecast_wh sum over those hours; mae
 -- and rmse are in Wh per hour; mape is the mean of |error| / actual over hours with a
 -- positive actual (NaN when none); bias is the mean of forecast − actual; mase divides mae
--- by the in-sample MAE of seasonal naive (same hour last week) over the four weeks before
--- the issue (NaN when that history is missing). method and model_version are copied from
--- the forecast.
+-- by the forecast's naive_mae (NaN when that is missing or zero). method and model_version
+-- are copied from the forecast.
 --
 -- ENGINE ReplacingMergeTree(computed_at): the job rescores an issue when late actuals or
 -- edits change the target day; readers use FINAL.
