@@ -458,3 +458,136 @@ func (w *accuracyWriter) flush() error {
 	w.hours = w.hours[:0]
 	return nil
 }
+
+// MaxAccuracyRange is the longest range of issues one accuracy read may span.
+const MaxAccuracyRange = 366 * 24 * time.Hour
+
+const accuracySeriesSQL = `SELECT issued, start, hours, actual_wh, forecast_wh, mae, rmse, mape, bias, mase, method, model_version
+FROM forecast_accuracy FINAL
+WHERE scope = ? AND id = ? AND issued >= ? AND issued < ?
+ORDER BY issued`
+
+// The medians sample at most 8192 series per issue, deterministically by id (exact up to
+// that many), so that memory stays bounded for a million meters over a year of issues.
+const accuracySummarySQL = `SELECT issued, count(),
+    quantileDeterministic(0.5)(mae, cityHash64(id)), avg(mae),
+    countIf(isFinite(mase)), quantileDeterministicIf(0.5)(mase, cityHash64(id), isFinite(mase)), avgIf(mase, isFinite(mase)),
+    avg(bias), sum(hours)
+FROM forecast_accuracy FINAL
+WHERE scope = ? AND issued >= ? AND issued < ?
+GROUP BY issued
+ORDER BY issued`
+
+// checkIssueRange refuses a range of issues that is empty, reversed, longer than
+// MaxAccuracyRange or outside what the store holds.
+func checkIssueRange(from, to time.Time) error {
+	if err := schema.CheckTime("from", from); err != nil {
+		return err
+	}
+	if err := schema.CheckTime("to", to); err != nil {
+		return err
+	}
+	if !to.After(from) {
+		return fault.Invalid("to", "must be after from")
+	}
+	if to.Sub(from) > MaxAccuracyRange {
+		return fault.Invalid("to", "the range spans %s; at most 366 days are allowed", to.Sub(from))
+	}
+	return nil
+}
+
+// Accuracy returns the forecast_accuracy rows of one series whose issue is in [from, to),
+// oldest first: issued, start, hours, actual_wh, forecast_wh, mae, rmse, mape, bias,
+// mase, method, model_version (NaN measures are nulls in JSON).
+func (s *Store) Accuracy(ctx context.Context, scope, id string, from, to time.Time) (*table.Table, error) {
+	if err := CheckSeries("scope", scope, "id", id); err != nil {
+		return nil, err
+	}
+	if err := checkIssueRange(from, to); err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.Query(ctx, accuracySeriesSQL, scope, id, from.UTC(), to.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("read forecast accuracy: %w", err)
+	}
+	defer rows.Close()
+	issued, start := table.Times("issued", nil), table.Times("start", nil)
+	hours := table.Int64s("hours", nil)
+	floats := []*table.Col[float64]{table.Float64s("actual_wh", nil), table.Float64s("forecast_wh", nil),
+		table.Float64s("mae", nil), table.Float64s("rmse", nil), table.Float64s("mape", nil),
+		table.Float64s("bias", nil), table.Float64s("mase", nil)}
+	method, version := table.Strings("method", nil), table.Strings("model_version", nil)
+	for rows.Next() {
+		var is, st time.Time
+		var h uint16
+		var v [7]float64
+		var m, mv string
+		if err := rows.Scan(&is, &st, &h, &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &m, &mv); err != nil {
+			return nil, fmt.Errorf("read forecast accuracy: %w", err)
+		}
+		issued.Append(is.UTC())
+		start.Append(st.UTC())
+		hours.Append(int64(h))
+		for i, c := range floats {
+			c.Append(v[i])
+		}
+		method.Append(m)
+		version.Append(mv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read forecast accuracy: %w", err)
+	}
+	cols := []table.Column{issued, start, hours}
+	for _, c := range floats {
+		cols = append(cols, c)
+	}
+	return table.New(append(cols, method, version)...), nil
+}
+
+// AccuracySummary returns, per issue in [from, to), the accuracy over every series of
+// scope, oldest first: issued, series (how many were scored), median_mae, mean_mae,
+// median_mase, mean_mase (over the series with a MASE; null when none has), mean_bias and
+// hours (summed): what shows whether a model drifts.
+func (s *Store) AccuracySummary(ctx context.Context, scope string, from, to time.Time) (*table.Table, error) {
+	if scope != ScopeMeter {
+		if _, err := schema.ParseGroupKind(scope); err != nil {
+			return nil, fault.Invalid("scope", "%q is not meter or a group kind (feeder, region, customer_class, tariff, fleet)", scope)
+		}
+	}
+	if err := checkIssueRange(from, to); err != nil {
+		return nil, err
+	}
+	rows, err := s.conn.Query(ctx, accuracySummarySQL, scope, from.UTC(), to.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("read forecast accuracy: %w", err)
+	}
+	defer rows.Close()
+	issued := table.Times("issued", nil)
+	series, hours := table.UInt64s("series", nil), table.UInt64s("hours", nil)
+	medMAE, meanMAE := table.Float64s("median_mae", nil), table.Float64s("mean_mae", nil)
+	medMASE, meanMASE := table.Float64s("median_mase", nil), table.Float64s("mean_mase", nil)
+	bias := table.Float64s("mean_bias", nil)
+	for rows.Next() {
+		var is time.Time
+		var n, withMASE, h uint64
+		var mm, am, mq, aq, b float64
+		if err := rows.Scan(&is, &n, &mm, &am, &withMASE, &mq, &aq, &b, &h); err != nil {
+			return nil, fmt.Errorf("read forecast accuracy: %w", err)
+		}
+		if withMASE == 0 {
+			mq, aq = math.NaN(), math.NaN()
+		}
+		issued.Append(is.UTC())
+		series.Append(n)
+		medMAE.Append(mm)
+		meanMAE.Append(am)
+		medMASE.Append(mq)
+		meanMASE.Append(aq)
+		bias.Append(b)
+		hours.Append(h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read forecast accuracy: %w", err)
+	}
+	return table.New(issued, series, medMAE, meanMAE, medMASE, meanMASE, bias, hours), nil
+}
