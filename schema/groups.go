@@ -3,8 +3,12 @@ package schema
 import (
 	"context"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/meterhouse/meterhouse/fault"
 )
 
 // GroupKind is a way of grouping meters in group_consumption: by feeder, region, customer
@@ -58,4 +62,22 @@ func MeterKnown(ctx context.Context, conn driver.Conn, meterID string) (bool, er
 		return false, fmt.Errorf("look up meter: %w", err)
 	}
 	return n > 0, nil
+}
+
+// GroupIDMaxLen is the longest group id accepted.
+const GroupIDMaxLen = 256
+
+// CheckGroupID returns a fault.FieldError naming field unless id is a group id of kind k:
+// FleetID for the fleet, otherwise 1 to GroupIDMaxLen printable characters of valid UTF-8.
+// Every group id a request or a job gives goes through it.
+func CheckGroupID(field string, k GroupKind, id string) error {
+	switch {
+	case k == KindFleet && id != FleetID:
+		return fault.Invalid(field, "the fleet's only group id is %q", FleetID)
+	case id == "":
+		return fault.Invalid(field, "is required")
+	case len(id) > GroupIDMaxLen || !utf8.ValidString(id) || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fault.Invalid(field, "is not a group id: at most %d printable characters", GroupIDMaxLen)
+	}
+	return nil
 }

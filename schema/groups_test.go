@@ -26,3 +26,25 @@ func TestRegistryColumn(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckGroupID accepts the fleet's id and printable ids and names the field when it
+// refuses.
+func TestCheckGroupID(t *testing.T) {
+	for _, c := range []struct {
+		kind GroupKind
+		id   string
+		ok   bool
+	}{
+		{KindFleet, FleetID, true}, {KindFeeder, "FDR-01", true}, {KindRegion, "Nord/Süd", true},
+		{KindFleet, "other", false}, {KindFeeder, "", false}, {KindTariff, "a\nb", false},
+		{KindTariff, string(make([]byte, GroupIDMaxLen+1)), false}, {KindRegion, "\xff", false},
+	} {
+		err := CheckGroupID("group_id", c.kind, c.id)
+		if (err == nil) != c.ok {
+			t.Errorf("CheckGroupID(%s, %q) = %v, want ok %v", c.kind, c.id, err, c.ok)
+		}
+		if err != nil && err.Error()[:len("group_id: ")] != "group_id: " {
+			t.Errorf("CheckGroupID(%s, %q) = %v, want the field named", c.kind, c.id, err)
+		}
+	}
+}

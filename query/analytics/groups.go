@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
@@ -67,13 +66,8 @@ func parseGroup(kind, kindField, id, idField string) (Group, error) {
 	if k == schema.KindFleet && id == "" {
 		id = schema.FleetID
 	}
-	switch {
-	case k == schema.KindFleet && id != schema.FleetID:
-		return Group{}, fault.Invalid(idField, "the fleet's only group id is %q", schema.FleetID)
-	case id == "":
-		return Group{}, fault.Invalid(idField, "is required")
-	case len(id) > 256 || !utf8.ValidString(id) || strings.ContainsFunc(id, func(r rune) bool { return r < 0x20 || r == 0x7f }):
-		return Group{}, fault.Invalid(idField, "is not a group id: at most 256 printable characters")
+	if err := schema.CheckGroupID(idField, k, id); err != nil {
+		return Group{}, err
 	}
 	return Group{Kind: k, ID: id}, nil
 }
