@@ -168,7 +168,7 @@ func TestJobProfiles(t *testing.T) {
 
 	// The days, their lengths and the last hour with data.
 	for _, c := range []struct {
-		meter, day string
+		meter, day  string
 		hours, last int
 	}{
 		{spring, "2026-03-27", 24, 23},
