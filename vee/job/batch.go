@@ -347,8 +347,11 @@ func (j *Job) loadEdits(ctx context.Context, es map[string][]vee.Edit, ids []str
 	return nil
 }
 
-// rollUpMeters recomputes the 1h and 1d rows of the windows' local days from the stored
-// 15m rows, then the 1mo rows of their local months from the stored 1d rows.
+// rollUpMeters recomputes the 1h and 1d rows and the consumption_profiles rows of the
+// windows' local days from the stored 15m rows, then the 1mo rows of their local months
+// from the stored 1d rows. Besides the batch's 15m rows of those days, it holds their 1h
+// and 1d rows and one profile per local day (at most 25 hourly values and counts) until
+// they are inserted.
 func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, computedAt time.Time) error {
 	byMeter := map[string][]window{}
 	from, to := daysOf(ws[0])
@@ -365,6 +368,7 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, compu
 		return err
 	}
 	var out rowBuffer
+	var profiles profileBuffer
 	for m, mws := range byMeter {
 		for _, w := range mws {
 			f, t := daysOf(w)
@@ -386,9 +390,13 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, compu
 				d := localMidnight(t, w.loc)
 				return d, nextMidnight(d.Add(Interval), w.loc)
 			}))
+			profiles.addAll(dayProfiles(m, w.loc, dayFrom, dayTo, days))
 		}
 	}
 	if err := j.insert(ctx, &out, computedAt); err != nil {
+		return err
+	}
+	if err := j.insertProfiles(ctx, &profiles, computedAt); err != nil {
 		return err
 	}
 	daily := map[string][]row{}

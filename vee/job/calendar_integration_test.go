@@ -14,7 +14,8 @@ import (
 // TestJobDayWithoutMidnight validates a meter of America/Sao_Paulo over 2018-11-04, whose
 // DST began at 00:00 (the day starts at 01:00 and holds 92 quarter hours): its 1d rows
 // start at the first instant of each local date, the short day holds 92 intervals adding
-// up to its 15-minute rows, and the month starts on the 1st at 00:00 local.
+// up to its 15-minute rows, its consumption profile has 23 hours from 03:00Z, and the
+// month starts on the 1st at 00:00 local.
 func TestJobDayWithoutMidnight(t *testing.T) {
 	sp := mustLoad("America/Sao_Paulo")
 	from, to := time.Date(2018, 11, 2, 3, 0, 0, 0, time.UTC), time.Date(2018, 11, 7, 2, 0, 0, 0, time.UTC)
@@ -69,6 +70,12 @@ func TestJobDayWithoutMidnight(t *testing.T) {
 		if n != want || sum != got.wh {
 			t.Errorf("2018-11-%02d: %d quarter hours summing to %d, 1d row %d", day, n, sum, got.wh)
 		}
+	}
+	// The profiles follow the same local days: 2018-11-04 starts at 03:00Z with 23 hours.
+	ps := profileSnapshot(t, conn)
+	checkProfiles(t, sp, rows, ps)
+	if p := ps[profileKey{meter, "2018-11-04"}]; !p.start.Equal(time.Date(2018, 11, 4, 3, 0, 0, 0, time.UTC)) || len(p.wh) != 23 {
+		t.Errorf("profile of 2018-11-04 starts at %s with %d hours, want 03:00Z and 23", p.start, len(p.wh))
 	}
 	for k := range rows {
 		if k.res == "1d" {

@@ -12,6 +12,11 @@
 //
 //   - consumption at 15m for every interval of the window, then 1h, 1d and 1mo rows for
 //     the meter's touched periods, aggregated from the stored 15m (and 1d) rows;
+//   - consumption_profiles, one row per touched local day of the meter (the compact
+//     feature store the day-ahead forecaster reads): its energy per hour from the local
+//     midnight (23, 24 or 25 elements) and the 15m rows stored in each hour, from the
+//     same 15m rows as the 1h and 1d rows and with the same computed_at, so that
+//     recomputing a range (RunRange, meterhouse vee run --from --to) backfills them;
 //   - group_consumption for the touched (group, period) pairs: feeder, region, customer
 //     class, tariff and the fleet, at 15m, 1h and UTC days;
 //   - a vee_runs row advancing the watermark, last, once every write succeeded.
@@ -28,7 +33,10 @@
 //
 // Every table is a ReplacingMergeTree versioned by computed_at, and each run writes with a
 // computed_at above every earlier run's, so rerunning after a crash at any point rewrites
-// the same rows: the job is replay-safe. Loads are batched over many meters per query.
+// the same rows: the job is replay-safe. Loads are batched over many meters per query,
+// and a batch of Config.BatchMeters windows holds in memory its readings, its 15m rows
+// (with the validated history) and the 1h, 1d and profile rows of its local days until
+// they are inserted, then the 1d rows of its local months for the 1mo rows.
 //
 // The package also serves the editing API: POST and GET /v1/meters/{meter_id}/edits.
 package job

@@ -575,8 +575,8 @@ func TestJobReplaySafe(t *testing.T) {
 	insertReadings(t, ref, d.readings)
 	clock := now
 	runAt(t, newJob(t, ref, testConfig(), &clock), &clock, now)
-	want, wantGroups := withoutVersions(snapshot(t, ref)), groupSnapshot(t, ref)
-	if len(want) == 0 {
+	want, wantGroups, wantProfiles := withoutVersions(snapshot(t, ref)), groupSnapshot(t, ref), profileSnapshot(t, ref)
+	if len(want) == 0 || len(wantProfiles) == 0 {
 		t.Fatal("the reference run wrote nothing")
 	}
 
@@ -609,6 +609,9 @@ func TestJobReplaySafe(t *testing.T) {
 			}
 			if got := groupSnapshot(t, conn); !maps.Equal(got, wantGroups) {
 				t.Errorf("group roll-ups differ after the crash: %d rows vs %d", len(got), len(wantGroups))
+			}
+			if got := profileSnapshot(t, conn); !profilesEqual(got, wantProfiles) {
+				t.Errorf("consumption_profiles differ after the crash: %d rows vs %d", len(got), len(wantProfiles))
 			}
 		})
 	}

@@ -1,0 +1,239 @@
+package job
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/meterhouse/meterhouse/calendar"
+	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/sim"
+)
+
+type profileKey struct{ meter, day string }
+
+type storedProfile struct {
+	zone       string
+	start      time.Time
+	wh         []int64
+	intervals  []uint8
+	computedAt time.Time
+}
+
+// profileSnapshot reads consumption_profiles FINAL.
+func profileSnapshot(t *testing.T, conn driver.Conn) map[profileKey]storedProfile {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), `SELECT meter_id, day, time_zone, start, wh, intervals, computed_at
+FROM consumption_profiles FINAL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[profileKey]storedProfile{}
+	for rows.Next() {
+		var k profileKey
+		var day time.Time
+		var p storedProfile
+		if err := rows.Scan(&k.meter, &day, &p.zone, &p.start, &p.wh, &p.intervals, &p.computedAt); err != nil {
+			t.Fatal(err)
+		}
+		k.day = day.Format(time.DateOnly)
+		if _, dup := out[k]; dup {
+			t.Errorf("two rows for %v under FINAL", k)
+		}
+		p.start, p.computedAt = p.start.UTC(), p.computedAt.UTC()
+		out[k] = p
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func profilesEqual(a, b map[profileKey]storedProfile) bool {
+	return maps.EqualFunc(a, b, func(x, y storedProfile) bool {
+		return x.zone == y.zone && x.start.Equal(y.start) && slices.Equal(x.wh, y.wh) && slices.Equal(x.intervals, y.intervals)
+	})
+}
+
+// checkProfiles checks every profile against the consumption rows of the same run: one
+// element per UTC hour of the local day, wh and interval counts equal to the hour's 1h
+// row and 15m rows (0 where there is none), the sum equal to the day's 1d row, the same
+// computed_at; and a profile for every 1d row.
+func checkProfiles(t *testing.T, loc *time.Location, rows map[rowKey]stored, ps map[profileKey]storedProfile) {
+	t.Helper()
+	for k, p := range ps {
+		end := calendar.NextDay(p.start, loc)
+		if y, m, d := p.start.In(loc).Date(); time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly) != k.day ||
+			!calendar.DayStart(p.start, loc).Equal(p.start) || p.zone != loc.String() {
+			t.Errorf("%v: start %s, zone %s is not the start of its local day in %s", k, p.start, p.zone, loc)
+		}
+		if n := int(end.Sub(p.start) / time.Hour); len(p.wh) != n || len(p.intervals) != n {
+			t.Errorf("%v: %d wh and %d intervals, want %d", k, len(p.wh), len(p.intervals), n)
+			continue
+		}
+		var sum int64
+		for i := range p.wh {
+			h := p.start.Add(time.Duration(i) * time.Hour)
+			var quarters uint8
+			for q := h; q.Before(h.Add(time.Hour)); q = q.Add(Interval) {
+				if _, ok := rows[rowKey{"15m", k.meter, q}]; ok {
+					quarters++
+				}
+			}
+			hr, ok := rows[rowKey{"1h", k.meter, h}]
+			if !ok {
+				hr = stored{}
+			}
+			if p.wh[i] != hr.wh || p.intervals[i] != quarters || uint32(quarters) != hr.intervals+hr.estimated {
+				t.Errorf("%v hour %d (%s): wh %d, intervals %d; 1h row %+v, %d 15m rows", k, i, h.Format(time.RFC3339), p.wh[i], p.intervals[i], hr, quarters)
+			}
+			sum += p.wh[i]
+		}
+		d, ok := rows[rowKey{"1d", k.meter, p.start}]
+		if !ok || d.wh != sum || !d.computedAt.Equal(p.computedAt) {
+			t.Errorf("%v: profile sums to %d at %s; 1d row %+v (found %v)", k, sum, p.computedAt, d, ok)
+		}
+	}
+	for k := range rows {
+		if k.res != "1d" {
+			continue
+		}
+		y, m, d := k.start.In(loc).Date()
+		if _, ok := ps[profileKey{k.meter, time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Format(time.DateOnly)}]; !ok {
+			t.Errorf("1d row of %s at %s has no profile", k.meter, k.start)
+		}
+	}
+}
+
+// lastCovered returns the index of the last element with intervals, or -1.
+func lastCovered(p storedProfile) int {
+	last := -1
+	for i, n := range p.intervals {
+		if n > 0 {
+			last = i
+		}
+	}
+	return last
+}
+
+// TestJobProfiles validates two Europe/Berlin meters over the spring-forward day
+// (2026-03-29, 23 hours) and the fall-back day (2026-10-25, 25 hours), with data ending
+// mid-morning of the last day, and checks consumption_profiles after the incremental run,
+// after a range run over everything (the backfill: rows replaced, not duplicated) and
+// after an edit (the recomputed day's profile changes, still one row).
+func TestJobProfiles(t *testing.T) {
+	ctx := context.Background()
+	_, conn := testenv.ClickHouse(t)
+	var meters []schema.Meter
+	var rs []reading
+	for _, s := range []struct {
+		prefix   string
+		from, to time.Time
+	}{
+		{"SPR-", time.Date(2026, 3, 27, 0, 0, 0, 0, time.UTC), time.Date(2026, 3, 30, 10, 0, 0, 0, time.UTC)},
+		{"FAL-", time.Date(2026, 10, 23, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 26, 9, 0, 0, 0, time.UTC)},
+	} {
+		f, err := sim.New(sim.Config{Meters: 1, From: s.from, To: s.to, Interval: Interval, Seed: 5, IDPrefix: s.prefix, TimeZone: "Europe/Berlin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		meters = append(meters, f.Meters()...)
+		var r schema.Reading
+		for f.Next(&r) {
+			rs = append(rs, reading{r, r.TS.Add(time.Minute)})
+		}
+	}
+	if err := schema.InsertMeters(ctx, conn, meters); err != nil {
+		t.Fatal(err)
+	}
+	insertReadings(t, conn, rs)
+	spring, fall := meters[0].MeterID, meters[1].MeterID
+
+	cfg := testConfig()
+	cfg.Lateness = 0
+	clock := time.Date(2026, 10, 26, 9, 10, 0, 0, time.UTC)
+	j := newJob(t, conn, cfg, &clock)
+	r1 := runAt(t, j, &clock, clock)
+	if r1.Failed != 0 {
+		t.Fatalf("failures: %v", r1.Failures)
+	}
+	first := profileSnapshot(t, conn)
+	checkProfiles(t, berlin, snapshot(t, conn), first)
+
+	// The days, their lengths and the last hour with data.
+	for _, c := range []struct {
+		meter, day  string
+		hours, last int
+	}{
+		{spring, "2026-03-27", 24, 23},
+		{spring, "2026-03-28", 24, 23},
+		{spring, "2026-03-29", 23, 22},
+		{spring, "2026-03-30", 24, 11}, // data ends at 10:00Z, 12:00 CEST
+		{fall, "2026-10-23", 24, 23},
+		{fall, "2026-10-24", 24, 23},
+		{fall, "2026-10-25", 25, 24},
+		{fall, "2026-10-26", 24, 9}, // data ends at 09:00Z, 10:00 CET
+	} {
+		p, ok := first[profileKey{c.meter, c.day}]
+		if !ok {
+			t.Errorf("no profile of %s on %s", c.meter, c.day)
+			continue
+		}
+		if len(p.wh) != c.hours || lastCovered(p) != c.last {
+			t.Errorf("%s %s: %d hours, last with data %d; want %d and %d (%v)", c.meter, c.day, len(p.wh), lastCovered(p), c.hours, c.last, p.intervals)
+		}
+		for i := c.last + 1; i < len(p.wh); i++ {
+			if p.wh[i] != 0 || p.intervals[i] != 0 {
+				t.Errorf("%s %s hour %d after the data: wh %d, intervals %d", c.meter, c.day, i, p.wh[i], p.intervals[i])
+			}
+		}
+		if c.last >= 0 && c.last < len(p.wh) && p.intervals[c.last] != 4 {
+			t.Errorf("%s %s hour %d: %d intervals, want 4", c.meter, c.day, c.last, p.intervals[c.last])
+		}
+	}
+	if len(first) != 8 {
+		t.Errorf("%d profiles, want 8: %v", len(first), slices.Collect(maps.Keys(first)))
+	}
+
+	// The backfill path: a range run rewrites every profile, replacing it.
+	clock = clock.Add(time.Minute)
+	r2, err := j.RunRange(ctx, time.Date(2026, 3, 26, 0, 0, 0, 0, time.UTC), time.Date(2026, 10, 27, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := profileSnapshot(t, conn)
+	if !profilesEqual(second, first) {
+		t.Errorf("the range run changed the profiles:\n%v\nwant\n%v", second, first)
+	}
+	for k, p := range second {
+		if !p.computedAt.Equal(r2.ComputedAt) {
+			t.Errorf("%v computed at %s, want the range run's %s", k, p.computedAt, r2.ComputedAt)
+		}
+	}
+	checkProfiles(t, berlin, snapshot(t, conn), second)
+
+	// An edit of the repeated hour 02:00-03:00 CET of 2026-10-25 (01:00Z, element 3).
+	clock = clock.Add(time.Minute)
+	wh := int64(1000)
+	if _, ok, err := j.AddEdit(ctx, fall, "tester", EditRequest{Start: "2026-10-25T01:00:00Z", End: "2026-10-25T02:00:00Z", Wh: &wh, Reason: "test"}); err != nil || !ok {
+		t.Fatalf("edit: recomputed %v, %v", ok, err)
+	}
+	third := profileSnapshot(t, conn)
+	if len(third) != len(first) {
+		t.Errorf("%d profiles after the edit, want %d", len(third), len(first))
+	}
+	p := third[profileKey{fall, "2026-10-25"}]
+	if len(p.wh) != 25 || p.wh[3] != 4000 || p.intervals[3] != 4 || !p.computedAt.After(r2.ComputedAt) {
+		t.Errorf("edited day: %+v, want 4000 Wh in element 3, recomputed after %s", p, r2.ComputedAt)
+	}
+	if q := third[profileKey{spring, "2026-03-29"}]; !q.computedAt.Equal(r2.ComputedAt) {
+		t.Errorf("the edit recomputed another meter's profile (computed at %s)", q.computedAt)
+	}
+	checkProfiles(t, berlin, snapshot(t, conn), third)
+}
