@@ -48,8 +48,8 @@ func (h History) Temperature(d, hr int) float64 {
 	return 18 + 8*math.Sin(2*math.Pi*float64(d)/30) + 5*math.Sin(2*math.Pi*float64(hr-9)/24)
 }
 
-// The load model in SQL, over columns m (meter number), di (day number from First), h
-// (hour) and wd (ISO weekday of the day):
+// The load model in SQL, over column m (meter number), lambda variable h (hour) and the
+// day's constants {di} (day number from First) and {wd} (ISO weekday):
 //   - class by m mod 10: 0–6 residential, 7–8 commercial, 9 industrial;
 //   - level 200 … 1200 Wh per hour from a hash of the meter;
 //   - a daily shape per class (residential morning and evening peaks, commercial and
@@ -59,14 +59,14 @@ func (h History) Temperature(d, hr int) float64 {
 const (
 	classSQL = `multiIf(m % 10 < 7, 'residential', m % 10 < 9, 'commercial', 'industrial')`
 	shapeSQL = `multiIf(m % 10 < 7,
-    (0.5 + 0.7 * exp(-pow(h - 19, 2) / 6) + 0.35 * exp(-pow(h - 7, 2) / 3)) * if(wd >= 6, 1.1, 1),
+    (0.5 + 0.7 * exp(-pow(h - 19, 2) / 6) + 0.35 * exp(-pow(h - 7, 2) / 3)) * if({wd} >= 6, 1.1, 1),
   m % 10 < 9,
-    (0.3 + 0.9 / (1 + exp(-(h - 8) * 2)) * (1 - 1 / (1 + exp(-(h - 18) * 2)))) * if(wd >= 6, 0.45, 1),
-    (0.8 + 0.25 * (h >= 7 AND h < 17)) * if(wd >= 6, 0.75, 1))`
-	tempSQL  = `(18 + 8 * sin(2 * pi() * di / 30) + 5 * sin(2 * pi() * (h - 9) / 24))`
+    (0.3 + 0.9 / (1 + exp(-(h - 8) * 2)) * (1 - 1 / (1 + exp(-(h - 18) * 2)))) * if({wd} >= 6, 0.45, 1),
+    (0.8 + 0.25 * (h >= 7 AND h < 17)) * if({wd} >= 6, 0.75, 1))`
+	tempSQL  = `(18 + 8 * sin(2 * pi() * {di} / 30) + 5 * sin(2 * pi() * (h - 9) / 24))`
 	levelSQL = `(200 + (cityHash64(m, {seed}) % 1000))`
-	dayNoise = `(1 + 0.1 * ((cityHash64(m, di, {seed}, 1) % 2001) / 1000 - 1))`
-	hourNois = `(1 + 0.15 * ((cityHash64(m, di, h, {seed}) % 2001) / 1000 - 1))`
+	dayNoise = `(1 + 0.1 * ((cityHash64(m, {di}, {seed}, 1) % 2001) / 1000 - 1))`
+	hourNois = `(1 + 0.15 * ((cityHash64(m, {di}, h, {seed}) % 2001) / 1000 - 1))`
 )
 
 func (h History) sql(s string) string { return strings.ReplaceAll(s, "{seed}", fmt.Sprint(h.Seed)) }
@@ -92,11 +92,12 @@ FROM (SELECT number AS m FROM numbers(%d))`, classSQL, MetersPerFeeder, h.Region
 	// One day per statement keeps each insert to one partition and bounded in memory.
 	for d := range h.Days {
 		day := first.AddDate(0, 0, d)
+		expr := strings.NewReplacer("{di}", fmt.Sprint(d), "{wd}", fmt.Sprint(isoWeekday(day))).Replace(h.sql(load))
 		q := fmt.Sprintf(`INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, computed_at)
 SELECT toDate('%[1]s'), concat('H', toString(10000000 + m)), 'UTC', toDateTime('%[1]s 00:00:00'),
   arrayMap(h -> %[2]s, range(24)), arrayMap(h -> toUInt8(4), range(24)), toDateTime('%[1]s 00:00:00')
-FROM (SELECT number AS m, %[3]d AS di, %[4]d AS wd FROM numbers(%[5]d))`,
-			day.Format(time.DateOnly), h.sql(load), d, isoWeekday(day), h.Meters)
+FROM (SELECT number AS m FROM numbers(%[3]d))`,
+			day.Format(time.DateOnly), expr, h.Meters)
 		if err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("sim: insert the profiles of %s: %w", day.Format(time.DateOnly), err)
 		}

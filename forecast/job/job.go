@@ -90,7 +90,11 @@ type Result struct {
 	Scored   ScoreResult
 	Timings  map[string]time.Duration
 	ByGroup  map[string]*GroupForecast `json:"-"`
-	failures []string
+	// ClassErrors says, per class ("residential@UTC"), why its shared model could not be
+	// fitted (its meters then get baselines).
+	ClassErrors map[string]string
+	// FailedSample holds "meter: reason" for the first few failed meters.
+	FailedSample []string
 }
 
 // classKey is a shared model's scope: a customer class in one time zone.
@@ -138,6 +142,15 @@ func baseSpecs(issueHour int) []forecast.DayAheadSpec {
 	}
 }
 
+// groupSpecs adds to baseSpecs two small specs for kinds with few groups (the fleet is one
+// series: eight weeks give it about 50 samples, fewer than the 59 coefficients of the
+// smallest base spec).
+func groupSpecs(issueHour int) []forecast.DayAheadSpec {
+	return append(baseSpecs(issueHour),
+		forecast.DayAheadSpec{IssueHour: issueHour, Lags: 2, Week: true, DayType: true},
+		forecast.DayAheadSpec{IssueHour: issueHour, Lags: 2, Week: true})
+}
+
 // Run forecasts the next local day of every meter and group for issue time issued, writes
 // the forecasts and models (replacing an earlier run for the same issue), then scores the
 // issues of the last Config.ScoreDays days. An error of one meter is counted in
@@ -148,7 +161,7 @@ func (j *Job) Run(ctx context.Context, issued time.Time, opt Options) (*Result, 
 		return nil, err
 	}
 	computedAt := time.Now().UTC().Truncate(time.Second)
-	res := &Result{Issued: issued, Meters: map[string]int{}, Timings: map[string]time.Duration{}, ByGroup: map[string]*GroupForecast{}}
+	res := &Result{Issued: issued, Meters: map[string]int{}, ClassErrors: map[string]string{}, Timings: map[string]time.Duration{}, ByGroup: map[string]*GroupForecast{}}
 	r := &run{job: j, issued: issued, keepGroups: opt.KeepGroups, types: map[string][]forecast.DayType{}, temp: map[string][]float64{},
 		ownErr: map[string]string{}, ownVersion: map[string]string{}}
 	t0 := time.Now()
@@ -169,6 +182,13 @@ func (j *Job) Run(ctx context.Context, issued time.Time, opt Options) (*Result, 
 		cm, infos, err := r.fitClass(ctx, k, members)
 		if err != nil {
 			j.log.Warn("forecast: class model not fitted; its meters get baselines", "class", k.String(), "err", err)
+			res.ClassErrors[k.String()] = err.Error()
+		}
+		if cm == nil {
+			cm = &classModels{} // baselines only, if the zone loads
+			if loc, lerr := time.LoadLocation(k.zone); lerr == nil && k.zone != "" {
+				cm = r.classDays(loc)
+			}
 		}
 		models[k] = cm
 		res.Models = append(res.Models, infos...)
@@ -218,9 +238,7 @@ func (r *run) fitClass(ctx context.Context, k classKey, members []*meter) (*clas
 	if err != nil || k.zone == "" {
 		return nil, nil, fmt.Errorf("time zone %q: %w", k.zone, err)
 	}
-	local := r.issued.In(loc)
-	cm := &classModels{loc: loc, issueDay: date(local), issueHour: local.Hour()}
-	cm.panelFirst = cm.issueDay.AddDate(0, 0, -(readDays - 1))
+	cm := r.classDays(loc)
 	cfg := r.job.cfg
 	first := cm.issueDay.AddDate(0, 0, -cfg.HistoryDays)
 	ids := sample(members, cfg.TrainMeters)
@@ -290,6 +308,14 @@ func (r *run) fitClass(ctx context.Context, k classKey, members []*meter) (*clas
 		}
 	}
 	return cm, infos, nil
+}
+
+// classDays returns a class's issue day and hour in loc, without models.
+func (r *run) classDays(loc *time.Location) *classModels {
+	local := r.issued.In(loc)
+	cm := &classModels{loc: loc, issueDay: date(local), issueHour: local.Hour()}
+	cm.panelFirst = cm.issueDay.AddDate(0, 0, -(readDays - 1))
+	return cm
 }
 
 // modelInfo describes a selected model; its version hashes the issue, class, spec and
@@ -413,10 +439,10 @@ func (r *run) forecastMeters(ctx context.Context, ms []meter, models map[classKe
 		for o := range outs {
 			if o.err != nil {
 				res.Failed++
-				if len(res.failures) < 10 {
+				if len(res.FailedSample) < 10 {
 					r.job.log.Warn("forecast: meter not forecast", "meter", o.m.id, "err", o.err)
+					res.FailedSample = append(res.FailedSample, o.m.id+": "+o.err.Error())
 				}
-				res.failures = append(res.failures, o.m.id)
 				gr.add(o.m, time.Time{}, nil)
 				continue
 			}
@@ -528,8 +554,8 @@ func (r *run) readChunks(ctx context.Context, ms []meter, models map[classKey]*c
 
 // forecastMeter forecasts one meter with its class model, or a baseline.
 func (r *run) forecastMeter(ctx context.Context, mj meterJob, cm *classModels, buf []float64) (*Forecast, error) {
-	if cm == nil {
-		return nil, fmt.Errorf("time zone %q of meter %s: unknown", mj.m.zone, mj.m.id)
+	if cm == nil || cm.loc == nil {
+		return nil, fmt.Errorf("time zone %q: not an IANA time zone", mj.m.zone)
 	}
 	s := &forecast.DaySeries{Load: mj.load}
 	var err error
@@ -570,7 +596,7 @@ func (r *run) forecastMeter(ctx context.Context, mj meterJob, cm *classModels, b
 			return nil, fmt.Errorf("no model forecast (%v) and no baseline: %w", perr, berr)
 		}
 		out = bf
-		f.Method, f.ModelVersion, f.Scale = fmt.Sprintf("%s: %v", b, perr), "", math.NaN()
+		f.Method, f.ModelVersion, f.Scale = fmt.Sprintf("%s: %v", b, perr), "", 0
 	}
 	for h, v := range out {
 		out[h] = max(v, 0) // consumption is never negative
@@ -638,7 +664,7 @@ func (r *run) ownGroupModels(ctx context.Context, gr *groupSet) (map[string][]fl
 		if len(train) == 0 {
 			continue
 		}
-		sel, err := forecast.SelectDayAhead(p, baseSpecs(r.issued.In(loc).Hour()), cfg.Lambdas, cfg.ValidationDays)
+		sel, err := forecast.SelectDayAhead(p, groupSpecs(r.issued.In(loc).Hour()), cfg.Lambdas, cfg.ValidationDays)
 		if err != nil {
 			for _, id := range ids {
 				r.ownErr[string(k)+"/"+id] = err.Error()
@@ -681,7 +707,7 @@ func (r *run) writeGroups(ctx context.Context, gr *groupSet, own map[string][]fl
 		if gr.only != nil && (a.kind != gr.only.Kind || a.id != gr.only.ID) {
 			continue
 		}
-		f := &Forecast{Scope: string(a.kind), ID: a.id, Issued: r.issued, Start: a.start, Scale: math.NaN(), NaiveMAE: math.NaN()}
+		f := &Forecast{Scope: string(a.kind), ID: a.id, Issued: r.issued, Start: a.start, NaiveMAE: math.NaN()}
 		f.Wh = a.sum
 		f.Method = fmt.Sprintf("sum: %d of %d meters", a.meters, a.member)
 		if o, ok := own[key]; ok && r.job.cfg.groupMethod(a.kind) == GroupOwn {

@@ -111,7 +111,7 @@ func addProfile(load []float64, first time.Time, loc *time.Location, r *dayProfi
 // with ids in [lo, hi], ordered by meter id and day, to fn.
 func (j *Job) readProfiles(ctx context.Context, from, to time.Time, lo, hi string, fn func(id string, r *dayProfile) error) error {
 	rows, err := j.conn.Query(ctx, `SELECT meter_id, day, start, wh, intervals FROM consumption_profiles FINAL
-WHERE day >= ? AND day <= ? AND meter_id >= ? AND meter_id <= ? ORDER BY meter_id, day`, from, to, lo, hi)
+WHERE day >= toDate(?) AND day <= toDate(?) AND meter_id >= ? AND meter_id <= ? ORDER BY meter_id, day`, from.Format(time.DateOnly), to.Format(time.DateOnly), lo, hi)
 	if err != nil {
 		return fmt.Errorf("read consumption profiles: %w", err)
 	}
@@ -137,7 +137,7 @@ func (j *Job) readSample(ctx context.Context, ids []string, from, to time.Time, 
 	for len(ids) > 0 {
 		n := min(len(ids), 1000)
 		rows, err := j.conn.Query(ctx, `SELECT meter_id, day, start, wh, intervals FROM consumption_profiles FINAL
-WHERE day >= ? AND day <= ? AND meter_id IN (?) ORDER BY meter_id, day`, from, to, ids[:n])
+WHERE day >= toDate(?) AND day <= toDate(?) AND meter_id IN (SELECT arrayJoin(?)) ORDER BY meter_id, day`, from.Format(time.DateOnly), to.Format(time.DateOnly), ids[:n])
 		if err != nil {
 			return fmt.Errorf("read consumption profiles: %w", err)
 		}

@@ -10,7 +10,8 @@
 -- sum of its meters' forecasts), 'group-model' (the group's own model), or a baseline
 -- with the reason ('seasonal-naive-week: 5 days of history', …). model_version is the
 -- forecast_models row of the model used (empty for a baseline). scale is the per-series
--- level the shared model was scaled by (mean hourly Wh over the week before the issue).
+-- level the shared model was scaled by (mean hourly Wh over the week before the issue; 0 for
+-- a baseline and for groups).
 -- naive_mae is the in-sample MAE (Wh per hour) of seasonal naive, same hour last week, over
 -- the history the run read for the series: the denominator of its MASE once actuals arrive
 -- (NaN when the history was too short).
