@@ -83,13 +83,13 @@ type Result struct {
 	Issued time.Time
 	// Meters counts the meters forecast, by method ("model", "model-no-weather-forecast",
 	// or a baseline); Failed counts meters without any forecast (no usable history).
-	Meters   map[string]int
-	Failed   int
-	Groups   int
-	Models   []ModelInfo
-	Scored   ScoreResult
-	Timings  map[string]time.Duration
-	ByGroup  map[string]*GroupForecast `json:"-"`
+	Meters  map[string]int
+	Failed  int
+	Groups  int
+	Models  []ModelInfo
+	Scored  ScoreResult
+	Timings map[string]time.Duration
+	ByGroup map[string]*GroupForecast `json:"-"`
 	// ClassErrors says, per class ("residential@UTC"), why its shared model could not be
 	// fitted (its meters then get baselines).
 	ClassErrors map[string]string
