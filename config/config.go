@@ -23,6 +23,7 @@ import (
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/broker"
+	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query/consumption"
 	analystsql "github.com/meterhouse/meterhouse/query/sql"
@@ -50,6 +51,9 @@ type Config struct {
 	Auth auth.Config `yaml:"auth"`
 	// VEE configures the VEE job (package vee/job: validation, estimation, editing) and its rules.
 	VEE veejob.Config `yaml:"vee"`
+	// Forecast configures the day-ahead forecast job (package forecast/job): its daily
+	// issue time, training window and group methods.
+	Forecast forecastjob.Config `yaml:"forecast"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -74,13 +78,14 @@ func Default() Config {
 		SQL:        analystsql.DefaultConfig(),
 		Auth:       auth.DefaultConfig(),
 		VEE:        veejob.DefaultConfig(),
+		Forecast:   forecastjob.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},
 	}
 }
 
 // EnvPrefix starts every environment override. The rest of the name is the key's path in
 // the file, upper-cased and joined with underscores: clickhouse.addr is MH_CLICKHOUSE_ADDR
-// and ingest.window.max_age is MH_INGEST_WINDOW_MAX_AGE. Lists are comma-separated.
+// and ingest.window.max_age is MH_INGEST_WINDOW_MAX_AGE. Lists are comma-separated, maps comma-separated key=value pairs.
 const EnvPrefix = "MH_"
 
 // Load returns the defaults overridden by the YAML file at path (when path is not empty)
@@ -165,7 +170,7 @@ func keyAtLine(b []byte, err error) string {
 
 // Validate checks every section and the settings that span sections.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE} {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast} {
 		if err := v.Validate(); err != nil {
 			return err
 		}
@@ -307,6 +312,32 @@ func setFromString(f reflect.Value, s string) error {
 			}
 		}
 		f.Set(reflect.ValueOf(parts))
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Float64:
+		var xs []float64
+		for p := range strings.SplitSeq(s, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			x, err := strconv.ParseFloat(p, 64)
+			if err != nil {
+				return fmt.Errorf("%q is not a number", p)
+			}
+			xs = append(xs, x)
+		}
+		f.Set(reflect.ValueOf(xs))
+	case f.Kind() == reflect.Map && f.Type().Key().Kind() == reflect.String && f.Type().Elem().Kind() == reflect.String:
+		m := reflect.MakeMap(f.Type())
+		for p := range strings.SplitSeq(s, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			k, v, ok := strings.Cut(p, "=")
+			if !ok {
+				return fmt.Errorf("%q is not key=value", p)
+			}
+			m.SetMapIndex(reflect.ValueOf(strings.TrimSpace(k)), reflect.ValueOf(strings.TrimSpace(v)))
+		}
+		f.Set(m)
 	default:
 		return fmt.Errorf("cannot be set from text (type %s)", f.Type())
 	}

@@ -65,7 +65,10 @@ func TestForecastEval(t *testing.T) {
 		{[]string{"forecast", "eval", "--columns", "load"}, "--csv is required"},
 		{append(base[:len(base):len(base)], "--columns", "nope"), `no column "nope"`},
 		{append(base, "--test-rows", "500"), "the data has 900 rows"},
-		{[]string{"forecast", "fit"}, "want eval"},
+		{[]string{"forecast", "fit"}, "want run"},
+		{[]string{"forecast", "run", "--issued", "2026-13-01"}, "--issued"},
+		{[]string{"forecast", "run", "--group", "street/x"}, "--group \"street/x\""},
+		{[]string{"forecast", "run", "--issued", "2026-11-01T10:00:00Z", "--from", "2026-10-01T10:00:00Z"}, "not both"},
 	} {
 		if err := run(context.Background(), c.args, &out, &errb); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: err = %v, want %q", c.args, err, c.want)

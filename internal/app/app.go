@@ -21,6 +21,7 @@ import (
 	"github.com/meterhouse/meterhouse/auth"
 	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/config"
+	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query/analytics"
 	"github.com/meterhouse/meterhouse/query/consumption"
@@ -42,6 +43,9 @@ type Parts struct {
 	Ingest bool
 	// VEELoop runs the VEE job every vee.interval (none when the interval is 0).
 	VEELoop bool
+	// ForecastLoop runs the forecast job daily at forecast.issue_at (none when
+	// forecast.schedule is false).
+	ForecastLoop bool
 	// Tokens builds the token store without the API (meterhouse token); the API always
 	// has it.
 	Tokens bool
@@ -83,6 +87,8 @@ type App struct {
 	calendars *holidays.Store
 	// weather is the reference data of temperatures (package weather).
 	weather *weather.Store
+	// forecast is the day-ahead forecast job and its store (forecast/job).
+	forecast *forecastjob.Job
 }
 
 // route is one component of the production API: it registers its routes on the server.
@@ -102,6 +108,7 @@ var routes = []route{
 	{"http ingest", registerHTTPIngest},
 	{"calendars", func(a *App, srv *api.Server) error { return a.calendars.Register(srv) }},
 	{"weather", func(a *App, srv *api.Server) error { return a.weather.Register(srv) }},
+	{"forecast", func(a *App, srv *api.Server) error { return a.forecast.Store().Register(srv) }},
 }
 
 // New validates cfg and builds the components of parts over res, opening the resources
@@ -132,6 +139,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	if a.weather, err = weather.NewStore(a.res.ClickHouse); err != nil {
+		return err
+	}
+	if a.forecast, err = forecastjob.New(a.cfg.Forecast, a.res.ClickHouse, a.calendars, a.weather, a.log.With("component", "forecast")); err != nil {
 		return err
 	}
 	if a.parts.API || a.parts.Tokens {
@@ -290,6 +300,9 @@ func (a *App) VEE() *veejob.Job { return a.vee }
 // Calendars returns the store of holiday calendars.
 func (a *App) Calendars() *holidays.Store { return a.calendars }
 
+// Forecast returns the forecast job.
+func (a *App) Forecast() *forecastjob.Job { return a.forecast }
+
 // Weather returns the store of observed and forecast temperatures.
 func (a *App) Weather() *weather.Store { return a.weather }
 
@@ -310,6 +323,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.parts.VEELoop && a.cfg.VEE.Interval > 0 {
 		g.Go(func() error { return a.vee.Loop(gctx) })
+	}
+	if a.parts.ForecastLoop && a.cfg.Forecast.Schedule {
+		g.Go(func() error { return a.forecast.Loop(gctx) })
 	}
 	if a.ingester != nil {
 		g.Go(func() error { return a.ingester.Run(gctx) })
