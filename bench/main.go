@@ -58,8 +58,9 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	commands := map[string]command{
-		"ingest": cmdIngest,
-		"query":  cmdQuery,
+		"ingest":   cmdIngest,
+		"query":    cmdQuery,
+		"forecast": cmdForecast,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)

@@ -177,9 +177,29 @@ func (j *Job) Run(ctx context.Context, issued time.Time, opt Options) (*Result, 
 		m := &ms[i]
 		classes[classKey{m.class, m.zone}] = append(classes[classKey{m.class, m.zone}], m)
 	}
+	keys := make([]classKey, 0, len(classes))
+	for k := range classes {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(a, b int) bool { return keys[a].String() < keys[b].String() })
+	// Classes are fitted in parallel (each fit is one goroutine's pass over its samples).
+	fits := make([]struct {
+		cm    *classModels
+		infos []ModelInfo
+		err   error
+	}, len(keys))
+	var fg errgroup.Group
+	fg.SetLimit(j.cfg.workers())
+	for i, k := range keys {
+		fg.Go(func() error {
+			fits[i].cm, fits[i].infos, fits[i].err = r.fitClass(ctx, k, classes[k])
+			return nil
+		})
+	}
+	_ = fg.Wait()
 	models := map[classKey]*classModels{}
-	for k, members := range classes {
-		cm, infos, err := r.fitClass(ctx, k, members)
+	for i, k := range keys {
+		cm, err := fits[i].cm, fits[i].err
 		if err != nil {
 			j.log.Warn("forecast: class model not fitted; its meters get baselines", "class", k.String(), "err", err)
 			res.ClassErrors[k.String()] = err.Error()
@@ -191,7 +211,7 @@ func (j *Job) Run(ctx context.Context, issued time.Time, opt Options) (*Result, 
 			}
 		}
 		models[k] = cm
-		res.Models = append(res.Models, infos...)
+		res.Models = append(res.Models, fits[i].infos...)
 	}
 	res.Timings["fit"] = time.Since(t0)
 
@@ -241,7 +261,7 @@ func (r *run) fitClass(ctx context.Context, k classKey, members []*meter) (*clas
 	cm := r.classDays(loc)
 	cfg := r.job.cfg
 	first := cm.issueDay.AddDate(0, 0, -cfg.HistoryDays)
-	ids := sample(members, cfg.TrainMeters)
+	ids, ranges := sample(members, cfg.TrainMeters)
 	byID := map[string]*meter{}
 	for _, m := range members {
 		byID[m.id] = m
@@ -250,7 +270,10 @@ func (r *run) fitClass(ctx context.Context, k classKey, members []*meter) (*clas
 	series := map[string]*forecast.DaySeries{}
 	var wh []float64
 	var known []bool
-	err = r.job.readSample(ctx, ids, first, cm.issueDay.AddDate(0, 0, -1), func(id string, row *dayProfile) error {
+	err = r.job.readSample(ctx, ranges, first, cm.issueDay.AddDate(0, 0, -1), func(id string, row *dayProfile) error {
+		if !ids[id] {
+			return nil // another class's meter inside the range
+		}
 		s := series[id]
 		if s == nil {
 			s = &forecast.DaySeries{Load: nanLoad(cfg.HistoryDays)}
@@ -263,16 +286,21 @@ func (r *run) fitClass(ctx context.Context, k classKey, members []*meter) (*clas
 		return nil, nil, err
 	}
 	withTemp := false
-	for _, id := range ids {
+	sorted := make([]string, 0, len(series))
+	for id := range series {
+		sorted = append(sorted, id)
+	}
+	sort.Strings(sorted) // the panel's order, hence the fit, is the same on a replay
+	for _, id := range sorted {
 		s := series[id]
-		if s == nil {
-			continue
-		}
 		m := byID[id]
-		if s.Types, err = r.dayTypes(ctx, m.region, first, cfg.HistoryDays+1); err != nil {
-			return nil, nil, err
+		r.calLock.Lock()
+		s.Types, err = r.dayTypes(ctx, m.region, first, cfg.HistoryDays+1)
+		if err == nil {
+			s.Temp, err = r.temps(ctx, m.region, loc, first, cfg.HistoryDays+1)
 		}
-		if s.Temp, err = r.temps(ctx, m.region, loc, first, cfg.HistoryDays+1); err != nil {
+		r.calLock.Unlock()
+		if err != nil {
 			return nil, nil, err
 		}
 		withTemp = withTemp || s.Temp != nil
