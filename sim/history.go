@@ -108,14 +108,16 @@ FROM (SELECT number AS m FROM numbers(%[3]d))`,
 	for _, g := range []struct{ kind, col string }{
 		{"feeder", "feeder"}, {"region", "region"}, {"customer_class", "customer_class"}, {"tariff", "tariff"}, {"fleet", "'all'"},
 	} {
+		// Summing whole days' arrays (sumForEach) before splitting them into hours keeps the
+		// work to one row per meter and day.
 		q := fmt.Sprintf(`INSERT INTO group_consumption (resolution, group_kind, group_id, start, wh, meters, intervals, expected_intervals, estimated, questionable, computed_at)
-SELECT '1h', '%s', gid, start + (hr1 - 1) * 3600 AS t, sum(v), toUInt32(count()), toUInt32(4 * count()), toUInt32(4 * count()), 0, 0, max(computed_at)
+SELECT '1h', '%s', gid, start + (i - 1) * 3600, v, toUInt32(n), toUInt32(4 * n), toUInt32(4 * n), 0, 0, ca
 FROM (
-  SELECT meter_id, start, computed_at, v, hr1 FROM consumption_profiles
-  ARRAY JOIN wh AS v, arrayEnumerate(wh) AS hr1
-  WHERE meter_id LIKE 'H%%'
-) ANY INNER JOIN (SELECT meter_id, %s AS gid FROM meters) USING meter_id
-GROUP BY gid, t`, g.kind, g.col)
+  SELECT gid, start, sumForEach(wh) AS s, count() AS n, max(computed_at) AS ca
+  FROM (SELECT meter_id, start, wh, computed_at FROM consumption_profiles WHERE meter_id LIKE 'H%%')
+  ANY INNER JOIN (SELECT meter_id, %s AS gid FROM meters) USING meter_id
+  GROUP BY gid, start
+) ARRAY JOIN s AS v, arrayEnumerate(s) AS i`, g.kind, g.col)
 		if err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("sim: insert the %s roll-ups: %w", g.kind, err)
 		}

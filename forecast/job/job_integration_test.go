@@ -165,6 +165,15 @@ ANY INNER JOIN (SELECT meter_id AS id, region FROM meters) USING id WHERE region
 		t.Errorf("%d models beat seasonal naive on validation, want every class model", n)
 	}
 
+	// The store (behind the forecast routes) returns the run's latest issue.
+	fc, ok, err := f.job.Store().Forecast(ctx, ScopeMeter, "H10000005", f.issued.Add(time.Hour))
+	if err != nil || !ok {
+		t.Fatalf("Store.Forecast: %v, found %v", err, ok)
+	}
+	if !fc.Issued.Equal(f.issued) || len(fc.Wh) != 24 || fc.ModelVersion == "" || !(fc.Scale > 0) || !(fc.NaiveMAE > 0) {
+		t.Errorf("stored forecast %+v: want the run's issue, 24 hours, a model version, a level and a MASE denominator", fc)
+	}
+
 	// Re-running the same issue replaces every row.
 	if _, err := f.job.Run(ctx, f.issued, Options{}); err != nil {
 		t.Fatal(err)
