@@ -232,9 +232,8 @@ func (sp DayAheadSpec) row(p *Panel, s *DaySeries, d int, level float64, dst []f
 			if math.IsNaN(v) {
 				return false
 			}
-			dst[k+h] = v
+			dst[k+h] = v // the squares, at k+24 …, are filled in by squares
 		}
-		k += 2 * HoursPerDay // the squares are filled in after standardisation
 	}
 	return true
 }

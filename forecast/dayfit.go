@@ -143,15 +143,14 @@ func (s DayAheadSpec) columnsIn(sup DayAheadSpec) []int {
 // gramFit holds a selection's samples reduced to Gram matrices on standardised superset
 // columns: of the training days and of the validation days.
 type gramFit struct {
-	sup          DayAheadSpec
-	cols         []scale // the superset columns' standardisation (fitted on training days)
-	tempZ        scale
-	train, val   *daySamples
-	gT, gV       *mat.Dense // XᵀX of the training and validation samples (p×p)
-	cT, cV       *mat.Dense // XᵀY (p×24)
-	stdT, stdV   []float64  // the standardised rows, for the QR fallback
-	nT, nV       int
-	validateDays bool
+	sup        DayAheadSpec
+	cols       []scale // the superset columns' standardisation (fitted on training days)
+	tempZ      scale
+	train, val *daySamples
+	gT, gV     *mat.Dense // XᵀX of the training and validation samples (p×p)
+	cT, cV     *mat.Dense // XᵀY (p×24)
+	stdT, stdV []float64  // the standardised rows, for the QR fallback
+	nT, nV     int
 }
 
 // newGramFit collects the samples of issue days [from, split) for training and [split,
