@@ -270,7 +270,7 @@ func (r *run) fitClass(ctx context.Context, k classKey, members []*meter) (*clas
 	series := map[string]*forecast.DaySeries{}
 	var wh []float64
 	var known []bool
-	err = r.job.readSample(ctx, ranges, first, cm.issueDay.AddDate(0, 0, -1), func(id string, row *dayProfile) error {
+	err = r.job.readProfiles(ctx, ranges, first, cm.issueDay.AddDate(0, 0, -1), func(id string, row *dayProfile) error {
 		if !ids[id] {
 			return nil // another class's meter inside the range
 		}
@@ -552,7 +552,7 @@ func (r *run) readChunks(ctx context.Context, ms []meter, models map[classKey]*c
 			return nil, nil
 		}
 		if !from.IsZero() {
-			err := r.job.readProfiles(ctx, from, to, part[0].id, part[len(part)-1].id, func(id string, row *dayProfile) error {
+			err := r.job.readProfiles(ctx, []idRange{{part[0].id, part[len(part)-1].id}}, from, to, func(id string, row *dayProfile) error {
 				mj, err := next(id)
 				if err != nil || mj == nil {
 					return err

@@ -56,11 +56,24 @@ func (j *Job) registry(ctx context.Context, g *GroupFilter) ([]meter, error) {
 	}
 	defer rows.Close()
 	var out []meter
+	zones := map[string]string{} // registry zone → the zone used
 	for rows.Next() {
 		var m meter
 		if err := rows.Scan(&m.id, &m.class, &m.feeder, &m.region, &m.tariff, &m.zone); err != nil {
 			return nil, fmt.Errorf("read the registry: %w", err)
 		}
+		z, ok := zones[m.zone]
+		if !ok {
+			// As the VEE job does (its profiles are then UTC days): an empty or unknown
+			// zone is UTC.
+			z = m.zone
+			if _, err := time.LoadLocation(z); err != nil || z == "" || z == "Local" {
+				j.log.Warn("forecast: meter time zone unknown; using UTC", "time_zone", m.zone)
+				z = "UTC"
+			}
+			zones[m.zone] = z
+		}
+		m.zone = z
 		out = append(out, m)
 	}
 	if err := rows.Err(); err != nil {
@@ -124,39 +137,15 @@ func addProfile(load []float64, first time.Time, loc *time.Location, r *dayProfi
 	copy(load[k*forecast.HoursPerDay:], c[:])
 }
 
-// readProfiles streams the consumption_profiles rows of the days [from, to] of the meters
-// with ids in [lo, hi], ordered by meter id and day, to fn.
-func (j *Job) readProfiles(ctx context.Context, from, to time.Time, lo, hi string, fn func(id string, r *dayProfile) error) error {
-	rows, err := j.conn.Query(ctx, `SELECT `+profileColumns+` FROM consumption_profiles FINAL
-WHERE day >= toDate(?) AND day <= toDate(?) AND meter_id >= ? AND meter_id <= ? ORDER BY meter_id, day`, from.Format(time.DateOnly), to.Format(time.DateOnly), lo, hi)
-	if err != nil {
-		return fmt.Errorf("read consumption profiles: %w", err)
-	}
-	defer rows.Close()
-	var id string
-	var r dayProfile
-	for rows.Next() {
-		if err := rows.Scan(&id, &r.day, &r.start, &r.hours); err != nil {
-			return fmt.Errorf("read consumption profiles: %w", err)
-		}
-		if err := fn(id, &r); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read consumption profiles: %w", err)
-	}
-	return nil
-}
-
 // idRange is an inclusive range of meter ids.
 type idRange struct{ lo, hi string }
 
-// readSample streams the profiles over [from, to] of the meters in the id ranges, ordered
-// by meter id and day, to fn (meters of other classes inside a range included: the caller
-// filters). Ranges read efficiently under ORDER BY (day, meter_id); a scattered sample
-// (IN a list of ids) made ClickHouse scan every meter of every day instead.
-func (j *Job) readSample(ctx context.Context, rs []idRange, from, to time.Time, fn func(id string, r *dayProfile) error) error {
+// readProfiles streams the consumption_profiles rows of the days [from, to] of the meters
+// in the id ranges, ordered by meter id and day, to fn (every meter inside a range: a
+// caller that wants some of them filters). Ranges read efficiently under ORDER BY (day,
+// meter_id); a scattered set of ids (IN a list) made ClickHouse scan every meter of every
+// day instead.
+func (j *Job) readProfiles(ctx context.Context, rs []idRange, from, to time.Time, fn func(id string, r *dayProfile) error) error {
 	if len(rs) == 0 {
 		return nil
 	}
