@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -379,4 +380,29 @@ func CheckOverlap(agreements map[string][]AgreementVersion) error {
 // overlaps reports whether two spans share a day.
 func overlaps(a, b Span) bool {
 	return (b.To.IsZero() || a.From.Before(b.To)) && (a.To.IsZero() || b.From.Before(a.To))
+}
+
+// MarshalJSON writes the version with its date as YYYY-MM-DD.
+func (m MeterVersion) MarshalJSON() ([]byte, error) {
+	type plain MeterVersion
+	return json.Marshal(struct {
+		plain
+		ValidFrom string `json:"valid_from"`
+	}{plain(m), day(m.ValidFrom)})
+}
+
+// MarshalJSON writes the version with its dates as YYYY-MM-DD; end_date is "" while the
+// agreement is open.
+func (a AgreementVersion) MarshalJSON() ([]byte, error) {
+	type plain AgreementVersion
+	end := ""
+	if !a.End.IsZero() {
+		end = day(a.End)
+	}
+	return json.Marshal(struct {
+		plain
+		Start     string `json:"start_date"`
+		End       string `json:"end_date"`
+		ValidFrom string `json:"valid_from"`
+	}{plain(a), day(a.Start), end, day(a.ValidFrom)})
 }
