@@ -58,9 +58,9 @@ func (s *Store) Register(srv *api.Server) error {
 		Response: "The number of versions stored.", Handler: s.handleImportAgreements,
 	}, {
 		Method: http.MethodGet, Path: "/v1/agreements/:agreement_id",
-		Summary: "Returns the version of a service agreement in force on a date, with the customer's personal data.",
-		Roles:   []api.Role{api.RoleBilling},
-		Params: []api.Param{agreement, {Name: "at", In: "query", Description: "The date, YYYY-MM-DD; today (UTC) when left out."}},
+		Summary:  "Returns the version of a service agreement in force on a date, with the customer's personal data.",
+		Roles:    []api.Role{api.RoleBilling},
+		Params:   []api.Param{agreement, {Name: "at", In: "query", Description: "The date, YYYY-MM-DD; today (UTC) when left out."}},
 		Response: `{"in_force": bool, "version": {…}}`, Handler: s.handleAgreementAt,
 	}, {
 		Method: http.MethodGet, Path: "/v1/agreements/:agreement_id/versions",
