@@ -305,3 +305,24 @@ func TestCurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckRetired checks that no agreement may use a meter on or after its retirement.
+func TestCheckRetired(t *testing.T) {
+	meters := map[string][]MeterVersion{"M1": {mv("2026-01-01", StatusActive, "UTC", 1), mv("2026-06-01", StatusRetired, "UTC", 2)}}
+	for name, tc := range map[string]struct {
+		vs       []AgreementVersion
+		conflict bool
+	}{
+		"open":                    {[]AgreementVersion{av("A", "M1", "T", "2026-01-01", "2026-01-01", "", 1)}, true},
+		"ends the day before":     {[]AgreementVersion{av("A", "M1", "T", "2026-01-01", "2026-01-01", "2026-05-31", 1)}, false},
+		"ends on the day":         {[]AgreementVersion{av("A", "M1", "T", "2026-01-01", "2026-01-01", "2026-06-01", 1)}, true},
+		"exchanged before":        {[]AgreementVersion{av("A", "M1", "T", "2026-01-01", "2026-01-01", "", 1), av("A", "M2", "T", "2026-06-01", "2026-01-01", "", 2)}, false},
+		"another meter":           {[]AgreementVersion{av("A", "M2", "T", "2026-01-01", "2026-01-01", "", 1)}, false},
+		"exchanged onto it after": {[]AgreementVersion{av("A", "M2", "T", "2026-01-01", "2026-01-01", "", 1), av("A", "M1", "T", "2026-07-01", "2026-01-01", "", 2)}, true},
+	} {
+		err := CheckRetired(map[string][]AgreementVersion{"A": tc.vs}, meters)
+		if got := errors.Is(err, fault.ErrConflict); got != tc.conflict {
+			t.Errorf("%s: %v, want conflict %v", name, err, tc.conflict)
+		}
+	}
+}

@@ -72,7 +72,8 @@ const insertMeterVersions = `INSERT INTO meter_versions (meter_id, valid_from, f
 
 // PutMeters stores new versions of meters (create, update, retire) written by author, then
 // rewrites the meters' rows of the current view. The versions are checked against each
-// meter's history (CheckMeterHistory; fault.ErrConflict) and stored whole or not at all.
+// meter's history (CheckMeterHistory) and a retirement against the agreements using the
+// meter (CheckRetired), both fault.ErrConflict, and stored whole or not at all.
 // It returns the versions stored.
 func (s *Store) PutMeters(ctx context.Context, author string, vs []MeterVersion) ([]MeterVersion, error) {
 	if len(vs) == 0 {
@@ -98,8 +99,26 @@ func (s *Store) PutMeters(ctx context.Context, author string, vs []MeterVersion)
 		out[i] = v
 		added[v.MeterID] = append(added[v.MeterID], v)
 	}
+	var retiring []string
 	for _, id := range ids {
 		if err := CheckMeterHistory(stored[id], added[id]); err != nil {
+			return nil, err
+		}
+		if _, ok := retiredFrom(added[id]); ok {
+			retiring = append(retiring, id)
+			stored[id] = append(stored[id], added[id]...)
+		}
+	}
+	// A meter is retired only once no agreement uses it from that day: exchange the
+	// meter or end the agreement first.
+	if agreements, err := s.agreementsOn(ctx, retiring); err != nil {
+		return nil, err
+	} else if len(agreements) > 0 {
+		vs, err := s.agreementVersions(ctx, `agreement_id IN (SELECT arrayJoin(?))`, []any{agreements}, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckRetired(vs, stored); err != nil {
 			return nil, err
 		}
 	}
@@ -162,12 +181,8 @@ func (s *Store) PutAgreements(ctx context.Context, author string, vs []Agreement
 			return nil, fault.Invalid("meter_id", "agreement %s: meter %s is not in the registry (PUT /v1/admin/meters/%s first)", v.AgreementID, v.MeterID, v.MeterID)
 		}
 	}
-	for _, id := range ids {
-		for _, sp := range Timeline(all[id], time.Time{}, time.Time{}) {
-			if r, ok := retiredFrom(mvs[sp.Version.MeterID]); ok && (sp.To.IsZero() || sp.To.After(r)) {
-				return nil, fmt.Errorf("%w: agreement %s uses meter %s after its retirement on %s", fault.ErrConflict, id, sp.Version.MeterID, day(r))
-			}
-		}
+	if err := CheckRetired(all, mvs); err != nil {
+		return nil, err
 	}
 	others, err := s.agreementsOn(ctx, meters)
 	if err != nil {
@@ -208,6 +223,24 @@ func (s *Store) PutAgreements(ctx context.Context, author string, vs []Agreement
 		return nil, fmt.Errorf("store agreements' customers: %w", err)
 	}
 	return out, s.writeCurrent(ctx, meters)
+}
+
+// CheckRetired returns a fault.ErrConflict when one of the agreements (id → versions)
+// uses a meter (id → versions) on or after the day the meter is retired from.
+func CheckRetired(agreements map[string][]AgreementVersion, meters map[string][]MeterVersion) error {
+	ids := make([]string, 0, len(agreements))
+	for id := range agreements {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		for _, sp := range Timeline(agreements[id], time.Time{}, time.Time{}) {
+			if r, ok := retiredFrom(meters[sp.Version.MeterID]); ok && (sp.To.IsZero() || sp.To.After(r)) {
+				return fmt.Errorf("%w: agreement %s uses meter %s on or after its retirement on %s", fault.ErrConflict, id, sp.Version.MeterID, day(r))
+			}
+		}
+	}
+	return nil
 }
 
 // retiredFrom returns the date a meter is retired from.

@@ -153,7 +153,8 @@ func TestRegistryImportUpdateAsOf(t *testing.T) {
 
 // TestRegistryConflicts checks the refusals against the stored history: a second
 // agreement on a meter in use (and a meter exchange onto one), an unknown meter, a second
-// retirement, a version after it, and an agreement on a retired meter.
+// retirement, a version after it, the retirement of a meter in use, and an agreement on a
+// retired meter.
 func TestRegistryConflicts(t *testing.T) {
 	s, _, _ := newStore(t)
 	ctx := context.Background()
@@ -184,6 +185,10 @@ func TestRegistryConflicts(t *testing.T) {
 	}
 	if _, err := s.PutAgreements(ctx, "test", []AgreementVersion{agreement("A4", "M1", "2026-03-17", "")}); err != nil {
 		t.Errorf("the exchanged-out meter at a new agreement: %v", err)
+	}
+	inUse := MeterVersion{MeterID: "M2", ValidFrom: d("2026-06-01"), Feeder: "F3", Region: "R2", TimeZone: "Europe/Berlin", Status: StatusRetired}
+	if _, err := s.PutMeters(ctx, "test", []MeterVersion{inUse}); !errors.Is(err, fault.ErrConflict) {
+		t.Errorf("retiring a meter an open agreement uses: %v", err)
 	}
 	retire := MeterVersion{MeterID: "M4", ValidFrom: d("2026-01-01"), Feeder: "F", Region: "R", TimeZone: "UTC", Status: StatusActive}
 	if _, err := s.PutMeters(ctx, "test", []MeterVersion{retire}); err != nil {

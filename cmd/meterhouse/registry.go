@@ -72,13 +72,13 @@ func cmdRegistry(ctx context.Context, env *environment, args []string) error {
 		return nil
 	}
 	if len(mvs) > 0 {
-		if _, err := a.Registry().PutMeters(ctx, "cli", mvs); err != nil {
+		if _, err := a.Registry().PutMeters(ctx, cliActor(), mvs); err != nil {
 			return fmt.Errorf("%s: %w", *meters, err)
 		}
 		fmt.Fprintf(env.stdout, "registry: %d meter versions stored\n", len(mvs))
 	}
 	if len(avs) > 0 {
-		if _, err := a.Registry().PutAgreements(ctx, "cli", avs); err != nil {
+		if _, err := a.Registry().PutAgreements(ctx, cliActor(), avs); err != nil {
 			return fmt.Errorf("%s: %w", *agreements, err)
 		}
 		fmt.Fprintf(env.stdout, "registry: %d agreement versions stored\n", len(avs))

@@ -63,7 +63,7 @@ func TestRegistryImportCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, ok, err := s.AgreementAt(ctx, "A1", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	if err != nil || !ok || v.CycleDay != 5 || v.Author != "cli" {
+	if err != nil || !ok || v.CycleDay != 5 || !strings.HasPrefix(v.Author, "cli:") {
 		t.Errorf("A1 after the import: %+v %v %v", v, ok, err)
 	}
 }
