@@ -22,6 +22,8 @@ type Store struct {
 	conn    driver.Conn
 	private string
 	now     func() time.Time
+	// chunk is the most ids one query binds (chunkIDs; tests make it small).
+	chunk int
 	// mu serializes writes of this process, so that the checks against the stored
 	// history (retire once, no overlap) see every earlier write. ClickHouse has no
 	// transactions: two processes writing the same meter at once are not serialized.
@@ -37,7 +39,7 @@ func NewStore(conn driver.Conn, private string) (*Store, error) {
 	if !schema.ValidMeterID([]byte(private)) {
 		return nil, fmt.Errorf("registry: NewStore: %q is not a private database name", private)
 	}
-	return &Store{conn: conn, private: private, now: time.Now}, nil
+	return &Store{conn: conn, private: private, now: time.Now, chunk: chunkIDs}, nil
 }
 
 // epoch is what a Date column holds for "no date".
@@ -114,7 +116,7 @@ func (s *Store) PutMeters(ctx context.Context, author string, vs []MeterVersion)
 	if agreements, err := s.agreementsOn(ctx, retiring); err != nil {
 		return nil, err
 	} else if len(agreements) > 0 {
-		vs, err := s.agreementVersions(ctx, `agreement_id IN (SELECT arrayJoin(?))`, []any{agreements}, false)
+		vs, err := s.agreementsByID(ctx, agreements, false)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +156,7 @@ func (s *Store) PutAgreements(ctx context.Context, author string, vs []Agreement
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := distinct(vs, func(v AgreementVersion) string { return v.AgreementID })
-	all, err := s.agreementVersions(ctx, `agreement_id IN (SELECT arrayJoin(?))`, []any{ids}, false)
+	all, err := s.agreementsByID(ctx, ids, false)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +192,7 @@ func (s *Store) PutAgreements(ctx context.Context, author string, vs []Agreement
 	}
 	others = slices.DeleteFunc(others, func(id string) bool { return slices.Contains(ids, id) })
 	if len(others) > 0 {
-		more, err := s.agreementVersions(ctx, `agreement_id IN (SELECT arrayJoin(?))`, []any{others}, false)
+		more, err := s.agreementsByID(ctx, others, false)
 		if err != nil {
 			return nil, err
 		}
@@ -318,26 +320,12 @@ func (s *Store) AgreementsInForce(ctx context.Context, from, to time.Time) ([]Te
 	if !from.Before(to) {
 		return nil, fault.Invalid("to", "%s is not after from %s", day(to), day(from))
 	}
-	rows, err := s.conn.Query(ctx, inForceSQL, day(to), day(from))
-	if err != nil {
-		return nil, fmt.Errorf("read agreements in force: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read agreements in force: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	err = rows.Err()
-	rows.Close()
+	ids, err := s.strings(ctx, inForceSQL, day(to), day(from))
 	if err != nil {
 		return nil, fmt.Errorf("read agreements in force: %w", err)
 	}
 	var out []Term
-	for chunk := range slices.Chunk(ids, 10000) {
+	for chunk := range slices.Chunk(ids, s.chunk) {
 		m, err := s.agreementVersions(ctx, `agreement_id IN (SELECT arrayJoin(?))`, []any{chunk}, true)
 		if err != nil {
 			return nil, err
@@ -357,25 +345,11 @@ func (s *Store) AgreementsInForce(ctx context.Context, from, to time.Time) ([]Te
 func (s *Store) Refresh(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rows, err := s.conn.Query(ctx, `SELECT DISTINCT meter_id FROM meter_versions ORDER BY meter_id`)
+	ids, err := s.strings(ctx, `SELECT DISTINCT meter_id FROM meter_versions ORDER BY meter_id`)
 	if err != nil {
 		return 0, fmt.Errorf("refresh the registry: %w", err)
 	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("refresh the registry: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return 0, fmt.Errorf("refresh the registry: %w", err)
-	}
-	for chunk := range slices.Chunk(ids, 10000) {
+	for chunk := range slices.Chunk(ids, s.chunk) {
 		if err := s.writeCurrent(ctx, chunk); err != nil {
 			return 0, err
 		}
@@ -389,12 +363,19 @@ FROM meter_versions WHERE meter_id IN (SELECT arrayJoin(?)) ORDER BY meter_id, v
 // meterVersions reads the versions of meters, by meter, in date order.
 func (s *Store) meterVersions(ctx context.Context, ids []string) (map[string][]MeterVersion, error) {
 	out := map[string][]MeterVersion{}
-	if len(ids) == 0 {
-		return out, nil
+	for chunk := range slices.Chunk(ids, s.chunk) {
+		if err := s.meterVersionsOf(ctx, chunk, out); err != nil {
+			return nil, err
+		}
 	}
+	return out, nil
+}
+
+// meterVersionsOf adds the versions of one chunk of meters to out.
+func (s *Store) meterVersionsOf(ctx context.Context, ids []string, out map[string][]MeterVersion) error {
 	rows, err := s.conn.Query(ctx, meterVersionsSQL, ids)
 	if err != nil {
-		return nil, fmt.Errorf("read meter versions: %w", err)
+		return fmt.Errorf("read meter versions: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -403,13 +384,33 @@ func (s *Store) meterVersions(ctx context.Context, ids []string) (map[string][]M
 			status string
 		)
 		if err := rows.Scan(&v.MeterID, &v.ValidFrom, &v.Feeder, &v.Region, &v.TimeZone, &status, &v.Version, &v.RecordedAt, &v.Author); err != nil {
-			return nil, fmt.Errorf("read meter versions: %w", err)
+			return fmt.Errorf("read meter versions: %w", err)
 		}
 		v.ValidFrom, v.Status, v.RecordedAt = dateOf(v.ValidFrom), Status(status), v.RecordedAt.UTC()
 		out[v.MeterID] = append(out[v.MeterID], v)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read meter versions: %w", err)
+		return fmt.Errorf("read meter versions: %w", err)
+	}
+	return nil
+}
+
+// chunkIDs is the most ids one query binds: 2000 ids of up to 64 characters stay well
+// inside ClickHouse's max_query_size (256 KiB).
+const chunkIDs = 2000
+
+// agreementsByID reads the versions of the agreements ids, by agreement, in date order,
+// a chunk at a time; with private, their customers' personal data too.
+func (s *Store) agreementsByID(ctx context.Context, ids []string, private bool) (map[string][]AgreementVersion, error) {
+	out := map[string][]AgreementVersion{}
+	for chunk := range slices.Chunk(ids, s.chunk) {
+		m, err := s.agreementVersions(ctx, `agreement_id IN (SELECT arrayJoin(?))`, []any{chunk}, private)
+		if err != nil {
+			return nil, err
+		}
+		for id, vs := range m {
+			out[id] = vs
+		}
 	}
 	return out, nil
 }
@@ -493,27 +494,34 @@ func (s *Store) customers(ctx context.Context, ids []string) (map[uint64]Custome
 
 // agreementsOn returns the ids of every agreement that ever used one of the meters.
 func (s *Store) agreementsOn(ctx context.Context, meters []string) ([]string, error) {
-	if len(meters) == 0 {
-		return nil, nil
+	var out []string
+	for chunk := range slices.Chunk(meters, s.chunk) {
+		ids, err := s.strings(ctx, `SELECT DISTINCT agreement_id FROM service_agreements WHERE meter_id IN (SELECT arrayJoin(?))`, chunk)
+		if err != nil {
+			return nil, fmt.Errorf("read the agreements of meters: %w", err)
+		}
+		out = append(out, ids...)
 	}
-	rows, err := s.conn.Query(ctx, `SELECT DISTINCT agreement_id FROM service_agreements WHERE meter_id IN (SELECT arrayJoin(?))`, meters)
+	sort.Strings(out)
+	return slices.Compact(out), nil
+}
+
+// strings runs a query of one String column.
+func (s *Store) strings(ctx context.Context, q string, args ...any) ([]string, error) {
+	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {
-		return nil, fmt.Errorf("read the agreements of meters: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("read the agreements of meters: %w", err)
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
 		}
-		out = append(out, id)
+		out = append(out, v)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read the agreements of meters: %w", err)
-	}
-	sort.Strings(out)
-	return out, nil
+	return out, rows.Err()
 }
 
 // Current returns the current view's row of a meter from its versions and the versions of
@@ -556,7 +564,7 @@ func (s *Store) writeCurrent(ctx context.Context, meters []string) error {
 	}
 	agreements := map[string][]AgreementVersion{}
 	if len(ids) > 0 {
-		if agreements, err = s.agreementVersions(ctx, `agreement_id IN (SELECT arrayJoin(?))`, []any{ids}, false); err != nil {
+		if agreements, err = s.agreementsByID(ctx, ids, false); err != nil {
 			return err
 		}
 	}
@@ -596,26 +604,33 @@ func (s *Store) writeCurrent(ctx context.Context, meters []string) error {
 
 // updatedAt reads the newest updated_at of meters in the current view.
 func (s *Store) updatedAt(ctx context.Context, meters []string) (map[string]time.Time, error) {
+	out := map[string]time.Time{}
+	for chunk := range slices.Chunk(meters, s.chunk) {
+		if err := s.updatedAtOf(ctx, chunk, out); err != nil {
+			return nil, fmt.Errorf("read the current registry: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// updatedAtOf adds the newest updated_at of one chunk of meters to out.
+func (s *Store) updatedAtOf(ctx context.Context, meters []string, out map[string]time.Time) error {
 	rows, err := s.conn.Query(ctx, `SELECT meter_id, max(updated_at) FROM meters WHERE meter_id IN (SELECT arrayJoin(?)) GROUP BY meter_id`, meters)
 	if err != nil {
-		return nil, fmt.Errorf("read the current registry: %w", err)
+		return err
 	}
 	defer rows.Close()
-	out := map[string]time.Time{}
 	for rows.Next() {
 		var (
 			id string
 			at time.Time
 		)
 		if err := rows.Scan(&id, &at); err != nil {
-			return nil, fmt.Errorf("read the current registry: %w", err)
+			return err
 		}
 		out[id] = at.UTC()
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read the current registry: %w", err)
-	}
-	return out, nil
+	return rows.Err()
 }
 
 // batch inserts n rows given by row in one batch.

@@ -32,7 +32,8 @@ A1,ACC-1,SP-1,M2,T-RES,residential,2026-01-01,,2026-03-17,17,"Li, Wei",1 Main St
 A2,ACC-2,SP-2,M3,T-BUS,commercial,2026-01-01,2026-03-10,,1,Acme,2 Side St,false
 `
 
-// newStore returns a store over a fresh database whose clock says today is 2026-03-20.
+// newStore returns a store over a fresh database whose clock says today is 2026-03-20,
+// binding two ids per query so that every read goes in several chunks.
 func newStore(t *testing.T) (*Store, schema.Config, driver.Conn) {
 	t.Helper()
 	cfg, conn := testenv.ClickHouse(t)
@@ -41,6 +42,7 @@ func newStore(t *testing.T) (*Store, schema.Config, driver.Conn) {
 		t.Fatal(err)
 	}
 	s.now = func() time.Time { return time.Date(2026, 3, 20, 12, 0, 0, 0, time.UTC) }
+	s.chunk = 2
 	return s, cfg, conn
 }
 
@@ -297,6 +299,9 @@ func TestRegistryRoutes(t *testing.T) {
 	check("overlapping agreement", do(http.MethodPut, "/v1/admin/agreements/A3", admin, "application/json", overlap), http.StatusConflict)
 	check("bad cycle day", do(http.MethodPut, "/v1/admin/agreements/A3", billing, "application/json", strings.Replace(overlap, `"cycle_day":1`, `"cycle_day":30`, 1)),
 		http.StatusBadRequest, `"field":"cycle_day"`)
+	moveIn := strings.NewReplacer(`"meter_id":"M2"`, `"meter_id":"M3"`, `"2026-05-01"`, `"2026-03-11"`).Replace(overlap)
+	check("agreement PUT", do(http.MethodPut, "/v1/admin/agreements/A3", billing, "application/json", moveIn), http.StatusOK,
+		`"agreement_id":"A3"`, `"start_date":"2026-03-11"`, `"valid_from":"2026-03-11"`)
 	check("agreement by an analyst", do(http.MethodGet, "/v1/agreements/A1?at=2026-03-01", analyst, "", ""), http.StatusForbidden)
 	check("agreement versions by an analyst", do(http.MethodGet, "/v1/agreements/A1/versions", analyst, "", ""), http.StatusForbidden)
 	check("agreement as of", do(http.MethodGet, "/v1/agreements/A1?at=2026-03-01", billing, "", ""), http.StatusOK,
