@@ -52,20 +52,28 @@ func (in MeterInput) Version() (MeterVersion, error) {
 // PUT /v1/admin/agreements/{id}, one row of the CSV format). Dates are YYYY-MM-DD;
 // EndDate is empty while the agreement is open, ValidFrom empty for StartDate.
 type AgreementInput struct {
-	AgreementID    string `json:"agreement_id"`
+	// AgreementID is the agreement; in a PUT it may be left out (the path's).
+	AgreementID string `json:"agreement_id"`
+	// AccountID, ServicePointID and MeterID are the account, where it is supplied and the
+	// meter from ValidFrom.
 	AccountID      string `json:"account_id"`
 	ServicePointID string `json:"service_point_id"`
 	MeterID        string `json:"meter_id"`
-	Tariff         string `json:"tariff"`
-	CustomerClass  string `json:"customer_class"`
-	CycleDay       int    `json:"cycle_day"`
-	CycleCalendar  string `json:"cycle_calendar"`
-	StartDate      string `json:"start_date"`
-	EndDate        string `json:"end_date"`
-	ValidFrom      string `json:"valid_from"`
-	CustomerName   string `json:"customer_name"`
-	Address        string `json:"address"`
-	LifeSupport    bool   `json:"life_support"`
+	// Tariff and CustomerClass are the tariff id billed and the customer class.
+	Tariff        string `json:"tariff"`
+	CustomerClass string `json:"customer_class"`
+	// CycleDay (1-28) or CycleCalendar, exactly one, is the billing cycle.
+	CycleDay      int    `json:"cycle_day"`
+	CycleCalendar string `json:"cycle_calendar"`
+	// StartDate and EndDate are the move-in and move-out dates (EndDate empty while open).
+	StartDate string `json:"start_date"`
+	EndDate   string `json:"end_date"`
+	// ValidFrom is the first date the version holds; empty for StartDate.
+	ValidFrom string `json:"valid_from"`
+	// CustomerName, Address and LifeSupport are the personal data, kept private.
+	CustomerName string `json:"customer_name"`
+	Address      string `json:"address"`
+	LifeSupport  bool   `json:"life_support"`
 }
 
 // Version validates the input and returns the version it describes.
