@@ -30,6 +30,7 @@ Commands:
   calendar  load holiday calendars (calendar load --file F | --country C --region R --years Y-Y)
   weather   load observed and forecast temperatures (weather load --file F)
   forecast  evaluate forecasting models on a CSV file (forecast eval; needs no services)
+  registry  import meters and service agreements (registry import --meters F | --agreements F; registry refresh)
 
 Configuration: defaults, then the YAML file given by --config (or MH_CONFIG), then MH_*
 environment variables (MH_CLICKHOUSE_ADDR, MH_API_LISTEN, ...), then flags.
@@ -81,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"calendar": cmdCalendar,
 		"weather":  cmdWeather,
 		"forecast": cmdForecast,
+		"registry": cmdRegistry,
 	}
 	name, rest := global.Arg(0), global.Args()[1:]
 	cmd, ok := commands[name]

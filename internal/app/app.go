@@ -26,6 +26,7 @@ import (
 	"github.com/meterhouse/meterhouse/query/analytics"
 	"github.com/meterhouse/meterhouse/query/consumption"
 	analystsql "github.com/meterhouse/meterhouse/query/sql"
+	"github.com/meterhouse/meterhouse/registry"
 	"github.com/meterhouse/meterhouse/schema"
 	veejob "github.com/meterhouse/meterhouse/vee/job"
 	"github.com/meterhouse/meterhouse/weather"
@@ -89,6 +90,8 @@ type App struct {
 	weather *weather.Store
 	// forecast is the day-ahead forecast job and its store (forecast/job).
 	forecast *forecastjob.Job
+	// registry is the versioned meter and service agreement registry (package registry).
+	registry *registry.Store
 }
 
 // route is one component of the production API: it registers its routes on the server.
@@ -109,6 +112,7 @@ var routes = []route{
 	{"calendars", func(a *App, srv *api.Server) error { return a.calendars.Register(srv) }},
 	{"weather", func(a *App, srv *api.Server) error { return a.weather.Register(srv) }},
 	{"forecast", func(a *App, srv *api.Server) error { return a.forecast.Store().Register(srv) }},
+	{"registry", func(a *App, srv *api.Server) error { return a.registry.Register(srv) }},
 }
 
 // New validates cfg and builds the components of parts over res, opening the resources
@@ -142,6 +146,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	if a.forecast, err = forecastjob.New(a.cfg.Forecast, a.res.ClickHouse, a.calendars, a.weather, a.log.With("component", "forecast")); err != nil {
+		return err
+	}
+	if a.registry, err = registry.NewStore(a.res.ClickHouse, a.cfg.ClickHouse.PrivateDatabase()); err != nil {
 		return err
 	}
 	if a.parts.API || a.parts.Tokens {
@@ -299,6 +306,9 @@ func (a *App) VEE() *veejob.Job { return a.vee }
 
 // Calendars returns the store of holiday calendars.
 func (a *App) Calendars() *holidays.Store { return a.calendars }
+
+// Registry returns the meter and service agreement registry.
+func (a *App) Registry() *registry.Store { return a.registry }
 
 // Forecast returns the forecast job.
 func (a *App) Forecast() *forecastjob.Job { return a.forecast }
