@@ -31,6 +31,7 @@ Commands:
   weather   load observed and forecast temperatures (weather load --file F)
   forecast  evaluate forecasting models on a CSV file (forecast eval; needs no services)
   registry  import meters and service agreements (registry import --meters F | --agreements F; registry refresh)
+  tariff    check, load or import tariff documents (tariff check|load --file F | import-urdb FILE --tz Z)
 
 Configuration: defaults, then the YAML file given by --config (or MH_CONFIG), then MH_*
 environment variables (MH_CLICKHOUSE_ADDR, MH_API_LISTEN, ...), then flags.
@@ -83,6 +84,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"weather":  cmdWeather,
 		"forecast": cmdForecast,
 		"registry": cmdRegistry,
+		"tariff":   cmdTariff,
 	}
 	name, rest := global.Arg(0), global.Args()[1:]
 	cmd, ok := commands[name]

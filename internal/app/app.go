@@ -19,6 +19,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	"github.com/meterhouse/meterhouse/billing/tariff"
 	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/config"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
@@ -92,6 +93,8 @@ type App struct {
 	forecast *forecastjob.Job
 	// registry is the versioned meter and service agreement registry (package registry).
 	registry *registry.Store
+	// tariffs is the store of tariff versions (billing/tariff).
+	tariffs *tariff.Store
 }
 
 // route is one component of the production API: it registers its routes on the server.
@@ -113,6 +116,7 @@ var routes = []route{
 	{"weather", func(a *App, srv *api.Server) error { return a.weather.Register(srv) }},
 	{"forecast", func(a *App, srv *api.Server) error { return a.forecast.Store().Register(srv) }},
 	{"registry", func(a *App, srv *api.Server) error { return a.registry.Register(srv) }},
+	{"tariffs", func(a *App, srv *api.Server) error { return a.tariffs.Register(srv) }},
 }
 
 // New validates cfg and builds the components of parts over res, opening the resources
@@ -143,6 +147,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	if a.weather, err = weather.NewStore(a.res.ClickHouse); err != nil {
+		return err
+	}
+	if a.tariffs, err = tariff.NewStore(a.res.ClickHouse); err != nil {
 		return err
 	}
 	if a.forecast, err = forecastjob.New(a.cfg.Forecast, a.res.ClickHouse, a.calendars, a.weather, a.log.With("component", "forecast")); err != nil {
@@ -315,6 +322,9 @@ func (a *App) Forecast() *forecastjob.Job { return a.forecast }
 
 // Weather returns the store of observed and forecast temperatures.
 func (a *App) Weather() *weather.Store { return a.weather }
+
+// Tariffs returns the store of tariff versions.
+func (a *App) Tariffs() *tariff.Store { return a.tariffs }
 
 // ClickHouse returns the platform's pool.
 func (a *App) ClickHouse() driver.Conn { return a.res.ClickHouse }
