@@ -29,7 +29,7 @@ Commands:
   vee       validate stored readings into consumption (vee run [--from T --to T])
   calendar  load holiday calendars (calendar load --file F | --country C --region R --years Y-Y)
   weather   load observed and forecast temperatures (weather load --file F)
-  forecast  evaluate forecasting models on a CSV file (forecast eval; needs no services)
+  forecast  run the day-ahead forecast job (forecast run [--issued T | --from T] [--group kind/id]) or evaluate models on a CSV file (forecast eval; needs no services)
   registry  import meters and service agreements (registry import --meters F | --agreements F; registry refresh)
   tariff    check, load or import tariff documents (tariff check|load --file F | import-urdb FILE --tz Z)
 
