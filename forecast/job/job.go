@@ -97,6 +97,10 @@ type Result struct {
 	FailedSample []string
 }
 
+// errNoModel marks a class whose model could not be fitted from its data (its meters get
+// baselines), as opposed to a failure to read, which stops the run.
+var errNoModel = errors.New("no class model")
+
 // classKey is a shared model's scope: a customer class in one time zone.
 type classKey struct{ class, zone string }
 
@@ -200,6 +204,9 @@ func (j *Job) Run(ctx context.Context, issued time.Time, opt Options) (*Result, 
 	models := map[classKey]*classModels{}
 	for i, k := range keys {
 		cm, err := fits[i].cm, fits[i].err
+		if err != nil && !errors.Is(err, errNoModel) {
+			return nil, fmt.Errorf("fit class %s: %w", k, err) // reading failed: stop the run
+		}
 		if err != nil {
 			j.log.Warn("forecast: class model not fitted; its meters get baselines", "class", k.String(), "err", err)
 			res.ClassErrors[k.String()] = err.Error()
@@ -256,7 +263,7 @@ func (j *Job) Run(ctx context.Context, issued time.Time, opt Options) (*Result, 
 func (r *run) fitClass(ctx context.Context, k classKey, members []*meter) (*classModels, []ModelInfo, error) {
 	loc, err := time.LoadLocation(k.zone)
 	if err != nil || k.zone == "" {
-		return nil, nil, fmt.Errorf("time zone %q: %w", k.zone, err)
+		return nil, nil, fmt.Errorf("%w: time zone %q: %w", errNoModel, k.zone, err)
 	}
 	cm := r.classDays(loc)
 	cfg := r.job.cfg
@@ -307,12 +314,12 @@ func (r *run) fitClass(ctx context.Context, k classKey, members []*meter) (*clas
 		p.Series = append(p.Series, s)
 	}
 	if len(p.Series) == 0 {
-		return cm, nil, fmt.Errorf("no history for the %d sampled meters", len(ids))
+		return cm, nil, fmt.Errorf("%w: no history for the %d sampled meters", errNoModel, len(ids))
 	}
 	var infos []ModelInfo
 	sel, err := forecast.SelectDayAhead(p, baseSpecs(cm.issueHour), cfg.Lambdas, cfg.ValidationDays)
 	if err != nil {
-		return cm, nil, err
+		return cm, nil, fmt.Errorf("%w: %w", errNoModel, err)
 	}
 	cm.plain = sel.Model
 	info := r.modelInfo(k.String(), sel, first, cm.issueDay)
