@@ -2,9 +2,12 @@ package job
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"sort"
 	"strings"
 	"testing"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/sim"
@@ -172,6 +176,26 @@ ANY INNER JOIN (SELECT meter_id AS id, region FROM meters) USING id WHERE region
 	}
 	if !fc.Issued.Equal(f.issued) || len(fc.Wh) != 24 || fc.ModelVersion == "" || !(fc.Scale > 0) || !(fc.NaiveMAE > 0) {
 		t.Errorf("stored forecast %+v: want the run's issue, 24 hours, a model version, a level and a MASE denominator", fc)
+	}
+
+	// And the analyst route serves the run's fleet forecast.
+	srv, token := testenv.API(t, f.conn)
+	if err := f.job.Store().Register(srv); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Echo())
+	defer hs.Close()
+	resp := testenv.Do(t, testenv.Request{Method: http.MethodGet, URL: hs.URL + "/v1/fleet/forecast?issued=" + f.issued.Add(time.Hour).Format(time.RFC3339),
+		Token: token(api.RoleAnalyst)})
+	var body struct {
+		Issued, Method string
+		Rows           []struct{ Wh float64 }
+	}
+	if err := json.Unmarshal(resp.Body, &body); resp.Status != http.StatusOK || err != nil {
+		t.Fatalf("GET /v1/fleet/forecast: %d %s", resp.Status, resp.Body)
+	}
+	if body.Issued != f.issued.Format(time.RFC3339) || body.Method != "group-model" || len(body.Rows) != 24 || body.Rows[12].Wh != wh[12] {
+		t.Errorf("fleet route: issued %s, method %s, %d rows: want the run's own-model forecast of 24 hours", body.Issued, body.Method, len(body.Rows))
 	}
 
 	// Re-running the same issue replaces every row.
