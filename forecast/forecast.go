@@ -13,6 +13,13 @@
 // linear map of the same inputs can reach at that step. With a shared design the cost is
 // the same as one model.
 //
+// For a fleet, DayAheadModel (dayahead.go, fitted in dayfit.go) is the same kind of direct
+// model shared by a class of meters: series by local clock hour, each divided by its own
+// level, forecast for the next local day from a fixed issue hour, with day types and
+// forecast temperatures; SelectDayAhead chooses its features and ridge strength on
+// validation days, and the baselines (seasonal naive by week and by day, last value)
+// stand in for a series without the history a model needs.
+//
 // The package needs no services: Evaluate runs the documented evaluation protocol
 // (training, validation and test rows; selection on validation only; rolling windows over
 // the test rows; baselines on the same windows) on series read by ReadCSV.
