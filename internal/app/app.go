@@ -48,6 +48,9 @@ type Parts struct {
 	// ForecastLoop runs the forecast job daily at forecast.issue_at (none when
 	// forecast.schedule is false).
 	ForecastLoop bool
+	// RegistryLoop refreshes the registry's current view (the meters table) at start and
+	// after every UTC midnight, so versions dated in the future take effect on their day.
+	RegistryLoop bool
 	// Tokens builds the token store without the API (meterhouse token); the API always
 	// has it.
 	Tokens bool
@@ -346,6 +349,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.parts.ForecastLoop && a.cfg.Forecast.Schedule {
 		g.Go(func() error { return a.forecast.Loop(gctx) })
+	}
+	if a.parts.RegistryLoop {
+		g.Go(func() error { return a.registry.Loop(gctx, a.log.With("component", "registry")) })
 	}
 	if a.ingester != nil {
 		g.Go(func() error { return a.ingester.Run(gctx) })
