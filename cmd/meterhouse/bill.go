@@ -17,6 +17,7 @@ import (
 )
 
 const billUsage = `usage:
+  meterhouse bill run --cycle DAY --period YYYY-MM
   meterhouse bill preview --tariff F [--tariff F2 ...] --intervals CSV --from DATE --to DATE
                           [--cycle-days N] [--calendar FILE] [--territory T] [--json]
 
@@ -27,10 +28,13 @@ zone; intervals before --from are history (ratchet, annual tiers). --cycle-days 
 days of the whole cycle when the period is a partial one (move-in, move-out). --calendar
 is a holiday calendar in the calendar CSV format; without it days are weekdays or weekends.`
 
-// cmdBill runs bill preview.
-func cmdBill(_ context.Context, env *environment, args []string) error {
+// cmdBill runs bill preview (no services) or bill run.
+func cmdBill(ctx context.Context, env *environment, args []string) error {
+	if len(args) > 0 && args[0] == "run" {
+		return cmdBillRun(ctx, env, args[1:])
+	}
 	if len(args) == 0 || args[0] != "preview" {
-		return fmt.Errorf("bill: want preview\n%s", billUsage)
+		return fmt.Errorf("bill: want preview or run\n%s", billUsage)
 	}
 	fs := flag.NewFlagSet("bill preview", flag.ContinueOnError)
 	fs.Usage = func() { fmt.Fprintln(env.stderr, billUsage) }

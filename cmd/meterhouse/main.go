@@ -32,7 +32,7 @@ Commands:
   forecast  run the day-ahead forecast job (forecast run [--issued T | --from T] [--group kind/id]) or evaluate models on a CSV file (forecast eval; needs no services)
   registry  import meters and service agreements (registry import --meters F | --agreements F; registry refresh)
   tariff    check, load or import tariff documents (tariff check|load --file F | import-urdb FILE --tz Z)
-  bill      preview a bill from files, without services (bill preview --tariff F --intervals CSV --from D --to D [--json])
+  bill      run a billing cycle (bill run --cycle DAY --period YYYY-MM) or preview a bill from files without services (bill preview --tariff F --intervals CSV --from D --to D [--json])
 
 Configuration: defaults, then the YAML file given by --config (or MH_CONFIG), then MH_*
 environment variables (MH_CLICKHOUSE_ADDR, MH_API_LISTEN, ...), then flags.
