@@ -19,10 +19,10 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	billrun "github.com/meterhouse/meterhouse/billing/run"
 	"github.com/meterhouse/meterhouse/billing/tariff"
 	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/config"
-	billrun "github.com/meterhouse/meterhouse/billing/run"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query/analytics"
