@@ -32,6 +32,7 @@ Commands:
   forecast  run the day-ahead forecast job (forecast run [--issued T | --from T] [--group kind/id]) or evaluate models on a CSV file (forecast eval; needs no services)
   registry  import meters and service agreements (registry import --meters F | --agreements F; registry refresh)
   tariff    check, load or import tariff documents (tariff check|load --file F | import-urdb FILE --tz Z)
+  bill      run a billing cycle (bill run --cycle DAY --period YYYY-MM) or preview a bill from files without services (bill preview --tariff F --intervals CSV --from D --to D [--json])
 
 Configuration: defaults, then the YAML file given by --config (or MH_CONFIG), then MH_*
 environment variables (MH_CLICKHOUSE_ADDR, MH_API_LISTEN, ...), then flags.
@@ -85,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"forecast": cmdForecast,
 		"registry": cmdRegistry,
 		"tariff":   cmdTariff,
+		"bill":     cmdBill,
 	}
 	name, rest := global.Arg(0), global.Args()[1:]
 	cmd, ok := commands[name]

@@ -19,6 +19,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	billrun "github.com/meterhouse/meterhouse/billing/run"
 	"github.com/meterhouse/meterhouse/billing/tariff"
 	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/config"
@@ -94,6 +95,8 @@ type App struct {
 	weather *weather.Store
 	// forecast is the day-ahead forecast job and its store (forecast/job).
 	forecast *forecastjob.Job
+	// billing runs billing periods (billing/run).
+	billing *billrun.Runner
 	// registry is the versioned meter and service agreement registry (package registry).
 	registry *registry.Store
 	// tariffs is the store of tariff versions (billing/tariff).
@@ -159,6 +162,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	if a.registry, err = registry.NewStore(a.res.ClickHouse, a.cfg.ClickHouse.PrivateDatabase()); err != nil {
+		return err
+	}
+	if a.billing, err = billrun.New(a.res.ClickHouse, a.registry, a.tariffs, a.calendars, a.log.With("component", "billing")); err != nil {
 		return err
 	}
 	if a.parts.API || a.parts.Tokens {
@@ -319,6 +325,9 @@ func (a *App) Calendars() *holidays.Store { return a.calendars }
 
 // Registry returns the meter and service agreement registry.
 func (a *App) Registry() *registry.Store { return a.registry }
+
+// Billing returns the billing runner.
+func (a *App) Billing() *billrun.Runner { return a.billing }
 
 // Forecast returns the forecast job.
 func (a *App) Forecast() *forecastjob.Job { return a.forecast }

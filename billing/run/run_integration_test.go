@@ -1,0 +1,147 @@
+package run
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/shopspring/decimal"
+
+	"github.com/meterhouse/meterhouse/billing/invoice"
+	"github.com/meterhouse/meterhouse/billing/tariff"
+	"github.com/meterhouse/meterhouse/calendar/holidays"
+	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/registry"
+)
+
+const flatTariff = `id: FLAT
+name: flat residential
+effective_from: "2026-01-01"
+time_zone: UTC
+currency: EUR
+fixed_charges:
+  - name: service
+    amount: 5.00
+    per: period
+energy: {rate: 0.20}
+`
+
+// insertQuarterHours writes validated 15-minute consumption of a meter: wh per quarter
+// hour over [from, to), computed at computedAt (a later computedAt replaces).
+func insertQuarterHours(t *testing.T, conn driver.Conn, meter string, from, to time.Time, wh int, computedAt time.Time) {
+	t.Helper()
+	n := int(to.Sub(from) / (15 * time.Minute))
+	q := `INSERT INTO consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)
+SELECT '15m', ?, toDateTime(?) + number * 900, ?, 0, 1, 1, 0, 0, 0, [], [], toDateTime(?) FROM numbers(?)`
+	if err := conn.Exec(context.Background(), q, meter, from.Format(time.DateTime), wh, computedAt.Format(time.DateTime), n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func day(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
+
+// TestRun bills March 2026 for three agreements: one complete (a bill whose total is
+// hand-computed), one whose meter misses a day (held with the reason), and one on a
+// tariff with no version in force (held). A re-run issues nothing; an edit of one quarter
+// hour issues one adjustment referencing the bill; a repeat of that run nothing more.
+func TestRun(t *testing.T) {
+	ctx := context.Background()
+	cfg, conn := testenv.ClickHouse(t)
+	reg, err := registry.NewStore(conn, cfg.PrivateDatabase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meters []registry.MeterVersion
+	for _, m := range []string{"M1", "M2", "M3"} {
+		meters = append(meters, registry.MeterVersion{MeterID: m, ValidFrom: day("2026-01-01"), Feeder: "F1", Region: "R1", TimeZone: "UTC", Status: registry.StatusActive})
+	}
+	if _, err := reg.PutMeters(ctx, "test", meters); err != nil {
+		t.Fatal(err)
+	}
+	var ags []registry.AgreementVersion
+	for i, m := range []string{"M1", "M2", "M3"} {
+		tariffID := "FLAT"
+		if m == "M3" {
+			tariffID = "NONE"
+		}
+		ags = append(ags, registry.AgreementVersion{AgreementID: "AG" + m[1:], AccountID: "AC" + m[1:], ServicePointID: "SP" + m[1:],
+			MeterID: m, Tariff: tariffID, CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01"),
+			Customer: registry.Customer{Name: "Customer " + string(rune('A'+i))}})
+	}
+	if _, err := reg.PutAgreements(ctx, "test", ags); err != nil {
+		t.Fatal(err)
+	}
+	tariffs, err := tariff.NewStore(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := tariff.Parse(strings.NewReader(flatTariff))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tariffs.Load(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	cals, err := holidays.NewStore(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	computed := time.Date(2026, 4, 1, 3, 0, 0, 0, time.UTC)
+	insertQuarterHours(t, conn, "M1", day("2026-03-01"), day("2026-04-01"), 100, computed)
+	insertQuarterHours(t, conn, "M2", day("2026-03-01"), day("2026-03-31"), 100, computed) // March 31 missing
+	r, err := New(conn, reg, tariffs, cals, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := CyclePeriod("2026-03", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.Run(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bills != 1 || len(res.Held) != 2 {
+		t.Fatalf("first run: %d bills, held %v: want 1 bill and 2 held", res.Bills, res.Held)
+	}
+	if !strings.Contains(res.Held[0].Reason, "96 quarter hours") || !strings.Contains(res.Held[1].Reason, `tariff "NONE"`) {
+		t.Errorf("hold reasons %q", res.Held)
+	}
+	// 31 days × 96 quarter hours × 100 Wh = 297.6 kWh × 0.20 = 59.52, plus 5.00.
+	bill := res.Issued[0]
+	if !bill.Total.Equal(decimal.RequireFromString("64.52")) || bill.Kind != invoice.KindBill || bill.AgreementID != "AG1" {
+		t.Fatalf("bill %+v: want 64.52", bill)
+	}
+
+	if res, err = r.Run(ctx, p); err != nil || res.Bills+res.Adjustments != 0 || res.Unchanged != 1 {
+		t.Fatalf("re-run: %+v, %v: want nothing issued", res, err)
+	}
+	// An edit: one quarter hour of M1 becomes 1 100 Wh (+1 kWh, +0.20).
+	if err := conn.Exec(ctx, `INSERT INTO consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)
+SELECT '15m', 'M1', toDateTime('2026-03-10 12:00:00'), 1100, 0, 1, 1, 0, 1, 0, [], [], toDateTime('2026-04-05 00:00:00')`); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		res, err = r.Run(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 && (res.Adjustments != 1 || !res.Issued[0].Total.Equal(decimal.RequireFromString("0.20")) || res.Issued[0].Original != bill.ID) {
+			t.Fatalf("after the edit: %+v: want one adjustment of 0.20 referencing %s", res, bill.ID)
+		}
+		if i == 1 && res.Adjustments+res.Bills != 0 {
+			t.Fatalf("repeat after the edit issued %+v", res.Issued)
+		}
+	}
+	all, err := r.Invoices().Agreement(ctx, "AG1")
+	if err != nil || len(all) != 2 {
+		t.Fatalf("AG1 has %d invoices (%v), want the bill and one adjustment", len(all), err)
+	}
+	if all[1].EstimatedIntervals != 1 {
+		t.Errorf("adjustment says %d estimated or edited intervals, want 1", all[1].EstimatedIntervals)
+	}
+}
