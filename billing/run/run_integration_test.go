@@ -2,8 +2,11 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/shopspring/decimal"
 
+	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/billing/invoice"
 	"github.com/meterhouse/meterhouse/billing/tariff"
 	"github.com/meterhouse/meterhouse/calendar/holidays"
@@ -143,5 +147,31 @@ SELECT '15m', 'M1', toDateTime('2026-03-10 12:00:00'), 1100, 0, 1, 1, 0, 1, 0, [
 	}
 	if all[1].EstimatedIntervals != 1 {
 		t.Errorf("adjustment says %d estimated or edited intervals, want 1", all[1].EstimatedIntervals)
+	}
+
+	// The invoice routes, for billing only.
+	srv, token := testenv.API(t, conn)
+	if err := r.Invoices().Register(srv); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Echo())
+	defer hs.Close()
+	get := func(path string, role api.Role, accept string) testenv.Response {
+		return testenv.Do(t, testenv.Request{Method: http.MethodGet, URL: hs.URL + path, Token: token(role), Accept: accept})
+	}
+	var list struct{ Rows []struct{ ID, Kind, Total string } }
+	if resp := get("/v1/agreements/AG1/invoices", api.RoleBilling, ""); resp.Status != http.StatusOK || json.Unmarshal(resp.Body, &list) != nil ||
+		len(list.Rows) != 2 || list.Rows[0].Total != "64.52" || list.Rows[1].Kind != "adjustment" {
+		t.Errorf("GET invoices: %d %s", resp.Status, resp.Body)
+	}
+	if resp := get("/v1/agreements/AG1/invoices/"+bill.ID, api.RoleBilling, "text/csv"); resp.Status != http.StatusOK ||
+		!strings.Contains(string(resp.Body), "energy") || !strings.Contains(string(resp.Body), "59.52") {
+		t.Errorf("GET invoice as CSV: %d %s", resp.Status, resp.Body)
+	}
+	if resp := get("/v1/agreements/AG1/invoices/INV-none", api.RoleBilling, ""); resp.Status != http.StatusNotFound {
+		t.Errorf("unknown invoice: %d, want 404", resp.Status)
+	}
+	if resp := get("/v1/agreements/AG1/invoices", api.RoleAnalyst, ""); resp.Status != http.StatusForbidden {
+		t.Errorf("analyst: %d, want 403", resp.Status)
 	}
 }

@@ -123,6 +123,7 @@ var routes = []route{
 	{"forecast", func(a *App, srv *api.Server) error { return a.forecast.Store().Register(srv) }},
 	{"registry", func(a *App, srv *api.Server) error { return a.registry.Register(srv) }},
 	{"tariffs", func(a *App, srv *api.Server) error { return a.tariffs.Register(srv) }},
+	{"invoices", func(a *App, srv *api.Server) error { return a.billing.Invoices().Register(srv) }},
 }
 
 // New validates cfg and builds the components of parts over res, opening the resources
