@@ -159,7 +159,9 @@ SELECT '15m', 'M1', toDateTime('2026-03-10 12:00:00'), 1100, 0, 1, 1, 0, 1, 0, [
 	get := func(path string, role api.Role, accept string) testenv.Response {
 		return testenv.Do(t, testenv.Request{Method: http.MethodGet, URL: hs.URL + path, Token: token(role), Accept: accept})
 	}
-	var list struct{ Rows []struct{ ID, Kind, Total string } }
+	var list struct {
+		Rows []struct{ ID, Kind, Total string }
+	}
 	if resp := get("/v1/agreements/AG1/invoices", api.RoleBilling, ""); resp.Status != http.StatusOK || json.Unmarshal(resp.Body, &list) != nil ||
 		len(list.Rows) != 2 || list.Rows[0].Total != "64.52" || list.Rows[1].Kind != "adjustment" {
 		t.Errorf("GET invoices: %d %s", resp.Status, resp.Body)
