@@ -22,6 +22,7 @@ import (
 
 	"github.com/meterhouse/meterhouse/api"
 	"github.com/meterhouse/meterhouse/auth"
+	billrun "github.com/meterhouse/meterhouse/billing/run"
 	"github.com/meterhouse/meterhouse/broker"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
@@ -54,6 +55,8 @@ type Config struct {
 	// Forecast configures the day-ahead forecast job (package forecast/job): its daily
 	// issue time, training window and group methods.
 	Forecast forecastjob.Config `yaml:"forecast"`
+	// Billing configures the scheduled billing run (package billing/run).
+	Billing billrun.Config `yaml:"billing"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -79,6 +82,7 @@ func Default() Config {
 		Auth:       auth.DefaultConfig(),
 		VEE:        veejob.DefaultConfig(),
 		Forecast:   forecastjob.DefaultConfig(),
+		Billing:    billrun.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},
 	}
 }
@@ -170,7 +174,7 @@ func keyAtLine(b []byte, err error) string {
 
 // Validate checks every section and the settings that span sections.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast} {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast, c.Billing} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

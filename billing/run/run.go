@@ -32,6 +32,7 @@ import (
 // Runner runs billing periods. Two runs of the same period must not overlap: each decides
 // from the invoices already stored.
 type Runner struct {
+	cfg       Config
 	conn      driver.Conn
 	registry  *registry.Store
 	tariffs   *tariff.Store
@@ -41,8 +42,11 @@ type Runner struct {
 	now       func() time.Time
 }
 
-// New returns a runner over the stores.
-func New(conn driver.Conn, reg *registry.Store, tariffs *tariff.Store, calendars *holidays.Store, log *slog.Logger) (*Runner, error) {
+// New returns a runner over the stores; it rejects an invalid configuration.
+func New(cfg Config, conn driver.Conn, reg *registry.Store, tariffs *tariff.Store, calendars *holidays.Store, log *slog.Logger) (*Runner, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if conn == nil || reg == nil || tariffs == nil || calendars == nil || log == nil {
 		return nil, errors.New("billing run: New needs a connection, the registry, tariff and calendar stores and a logger")
 	}
@@ -50,7 +54,7 @@ func New(conn driver.Conn, reg *registry.Store, tariffs *tariff.Store, calendars
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{conn: conn, registry: reg, tariffs: tariffs, calendars: calendars, invoices: inv, log: log, now: time.Now}, nil
+	return &Runner{cfg: cfg, conn: conn, registry: reg, tariffs: tariffs, calendars: calendars, invoices: inv, log: log, now: time.Now}, nil
 }
 
 // Invoices returns the runner's invoice store.

@@ -97,7 +97,7 @@ func TestRun(t *testing.T) {
 	computed := time.Date(2026, 4, 1, 3, 0, 0, 0, time.UTC)
 	insertQuarterHours(t, conn, "M1", day("2026-03-01"), day("2026-04-01"), 100, computed)
 	insertQuarterHours(t, conn, "M2", day("2026-03-01"), day("2026-03-31"), 100, computed) // March 31 missing
-	r, err := New(conn, reg, tariffs, cals, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	r, err := New(DefaultConfig(), conn, reg, tariffs, cals, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ func cmdServe(ctx context.Context, env *environment, args []string) error {
 	if err := env.parseFlags(fs, args); err != nil {
 		return err
 	}
-	a, err := app.New(ctx, env.cfg, env.log, app.Resources{}, app.Parts{API: true, Ingest: !*noIngest, VEELoop: true, ForecastLoop: true, RegistryLoop: true})
+	a, err := app.New(ctx, env.cfg, env.log, app.Resources{}, app.Parts{API: true, Ingest: !*noIngest, VEELoop: true, ForecastLoop: true, RegistryLoop: true, BillingLoop: true})
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,9 @@ type Parts struct {
 	// RegistryLoop refreshes the registry's current view (the meters table) at start and
 	// after every UTC midnight, so versions dated in the future take effect on their day.
 	RegistryLoop bool
+	// BillingLoop runs the billing job daily at billing.run_at (none when
+	// billing.schedule is false).
+	BillingLoop bool
 	// Tokens builds the token store without the API (meterhouse token); the API always
 	// has it.
 	Tokens bool
@@ -165,7 +168,7 @@ func (a *App) build(ctx context.Context) error {
 	if a.registry, err = registry.NewStore(a.res.ClickHouse, a.cfg.ClickHouse.PrivateDatabase()); err != nil {
 		return err
 	}
-	if a.billing, err = billrun.New(a.res.ClickHouse, a.registry, a.tariffs, a.calendars, a.log.With("component", "billing")); err != nil {
+	if a.billing, err = billrun.New(a.cfg.Billing, a.res.ClickHouse, a.registry, a.tariffs, a.calendars, a.log.With("component", "billing")); err != nil {
 		return err
 	}
 	if a.parts.API || a.parts.Tokens {
@@ -359,6 +362,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.parts.ForecastLoop && a.cfg.Forecast.Schedule {
 		g.Go(func() error { return a.forecast.Loop(gctx) })
+	}
+	if a.parts.BillingLoop && a.cfg.Billing.Schedule {
+		g.Go(func() error { return a.billing.Loop(gctx) })
 	}
 	if a.parts.RegistryLoop {
 		g.Go(func() error { return a.registry.Loop(gctx, a.log.With("component", "registry")) })
