@@ -1,6 +1,7 @@
 package calc
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -152,6 +153,10 @@ type Bill struct {
 	Parts []Determinants `json:"-"`
 }
 
+// ErrNoTariff is wrapped by Compute's error when a date of the period has no tariff
+// version in force: a billing run holds such a bill with the error as its reason.
+var ErrNoTariff = errors.New("no tariff version in force")
+
 // ip is the precision of intermediate quantities.
 const ip = tariff.IntermediatePlaces
 
@@ -287,7 +292,7 @@ func cut(in Input, loc *time.Location) ([]*part, error) {
 	for d := in.From; d.Before(in.To); d = addDays(d, 1) {
 		v := versionAt(in.Tariffs, d)
 		if v == nil {
-			return nil, fault.Invalid("tariff", "no tariff version is in force on %s", d)
+			return nil, fmt.Errorf("%w: %w", ErrNoTariff, fault.Invalid("tariff", "no tariff version is in force on %s", d))
 		}
 		season := v.SeasonOf(d)
 		year := tierYear(v, d)

@@ -431,7 +431,7 @@ func TestTariffChangeMidPeriod(t *testing.T) {
 		"energy [2026-04-01, 2026-04-11) 240 kWh 0.2 48",
 		"customer [2026-04-11, 2026-05-01) 0.6666666667 period 12 8",
 		"energy [2026-04-11, 2026-05-01) 480 kWh 0.3 144")
-	if _, err := Compute(Input{Tariffs: []*tariff.Document{v2}, From: date("2026-04-01"), To: date("2026-05-01")}); err == nil || !strings.Contains(err.Error(), "no tariff version is in force on 2026-04-01") {
+	if _, err := Compute(Input{Tariffs: []*tariff.Document{v2}, From: date("2026-04-01"), To: date("2026-05-01")}); !errors.Is(err, ErrNoTariff) || !errors.Is(err, fault.ErrInvalid) || !strings.Contains(err.Error(), "no tariff version is in force on 2026-04-01") {
 		t.Errorf("a period before the version: %v", err)
 	}
 }
@@ -478,6 +478,57 @@ func TestBadInput(t *testing.T) {
 		_, err := Compute(Input{Tariffs: []*tariff.Document{c.d}, From: date("2026-04-01"), To: date("2026-05-01"), Intervals: c.ivs})
 		if !errors.Is(err, fault.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an invalid input naming %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestFlatDemandMonth charges a cycle across two months at the flat demand rate of the
+// month holding most of its days.
+func TestFlatDemandMonth(t *testing.T) {
+	d := doc(t, "UTC", "2026-01-01", `demand: {flat: [{name: june, months: [6], rate: 10}, {name: july, months: [7], rate: 20}]}`)
+	ivs := []Interval{{Start: time.Date(2026, 6, 20, 12, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 20, 12, 15, 0, 0, time.UTC), Wh: 1000}}
+	b, err := Compute(Input{Tariffs: []*tariff.Document{d}, From: date("2026-06-17"), To: date("2026-07-17"), Intervals: ivs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, b, "80", "july 4 kW 20 80") // 16 days of July, 14 of June
+}
+
+// TestBadPeriod refuses a cycle shorter than the period and versions that disagree.
+func TestBadPeriod(t *testing.T) {
+	d := doc(t, "UTC", "2026-01-01", "energy: {rate: 0.2}")
+	other := doc(t, "Europe/Berlin", "2026-04-11", "energy: {rate: 0.3}")
+	for _, c := range []struct {
+		in   Input
+		want string
+	}{
+		{Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-05-01"), CycleDays: 29}, "cycle_days"},
+		{Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-04-01")}, "to: "},
+		{Input{Tariffs: []*tariff.Document{d, other}, From: date("2026-04-01"), To: date("2026-05-01")}, "versions must agree"},
+		{Input{From: date("2026-04-01"), To: date("2026-05-01")}, "no tariff given"},
+	} {
+		if _, err := Compute(c.in); !errors.Is(err, fault.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v, want an error with %q", err, c.want)
+		}
+	}
+}
+
+// TestParseIntervalsCSV reads the preview's CSV and names the line and column of bad
+// cells.
+func TestParseIntervalsCSV(t *testing.T) {
+	ivs, err := ParseIntervalsCSV(strings.NewReader("wh,start,end,estimated\n# a comment\n250,2026-04-01T00:00:00+02:00,2026-04-01T00:15:00+02:00,true\n0,2026-04-01T00:15:00+02:00,2026-04-01T00:30:00+02:00,\n"))
+	if err != nil || len(ivs) != 2 || ivs[0].Wh != 250 || !ivs[0].Estimated || ivs[1].Estimated || !ivs[0].Start.Equal(time.Date(2026, 3, 31, 22, 0, 0, 0, time.UTC)) {
+		t.Fatalf("%v %+v", err, ivs)
+	}
+	for _, c := range []struct{ csv, want string }{
+		{"start,end\n", `wh: line 1: the header has no column "wh"`},
+		{"start,end,wh\n2026-04-01T00:00:00Z,2026-04-01T00:15:00Z,-1\n", "wh: line 2"},
+		{"start,end,wh\n2026-04-01T00:00:00Z,2026-04-01T00:15:00Z,1\n2026-04-01,2026-04-01T00:15:00Z,1\n", "start: line 3"},
+		{"start,end,wh\n2026-04-01T00:15:00Z,2026-04-01T00:15:00Z,1\n", "end: line 2"},
+		{"start,end,wh,estimated\n2026-04-01T00:00:00Z,2026-04-01T00:15:00Z,1,maybe\n", "estimated: line 2"},
+	} {
+		if _, err := ParseIntervalsCSV(strings.NewReader(c.csv)); !errors.Is(err, fault.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.csv, err, c.want)
 		}
 	}
 }
