@@ -532,3 +532,81 @@ func TestParseIntervalsCSV(t *testing.T) {
 		}
 	}
 }
+
+// TestCombination bills fixed + TOU energy + flat demand with a ratchet + a minimum bill +
+// VAT together, with and without the history that sets the ratchet.
+func TestCombination(t *testing.T) {
+	d := doc(t, "UTC", "2026-01-01", `fixed_charges: [{name: customer, amount: 20, per: period}]
+minimum_bill: {amount: 60, per: period}
+energy:
+  tou:
+    periods:
+      - {name: off, rate: 0.10, hours: [{ranges: ["0-12"]}]}
+      - {name: peak, rate: 0.30, hours: [{ranges: ["12-24"]}]}
+demand:
+  flat: [{name: max_demand, months: [1,2,3,4,5,6,7,8,9,10,11,12], rate: 8}]
+  ratchet: {share: 0.5, months: 3}
+taxes: [{name: vat, percent: 10, of: [energy, demand, fixed, minimum_bill]}]`)
+	// Every April day: 1 kWh in hour 6, 2 kWh in hour 18 (hourly data: 2 kW at most).
+	april := series("UTC", "2026-04-01 00:00", "2026-05-01 00:00", time.Hour, func(l time.Time) int64 {
+		switch l.Hour() {
+		case 6:
+			return 1000
+		case 18:
+			return 2000
+		}
+		return 0
+	})
+	march := Interval{Start: time.Date(2026, 3, 9, 12, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 9, 12, 15, 0, 0, time.UTC), Wh: 30000} // 120 kW
+	for _, c := range []struct {
+		name  string
+		ivs   []Interval
+		total string
+		lines []string
+	}{
+		// ratchet 60 kW × 8 = 480; 20 + 3 + 18 + 480 = 521 is above the minimum; VAT 52.10
+		{"with the ratchet", append([]Interval{march}, april...), "573.1",
+			[]string{"customer 1 period 20 20", "energy off 30 kWh 0.1 3", "energy peak 60 kWh 0.3 18", "max_demand 60 kW 8 480", "vat 521 USD 0.1 52.1"}},
+		// 2 kW × 8 = 16; 20 + 3 + 18 + 16 = 57 → minimum 3; VAT 10 % of 60
+		{"without history", april, "66",
+			[]string{"customer 1 period 20 20", "energy off 30 kWh 0.1 3", "energy peak 60 kWh 0.3 18", "max_demand 2 kW 8 16", "minimum_bill 1 bill 3 3", "vat 60 USD 0.1 6"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := Compute(Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-05-01"), Intervals: c.ivs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, b, c.total, c.lines...)
+			if b.Parts[0].DemandMinutes != 60 {
+				t.Errorf("demand over %d minutes, want the data's 60", b.Parts[0].DemandMinutes)
+			}
+		})
+	}
+}
+
+// TestProportionalRemainder splits 100 off-peak and 200 peak kWh over a tier of 100 and
+// the rest: shares of thirds at 10 places, the last tier taking each period's remainder so
+// that the tiers still sum to the total exactly.
+func TestProportionalRemainder(t *testing.T) {
+	d := doc(t, "UTC", "2026-01-01", strings.ReplaceAll(tou, "%s", "proportional"))
+	ivs := series("UTC", "2026-04-01 00:00", "2026-04-02 00:00", time.Hour, func(l time.Time) int64 {
+		if l.Hour() < 10 {
+			return 10000 // off: 100 kWh
+		}
+		if l.Hour() >= 12 && l.Hour() < 22 {
+			return 20000 // peak: 200 kWh
+		}
+		return 0
+	})
+	b, err := Compute(Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-04-02"), Intervals: ivs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// off: 100 × 100/300 = 33.3333333333 × 0.1 = 3.33, 66.6666666667 × 0.2 = 13.33;
+	// peak: 66.6666666667 × 0.3 = 20.00, 133.3333333333 × 0.5 = 66.67
+	check(t, b, "103.33", "energy off tier 1 33.3333333333 kWh 0.1 3.33", "energy off tier 2 66.6666666667 kWh 0.2 13.33",
+		"energy peak tier 1 66.6666666667 kWh 0.3 20", "energy peak tier 2 133.3333333333 kWh 0.5 66.67")
+	if p := b.Parts[0]; !p.TierKWh[0].Equal(dec("100")) || !p.TierKWh[1].Equal(dec("200")) {
+		t.Errorf("tiers %v, want 100 and 200", p.TierKWh)
+	}
+}
