@@ -210,7 +210,7 @@ func Compute(in Input) (*Bill, error) {
 		p.periodStart = in.From.Start(loc)
 		p.cycle = ratio{int64(p.det.Days), int64(cycleDays)}
 		p.factor = decimal.NewFromInt(int64(p.det.Days)).DivRound(decimal.NewFromInt(int64(cycleDays)), ip)
-		p.demandShare = decimal.NewFromInt(int64(p.det.Days)).DivRound(decimal.NewFromInt(int64(periodDays)), ip)
+		p.demandShare = ratio{int64(p.det.Days), int64(periodDays)}
 		start, end := p.det.From.Start(loc), p.det.To.Start(loc)
 		for _, iv := range ivs {
 			switch {

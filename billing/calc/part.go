@@ -21,7 +21,7 @@ type part struct {
 	periodStart time.Time
 	cycle       ratio           // partDays / cycleDays
 	factor      decimal.Decimal // cycle, rounded
-	demandShare decimal.Decimal // partDays / periodDays
+	demandShare ratio           // partDays / periodDays
 	ivs, hist   []Interval
 }
 
@@ -360,15 +360,18 @@ func (p *part) flatDemand() *tariff.FlatDemand {
 }
 
 // demandLines prices kw at a rate or through tiers, the quantity scaled by the part's
-// share of the period.
+// share of the period (to the intermediate precision).
 func (p *part) demandLines(name string, kw decimal.Decimal, rate, adj *tariff.Dec, tiers []tariff.Tier, of string) []Line {
+	share := func(x decimal.Decimal) decimal.Decimal {
+		return x.Mul(decimal.NewFromInt(p.demandShare.num)).DivRound(decimal.NewFromInt(p.demandShare.den), ip)
+	}
 	if rate != nil {
-		return []Line{p.line(KindDemand, name, "kW", kw.Mul(p.demandShare).Round(ip), rateOf(*rate, adj), of)}
+		return []Line{p.line(KindDemand, name, "kW", share(kw), rateOf(*rate, adj), of)}
 	}
 	var out []Line
 	for t, a := range fill(decimal.Zero, kw, tiers, one) {
 		if a.IsPositive() {
-			out = append(out, p.line(KindDemand, fmt.Sprintf("%s tier %d", name, t+1), "kW", a.Mul(p.demandShare).Round(ip), rateOf(tiers[t].Rate, tiers[t].Adjustment), of))
+			out = append(out, p.line(KindDemand, fmt.Sprintf("%s tier %d", name, t+1), "kW", share(a), rateOf(tiers[t].Rate, tiers[t].Adjustment), of))
 		}
 	}
 	return out
