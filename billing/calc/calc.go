@@ -247,8 +247,13 @@ func Compute(in Input) (*Bill, error) {
 func sortIntervals(in Input, loc *time.Location) ([]Interval, error) {
 	from, to := in.From.Start(loc), in.To.Start(loc)
 	out := make([]Interval, 0, len(in.Intervals))
+	// The common case, an interval inside the period, first; then the faults and the rest.
 	for i, iv := range in.Intervals {
-		f := fmt.Sprintf("intervals[%d]", i)
+		if iv.End.After(iv.Start) && iv.Wh >= 0 && !iv.Start.Before(from) && !iv.End.After(to) {
+			out = append(out, iv)
+			continue
+		}
+		f := fmt.Sprintf("intervals[%d]", i) // only for the faults and the history
 		switch {
 		case !iv.End.After(iv.Start):
 			return nil, fault.Invalid(f, "end %s is not after start %s", iv.End.Format(time.RFC3339), iv.Start.Format(time.RFC3339))
