@@ -610,3 +610,35 @@ func TestProportionalRemainder(t *testing.T) {
 		t.Errorf("tiers %v, want 100 and 200", p.TierKWh)
 	}
 }
+
+// TestChronologicalCrossing has an interval that crosses the tier threshold (99 → 102 kWh)
+// and compares both allocations on the same data: 36 off-peak hours of 3 kWh (108 kWh),
+// then one peak hour of 3 kWh.
+func TestChronologicalCrossing(t *testing.T) {
+	ivs := series("UTC", "2026-04-01 00:00", "2026-04-04 00:00", time.Hour, func(l time.Time) int64 {
+		if l.Hour() < 12 || l.Day() == 3 && l.Hour() == 12 {
+			return 3000
+		}
+		return 0
+	})
+	for _, c := range []struct {
+		allocation, total string
+		lines             []string
+	}{
+		// off: 100 × 0.1 + 8 × 0.2; peak: 3 × 0.5
+		{"chronological", "13.1", []string{"energy off tier 1 100 kWh 0.1 10", "energy off tier 2 8 kWh 0.2 1.6", "energy peak tier 2 3 kWh 0.5 1.5"}},
+		// of 111 kWh, 100 in tier 1: off 108 × 100/111 = 97.2972972973 → 9.73, the rest
+		// 10.7027027027 → 2.14; peak 3 × 100/111 = 2.7027027027 → 0.81, 0.2972972973 → 0.15
+		{"proportional", "12.83", []string{"energy off tier 1 97.2972972973 kWh 0.1 9.73", "energy off tier 2 10.7027027027 kWh 0.2 2.14",
+			"energy peak tier 1 2.7027027027 kWh 0.3 0.81", "energy peak tier 2 0.2972972973 kWh 0.5 0.15"}},
+	} {
+		t.Run(c.allocation, func(t *testing.T) {
+			d := doc(t, "UTC", "2026-01-01", strings.ReplaceAll(tou, "%s", c.allocation))
+			b, err := Compute(Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-04-04"), CycleDays: 3, Intervals: ivs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, b, c.total, c.lines...)
+		})
+	}
+}
