@@ -1,6 +1,7 @@
 package calc
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -152,6 +153,10 @@ type Bill struct {
 	Parts []Determinants `json:"-"`
 }
 
+// ErrNoTariff is wrapped by Compute's error when a date of the period has no tariff
+// version in force: a billing run holds such a bill with the error as its reason.
+var ErrNoTariff = errors.New("no tariff version in force")
+
 // ip is the precision of intermediate quantities.
 const ip = tariff.IntermediatePlaces
 
@@ -205,7 +210,7 @@ func Compute(in Input) (*Bill, error) {
 		p.periodStart = in.From.Start(loc)
 		p.cycle = ratio{int64(p.det.Days), int64(cycleDays)}
 		p.factor = decimal.NewFromInt(int64(p.det.Days)).DivRound(decimal.NewFromInt(int64(cycleDays)), ip)
-		p.demandShare = decimal.NewFromInt(int64(p.det.Days)).DivRound(decimal.NewFromInt(int64(periodDays)), ip)
+		p.demandShare = ratio{int64(p.det.Days), int64(periodDays)}
 		start, end := p.det.From.Start(loc), p.det.To.Start(loc)
 		for _, iv := range ivs {
 			switch {
@@ -242,8 +247,13 @@ func Compute(in Input) (*Bill, error) {
 func sortIntervals(in Input, loc *time.Location) ([]Interval, error) {
 	from, to := in.From.Start(loc), in.To.Start(loc)
 	out := make([]Interval, 0, len(in.Intervals))
+	// The common case, an interval inside the period, first; then the faults and the rest.
 	for i, iv := range in.Intervals {
-		f := fmt.Sprintf("intervals[%d]", i)
+		if iv.End.After(iv.Start) && iv.Wh >= 0 && !iv.Start.Before(from) && !iv.End.After(to) {
+			out = append(out, iv)
+			continue
+		}
+		f := fmt.Sprintf("intervals[%d]", i) // only for the faults and the history
 		switch {
 		case !iv.End.After(iv.Start):
 			return nil, fault.Invalid(f, "end %s is not after start %s", iv.End.Format(time.RFC3339), iv.Start.Format(time.RFC3339))
@@ -287,7 +297,7 @@ func cut(in Input, loc *time.Location) ([]*part, error) {
 	for d := in.From; d.Before(in.To); d = addDays(d, 1) {
 		v := versionAt(in.Tariffs, d)
 		if v == nil {
-			return nil, fault.Invalid("tariff", "no tariff version is in force on %s", d)
+			return nil, fmt.Errorf("%w: %w", ErrNoTariff, fault.Invalid("tariff", "no tariff version is in force on %s", d))
 		}
 		season := v.SeasonOf(d)
 		year := tierYear(v, d)

@@ -431,7 +431,7 @@ func TestTariffChangeMidPeriod(t *testing.T) {
 		"energy [2026-04-01, 2026-04-11) 240 kWh 0.2 48",
 		"customer [2026-04-11, 2026-05-01) 0.6666666667 period 12 8",
 		"energy [2026-04-11, 2026-05-01) 480 kWh 0.3 144")
-	if _, err := Compute(Input{Tariffs: []*tariff.Document{v2}, From: date("2026-04-01"), To: date("2026-05-01")}); err == nil || !strings.Contains(err.Error(), "no tariff version is in force on 2026-04-01") {
+	if _, err := Compute(Input{Tariffs: []*tariff.Document{v2}, From: date("2026-04-01"), To: date("2026-05-01")}); !errors.Is(err, ErrNoTariff) || !errors.Is(err, fault.ErrInvalid) || !strings.Contains(err.Error(), "no tariff version is in force on 2026-04-01") {
 		t.Errorf("a period before the version: %v", err)
 	}
 }
@@ -479,5 +479,166 @@ func TestBadInput(t *testing.T) {
 		if !errors.Is(err, fault.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an invalid input naming %q", c.name, err, c.want)
 		}
+	}
+}
+
+// TestFlatDemandMonth charges a cycle across two months at the flat demand rate of the
+// month holding most of its days.
+func TestFlatDemandMonth(t *testing.T) {
+	d := doc(t, "UTC", "2026-01-01", `demand: {flat: [{name: june, months: [6], rate: 10}, {name: july, months: [7], rate: 20}]}`)
+	ivs := []Interval{{Start: time.Date(2026, 6, 20, 12, 0, 0, 0, time.UTC), End: time.Date(2026, 6, 20, 12, 15, 0, 0, time.UTC), Wh: 1000}}
+	b, err := Compute(Input{Tariffs: []*tariff.Document{d}, From: date("2026-06-17"), To: date("2026-07-17"), Intervals: ivs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, b, "80", "july 4 kW 20 80") // 16 days of July, 14 of June
+}
+
+// TestBadPeriod refuses a cycle shorter than the period and versions that disagree.
+func TestBadPeriod(t *testing.T) {
+	d := doc(t, "UTC", "2026-01-01", "energy: {rate: 0.2}")
+	other := doc(t, "Europe/Berlin", "2026-04-11", "energy: {rate: 0.3}")
+	for _, c := range []struct {
+		in   Input
+		want string
+	}{
+		{Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-05-01"), CycleDays: 29}, "cycle_days"},
+		{Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-04-01")}, "to: "},
+		{Input{Tariffs: []*tariff.Document{d, other}, From: date("2026-04-01"), To: date("2026-05-01")}, "versions must agree"},
+		{Input{From: date("2026-04-01"), To: date("2026-05-01")}, "no tariff given"},
+	} {
+		if _, err := Compute(c.in); !errors.Is(err, fault.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v, want an error with %q", err, c.want)
+		}
+	}
+}
+
+// TestParseIntervalsCSV reads the preview's CSV and names the line and column of bad
+// cells.
+func TestParseIntervalsCSV(t *testing.T) {
+	ivs, err := ParseIntervalsCSV(strings.NewReader("wh,start,end,estimated\n# a comment\n250,2026-04-01T00:00:00+02:00,2026-04-01T00:15:00+02:00,true\n0,2026-04-01T00:15:00+02:00,2026-04-01T00:30:00+02:00,\n"))
+	if err != nil || len(ivs) != 2 || ivs[0].Wh != 250 || !ivs[0].Estimated || ivs[1].Estimated || !ivs[0].Start.Equal(time.Date(2026, 3, 31, 22, 0, 0, 0, time.UTC)) {
+		t.Fatalf("%v %+v", err, ivs)
+	}
+	for _, c := range []struct{ csv, want string }{
+		{"start,end\n", `wh: line 1: the header has no column "wh"`},
+		{"start,end,wh\n2026-04-01T00:00:00Z,2026-04-01T00:15:00Z,-1\n", "wh: line 2"},
+		{"start,end,wh\n2026-04-01T00:00:00Z,2026-04-01T00:15:00Z,1\n2026-04-01,2026-04-01T00:15:00Z,1\n", "start: line 3"},
+		{"start,end,wh\n2026-04-01T00:15:00Z,2026-04-01T00:15:00Z,1\n", "end: line 2"},
+		{"start,end,wh,estimated\n2026-04-01T00:00:00Z,2026-04-01T00:15:00Z,1,maybe\n", "estimated: line 2"},
+	} {
+		if _, err := ParseIntervalsCSV(strings.NewReader(c.csv)); !errors.Is(err, fault.ErrInvalid) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: %v, want %q", c.csv, err, c.want)
+		}
+	}
+}
+
+// TestCombination bills fixed + TOU energy + flat demand with a ratchet + a minimum bill +
+// VAT together, with and without the history that sets the ratchet.
+func TestCombination(t *testing.T) {
+	d := doc(t, "UTC", "2026-01-01", `fixed_charges: [{name: customer, amount: 20, per: period}]
+minimum_bill: {amount: 60, per: period}
+energy:
+  tou:
+    periods:
+      - {name: off, rate: 0.10, hours: [{ranges: ["0-12"]}]}
+      - {name: peak, rate: 0.30, hours: [{ranges: ["12-24"]}]}
+demand:
+  flat: [{name: max_demand, months: [1,2,3,4,5,6,7,8,9,10,11,12], rate: 8}]
+  ratchet: {share: 0.5, months: 3}
+taxes: [{name: vat, percent: 10, of: [energy, demand, fixed, minimum_bill]}]`)
+	// Every April day: 1 kWh in hour 6, 2 kWh in hour 18 (hourly data: 2 kW at most).
+	april := series("UTC", "2026-04-01 00:00", "2026-05-01 00:00", time.Hour, func(l time.Time) int64 {
+		switch l.Hour() {
+		case 6:
+			return 1000
+		case 18:
+			return 2000
+		}
+		return 0
+	})
+	march := Interval{Start: time.Date(2026, 3, 9, 12, 0, 0, 0, time.UTC), End: time.Date(2026, 3, 9, 12, 15, 0, 0, time.UTC), Wh: 30000} // 120 kW
+	for _, c := range []struct {
+		name  string
+		ivs   []Interval
+		total string
+		lines []string
+	}{
+		// ratchet 60 kW × 8 = 480; 20 + 3 + 18 + 480 = 521 is above the minimum; VAT 52.10
+		{"with the ratchet", append([]Interval{march}, april...), "573.1",
+			[]string{"customer 1 period 20 20", "energy off 30 kWh 0.1 3", "energy peak 60 kWh 0.3 18", "max_demand 60 kW 8 480", "vat 521 USD 0.1 52.1"}},
+		// 2 kW × 8 = 16; 20 + 3 + 18 + 16 = 57 → minimum 3; VAT 10 % of 60
+		{"without history", april, "66",
+			[]string{"customer 1 period 20 20", "energy off 30 kWh 0.1 3", "energy peak 60 kWh 0.3 18", "max_demand 2 kW 8 16", "minimum_bill 1 bill 3 3", "vat 60 USD 0.1 6"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, err := Compute(Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-05-01"), Intervals: c.ivs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, b, c.total, c.lines...)
+			if b.Parts[0].DemandMinutes != 60 {
+				t.Errorf("demand over %d minutes, want the data's 60", b.Parts[0].DemandMinutes)
+			}
+		})
+	}
+}
+
+// TestProportionalRemainder splits 100 off-peak and 200 peak kWh over a tier of 100 and
+// the rest: shares of thirds at 10 places, the last tier taking each period's remainder so
+// that the tiers still sum to the total exactly.
+func TestProportionalRemainder(t *testing.T) {
+	d := doc(t, "UTC", "2026-01-01", strings.ReplaceAll(tou, "%s", "proportional"))
+	ivs := series("UTC", "2026-04-01 00:00", "2026-04-02 00:00", time.Hour, func(l time.Time) int64 {
+		if l.Hour() < 10 {
+			return 10000 // off: 100 kWh
+		}
+		if l.Hour() >= 12 && l.Hour() < 22 {
+			return 20000 // peak: 200 kWh
+		}
+		return 0
+	})
+	b, err := Compute(Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-04-02"), Intervals: ivs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// off: 100 × 100/300 = 33.3333333333 × 0.1 = 3.33, 66.6666666667 × 0.2 = 13.33;
+	// peak: 66.6666666667 × 0.3 = 20.00, 133.3333333333 × 0.5 = 66.67
+	check(t, b, "103.33", "energy off tier 1 33.3333333333 kWh 0.1 3.33", "energy off tier 2 66.6666666667 kWh 0.2 13.33",
+		"energy peak tier 1 66.6666666667 kWh 0.3 20", "energy peak tier 2 133.3333333333 kWh 0.5 66.67")
+	if p := b.Parts[0]; !p.TierKWh[0].Equal(dec("100")) || !p.TierKWh[1].Equal(dec("200")) {
+		t.Errorf("tiers %v, want 100 and 200", p.TierKWh)
+	}
+}
+
+// TestChronologicalCrossing has an interval that crosses the tier threshold (99 → 102 kWh)
+// and compares both allocations on the same data: 36 off-peak hours of 3 kWh (108 kWh),
+// then one peak hour of 3 kWh.
+func TestChronologicalCrossing(t *testing.T) {
+	ivs := series("UTC", "2026-04-01 00:00", "2026-04-04 00:00", time.Hour, func(l time.Time) int64 {
+		if l.Hour() < 12 || l.Day() == 3 && l.Hour() == 12 {
+			return 3000
+		}
+		return 0
+	})
+	for _, c := range []struct {
+		allocation, total string
+		lines             []string
+	}{
+		// off: 100 × 0.1 + 8 × 0.2; peak: 3 × 0.5
+		{"chronological", "13.1", []string{"energy off tier 1 100 kWh 0.1 10", "energy off tier 2 8 kWh 0.2 1.6", "energy peak tier 2 3 kWh 0.5 1.5"}},
+		// of 111 kWh, 100 in tier 1: off 108 × 100/111 = 97.2972972973 → 9.73, the rest
+		// 10.7027027027 → 2.14; peak 3 × 100/111 = 2.7027027027 → 0.81, 0.2972972973 → 0.15
+		{"proportional", "12.83", []string{"energy off tier 1 97.2972972973 kWh 0.1 9.73", "energy off tier 2 10.7027027027 kWh 0.2 2.14",
+			"energy peak tier 1 2.7027027027 kWh 0.3 0.81", "energy peak tier 2 0.2972972973 kWh 0.5 0.15"}},
+	} {
+		t.Run(c.allocation, func(t *testing.T) {
+			d := doc(t, "UTC", "2026-01-01", strings.ReplaceAll(tou, "%s", c.allocation))
+			b, err := Compute(Input{Tariffs: []*tariff.Document{d}, From: date("2026-04-01"), To: date("2026-04-04"), CycleDays: 3, Intervals: ivs})
+			if err != nil {
+				t.Fatal(err)
+			}
+			check(t, b, c.total, c.lines...)
+		})
 	}
 }

@@ -21,8 +21,9 @@ type part struct {
 	periodStart time.Time
 	cycle       ratio           // partDays / cycleDays
 	factor      decimal.Decimal // cycle, rounded
-	demandShare decimal.Decimal // partDays / periodDays
+	demandShare ratio           // partDays / periodDays
 	ivs, hist   []Interval
+	hourCache   map[hourKey]*[24]int
 }
 
 // slot returns the TOU period index of an interval, which must lie in one local hour.
@@ -32,12 +33,37 @@ func (p *part) slot(t *tariff.TOU, iv Interval, what string) (int, error) {
 	if s.Hour() != e.Hour() || s.Day() != e.Day() || iv.End.Sub(iv.Start) > time.Hour {
 		return 0, fault.Invalid("intervals", "%s..%s spans more than one local hour: %s by time of use needs hourly or finer data", iv.Start.Format(time.RFC3339), iv.End.Format(time.RFC3339), what)
 	}
-	date := tariff.DateOf(iv.Start, p.loc)
-	i := t.PeriodAt(p.doc.SeasonOf(date), p.dayType(date), s.Hour())
+	i := p.hours(t, s)[s.Hour()]
 	if i < 0 {
 		return 0, fmt.Errorf("calc: no %s period at %s", what, iv.Start.Format(time.RFC3339))
 	}
 	return i, nil
+}
+
+// hours returns the period index of each local hour of the date of local time s, cached
+// per schedule, season and day type (TOU.PeriodAt parses the ranges on every call).
+func (p *part) hours(t *tariff.TOU, s time.Time) *[24]int {
+	y, m, d := s.Date()
+	date := tariff.NewDate(y, m, d)
+	key := hourKey{t, p.doc.SeasonOf(date), p.dayType(date)}
+	if h, ok := p.hourCache[key]; ok {
+		return h
+	}
+	h := new([24]int)
+	for hr := range h {
+		h[hr] = t.PeriodAt(key.season, key.dayType, hr)
+	}
+	if p.hourCache == nil {
+		p.hourCache = map[hourKey]*[24]int{}
+	}
+	p.hourCache[key] = h
+	return h
+}
+
+// hourKey is a schedule, a season and a day type.
+type hourKey struct {
+	tou             *tariff.TOU
+	season, dayType string
 }
 
 // round rounds a line's amount by the document's rule.
@@ -55,14 +81,16 @@ func (p *part) line(kind, name, unit string, qty, rate decimal.Decimal, of strin
 // price computes the part's determinants and lines.
 func (p *part) price() ([]Line, error) {
 	d := p.doc
+	var wh int64
 	for _, iv := range p.ivs {
-		p.det.KWh = p.det.KWh.Add(kWh(iv.Wh))
+		wh += iv.Wh
 		p.det.Intervals++
 		if iv.Estimated {
 			p.det.EstimatedIntervals++
 			p.det.EstimatedWh += iv.Wh
 		}
 	}
+	p.det.KWh = kWh(wh)
 	var lines []Line
 	for _, f := range d.FixedCharges {
 		if f.Per == tariff.PerDay {
@@ -166,27 +194,44 @@ func (p *part) energy() ([]Line, error) {
 
 func (p *part) energyTOU(e *tariff.Energy) ([]Line, error) {
 	periods := e.TOU.Periods
-	per := make([]decimal.Decimal, len(periods))
+	perWh := make([]int64, len(periods))
 	alloc := make([][]decimal.Decimal, len(periods))
-	for i, pd := range periods {
-		alloc[i] = make([]decimal.Decimal, len(pd.Tiers))
-	}
+	whole := make([][]int64, len(periods)) // Wh of intervals that lie in one tier
+	bounds := make([][][2]int64, len(periods))
 	offset := p.offset()
 	scale := p.scale()
-	cum := offset
+	chrono := e.TierAllocation == tariff.Chronological
+	for i, pd := range periods {
+		alloc[i] = make([]decimal.Decimal, len(pd.Tiers))
+		whole[i] = make([]int64, len(pd.Tiers))
+		if chrono {
+			bounds[i] = whBounds(pd.Tiers, offset, scale)
+		}
+	}
+	var cumWh int64 // Wh of the part before the interval
 	for _, iv := range p.ivs {
 		i, err := p.slot(e.TOU, iv, "energy")
 		if err != nil {
 			return nil, err
 		}
-		k := kWh(iv.Wh)
-		per[i] = per[i].Add(k)
-		if e.TierAllocation == tariff.Chronological && len(periods[i].Tiers) > 0 {
-			for t, a := range fill(cum, k, periods[i].Tiers, scale) {
-				alloc[i][t] = alloc[i][t].Add(a)
+		perWh[i] += iv.Wh
+		if chrono && len(periods[i].Tiers) > 0 {
+			if t := oneTier(bounds[i], cumWh, iv.Wh); t >= 0 {
+				whole[i][t] += iv.Wh
+			} else {
+				for t, a := range fill(offset.Add(kWh(cumWh)), kWh(iv.Wh), periods[i].Tiers, scale) {
+					alloc[i][t] = alloc[i][t].Add(a)
+				}
 			}
 		}
-		cum = cum.Add(k)
+		cumWh += iv.Wh
+	}
+	per := make([]decimal.Decimal, len(periods))
+	for i := range periods {
+		per[i] = kWh(perWh[i])
+		for t, wh := range whole[i] {
+			alloc[i][t] = alloc[i][t].Add(kWh(wh))
+		}
 	}
 	p.det.PeriodKWh = map[string]decimal.Decimal{}
 	for i, pd := range periods {
@@ -198,20 +243,20 @@ func (p *part) energyTOU(e *tariff.Energy) ([]Line, error) {
 			if len(pd.Tiers) == 0 {
 				continue
 			}
-			whole := fill(offset, p.det.KWh, pd.Tiers, scale)
+			total := fill(offset, p.det.KWh, pd.Tiers, scale)
 			last := -1
-			for t := range whole {
-				if whole[t].IsPositive() {
+			for t := range total {
+				if total[t].IsPositive() {
 					last = t
 				}
 			}
 			rest := per[i]
-			for t := range whole {
+			for t := range total {
 				if t == last {
 					alloc[i][t] = rest
 					break
 				}
-				alloc[i][t] = per[i].Mul(whole[t]).DivRound(p.det.KWh, ip)
+				alloc[i][t] = per[i].Mul(total[t]).DivRound(p.det.KWh, ip)
 				rest = rest.Sub(alloc[i][t])
 			}
 		}
@@ -235,6 +280,52 @@ func (p *part) energyTOU(e *tariff.Energy) ([]Line, error) {
 		}
 	}
 	return out, nil
+}
+
+// whBounds returns, for each tier, its lower and upper threshold in Wh after offset
+// (thresholds scaled), the lower rounded up and the upper down to whole Wh; the first
+// tier has no lower, the last no upper bound.
+func whBounds(tiers []tariff.Tier, offset decimal.Decimal, scale ratio) [][2]int64 {
+	const inf = int64(1) << 62
+	out := make([][2]int64, len(tiers))
+	lo := -inf
+	for t, tr := range tiers {
+		hi := inf
+		if tr.UpTo != nil {
+			thr := tr.UpTo.Mul(decimal.NewFromInt(scale.num)).DivRound(decimal.NewFromInt(scale.den), ip).Sub(offset).Shift(3)
+			hi = clamp(thr.Floor())
+			out[t] = [2]int64{lo, hi}
+			lo = clamp(thr.Ceil())
+			continue
+		}
+		out[t] = [2]int64{lo, hi}
+	}
+	return out
+}
+
+func clamp(d decimal.Decimal) int64 {
+	const inf = int64(1) << 62
+	switch {
+	case d.GreaterThan(decimal.NewFromInt(inf)):
+		return inf
+	case d.LessThan(decimal.NewFromInt(-inf)):
+		return -inf
+	}
+	return d.IntPart()
+}
+
+// oneTier returns the tier that holds all of (cum, cum+wh] by bounds, or -1 when the
+// interval crosses a threshold.
+func oneTier(bounds [][2]int64, cum, wh int64) int {
+	for t, b := range bounds {
+		if cum+wh <= b[1] || t == len(bounds)-1 {
+			if cum >= b[0] {
+				return t
+			}
+			return -1
+		}
+	}
+	return -1
 }
 
 // window is one demand interval's energy.
@@ -360,15 +451,18 @@ func (p *part) flatDemand() *tariff.FlatDemand {
 }
 
 // demandLines prices kw at a rate or through tiers, the quantity scaled by the part's
-// share of the period.
+// share of the period (to the intermediate precision).
 func (p *part) demandLines(name string, kw decimal.Decimal, rate, adj *tariff.Dec, tiers []tariff.Tier, of string) []Line {
+	share := func(x decimal.Decimal) decimal.Decimal {
+		return x.Mul(decimal.NewFromInt(p.demandShare.num)).DivRound(decimal.NewFromInt(p.demandShare.den), ip)
+	}
 	if rate != nil {
-		return []Line{p.line(KindDemand, name, "kW", kw.Mul(p.demandShare).Round(ip), rateOf(*rate, adj), of)}
+		return []Line{p.line(KindDemand, name, "kW", share(kw), rateOf(*rate, adj), of)}
 	}
 	var out []Line
 	for t, a := range fill(decimal.Zero, kw, tiers, one) {
 		if a.IsPositive() {
-			out = append(out, p.line(KindDemand, fmt.Sprintf("%s tier %d", name, t+1), "kW", a.Mul(p.demandShare).Round(ip), rateOf(tiers[t].Rate, tiers[t].Adjustment), of))
+			out = append(out, p.line(KindDemand, fmt.Sprintf("%s tier %d", name, t+1), "kW", share(a), rateOf(tiers[t].Rate, tiers[t].Adjustment), of))
 		}
 	}
 	return out
