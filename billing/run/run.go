@@ -163,8 +163,18 @@ func (r *Runner) billOne(ctx context.Context, p Period, t registry.Term) (*invoi
 	}
 	var intervals []calc.Interval
 	region := ""
-	for _, s := range t.Spans {
-		got, missing, reg, err := r.intervals(ctx, s.Version.MeterID, s.From.In(loc), s.To.In(loc), loc)
+	months := historyMonths(docs)
+	for i, s := range t.Spans {
+		if i == 0 && months > 0 {
+			// History for ratchets and annual tiers: the first meter's earlier rows, as far
+			// as they go (not checked for completeness: only the period is billed).
+			hist, _, _, err := r.intervals(ctx, s.Version.MeterID, s.From.AddDate(0, -months, 0), s.From, loc)
+			if err != nil {
+				return nil, "", err
+			}
+			intervals = append(intervals, hist...)
+		}
+		got, missing, reg, err := r.intervals(ctx, s.Version.MeterID, s.From, s.To, loc)
 		if err != nil {
 			return nil, "", err
 		}
@@ -203,6 +213,21 @@ func (r *Runner) billOne(ctx context.Context, p Period, t registry.Term) (*invoi
 	}
 	inv, err := invoice.Decide(bill, issued, r.now())
 	return inv, "", err
+}
+
+// historyMonths is how many months before the period the tariff versions read: the longest
+// ratchet, or twelve for annual tiers (their year's earlier months count).
+func historyMonths(docs []*tariff.Document) int {
+	n := 0
+	for _, d := range docs {
+		if d.Energy != nil && d.Energy.TierBasis == tariff.BasisAnnual {
+			n = max(n, 12)
+		}
+		if d.Demand != nil && d.Demand.Ratchet != nil {
+			n = max(n, d.Demand.Ratchet.Months)
+		}
+	}
+	return n
 }
 
 // versions returns the tariff's versions in force on the period's first and last days (a
