@@ -61,6 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"ingest":   cmdIngest,
 		"query":    cmdQuery,
 		"forecast": cmdForecast,
+		"billing":  cmdBilling,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)

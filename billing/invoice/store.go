@@ -65,6 +65,12 @@ func (s *Store) Period(ctx context.Context, agreementID string, from, to time.Ti
 		agreementID, from.Format(time.DateOnly), to.Format(time.DateOnly))
 }
 
+// Within returns the invoices of the agreements whose periods lie within [from, to).
+func (s *Store) Within(ctx context.Context, agreementIDs []string, from, to time.Time) ([]Invoice, error) {
+	return s.query(ctx, `WHERE agreement_id IN (SELECT arrayJoin(?)) AND period_from >= toDate(?) AND period_to <= toDate(?)
+ORDER BY agreement_id, period_from, sequence`, agreementIDs, from.Format(time.DateOnly), to.Format(time.DateOnly))
+}
+
 // Agreement returns every invoice of an agreement, oldest period first.
 func (s *Store) Agreement(ctx context.Context, agreementID string) ([]Invoice, error) {
 	return s.query(ctx, `WHERE agreement_id = ? ORDER BY period_from, sequence`, agreementID)

@@ -97,7 +97,13 @@ type Result struct {
 	Issued []invoice.Invoice
 }
 
-// Run bills the period's agreements of its cycle day.
+// chunkAgreements is how many agreements a run reads and bills together: one query for
+// their meters' 15-minute rows, one for their regions and one for their invoices.
+const chunkAgreements = 500
+
+// Run bills the period's agreements of its cycle day. Memory: one chunk's 15-minute rows
+// (chunkAgreements meters × about 3 000 rows × 40 bytes, plus history rows for ratchets
+// and annual tiers) and the tariff versions used.
 func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 	terms, err := r.registry.AgreementsInForce(ctx, p.From, p.To)
 	if err != nil {
@@ -105,18 +111,73 @@ func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 	}
 	res := &Result{Period: p}
 	sort.Slice(terms, func(a, b int) bool { return terms[a].AgreementID < terms[b].AgreementID })
+	var due []registry.Term
 	for _, t := range terms {
-		if len(t.Spans) == 0 || t.Spans[0].Version.CycleDay != p.CycleDay {
-			continue
+		if len(t.Spans) > 0 && t.Spans[0].Version.CycleDay == p.CycleDay {
+			due = append(due, t)
 		}
-		in, reason, err := r.billOne(ctx, p, t)
-		switch {
-		case err != nil && ctx.Err() != nil:
+	}
+	st := &runState{tariffs: map[string]tariffVersions{}}
+	for len(due) > 0 {
+		n := min(chunkAgreements, len(due))
+		if err := r.runChunk(ctx, p, due[:n], st, res); err != nil {
 			return nil, err
+		}
+		due = due[n:]
+	}
+	return res, nil
+}
+
+// tariffVersions are a tariff's versions in force over the period, or why there are none.
+type tariffVersions struct {
+	docs   []*tariff.Document
+	reason string
+}
+
+// runState is what a run reads once: the tariff versions by id.
+type runState struct {
+	tariffs map[string]tariffVersions
+}
+
+// runChunk bills a chunk of agreements.
+func (r *Runner) runChunk(ctx context.Context, p Period, terms []registry.Term, st *runState, res *Result) error {
+	months := 0
+	var meters []string
+	for _, t := range terms {
+		id := t.Spans[0].Version.Tariff
+		if _, ok := st.tariffs[id]; !ok {
+			docs, reason, err := r.versions(ctx, id, p.From, p.To)
+			if err != nil {
+				return err
+			}
+			st.tariffs[id] = tariffVersions{docs, reason}
+		}
+		months = max(months, historyMonths(st.tariffs[id].docs))
+		for _, s := range t.Spans {
+			meters = append(meters, s.Version.MeterID)
+		}
+	}
+	// A day either side covers every tariff zone's local days.
+	rows, err := r.quarterHours(ctx, meters, p.From.AddDate(0, -months, -1), p.To.AddDate(0, 0, 1))
+	if err != nil {
+		return err
+	}
+	regions, err := r.regions(ctx, meters)
+	if err != nil {
+		return err
+	}
+	issued, err := r.issued(ctx, terms, p)
+	if err != nil {
+		return err
+	}
+	var out []invoice.Invoice
+	for _, t := range terms {
+		in, reason, err := r.billOne(p, t, st.tariffs[t.Spans[0].Version.Tariff], rows, regions, issued[t.AgreementID], ctx)
+		switch {
 		case err != nil:
 			var fe *fault.FieldError
-			if !errors.As(err, &fe) && !errors.Is(err, errHold) {
-				return nil, fmt.Errorf("agreement %s: %w", t.AgreementID, err)
+			if !errors.As(err, &fe) {
+				return fmt.Errorf("agreement %s: %w", t.AgreementID, err)
 			}
 			reason = err.Error()
 			fallthrough
@@ -126,9 +187,7 @@ func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 		case in == nil:
 			res.Unchanged++
 		default:
-			if err := r.invoices.Write(ctx, []invoice.Invoice{*in}); err != nil {
-				return nil, err
-			}
+			out = append(out, *in)
 			if in.Kind == invoice.KindBill {
 				res.Bills++
 			} else {
@@ -137,14 +196,12 @@ func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 			res.Issued = append(res.Issued, *in)
 		}
 	}
-	return res, nil
+	return r.invoices.Write(ctx, out)
 }
 
-// errHold marks a reason to hold an agreement rather than fail the run.
-var errHold = errors.New("held")
-
-// billOne computes one agreement's bill and decides what to issue.
-func (r *Runner) billOne(ctx context.Context, p Period, t registry.Term) (*invoice.Invoice, string, error) {
+// billOne computes one agreement's bill from the chunk's rows and decides what to issue.
+func (r *Runner) billOne(p Period, t registry.Term, tv tariffVersions, rows map[string][]calc.Interval, regions map[string]string,
+	issued []invoice.Invoice, ctx context.Context) (*invoice.Invoice, string, error) {
 	first := t.Spans[0].Version
 	tariffID := first.Tariff
 	for _, s := range t.Spans {
@@ -152,11 +209,11 @@ func (r *Runner) billOne(ctx context.Context, p Period, t registry.Term) (*invoi
 			return nil, fmt.Sprintf("the agreement changes tariff inside the period (%s to %s): not supported yet", tariffID, s.Version.Tariff), nil
 		}
 	}
-	from, to := t.Spans[0].From, t.Spans[len(t.Spans)-1].To
-	docs, reason, err := r.versions(ctx, tariffID, from, to)
-	if err != nil || reason != "" {
-		return nil, reason, err
+	if tv.reason != "" {
+		return nil, tv.reason, nil
 	}
+	docs := tv.docs
+	from, to := t.Spans[0].From, t.Spans[len(t.Spans)-1].To
 	loc, err := docs[0].Location()
 	if err != nil {
 		return nil, "", err
@@ -165,25 +222,20 @@ func (r *Runner) billOne(ctx context.Context, p Period, t registry.Term) (*invoi
 	region := ""
 	months := historyMonths(docs)
 	for i, s := range t.Spans {
+		start, end := localStart(s.From, loc), localStart(s.To, loc)
+		all := rows[s.Version.MeterID]
 		if i == 0 && months > 0 {
 			// History for ratchets and annual tiers: the first meter's earlier rows, as far
 			// as they go (not checked for completeness: only the period is billed).
-			hist, _, _, err := r.intervals(ctx, s.Version.MeterID, s.From.AddDate(0, -months, 0), s.From, loc)
-			if err != nil {
-				return nil, "", err
-			}
-			intervals = append(intervals, hist...)
+			intervals = append(intervals, within(all, localStart(s.From.AddDate(0, -months, 0), loc), start)...)
 		}
-		got, missing, reg, err := r.intervals(ctx, s.Version.MeterID, s.From, s.To, loc)
-		if err != nil {
-			return nil, "", err
-		}
-		if missing > 0 {
+		got := within(all, start, end)
+		if missing := int(end.Sub(start)/(15*time.Minute)) - len(got); missing > 0 {
 			return nil, fmt.Sprintf("meter %s: %d quarter hours of %s … %s not validated yet", s.Version.MeterID, missing,
 				s.From.Format(time.DateOnly), s.To.AddDate(0, 0, -1).Format(time.DateOnly)), nil
 		}
 		intervals = append(intervals, got...)
-		region = reg
+		region = regions[s.Version.MeterID]
 	}
 	dayType := calc.Weekdays
 	if region != "" {
@@ -207,12 +259,26 @@ func (r *Runner) billOne(ctx context.Context, p Period, t registry.Term) (*invoi
 	for _, l := range b.Lines {
 		bill.Lines = append(bill.Lines, invoice.Line{Name: l.Name, Quantity: l.Quantity, Unit: l.Unit, Rate: l.Rate, Amount: l.Amount})
 	}
-	issued, err := r.invoices.Period(ctx, t.AgreementID, from, to)
-	if err != nil {
-		return nil, "", err
+	var same []invoice.Invoice
+	for _, in := range issued {
+		if in.From.Equal(from) && in.To.Equal(to) {
+			same = append(same, in)
+		}
 	}
-	inv, err := invoice.Decide(bill, issued, r.now())
+	inv, err := invoice.Decide(bill, same, r.now())
 	return inv, "", err
+}
+
+// localStart is the instant local date d (a UTC midnight) starts in loc.
+func localStart(d time.Time, loc *time.Location) time.Time {
+	return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
+}
+
+// within returns the intervals (sorted by start) that start in [from, to).
+func within(iv []calc.Interval, from, to time.Time) []calc.Interval {
+	lo := sort.Search(len(iv), func(i int) bool { return !iv[i].Start.Before(from) })
+	hi := sort.Search(len(iv), func(i int) bool { return !iv[i].Start.Before(to) })
+	return iv[lo:hi]
 }
 
 // historyMonths is how many months before the period the tariff versions read: the longest
@@ -249,52 +315,66 @@ func (r *Runner) versions(ctx context.Context, id string, from, to time.Time) ([
 	return docs, "", nil
 }
 
-// intervals reads a meter's validated 15-minute consumption over the local dates [from, to)
-// of loc, and counts the quarter hours without a row (not validated yet). It also returns
-// the meter's region.
-func (r *Runner) intervals(ctx context.Context, meterID string, from, to time.Time, loc *time.Location) ([]calc.Interval, int, string, error) {
-	start := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, loc)
-	end := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, loc)
-	rows, err := r.conn.Query(ctx, `SELECT start, wh, estimated + edited > 0 FROM consumption FINAL
-WHERE resolution = '15m' AND meter_id = ? AND start >= ? AND start < ? ORDER BY start`, meterID, start.UTC(), end.UTC())
+// quarterHours reads the validated 15-minute rows of the meters over the instants
+// [from, to), by meter, sorted by start.
+func (r *Runner) quarterHours(ctx context.Context, meters []string, from, to time.Time) (map[string][]calc.Interval, error) {
+	rows, err := r.conn.Query(ctx, `SELECT meter_id, start, wh, estimated + edited > 0 FROM consumption FINAL
+WHERE resolution = '15m' AND meter_id IN (SELECT arrayJoin(?)) AND start >= ? AND start < ? ORDER BY meter_id, start`,
+		meters, from.UTC(), to.UTC())
 	if err != nil {
-		return nil, 0, "", fmt.Errorf("read consumption of %s: %w", meterID, err)
+		return nil, fmt.Errorf("read consumption: %w", err)
 	}
 	defer rows.Close()
-	var out []calc.Interval
+	out := map[string][]calc.Interval{}
+	var id string
+	var s time.Time
+	var wh int64
+	var est uint8
 	for rows.Next() {
-		var s time.Time
-		var wh int64
-		var est uint8
-		if err := rows.Scan(&s, &wh, &est); err != nil {
-			return nil, 0, "", fmt.Errorf("read consumption of %s: %w", meterID, err)
+		if err := rows.Scan(&id, &s, &wh, &est); err != nil {
+			return nil, fmt.Errorf("read consumption: %w", err)
 		}
-		out = append(out, calc.Interval{Start: s, End: s.Add(15 * time.Minute), Wh: wh, Estimated: est != 0})
+		out[id] = append(out[id], calc.Interval{Start: s, End: s.Add(15 * time.Minute), Wh: wh, Estimated: est != 0})
 	}
 	if err := rows.Err(); err != nil {
-		return nil, 0, "", fmt.Errorf("read consumption of %s: %w", meterID, err)
+		return nil, fmt.Errorf("read consumption: %w", err)
 	}
-	region, err := r.region(ctx, meterID)
-	if err != nil {
-		return nil, 0, "", err
-	}
-	expected := int(end.Sub(start) / (15 * time.Minute))
-	return out, expected - len(out), region, nil
+	return out, nil
 }
 
-// region returns the meter's region in the registry's current view, or "" when it has
-// none (its days are then plain weekdays and weekends).
-func (r *Runner) region(ctx context.Context, meterID string) (string, error) {
-	rows, err := r.conn.Query(ctx, `SELECT region FROM meters FINAL WHERE meter_id = ?`, meterID)
+// regions returns the meters' regions in the registry's current view (a meter without one
+// has weekdays and weekends only).
+func (r *Runner) regions(ctx context.Context, meters []string) (map[string]string, error) {
+	rows, err := r.conn.Query(ctx, `SELECT meter_id, region FROM meters FINAL WHERE meter_id IN (SELECT arrayJoin(?))`, meters)
 	if err != nil {
-		return "", fmt.Errorf("read the region of %s: %w", meterID, err)
+		return nil, fmt.Errorf("read regions: %w", err)
 	}
 	defer rows.Close()
-	var region string
-	if rows.Next() {
-		if err := rows.Scan(&region); err != nil {
-			return "", fmt.Errorf("read the region of %s: %w", meterID, err)
+	out := map[string]string{}
+	for rows.Next() {
+		var id, region string
+		if err := rows.Scan(&id, &region); err != nil {
+			return nil, fmt.Errorf("read regions: %w", err)
 		}
+		out[id] = region
 	}
-	return region, rows.Err()
+	return out, rows.Err()
+}
+
+// issued returns the invoices already issued for the agreements' periods within p, by
+// agreement.
+func (r *Runner) issued(ctx context.Context, terms []registry.Term, p Period) (map[string][]invoice.Invoice, error) {
+	ids := make([]string, len(terms))
+	for i, t := range terms {
+		ids[i] = t.AgreementID
+	}
+	ins, err := r.invoices.Within(ctx, ids, p.From, p.To)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]invoice.Invoice{}
+	for _, in := range ins {
+		out[in.AgreementID] = append(out[in.AgreementID], in)
+	}
+	return out, nil
 }
