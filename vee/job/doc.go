@@ -13,10 +13,12 @@
 //   - consumption at 15m for every interval of the window, then 1h, 1d and 1mo rows for
 //     the meter's touched periods, aggregated from the stored 15m (and 1d) rows;
 //   - consumption_profiles, one row per touched local day of the meter (the compact
-//     feature store the day-ahead forecaster reads): its energy per hour from the local
-//     midnight (23, 24 or 25 elements) and the 15m rows stored in each hour, from the
-//     same 15m rows as the 1h and 1d rows and with the same computed_at, so that
-//     recomputing a range (RunRange, meterhouse vee run --from --to) backfills them;
+//     feature store the day-ahead forecaster and billing read): per hour from the local
+//     midnight (23, 24 or 25 elements) its energy, the 15m rows stored, the largest 15m
+//     energy and the largest 30-minute window ending in the hour (demand charges), and
+//     the estimated and edited 15m rows, from the same 15m rows as the 1h and 1d rows
+//     and with the same computed_at, so that recomputing a range (RunRange, meterhouse
+//     vee run --from --to) backfills them;
 //   - group_consumption for the touched (group, period) pairs: feeder, region, customer
 //     class, tariff and the fleet, at 15m, 1h and UTC days;
 //   - a vee_runs row advancing the watermark, last, once every write succeeded.

@@ -22,6 +22,13 @@ type profile struct {
 	// end; intervals[i] counts the 15-minute rows stored in it (0 to 4).
 	wh        []int64
 	intervals []uint8
+	// max15[i] is the largest energy of a 15-minute row of the hour; max30[i] the largest
+	// of a 30-minute window of two consecutive quarter hours of the day whose second
+	// quarter is in the hour, a quarter without a row counting 0 Wh and a window without
+	// any row not at all; both are 0 for an hour without any (see demandOf).
+	max15, max30 []int64
+	// estimated[i] and edited[i] count the hour's estimated and edited 15-minute rows.
+	estimated, edited []uint8
 }
 
 // hoursIn returns the number of hourly elements of a local day [start, end): one per
@@ -49,28 +56,70 @@ func dayProfiles(meter string, loc *time.Location, from, to time.Time, rows []ro
 			i++
 		}
 		if i > first {
-			n := hoursIn(d, end)
-			p := profile{meter: meter, zone: loc.String(), start: d, wh: make([]int64, n), intervals: make([]uint8, n)}
-			y, m, dd := d.In(loc).Date()
-			p.day = time.Date(y, m, dd, 0, 0, 0, 0, time.UTC)
-			for _, r := range rows[first:i] {
-				h := int(r.start.Sub(d) / time.Hour)
-				p.wh[h] += r.wh
-				p.intervals[h]++
-			}
-			out = append(out, p)
+			out = append(out, dayProfile(meter, loc, d, end, rows[first:i]))
 		}
 		d = end
 	}
 	return out
 }
 
+// dayProfile returns the profile of the local day [start, end) of loc from the meter's 15m
+// rows in it, sorted by start.
+func dayProfile(meter string, loc *time.Location, start, end time.Time, rows []row) profile {
+	n := hoursIn(start, end)
+	p := profile{meter: meter, zone: loc.String(), start: start, wh: make([]int64, n), intervals: make([]uint8, n),
+		estimated: make([]uint8, n), edited: make([]uint8, n)}
+	y, m, d := start.In(loc).Date()
+	p.day = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	for _, r := range rows {
+		h := int(r.start.Sub(start) / time.Hour)
+		p.wh[h] += r.wh
+		p.intervals[h]++
+		p.estimated[h] += uint8(r.estimated)
+		p.edited[h] += uint8(r.edited)
+	}
+	p.max15, p.max30 = demandOf(start, end, rows)
+	return p
+}
+
+// demandOf returns the demand determinants of the local day [start, end) per hour from
+// start, from the day's 15m rows sorted by start: max15[i], the largest energy of a row
+// in hour i, and max30[i], the largest energy of a window of two consecutive quarter hours
+// [q - 15 min, q + 15 min) with q in hour i and q - 15 min not before start (the window
+// may begin in the previous hour but not in the previous day). A quarter without a row
+// counts 0 Wh in a window, and a window without any row is no window. An hour without a
+// row or window holds 0.
+func demandOf(start, end time.Time, rows []row) (max15, max30 []int64) {
+	n := hoursIn(start, end)
+	max15, max30 = make([]int64, n), make([]int64, n)
+	slots := int((end.Sub(start) + Interval - 1) / Interval)
+	wh, present := make([]int64, slots), make([]bool, slots)
+	for _, r := range rows {
+		s := int(r.start.Sub(start) / Interval)
+		wh[s], present[s] = r.wh, true
+	}
+	seen15, seen30 := make([]bool, n), make([]bool, n)
+	for s := range slots {
+		h := int(time.Duration(s) * Interval / time.Hour)
+		if present[s] && (!seen15[h] || wh[s] > max15[h]) {
+			max15[h], seen15[h] = wh[s], true
+		}
+		if s == 0 || (!present[s-1] && !present[s]) {
+			continue
+		}
+		if sum := wh[s-1] + wh[s]; !seen30[h] || sum > max30[h] {
+			max30[h], seen30[h] = sum, true
+		}
+	}
+	return max15, max30
+}
+
 // profileBuffer holds consumption_profiles rows column by column for one insert.
 type profileBuffer struct {
-	day, start  []time.Time
-	meter, zone []string
-	wh          [][]int64
-	intervals   [][]uint8
+	day, start                   []time.Time
+	meter, zone                  []string
+	wh, max15, max30             [][]int64
+	intervals, estimated, edited [][]uint8
 }
 
 func (b *profileBuffer) addAll(ps []profile) {
@@ -81,6 +130,10 @@ func (b *profileBuffer) addAll(ps []profile) {
 		b.start = append(b.start, p.start)
 		b.wh = append(b.wh, p.wh)
 		b.intervals = append(b.intervals, p.intervals)
+		b.max15 = append(b.max15, p.max15)
+		b.max30 = append(b.max30, p.max30)
+		b.estimated = append(b.estimated, p.estimated)
+		b.edited = append(b.edited, p.edited)
 	}
 }
 
@@ -101,7 +154,7 @@ func (j *Job) insertProfiles(ctx context.Context, b *profileBuffer, computedAt t
 	for i := range at {
 		at[i] = computedAt
 	}
-	for i, col := range []any{b.day, b.meter, b.zone, b.start, b.wh, b.intervals, at} {
+	for i, col := range []any{b.day, b.meter, b.zone, b.start, b.wh, b.intervals, b.max15, b.max30, b.estimated, b.edited, at} {
 		if err := batch.Column(i).Append(col); err != nil {
 			return fmt.Errorf("append consumption_profiles column %d: %w", i, err)
 		}

@@ -22,13 +22,18 @@ type storedProfile struct {
 	start      time.Time
 	wh         []int64
 	intervals  []uint8
+	max15      []int64
+	max30      []int64
+	estimated  []uint8
+	edited     []uint8
 	computedAt time.Time
 }
 
 // profileSnapshot reads consumption_profiles FINAL.
 func profileSnapshot(t *testing.T, conn driver.Conn) map[profileKey]storedProfile {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), `SELECT meter_id, day, time_zone, start, wh, intervals, computed_at
+	rows, err := conn.Query(context.Background(), `SELECT meter_id, day, time_zone, start, wh, intervals,
+    max15_wh, max30_wh, estimated, edited, computed_at
 FROM consumption_profiles FINAL`)
 	if err != nil {
 		t.Fatal(err)
@@ -39,7 +44,7 @@ FROM consumption_profiles FINAL`)
 		var k profileKey
 		var day time.Time
 		var p storedProfile
-		if err := rows.Scan(&k.meter, &day, &p.zone, &p.start, &p.wh, &p.intervals, &p.computedAt); err != nil {
+		if err := rows.Scan(&k.meter, &day, &p.zone, &p.start, &p.wh, &p.intervals, &p.max15, &p.max30, &p.estimated, &p.edited, &p.computedAt); err != nil {
 			t.Fatal(err)
 		}
 		k.day = day.Format(time.DateOnly)
@@ -57,14 +62,18 @@ FROM consumption_profiles FINAL`)
 
 func profilesEqual(a, b map[profileKey]storedProfile) bool {
 	return maps.EqualFunc(a, b, func(x, y storedProfile) bool {
-		return x.zone == y.zone && x.start.Equal(y.start) && slices.Equal(x.wh, y.wh) && slices.Equal(x.intervals, y.intervals)
+		return x.zone == y.zone && x.start.Equal(y.start) && slices.Equal(x.wh, y.wh) && slices.Equal(x.intervals, y.intervals) &&
+			slices.Equal(x.max15, y.max15) && slices.Equal(x.max30, y.max30) &&
+			slices.Equal(x.estimated, y.estimated) && slices.Equal(x.edited, y.edited)
 	})
 }
 
 // checkProfiles checks every profile against the consumption rows of the same run: one
 // element per UTC hour of the local day, wh and interval counts equal to the hour's 1h
-// row and 15m rows (0 where there is none), the sum equal to the day's 1d row, the same
-// computed_at; and a profile for every 1d row.
+// row and 15m rows (0 where there is none), estimated and edited equal to the 1h row's,
+// max15_wh and max30_wh equal to the largest 15m row and 30-minute window of the stored
+// 15m rows (windows of the local day whose second quarter is in the hour), the sum equal
+// to the day's 1d row, the same computed_at; and a profile for every 1d row.
 func checkProfiles(t *testing.T, loc *time.Location, rows map[rowKey]stored, ps map[profileKey]storedProfile) {
 	t.Helper()
 	for k, p := range ps {
@@ -73,22 +82,43 @@ func checkProfiles(t *testing.T, loc *time.Location, rows map[rowKey]stored, ps 
 			!calendar.DayStart(p.start, loc).Equal(p.start) || p.zone != loc.String() {
 			t.Errorf("%v: start %s, zone %s is not the start of its local day in %s", k, p.start, p.zone, loc)
 		}
-		if n := int(end.Sub(p.start) / time.Hour); len(p.wh) != n || len(p.intervals) != n {
-			t.Errorf("%v: %d wh and %d intervals, want %d", k, len(p.wh), len(p.intervals), n)
+		if n := int(end.Sub(p.start) / time.Hour); len(p.wh) != n || len(p.intervals) != n || len(p.max15) != n ||
+			len(p.max30) != n || len(p.estimated) != n || len(p.edited) != n {
+			t.Errorf("%v: %d wh, %d intervals, %d max15, %d max30, %d estimated, %d edited; want %d each", k, len(p.wh),
+				len(p.intervals), len(p.max15), len(p.max30), len(p.estimated), len(p.edited), n)
 			continue
 		}
 		var sum int64
 		for i := range p.wh {
 			h := p.start.Add(time.Duration(i) * time.Hour)
 			var quarters uint8
-			for q := h; q.Before(h.Add(time.Hour)); q = q.Add(Interval) {
-				if _, ok := rows[rowKey{"15m", k.meter, q}]; ok {
+			var max15, max30 int64
+			var seen15, seen30 bool
+			for q := h; q.Before(h.Add(time.Hour)) && q.Before(end); q = q.Add(Interval) {
+				r, ok := rows[rowKey{"15m", k.meter, q}]
+				if ok {
 					quarters++
+					if !seen15 || r.wh > max15 {
+						max15, seen15 = r.wh, true
+					}
 				}
+				prev, prevOK := rows[rowKey{"15m", k.meter, q.Add(-Interval)}]
+				if q.Equal(p.start) || (!ok && !prevOK) {
+					continue
+				}
+				if sum := prev.wh + r.wh; !seen30 || sum > max30 {
+					max30, seen30 = sum, true
+				}
+			}
+			if p.max15[i] != max15 || p.max30[i] != max30 {
+				t.Errorf("%v hour %d (%s): max15 %d, max30 %d; the 15m rows give %d and %d", k, i, h.Format(time.RFC3339), p.max15[i], p.max30[i], max15, max30)
 			}
 			hr, ok := rows[rowKey{"1h", k.meter, h}]
 			if !ok {
 				hr = stored{}
+			}
+			if p.estimated[i] != uint8(hr.estimated) || p.edited[i] != uint8(hr.edited) {
+				t.Errorf("%v hour %d (%s): estimated %d, edited %d; 1h row %+v", k, i, h.Format(time.RFC3339), p.estimated[i], p.edited[i], hr)
 			}
 			if p.wh[i] != hr.wh || p.intervals[i] != quarters || uint32(quarters) != hr.intervals+hr.estimated {
 				t.Errorf("%v hour %d (%s): wh %d, intervals %d; 1h row %+v, %d 15m rows", k, i, h.Format(time.RFC3339), p.wh[i], p.intervals[i], hr, quarters)
@@ -111,6 +141,15 @@ func checkProfiles(t *testing.T, loc *time.Location, rows map[rowKey]stored, ps 
 	}
 }
 
+// marks returns n counts, 0 but at the given elements.
+func marks(n int, at map[int]uint8) []uint8 {
+	out := make([]uint8, n)
+	for i, v := range at {
+		out[i] = v
+	}
+	return out
+}
+
 // lastCovered returns the index of the last element with intervals, or -1.
 func lastCovered(p storedProfile) int {
 	last := -1
@@ -126,12 +165,14 @@ func lastCovered(p storedProfile) int {
 // (2026-03-29, 23 hours) and the fall-back day (2026-10-25, 25 hours), with data ending
 // mid-morning of the last day, and checks consumption_profiles after the incremental run,
 // after a range run over everything (the backfill: rows replaced, not duplicated) and
-// after an edit (the recomputed day's profile changes, still one row).
+// after an edit (the recomputed day's profile changes, still one row), with the demand
+// determinants and the estimated (a missing reading) and edited counts.
 func TestJobProfiles(t *testing.T) {
 	ctx := context.Background()
 	_, conn := testenv.ClickHouse(t)
 	var meters []schema.Meter
 	var rs []reading
+	gap := time.Date(2026, 3, 28, 10, 15, 0, 0, time.UTC)
 	for _, s := range []struct {
 		prefix   string
 		from, to time.Time
@@ -146,6 +187,11 @@ func TestJobProfiles(t *testing.T) {
 		meters = append(meters, f.Meters()...)
 		var r schema.Reading
 		for f.Next(&r) {
+			// A missing reading: the spring meter's quarters 10:00Z and 10:15Z of
+			// 2026-03-28 (element 11 of the local day from 23:00Z) are estimated.
+			if r.TS.Equal(gap) {
+				continue
+			}
 			rs = append(rs, reading{r, r.TS.Add(time.Minute)})
 		}
 	}
@@ -165,6 +211,10 @@ func TestJobProfiles(t *testing.T) {
 	}
 	first := profileSnapshot(t, conn)
 	checkProfiles(t, berlin, snapshot(t, conn), first)
+	if p := first[profileKey{spring, "2026-03-28"}]; !slices.Equal(p.estimated, marks(24, map[int]uint8{11: 2})) ||
+		!slices.Equal(p.edited, marks(24, nil)) {
+		t.Errorf("2026-03-28 with the 10:15Z reading missing: estimated %v, edited %v; want 2 estimated in element 11", p.estimated, p.edited)
+	}
 
 	// The days, their lengths and the last hour with data.
 	for _, c := range []struct {
@@ -232,8 +282,42 @@ func TestJobProfiles(t *testing.T) {
 	if len(p.wh) != 25 || p.wh[3] != 4000 || p.intervals[3] != 4 || !p.computedAt.After(r2.ComputedAt) {
 		t.Errorf("edited day: %+v, want 4000 Wh in element 3, recomputed after %s", p, r2.ComputedAt)
 	}
+	// The four edited quarters of 1000 Wh: element 3's largest quarter is 1000 and its
+	// largest 30 minutes 2000; element 4's largest 30 minutes is the window crossing
+	// into it, 01:45Z-02:15Z, 1000 Wh plus the 02:00Z quarter (the simulated meter
+	// uses well under 1000 Wh in any half hour).
+	after := snapshot(t, conn)[rowKey{"15m", fall, time.Date(2026, 10, 25, 2, 0, 0, 0, time.UTC)}]
+	if len(p.max15) != 25 || p.max15[3] != 1000 || p.max30[3] != 2000 || p.max30[4] != 1000+after.wh ||
+		!slices.Equal(p.edited, marks(25, map[int]uint8{3: 4})) || !slices.Equal(p.estimated, marks(25, nil)) {
+		t.Errorf("edited day: max15 %v, max30 %v, edited %v, estimated %v; want 1000, 2000 and %d in elements 3 and 4, 4 edited in element 3",
+			p.max15, p.max30, p.edited, p.estimated, 1000+after.wh)
+	}
 	if q := third[profileKey{spring, "2026-03-29"}]; !q.computedAt.Equal(r2.ComputedAt) {
 		t.Errorf("the edit recomputed another meter's profile (computed at %s)", q.computedAt)
 	}
 	checkProfiles(t, berlin, snapshot(t, conn), third)
+}
+
+// TestProfilesOldRows checks what rows written without the demand columns (as before
+// migration 0043, or by a writer naming only the old columns) hold on the server: empty
+// arrays (a range run rewrites them, as TestJobProfiles checks for every day).
+func TestProfilesOldRows(t *testing.T) {
+	ctx := context.Background()
+	_, conn := testenv.ClickHouse(t)
+	b, err := conn.PrepareBatch(ctx, `INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, computed_at)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(ts("2026-03-27T00:00:00Z"), "OLD1", "Europe/Berlin", ts("2026-03-26T23:00:00Z"), []int64{1, 2}, []uint8{4, 4},
+		ts("2026-03-27T12:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	p, ok := profileSnapshot(t, conn)[profileKey{"OLD1", "2026-03-27"}]
+	if !ok || !slices.Equal(p.wh, []int64{1, 2}) || p.max15 == nil || len(p.max15) != 0 || len(p.max30) != 0 ||
+		len(p.estimated) != 0 || len(p.edited) != 0 {
+		t.Errorf("old row: %+v (found %v), want empty demand arrays", p, ok)
+	}
 }

@@ -43,6 +43,15 @@ func TestDayProfiles(t *testing.T) {
 		}
 		return w, c
 	}
+	// flat returns n copies of v.
+	flat := func(n int, v int64) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	zeros := func(n int) []uint8 { return make([]uint8, n) }
 	date := func(s string) time.Time { return ts(s + "T00:00:00Z") }
 	w23, c23 := filled(23, 4, 4)
 	w25, c25 := filled(25, 8, 4)
@@ -52,11 +61,31 @@ func TestDayProfiles(t *testing.T) {
 		wPart[h], cPart[h] = 12, 4
 	}
 	wPart[5], cPart[5] = 3, 1
+	// 3 Wh quarters: 3 and 6 up to hour 5, whose windows are 3+3 (ending 04:00Z) and
+	// 3+nothing; hour 6 has no row in any window.
+	max15Part, max30Part := flat(24, 0), flat(24, 0)
+	for h := range 6 {
+		max15Part[h], max30Part[h] = 3, 6
+	}
 	// A day with a hole of one quarter hour and one hour.
 	wHole, cHole := filled(24, 4, 4)
 	wHole[0], cHole[0] = 3, 3
 	wHole[2], cHole[2] = 0, 0
 	hole := append(quarters("2026-03-26T23:15:00Z", 7, 1), quarters("2026-03-27T02:00:00Z", 84, 1)...)
+	// 1 Wh quarters: hour 0's windows are 23:00Z-23:30Z (nothing + 1), 23:15Z-23:45Z
+	// and 23:30Z-00:00Z (1 + 1); hour 2 (01:00Z-02:00Z) has no row, but the window 00:45Z-01:15Z holds 1 Wh;
+	// hour 3's first window 01:45Z-02:15Z holds 1 Wh, its others 2.
+	max15Hole, max30Hole := flat(24, 1), flat(24, 2)
+	max15Hole[2], max30Hole[2] = 0, 1
+	// Estimated and edited rows: on 2026-03-27, 00:15Z and 00:30Z estimated, 00:30Z and
+	// 00:45Z edited (hour 1), 05:45Z estimated and edited (hour 6), the rest measured.
+	marked := quarters("2026-03-26T23:00:00Z", 96, 1)
+	marked[5].estimated, marked[6].estimated, marked[27].estimated = 1, 1, 1
+	marked[6].edited, marked[7].edited, marked[27].edited = 1, 1, 1
+	wMarked, cMarked := filled(24, 4, 4)
+	estMarked, editMarked := zeros(24), zeros(24)
+	estMarked[1], editMarked[1] = 2, 2
+	estMarked[6], editMarked[6] = 1, 1
 
 	tests := []struct {
 		name     string
@@ -66,21 +95,30 @@ func TestDayProfiles(t *testing.T) {
 	}{
 		{"spring forward: 23 hours",
 			"2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z", quarters("2026-03-28T23:00:00Z", 92, 1),
-			[]profile{{day: date("2026-03-29"), meter: "m", zone: "Europe/Berlin", start: ts("2026-03-28T23:00:00Z"), wh: w23, intervals: c23}}},
+			[]profile{{day: date("2026-03-29"), meter: "m", zone: "Europe/Berlin", start: ts("2026-03-28T23:00:00Z"), wh: w23, intervals: c23,
+				max15: flat(23, 1), max30: flat(23, 2), estimated: zeros(23), edited: zeros(23)}}},
 		{"fall back: 25 hours, rows outside ignored",
 			"2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z",
 			append(append(quarters("2026-10-24T21:00:00Z", 4, 100), quarters("2026-10-24T22:00:00Z", 100, 2)...), quarters("2026-10-25T23:00:00Z", 4, 100)...),
-			[]profile{{day: date("2026-10-25"), meter: "m", zone: "Europe/Berlin", start: ts("2026-10-24T22:00:00Z"), wh: w25, intervals: c25}}},
+			[]profile{{day: date("2026-10-25"), meter: "m", zone: "Europe/Berlin", start: ts("2026-10-24T22:00:00Z"), wh: w25, intervals: c25,
+				max15: flat(25, 2), max30: flat(25, 4), estimated: zeros(25), edited: zeros(25)}}},
 		{"two days, the second partly covered; a day without rows has no profile",
 			"2026-10-24T22:00:00Z", "2026-10-27T23:00:00Z",
 			append(quarters("2026-10-24T22:00:00Z", 100, 2), quarters("2026-10-25T23:00:00Z", 21, 3)...),
 			[]profile{
-				{day: date("2026-10-25"), meter: "m", zone: "Europe/Berlin", start: ts("2026-10-24T22:00:00Z"), wh: w25, intervals: c25},
-				{day: date("2026-10-26"), meter: "m", zone: "Europe/Berlin", start: ts("2026-10-25T23:00:00Z"), wh: wPart, intervals: cPart},
+				{day: date("2026-10-25"), meter: "m", zone: "Europe/Berlin", start: ts("2026-10-24T22:00:00Z"), wh: w25, intervals: c25,
+					max15: flat(25, 2), max30: flat(25, 4), estimated: zeros(25), edited: zeros(25)},
+				{day: date("2026-10-26"), meter: "m", zone: "Europe/Berlin", start: ts("2026-10-25T23:00:00Z"), wh: wPart, intervals: cPart,
+					max15: max15Part, max30: max30Part, estimated: zeros(24), edited: zeros(24)},
 			}},
 		{"holes count 0 to 3 intervals",
 			"2026-03-26T23:00:00Z", "2026-03-27T23:00:00Z", hole,
-			[]profile{{day: date("2026-03-27"), meter: "m", zone: "Europe/Berlin", start: ts("2026-03-26T23:00:00Z"), wh: wHole, intervals: cHole}}},
+			[]profile{{day: date("2026-03-27"), meter: "m", zone: "Europe/Berlin", start: ts("2026-03-26T23:00:00Z"), wh: wHole, intervals: cHole,
+				max15: max15Hole, max30: max30Hole, estimated: zeros(24), edited: zeros(24)}}},
+		{"estimated and edited intervals counted per hour",
+			"2026-03-26T23:00:00Z", "2026-03-27T23:00:00Z", marked,
+			[]profile{{day: date("2026-03-27"), meter: "m", zone: "Europe/Berlin", start: ts("2026-03-26T23:00:00Z"), wh: wMarked, intervals: cMarked,
+				max15: flat(24, 1), max30: flat(24, 2), estimated: estMarked, edited: editMarked}}},
 		{"no rows", "2026-03-26T23:00:00Z", "2026-03-27T23:00:00Z", nil, nil},
 	}
 	for _, tt := range tests {
@@ -110,5 +148,66 @@ func TestDayProfilesWithoutMidnight(t *testing.T) {
 	}
 	if p.wh[0] != 5 || p.wh[22] != 7 || p.intervals[0] != 1 || p.intervals[22] != 1 {
 		t.Errorf("profile = %+v", p)
+	}
+}
+
+func TestDemandOf(t *testing.T) {
+	// at returns 15m rows from start with the given energies, one per quarter hour;
+	// skip marks a quarter without a row.
+	const skip = int64(-1 << 62)
+	at := func(start string, whs ...int64) []row {
+		var rs []row
+		for i, wh := range whs {
+			if wh != skip {
+				rs = append(rs, row{start: ts(start).Add(time.Duration(i) * Interval), wh: wh})
+			}
+		}
+		return rs
+	}
+	tests := []struct {
+		name         string
+		start, end   string
+		rows         []row
+		max15, max30 []int64
+	}{
+		{"peak window crossing the hour boundary",
+			// 23:00Z is local midnight; hour 0 quarters 1 2 3 9, hour 1 quarters 8 1 1 1:
+			// hour 1's largest 30 minutes is 00:45Z-01:15Z, 9 + 8 = 17, begun in hour 0.
+			"2026-03-26T23:00:00Z", "2026-03-27T23:00:00Z",
+			at("2026-03-26T23:00:00Z", 1, 2, 3, 9, 8, 1, 1, 1),
+			append([]int64{9, 8}, make([]int64, 22)...),
+			// hour 0's windows are 23:00Z-23:30Z (1+2), 23:15Z-23:45Z (2+3) and
+			// 23:30Z-00:00Z (3+9), none reaching into the previous day; hour 2's first
+			// window is 00:45Z-01:15Z = 1 + nothing.
+			append([]int64{12, 17, 1}, make([]int64, 21)...)},
+		{"spring forward: 23 elements, peak in the last hour",
+			"2026-03-28T23:00:00Z", "2026-03-29T22:00:00Z",
+			append(at("2026-03-28T23:00:00Z", 5, 5, 5, 5), at("2026-03-29T21:00:00Z", 4, 6, 20, 7)...),
+			append(append([]int64{5}, make([]int64, 21)...), 20),
+			append(append([]int64{10, 5}, make([]int64, 20)...), 27)},
+		{"fall back: 25 elements, the repeated hour (element 3) and a gap",
+			// 01:00Z-02:00Z is 02:00-03:00 CET, the second 02:00 hour.
+			"2026-10-24T22:00:00Z", "2026-10-25T23:00:00Z",
+			at("2026-10-25T01:00:00Z", 7, skip, 3, 11),
+			append(append([]int64{0, 0, 0, 11}, make([]int64, 20)...), 0),
+			// hour 3's windows: 00:45Z-01:15Z = 7 (begun in hour 2, which itself has no
+			// window with a row), 7 (7 + gap), 3 (gap + 3), 14; hour 4's first window
+			// 01:45Z-02:15Z is 11.
+			append(append([]int64{0, 0, 0, 14, 11}, make([]int64, 19)...), 0)},
+		{"export: negative energies keep their maximum",
+			"2026-03-26T23:00:00Z", "2026-03-27T23:00:00Z",
+			at("2026-03-26T23:00:00Z", -4, -2, -3, -5),
+			append([]int64{-2}, make([]int64, 23)...),
+			// windows -6, -5, -8; hour 1's window 23:45Z-00:15Z is -5 + nothing.
+			append([]int64{-5, -5}, make([]int64, 22)...)},
+		{"no rows", "2026-03-26T23:00:00Z", "2026-03-27T23:00:00Z", nil, make([]int64, 24), make([]int64, 24)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			max15, max30 := demandOf(ts(tt.start), ts(tt.end), tt.rows)
+			if !reflect.DeepEqual(max15, tt.max15) || !reflect.DeepEqual(max30, tt.max30) {
+				t.Errorf("demandOf =\n%v\n%v\nwant\n%v\n%v", max15, max30, tt.max15, tt.max30)
+			}
+		})
 	}
 }
