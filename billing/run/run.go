@@ -16,10 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sort"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/meterhouse/meterhouse/billing/calc"
 	"github.com/meterhouse/meterhouse/billing/invoice"
@@ -117,7 +119,7 @@ func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 			due = append(due, t)
 		}
 	}
-	st := &runState{tariffs: map[string]tariffVersions{}}
+	st := &runState{tariffs: map[string]tariffVersions{}, dayTypes: map[string]calc.DayTypeFunc{}}
 	for len(due) > 0 {
 		n := min(chunkAgreements, len(due))
 		if err := r.runChunk(ctx, p, due[:n], st, res); err != nil {
@@ -134,9 +136,11 @@ type tariffVersions struct {
 	reason string
 }
 
-// runState is what a run reads once: the tariff versions by id.
+// runState is what a run reads once: the tariff versions by id and the day types by
+// region.
 type runState struct {
-	tariffs map[string]tariffVersions
+	tariffs  map[string]tariffVersions
+	dayTypes map[string]calc.DayTypeFunc
 }
 
 // runChunk bills a chunk of agreements.
@@ -170,9 +174,35 @@ func (r *Runner) runChunk(ctx context.Context, p Period, terms []registry.Term, 
 	if err != nil {
 		return err
 	}
+	// Calendars first, so that the bills can be computed in parallel over a read-only state.
+	for _, region := range regions {
+		if region == "" || st.dayTypes[region] != nil {
+			continue
+		}
+		days, err := r.calendars.Days(ctx, region, p.From, p.To)
+		if err != nil {
+			return err
+		}
+		st.dayTypes[region] = calc.CalendarDayTypes(days)
+	}
+	type outcome struct {
+		in     *invoice.Invoice
+		reason string
+		err    error
+	}
+	outs := make([]outcome, len(terms))
+	var g errgroup.Group
+	g.SetLimit(runtime.NumCPU())
+	for i, t := range terms {
+		g.Go(func() error {
+			outs[i].in, outs[i].reason, outs[i].err = r.billOne(p, t, st, rows, regions, issued[t.AgreementID])
+			return nil
+		})
+	}
+	_ = g.Wait()
 	var out []invoice.Invoice
-	for _, t := range terms {
-		in, reason, err := r.billOne(p, t, st.tariffs[t.Spans[0].Version.Tariff], rows, regions, issued[t.AgreementID], ctx)
+	for i, t := range terms {
+		in, reason, err := outs[i].in, outs[i].reason, outs[i].err
 		switch {
 		case err != nil:
 			var fe *fault.FieldError
@@ -200,8 +230,9 @@ func (r *Runner) runChunk(ctx context.Context, p Period, terms []registry.Term, 
 }
 
 // billOne computes one agreement's bill from the chunk's rows and decides what to issue.
-func (r *Runner) billOne(p Period, t registry.Term, tv tariffVersions, rows map[string][]calc.Interval, regions map[string]string,
-	issued []invoice.Invoice, ctx context.Context) (*invoice.Invoice, string, error) {
+// It only reads st, rows, regions and issued, so bills of a chunk are computed in parallel.
+func (r *Runner) billOne(p Period, t registry.Term, st *runState, rows map[string][]calc.Interval, regions map[string]string,
+	issued []invoice.Invoice) (*invoice.Invoice, string, error) {
 	first := t.Spans[0].Version
 	tariffID := first.Tariff
 	for _, s := range t.Spans {
@@ -209,6 +240,7 @@ func (r *Runner) billOne(p Period, t registry.Term, tv tariffVersions, rows map[
 			return nil, fmt.Sprintf("the agreement changes tariff inside the period (%s to %s): not supported yet", tariffID, s.Version.Tariff), nil
 		}
 	}
+	tv := st.tariffs[tariffID]
 	if tv.reason != "" {
 		return nil, tv.reason, nil
 	}
@@ -238,12 +270,8 @@ func (r *Runner) billOne(p Period, t registry.Term, tv tariffVersions, rows map[
 		region = regions[s.Version.MeterID]
 	}
 	dayType := calc.Weekdays
-	if region != "" {
-		days, err := r.calendars.Days(ctx, region, from, to)
-		if err != nil {
-			return nil, "", err
-		}
-		dayType = calc.CalendarDayTypes(days)
+	if f := st.dayTypes[region]; f != nil {
+		dayType = f // the region's calendar over the run's dates
 	}
 	in := calc.Input{Tariffs: docs, From: tariff.DateOf(from, time.UTC), To: tariff.DateOf(to, time.UTC), DayType: dayType, Intervals: intervals}
 	if !from.Equal(p.From) || !to.Equal(p.To) {
