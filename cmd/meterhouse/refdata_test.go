@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meterhouse/meterhouse/calendar/holidays"
-	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/weather"
 )
 
@@ -18,25 +14,8 @@ import (
 // weather load as a user would, against a fresh database, and reads the data back through
 // the packages' stores; a bad file is refused with its line and column.
 func TestReferenceDataCommands(t *testing.T) {
-	chCfg, conn := testenv.ClickHouse(t)
-	for _, kv := range testenv.ClickHouseEnv(chCfg) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	ctx := context.Background()
-	mh := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, &out, &errOut)
-		return out.String(), err
-	}
-	dir := t.TempDir()
-	file := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	e := newCLIEnv(t)
+	ctx, conn, mh, file := context.Background(), e.conn, e.mh, e.file
 	cn := file("cn.csv", "region,date,kind,name\nCN,2026-02-14,working,调休\nCN,2026-02-16,holiday,春节\n")
 	if out, err := mh("calendar", "load", "--file", cn, "--region", "CN"); err != nil || !strings.Contains(out, "2 entries") {
 		t.Fatalf("calendar load --file: %v %s", err, out)

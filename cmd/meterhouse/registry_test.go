@@ -1,17 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/meterhouse/meterhouse/fault"
-	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/registry"
 )
 
@@ -19,25 +15,8 @@ import (
 // a fresh database, reads the agreement back through the store, refuses a bad file with
 // its line and column and an overlapping agreement with a conflict, and runs refresh.
 func TestRegistryImportCommand(t *testing.T) {
-	chCfg, conn := testenv.ClickHouse(t)
-	for _, kv := range testenv.ClickHouseEnv(chCfg) {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	ctx := context.Background()
-	mh := func(args ...string) (string, error) {
-		var out, errOut bytes.Buffer
-		err := run(ctx, args, &out, &errOut)
-		return out.String(), err
-	}
-	dir := t.TempDir()
-	file := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	e := newCLIEnv(t)
+	ctx, conn, mh, file := context.Background(), e.conn, e.mh, e.file
 	meters := file("meters.csv", "meter_id,valid_from,feeder,region,time_zone\nM1,2026-01-01,F1,R1,Europe/Berlin\n")
 	agreements := file("agreements.csv", "agreement_id,account_id,service_point_id,meter_id,tariff,customer_class,start_date,cycle_day\nA1,C1,S1,M1,T-RES,residential,2026-01-01,5\n")
 	out, err := mh("registry", "import", "--meters", meters, "--agreements", agreements)
@@ -58,7 +37,7 @@ func TestRegistryImportCommand(t *testing.T) {
 	if out, err := mh("registry", "refresh"); err != nil || !strings.Contains(out, "1 meters refreshed") {
 		t.Errorf("registry refresh: %v %s", err, out)
 	}
-	s, err := registry.NewStore(conn, chCfg.PrivateDatabase())
+	s, err := registry.NewStore(conn, e.cfg.PrivateDatabase())
 	if err != nil {
 		t.Fatal(err)
 	}
