@@ -42,6 +42,10 @@ type Runner struct {
 	invoices  *invoice.Store
 	log       *slog.Logger
 	now       func() time.Time
+	// chunk is chunkAgreements; tests lower it. afterChunk, when set, is called after each
+	// chunk's invoices are written (tests stop a run there, as a crash would).
+	chunk      int
+	afterChunk func()
 }
 
 // New returns a runner over the stores; it rejects an invalid configuration.
@@ -56,7 +60,7 @@ func New(cfg Config, conn driver.Conn, reg *registry.Store, tariffs *tariff.Stor
 	if err != nil {
 		return nil, err
 	}
-	return &Runner{cfg: cfg, conn: conn, registry: reg, tariffs: tariffs, calendars: calendars, invoices: inv, log: log, now: time.Now}, nil
+	return &Runner{chunk: chunkAgreements, cfg: cfg, conn: conn, registry: reg, tariffs: tariffs, calendars: calendars, invoices: inv, log: log, now: time.Now}, nil
 }
 
 // Invoices returns the runner's invoice store.
@@ -121,9 +125,12 @@ func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 	}
 	st := &runState{tariffs: map[string]tariffVersions{}, dayTypes: map[string]calc.DayTypeFunc{}}
 	for len(due) > 0 {
-		n := min(chunkAgreements, len(due))
+		n := min(r.chunk, len(due))
 		if err := r.runChunk(ctx, p, due[:n], st, res); err != nil {
 			return nil, err
+		}
+		if r.afterChunk != nil {
+			r.afterChunk()
 		}
 		due = due[n:]
 	}

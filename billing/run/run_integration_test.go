@@ -177,3 +177,74 @@ SELECT '15m', 'M1', toDateTime('2026-03-10 12:00:00'), 1100, 0, 1, 1, 0, 1, 0, [
 		t.Errorf("analyst: %d, want 403", resp.Status)
 	}
 }
+
+// TestRunKilledHalfway stops a run after its first chunk of agreements, as a crash would,
+// and runs the period again: every agreement ends up with exactly one bill, with the ids a
+// run that was never stopped gives.
+func TestRunKilledHalfway(t *testing.T) {
+	ctx := context.Background()
+	cfg, conn := testenv.ClickHouse(t)
+	reg, err := registry.NewStore(conn, cfg.PrivateDatabase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meters []registry.MeterVersion
+	var ags []registry.AgreementVersion
+	for _, m := range []string{"M1", "M2", "M3"} {
+		meters = append(meters, registry.MeterVersion{MeterID: m, ValidFrom: day("2026-01-01"), Feeder: "F1", Region: "R1", TimeZone: "UTC", Status: registry.StatusActive})
+		ags = append(ags, registry.AgreementVersion{AgreementID: "AG" + m[1:], AccountID: "AC" + m[1:], ServicePointID: "SP" + m[1:],
+			MeterID: m, Tariff: "FLAT", CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01")})
+	}
+	if _, err := reg.PutMeters(ctx, "test", meters); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.PutAgreements(ctx, "test", ags); err != nil {
+		t.Fatal(err)
+	}
+	tariffs, err := tariff.NewStore(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := tariff.Parse(strings.NewReader(flatTariff))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tariffs.Load(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	cals, err := holidays.NewStore(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"M1", "M2", "M3"} {
+		insertQuarterHours(t, conn, m, day("2026-03-01"), day("2026-04-01"), 100, time.Date(2026, 4, 1, 3, 0, 0, 0, time.UTC))
+	}
+	r, err := New(DefaultConfig(), conn, reg, tariffs, cals, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := CyclePeriod("2026-03", 1)
+	r.chunk = 1
+	killed, kill := context.WithCancel(ctx)
+	r.afterChunk = kill // the first chunk is written, then the run dies
+	if _, err := r.Run(killed, p); err == nil {
+		t.Fatal("the killed run returned no error")
+	}
+	r.afterChunk = nil
+	res, err := r.Run(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bills != 2 || res.Unchanged != 1 {
+		t.Fatalf("the run after the kill: %d bills, %d unchanged, want 2 and the one already billed", res.Bills, res.Unchanged)
+	}
+	for _, ag := range []string{"AG1", "AG2", "AG3"} {
+		ins, err := r.Invoices().Agreement(ctx, ag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ins) != 1 || ins[0].ID != invoice.ID(ag, p.From, p.To, 0) || !ins[0].Total.Equal(decimal.RequireFromString("64.52")) {
+			t.Errorf("%s: %+v, want one bill of 64.52 with its deterministic id", ag, ins)
+		}
+	}
+}
