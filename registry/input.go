@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"errors"
+	"time"
 
 	"io"
 	"strconv"
@@ -103,47 +104,48 @@ func (in AgreementInput) Version() (AgreementVersion, error) {
 // (status optional), then one version per row. Errors are fault.FieldErrors naming the
 // column and the line ("line 3: …"); two rows of one meter and valid_from are an error.
 func ParseMetersCSV(r io.Reader) ([]MeterVersion, error) {
-	cr, err := table.NewCSVReader(r, MeterColumns[:5]...)
-	if err != nil {
-		return nil, err
-	}
-	var out []MeterVersion
-	seen := map[string]int{}
-	for {
-		ok, err := cr.Next()
-		if err != nil {
-			return nil, err
-		}
-		if !ok {
-			if len(out) == 0 {
-				return nil, fault.Invalid("body", "no meters in the file")
-			}
-			return out, nil
-		}
+	return parseVersions(r, MeterColumns[:5], "meter", func(cr *table.CSVReader) (MeterVersion, string, time.Time, error) {
 		in := MeterInput{MeterID: cr.Cell("meter_id"), ValidFrom: cr.Cell("valid_from"), Feeder: cr.Cell("feeder"),
 			Region: cr.Cell("region"), TimeZone: cr.Cell("time_zone"), Status: cr.Cell("status")}
 		v, err := in.Version()
-		if err != nil {
-			return nil, cr.Invalid(err)
-		}
-		key := v.MeterID + " " + day(v.ValidFrom)
-		if first, dup := seen[key]; dup {
-			return nil, cr.Invalid(fault.Invalid("valid_from", "meter %s from %s is given again (first on line %d)", v.MeterID, day(v.ValidFrom), first))
-		}
-		seen[key] = cr.Line()
-		out = append(out, v)
-	}
+		return v, v.MeterID, v.ValidFrom, err
+	})
 }
 
 // ParseAgreementsCSV reads the agreement CSV format: a header naming AgreementColumns in
 // any order (the first seven required), then one version per row; life_support is true,
 // false, 1, 0 or empty (false). Errors name the column and the line.
 func ParseAgreementsCSV(r io.Reader) ([]AgreementVersion, error) {
-	cr, err := table.NewCSVReader(r, AgreementColumns[:7]...)
+	return parseVersions(r, AgreementColumns[:7], "agreement", func(cr *table.CSVReader) (AgreementVersion, string, time.Time, error) {
+		in := AgreementInput{AgreementID: cr.Cell("agreement_id"), AccountID: cr.Cell("account_id"),
+			ServicePointID: cr.Cell("service_point_id"), MeterID: cr.Cell("meter_id"), Tariff: cr.Cell("tariff"),
+			CustomerClass: cr.Cell("customer_class"), CycleCalendar: cr.Cell("cycle_calendar"), StartDate: cr.Cell("start_date"),
+			EndDate: cr.Cell("end_date"), ValidFrom: cr.Cell("valid_from"), CustomerName: cr.Cell("customer_name"), Address: cr.Cell("address")}
+		var err error
+		if s := cr.Cell("cycle_day"); s != "" {
+			if in.CycleDay, err = strconv.Atoi(s); err != nil {
+				return AgreementVersion{}, "", time.Time{}, fault.Invalid("cycle_day", "%q is not a day 1-28", s)
+			}
+		}
+		if s := cr.Cell("life_support"); s != "" {
+			if in.LifeSupport, err = strconv.ParseBool(s); err != nil {
+				return AgreementVersion{}, "", time.Time{}, fault.Invalid("life_support", "%q: want true or false", s)
+			}
+		}
+		v, err := in.Version()
+		return v, v.AgreementID, v.ValidFrom, err
+	})
+}
+
+// parseVersions reads a CSV of versions with the required columns: row turns the current
+// row into a version with its id and valid_from (an error is reported with the row's
+// line), and two rows of one id and valid_from are an error. what names the rows ("meter").
+func parseVersions[V any](r io.Reader, required []string, what string, row func(*table.CSVReader) (V, string, time.Time, error)) ([]V, error) {
+	cr, err := table.NewCSVReader(r, required...)
 	if err != nil {
 		return nil, err
 	}
-	var out []AgreementVersion
+	var out []V
 	seen := map[string]int{}
 	for {
 		ok, err := cr.Next()
@@ -152,31 +154,17 @@ func ParseAgreementsCSV(r io.Reader) ([]AgreementVersion, error) {
 		}
 		if !ok {
 			if len(out) == 0 {
-				return nil, fault.Invalid("body", "no agreements in the file")
+				return nil, fault.Invalid("body", "no %ss in the file", what)
 			}
 			return out, nil
 		}
-		in := AgreementInput{AgreementID: cr.Cell("agreement_id"), AccountID: cr.Cell("account_id"),
-			ServicePointID: cr.Cell("service_point_id"), MeterID: cr.Cell("meter_id"), Tariff: cr.Cell("tariff"),
-			CustomerClass: cr.Cell("customer_class"), CycleCalendar: cr.Cell("cycle_calendar"), StartDate: cr.Cell("start_date"),
-			EndDate: cr.Cell("end_date"), ValidFrom: cr.Cell("valid_from"), CustomerName: cr.Cell("customer_name"), Address: cr.Cell("address")}
-		if s := cr.Cell("cycle_day"); s != "" {
-			if in.CycleDay, err = strconv.Atoi(s); err != nil {
-				return nil, cr.Invalid(fault.Invalid("cycle_day", "%q is not a day 1-28", s))
-			}
-		}
-		if s := cr.Cell("life_support"); s != "" {
-			if in.LifeSupport, err = strconv.ParseBool(s); err != nil {
-				return nil, cr.Invalid(fault.Invalid("life_support", "%q: want true or false", s))
-			}
-		}
-		v, err := in.Version()
+		v, id, from, err := row(cr)
 		if err != nil {
 			return nil, cr.Invalid(err)
 		}
-		key := v.AgreementID + " " + day(v.ValidFrom)
+		key := id + " " + day(from)
 		if first, dup := seen[key]; dup {
-			return nil, cr.Invalid(fault.Invalid("valid_from", "agreement %s from %s is given again (first on line %d)", v.AgreementID, day(v.ValidFrom), first))
+			return nil, cr.Invalid(fault.Invalid("valid_from", "%s %s from %s is given again (first on line %d)", what, id, day(from), first))
 		}
 		seen[key] = cr.Line()
 		out = append(out, v)
