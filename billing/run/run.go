@@ -108,7 +108,7 @@ type Result struct {
 const chunkAgreements = 500
 
 // Run bills the period's agreements of its cycle day. Memory: one chunk's 15-minute rows
-// (chunkAgreements meters × about 3 000 rows × 40 bytes, plus history rows for ratchets
+// (chunkAgreements meters × about 3 000 rows × 64 bytes, about 100 MB, plus history rows for ratchets
 // and annual tiers) and the tariff versions used.
 func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 	terms, err := r.registry.AgreementsInForce(ctx, p.From, p.To)

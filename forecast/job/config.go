@@ -39,8 +39,9 @@ type Config struct {
 	Lambdas []float64 `yaml:"lambdas"`
 	// Workers is the number of goroutines forecasting meters (default: the number of CPUs).
 	Workers int `yaml:"workers"`
-	// ChunkMeters bounds the meters whose history is read and held at once: with the 14
-	// days read per meter, a chunk holds about ChunkMeters × 14 × 24 × 17 bytes.
+	// ChunkMeters bounds the meters of one history query (a range of meter ids, so that
+	// ClickHouse's sort of the rows by meter stays small); the rows stream to the workers
+	// a meter at a time.
 	ChunkMeters int `yaml:"chunk_meters"`
 	// WeatherSource, when set, takes temperatures of that source only (see package weather).
 	WeatherSource string `yaml:"weather_source"`

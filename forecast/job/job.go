@@ -223,10 +223,7 @@ func (j *Job) Run(ctx context.Context, issued time.Time, opt Options) (*Result, 
 	res.Timings["fit"] = time.Since(t0)
 
 	t0 = time.Now()
-	gr, err := r.groups(ctx, opt.Group)
-	if err != nil {
-		return nil, err
-	}
+	gr := r.groups(opt.Group)
 	if err := r.forecastMeters(ctx, ms, models, gr, res, computedAt); err != nil {
 		return nil, err
 	}
@@ -385,10 +382,11 @@ type groupSet struct {
 	only  *GroupFilter
 }
 
-func (r *run) groups(_ context.Context, only *GroupFilter) (*groupSet, error) {
+// groups returns the run's empty group sums over the target day in Config.Zone.
+func (r *run) groups(only *GroupFilter) *groupSet {
 	day := date(r.issued.In(r.job.loc)).AddDate(0, 0, 1)
 	start, hours := localDay(day, r.job.loc)
-	return &groupSet{start: start, hours: hours, accs: map[string]*groupAcc{}, only: only}, nil
+	return &groupSet{start: start, hours: hours, accs: map[string]*groupAcc{}, only: only}
 }
 
 // add adds a meter's forecast (hours from start) to its groups.
@@ -432,8 +430,9 @@ type meterOut struct {
 
 // forecastMeters reads the meters' recent history chunk by chunk, forecasts them on
 // Config.Workers goroutines and writes the forecasts, adding each to its groups' sums.
-// Memory: one chunk of histories (ChunkMeters × 15 days × 24 hours × 8 bytes) plus the
-// channels' few hundred meters in flight.
+// Memory: the rows stream from ClickHouse and each meter's 15 days (2.9 KB) go to the
+// workers as soon as its last row is read, so a run holds the channels' few hundred meters
+// in flight, besides the registry and the groups' sums.
 func (r *run) forecastMeters(ctx context.Context, ms []meter, models map[classKey]*classModels, gr *groupSet, res *Result, computedAt time.Time) error {
 	batch, err := r.job.store.NewForecastBatch(ctx, computedAt)
 	if err != nil {

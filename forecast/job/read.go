@@ -282,21 +282,7 @@ func (r *run) temps(ctx context.Context, region string, loc *time.Location, firs
 		r.temp[key] = nil
 		return nil, nil
 	}
-	out := make([]float64, n*forecast.HoursPerDay)
-	var c [forecast.HoursPerDay]float64
-	var vals []float64
-	var known []bool
-	for d := range n {
-		start, hours := localDay(first.AddDate(0, 0, d), loc)
-		vals, known = vals[:0], known[:0]
-		for i := range hours {
-			v, ok := byHour[start.Add(time.Duration(i)*time.Hour).Unix()]
-			vals = append(vals, v)
-			known = append(known, ok)
-		}
-		forecast.ClockHours(&c, start, loc, vals, known)
-		copy(out[d*forecast.HoursPerDay:], c[:])
-	}
+	out := clockDays(byHour, loc, first, n)
 	r.temp[key] = out
 	return out, nil
 }
@@ -333,25 +319,31 @@ WHERE resolution = '1h' AND group_kind = ? AND start >= ? AND start < ? ORDER BY
 		return nil, fmt.Errorf("read group consumption: %w", err)
 	}
 	out := map[string]*forecast.DaySeries{}
+	for id, hs := range hourly {
+		out[id] = &forecast.DaySeries{Load: clockDays(hs, loc, first, n)}
+	}
+	return out, nil
+}
+
+// clockDays folds hourly values keyed by the Unix time of each UTC hour onto the clock hours
+// of the local days first … first+n−1 of loc (ClockHours: NaN where no value).
+func clockDays(byHour map[int64]float64, loc *time.Location, first time.Time, n int) []float64 {
+	out := make([]float64, n*forecast.HoursPerDay)
 	var c [forecast.HoursPerDay]float64
 	var vals []float64
 	var known []bool
-	for id, hs := range hourly {
-		s := &forecast.DaySeries{Load: make([]float64, n*forecast.HoursPerDay)}
-		for d := range n {
-			start, hours := localDay(first.AddDate(0, 0, d), loc)
-			vals, known = vals[:0], known[:0]
-			for i := range hours {
-				v, ok := hs[start.Add(time.Duration(i)*time.Hour).Unix()]
-				vals = append(vals, v)
-				known = append(known, ok)
-			}
-			forecast.ClockHours(&c, start, loc, vals, known)
-			copy(s.Load[d*forecast.HoursPerDay:], c[:])
+	for d := range n {
+		start, hours := localDay(first.AddDate(0, 0, d), loc)
+		vals, known = vals[:0], known[:0]
+		for i := range hours {
+			v, ok := byHour[start.Add(time.Duration(i)*time.Hour).Unix()]
+			vals = append(vals, v)
+			known = append(known, ok)
 		}
-		out[id] = s
+		forecast.ClockHours(&c, start, loc, vals, known)
+		copy(out[d*forecast.HoursPerDay:], c[:])
 	}
-	return out, nil
+	return out
 }
 
 // nanLoad returns n days of unknown load.
