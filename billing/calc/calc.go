@@ -72,6 +72,9 @@ type Input struct {
 	// (ratchet, annual tiers), never billed; intervals from To on are ignored; an interval
 	// across From or To is an error.
 	Intervals []Interval
+	// Totals, when set instead of Intervals, are the period's determinants aggregated
+	// elsewhere (see Totals and Plan).
+	Totals *Totals
 }
 
 // Line kinds: what taxes name besides a line's own name.
@@ -203,6 +206,9 @@ func Compute(in Input) (*Bill, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := useTotals(in, parts); err != nil {
+		return nil, err
+	}
 	bill := &Bill{Currency: first.Currency}
 	for _, p := range parts {
 		p.dayType = dayType
@@ -241,6 +247,37 @@ func Compute(in Input) (*Bill, error) {
 		bill.Total = first.Round(bill.Total)
 	}
 	return bill, nil
+}
+
+// useTotals hands each part its aggregated determinants and the energy of its tier year
+// before it, when in has Totals.
+func useTotals(in Input, parts []*part) error {
+	t := in.Totals
+	if t == nil {
+		return nil
+	}
+	if len(in.Intervals) > 0 {
+		return fault.Invalid("intervals", "given together with totals: one or the other")
+	}
+	if len(t.Parts) != len(parts) {
+		return fault.Invalid("totals", "%d parts, the period has %d", len(t.Parts), len(parts))
+	}
+	if err := CanAggregate(in.Tariffs); err != nil {
+		return fault.Invalid("totals", "%v", err)
+	}
+	for i, p := range parts {
+		p.tot = &t.Parts[i]
+		p.ratchetWh = t.RatchetWindowWh
+		if p.year == parts[0].year {
+			p.offsetWh = t.YearWh
+		}
+		for _, q := range parts[:i] {
+			if q.year == p.year {
+				p.offsetWh += q.tot.Wh
+			}
+		}
+	}
+	return nil
 }
 
 // sortIntervals checks the intervals and returns those before To, sorted by start.

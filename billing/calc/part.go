@@ -24,6 +24,11 @@ type part struct {
 	demandShare ratio           // partDays / periodDays
 	ivs, hist   []Interval
 	hourCache   map[hourKey]*[24]int
+	// tot, when set, replaces ivs and hist: the part's aggregated determinants, with
+	// offsetWh (the tier year's energy before the part) and ratchetWh (the largest
+	// demand window of the ratchet's months).
+	tot                 *PartTotals
+	offsetWh, ratchetWh int64
 }
 
 // slot returns the TOU period index of an interval, which must lie in one local hour.
@@ -90,6 +95,10 @@ func (p *part) price() ([]Line, error) {
 			p.det.EstimatedWh += iv.Wh
 		}
 	}
+	if t := p.tot; t != nil {
+		wh = t.Wh
+		p.det.Intervals, p.det.EstimatedIntervals, p.det.EstimatedWh = t.Intervals, t.EstimatedIntervals, t.EstimatedWh
+	}
 	p.det.KWh = kWh(wh)
 	var lines []Line
 	for _, f := range d.FixedCharges {
@@ -154,6 +163,9 @@ func (p *part) offset() decimal.Decimal {
 	if p.year.IsZero() {
 		return sum
 	}
+	if p.tot != nil {
+		return kWh(p.offsetWh)
+	}
 	from := p.year.Start(p.loc)
 	for _, iv := range p.hist {
 		if !iv.Start.Before(from) {
@@ -207,6 +219,12 @@ func (p *part) energyTOU(e *tariff.Energy) ([]Line, error) {
 		if chrono {
 			bounds[i] = whBounds(pd.Tiers, offset, scale)
 		}
+	}
+	if p.tot != nil {
+		if chrono {
+			return nil, fault.Invalid("totals", "chronological TOU tiers need the intervals")
+		}
+		copy(perWh, p.tot.PeriodWh)
 	}
 	var cumWh int64 // Wh of the part before the interval
 	for _, iv := range p.ivs {
@@ -385,6 +403,10 @@ func (p *part) demand() ([]Line, error) {
 			p.det.MaxDemandKW = k
 		}
 	}
+	size := time.Duration(minutes) * time.Minute
+	if p.tot != nil {
+		p.det.MaxDemandKW = window{wh: p.tot.WindowWh, dur: size}.kW()
+	}
 	p.det.DemandMinutes = minutes
 	if r := m.Ratchet; r != nil {
 		from := monthsBefore(p.periodStart, r.Months, p.loc)
@@ -399,6 +421,9 @@ func (p *part) demand() ([]Line, error) {
 		for _, w := range p.windows(hist) {
 			high = decimal.Max(high, w.kW())
 		}
+		if p.tot != nil {
+			high = decimal.Max(high, window{wh: p.ratchetWh, dur: size}.kW())
+		}
 		p.det.RatchetKW = high.Mul(r.Share.Decimal).Round(ip)
 	}
 	var out []Line
@@ -408,6 +433,13 @@ func (p *part) demand() ([]Line, error) {
 	}
 	if m.TOU != nil {
 		maxes := make([]decimal.Decimal, len(m.TOU.Periods))
+		if p.tot != nil {
+			for i := range maxes {
+				if i < len(p.tot.PeriodWindowWh) {
+					maxes[i] = window{wh: p.tot.PeriodWindowWh[i], dur: size}.kW()
+				}
+			}
+		}
 		for _, w := range ws {
 			i, err := p.slot(m.TOU, Interval{Start: w.start, End: w.start.Add(w.dur)}, "demand")
 			if err != nil {
