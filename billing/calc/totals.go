@@ -138,3 +138,32 @@ func WindowMinutes(d *tariff.Document) int {
 	}
 	return 15
 }
+
+// History is which local dates before the period Totals' history fields sum.
+type History struct {
+	// YearFrom is the first part's tier year start (YearWh sums [YearFrom, period start));
+	// zero without annual tiers.
+	YearFrom tariff.Date
+	// RatchetFrom starts the ratchet's months (RatchetWindowWh is the largest block of
+	// [RatchetFrom, period start) in CountedMonths, or in every month when that is empty);
+	// zero without a ratchet.
+	RatchetFrom   tariff.Date
+	CountedMonths []int
+}
+
+// HistoryOf returns the history a period of parts starting on from needs.
+func HistoryOf(parts []PlanPart, from tariff.Date) History {
+	var h History
+	if len(parts) == 0 {
+		return h
+	}
+	doc := parts[0].Doc
+	h.YearFrom = tierYear(doc, from)
+	if doc.Demand != nil && doc.Demand.Ratchet != nil {
+		r := doc.Demand.Ratchet
+		u := from.UTC()
+		h.RatchetFrom = tariff.NewDate(u.Year(), u.Month()-time.Month(r.Months), u.Day())
+		h.CountedMonths = r.CountedMonths
+	}
+	return h
+}

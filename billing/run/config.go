@@ -20,6 +20,10 @@ type Config struct {
 	// validated are billed once it is; the others are unchanged (nothing is issued), or get
 	// an adjustment when their data was corrected meanwhile.
 	RerunDays int `yaml:"rerun_days"`
+	// FullRecompute bills every agreement from its 15-minute rows instead of the fast path
+	// from daily profiles (the same bills, far slower: for a check, or when profiles are
+	// being backfilled).
+	FullRecompute bool `yaml:"full_recompute"`
 }
 
 // DefaultConfig runs at 06:00 UTC and bills each period on the five days after it ends.
