@@ -82,10 +82,10 @@ func (h History) sql(s string) string { return strings.ReplaceAll(s, "{seed}", f
 // The profiles hold every column the VEE job writes, consistent as its would be: each
 // hour's energy is split over four quarter hours by deterministic weights (8 … 12 each,
 // the last quarter taking the rounding), max15_wh is the largest quarter and max30_wh the
-// larger of the blocks of quarters 1+2 and 3+4 (as the VEE job's clock-aligned blocks in
-// UTC), intervals is 4 per hour, and no interval is estimated or edited (estimated,
-// edited, substituted and substituted_wh are 0), so that a simulated month can be billed
-// from the profiles alone.
+// larger of the blocks of the first two and the last two quarters (the VEE job's
+// clock-aligned blocks in UTC), intervals is 4 per hour, and no interval is estimated or
+// edited (estimated, edited, substituted and substituted_wh are 0), so that a simulated
+// month can be billed from the profiles alone.
 func (h History) Insert(ctx context.Context, conn driver.Conn, groups bool) error {
 	if err := h.Check(); err != nil {
 		return err

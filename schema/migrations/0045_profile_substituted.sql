@@ -11,10 +11,11 @@
 -- estimated or edited; 0 when substituted[i] is 0).
 --
 -- From this migration on, max30_wh[i] holds the larger energy of the hour's two
--- 30-minute blocks aligned to the local clock, the hour's quarters 0+1 and 2+3 (the
--- demand windows billing uses, [:00, :30) and [:30, :00) of each local hour: the hours
--- begin at the local midnight); a quarter without a stored row counts 0 Wh, a block
--- without any stored row counts not at all, and an hour without a block holds 0.
+-- 30-minute blocks aligned to the local clock, the hour's first two and its last two
+-- quarters (the demand windows billing uses, [:00, :30) and [:30, :00) of each local
+-- hour: the hours begin at the local midnight, also in zones with :30 or :45 offsets); a
+-- quarter without a stored row counts 0 Wh, a block without any stored row counts not
+-- at all, and an hour without a block holds 0.
 --
 -- Rows written before this migration hold empty substituted and substituted_wh arrays
 -- (the DEFAULT) and max30_wh in migration 0043's older definition (sliding 30-minute
