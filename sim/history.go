@@ -67,6 +67,9 @@ const (
 	levelSQL = `(200 + (cityHash64(m, {seed}) % 1000))`
 	dayNoise = `(1 + 0.1 * ((cityHash64(m, {di}, {seed}, 1) % 2001) / 1000 - 1))`
 	hourNois = `(1 + 0.15 * ((cityHash64(m, {di}, h, {seed}) % 2001) / 1000 - 1))`
+	// weightSQL is the weight of quarter hour k of hour h, 8 … 12, which splits the
+	// hour's energy over its four quarters.
+	weightSQL = `toInt64(8 + cityHash64(m, {di}, h, {seed}, {k}) % 5)`
 )
 
 func (h History) sql(s string) string { return strings.ReplaceAll(s, "{seed}", fmt.Sprint(h.Seed)) }
@@ -75,6 +78,14 @@ func (h History) sql(s string) string { return strings.ReplaceAll(s, "{seed}", f
 // when groups is set, its hourly group_consumption per feeder, region, customer class,
 // tariff and the fleet (the VEE job's outputs, which the forecast job reads). All meters
 // are in time zone UTC.
+//
+// The profiles hold every column the VEE job writes, consistent as its would be: each
+// hour's energy is split over four quarter hours by deterministic weights (8 … 12 each,
+// the last quarter taking the rounding), max15_wh is the largest quarter and max30_wh the
+// larger of the blocks of the first two and the last two quarters (the VEE job's
+// clock-aligned blocks in UTC), intervals is 4 per hour, and no interval is estimated or
+// edited (estimated, edited, substituted and substituted_wh are 0), so that a simulated
+// month can be billed from the profiles alone.
 func (h History) Insert(ctx context.Context, conn driver.Conn, groups bool) error {
 	if err := h.Check(); err != nil {
 		return err
@@ -92,12 +103,31 @@ FROM (SELECT number AS m FROM numbers(%d))`, classSQL, MetersPerFeeder, h.Region
 	// One day per statement keeps each insert to one partition and bounded in memory.
 	for d := range h.Days {
 		day := first.AddDate(0, 0, d)
-		expr := strings.NewReplacer("{di}", fmt.Sprint(d), "{wd}", fmt.Sprint(isoWeekday(day))).Replace(h.sql(load))
-		q := fmt.Sprintf(`INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, computed_at)
+		dayVars := strings.NewReplacer("{di}", fmt.Sprint(d), "{wd}", fmt.Sprint(isoWeekday(day)))
+		expr := dayVars.Replace(h.sql(load))
+		var weights []string
+		for k := range 4 {
+			weights = append(weights, strings.ReplaceAll(dayVars.Replace(h.sql(weightSQL)), "{k}", fmt.Sprint(k)))
+		}
+		// w: the hours' energies; a: the hours' quarter weights; q: the hours' quarters,
+		// the first three rounded down, the last the rest, so that they add up to the hour.
+		q := fmt.Sprintf(`INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, max15_wh, max30_wh,
+  estimated, edited, substituted, substituted_wh, computed_at)
 SELECT toDate('%[1]s'), concat('H', toString(10000000 + m)), 'UTC', toDateTime('%[1]s 00:00:00'),
-  arrayMap(h -> %[2]s, range(24)), arrayMap(h -> toUInt8(4), range(24)), toDateTime('%[1]s 00:00:00')
-FROM (SELECT number AS m FROM numbers(%[3]d))`,
-			day.Format(time.DateOnly), expr, h.Meters)
+  w, arrayMap(h -> toUInt8(4), range(24)),
+  arrayMap(x -> greatest(greatest(x[1], x[2]), greatest(x[3], x[4])), q),
+  arrayMap(x -> greatest(x[1] + x[2], x[3] + x[4]), q),
+  arrayMap(h -> toUInt8(0), range(24)), arrayMap(h -> toUInt8(0), range(24)), arrayMap(h -> toUInt8(0), range(24)),
+  arrayMap(h -> toInt64(0), range(24)), toDateTime('%[1]s 00:00:00')
+FROM (
+  SELECT m, w, arrayMap(h -> [%[4]s], range(24)) AS a,
+    arrayMap((v, x) -> [intDiv(v * x[1], x[1] + x[2] + x[3] + x[4]), intDiv(v * x[2], x[1] + x[2] + x[3] + x[4]),
+      intDiv(v * x[3], x[1] + x[2] + x[3] + x[4]),
+      v - intDiv(v * x[1], x[1] + x[2] + x[3] + x[4]) - intDiv(v * x[2], x[1] + x[2] + x[3] + x[4]) - intDiv(v * x[3], x[1] + x[2] + x[3] + x[4])],
+      w, a) AS q
+  FROM (SELECT number AS m, arrayMap(h -> %[2]s, range(24)) AS w FROM numbers(%[3]d))
+)`,
+			day.Format(time.DateOnly), expr, h.Meters, strings.Join(weights, ", "))
 		if err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("sim: insert the profiles of %s: %w", day.Format(time.DateOnly), err)
 		}

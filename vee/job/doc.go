@@ -15,8 +15,9 @@
 //   - consumption_profiles, one row per touched local day of the meter (the compact
 //     feature store the day-ahead forecaster and billing read): per hour from the local
 //     midnight (23, 24 or 25 elements) its energy, the 15m rows stored, the largest 15m
-//     energy and the largest 30-minute window ending in the hour (demand charges), and
-//     the estimated and edited 15m rows, from the same 15m rows as the 1h and 1d rows
+//     energy and the larger of its two 30-minute blocks of the local clock (demand
+//     charges), the estimated and edited 15m rows, and the count and energy of the
+//     substituted ones (estimated or edited), from the same 15m rows as the 1h and 1d rows
 //     and with the same computed_at, so that recomputing a range (RunRange, meterhouse
 //     vee run --from --to) backfills them;
 //   - group_consumption for the touched (group, period) pairs: feeder, region, customer

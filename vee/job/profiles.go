@@ -22,13 +22,17 @@ type profile struct {
 	// end; intervals[i] counts the 15-minute rows stored in it (0 to 4).
 	wh        []int64
 	intervals []uint8
-	// max15[i] is the largest energy of a 15-minute row of the hour; max30[i] the largest
-	// of a 30-minute window of two consecutive quarter hours of the day whose second
-	// quarter is in the hour, a quarter without a row counting 0 Wh and a window without
-	// any row not at all; both are 0 for an hour without any (see demandOf).
+	// max15[i] is the largest energy of a 15-minute row of the hour; max30[i] the larger
+	// energy of the hour's two clock-aligned 30-minute blocks (its quarters 0+1 and 2+3),
+	// a quarter without a row counting 0 Wh and a block without any row not at all; both
+	// are 0 for an hour without any (see demandOf).
 	max15, max30 []int64
 	// estimated[i] and edited[i] count the hour's estimated and edited 15-minute rows.
 	estimated, edited []uint8
+	// substituted[i] counts the hour's 15-minute rows with estimated + edited > 0 (what
+	// billing marks estimated), substitutedWh[i] is their energy.
+	substituted   []uint8
+	substitutedWh []int64
 }
 
 // hoursIn returns the number of hourly elements of a local day [start, end): one per
@@ -68,7 +72,7 @@ func dayProfiles(meter string, loc *time.Location, from, to time.Time, rows []ro
 func dayProfile(meter string, loc *time.Location, start, end time.Time, rows []row) profile {
 	n := hoursIn(start, end)
 	p := profile{meter: meter, zone: loc.String(), start: start, wh: make([]int64, n), intervals: make([]uint8, n),
-		estimated: make([]uint8, n), edited: make([]uint8, n)}
+		estimated: make([]uint8, n), edited: make([]uint8, n), substituted: make([]uint8, n), substitutedWh: make([]int64, n)}
 	y, m, d := start.In(loc).Date()
 	p.day = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 	for _, r := range rows {
@@ -77,6 +81,10 @@ func dayProfile(meter string, loc *time.Location, start, end time.Time, rows []r
 		p.intervals[h]++
 		p.estimated[h] += uint8(r.estimated)
 		p.edited[h] += uint8(r.edited)
+		if r.estimated+r.edited > 0 {
+			p.substituted[h]++
+			p.substitutedWh[h] += r.wh
+		}
 	}
 	p.max15, p.max30 = demandOf(start, end, rows)
 	return p
@@ -84,31 +92,37 @@ func dayProfile(meter string, loc *time.Location, start, end time.Time, rows []r
 
 // demandOf returns the demand determinants of the local day [start, end) per hour from
 // start, from the day's 15m rows sorted by start: max15[i], the largest energy of a row
-// in hour i, and max30[i], the largest energy of a window of two consecutive quarter hours
-// [q - 15 min, q + 15 min) with q in hour i and q - 15 min not before start (the window
-// may begin in the previous hour but not in the previous day). A quarter without a row
-// counts 0 Wh in a window, and a window without any row is no window. An hour without a
-// row or window holds 0.
+// in hour i, and max30[i], the larger energy of hour i's two 30-minute blocks
+// [start + i h, start + i h + 30 min) and [start + i h + 30 min, start + (i+1) h), the
+// quarters 0+1 and 2+3 of the hour. These are the demand windows billing uses, fixed
+// 30-minute blocks aligned to the local clock ([:00, :30) and [:30, :00) of each local
+// hour): the hours begin at the local midnight, a block boundary also in zones with :30
+// or :45 offsets, and clocks change by multiples of 30 minutes, so the blocks stay on the
+// local clock's half hours after a change too (after Lord Howe Island's half-hour change,
+// hour i's first block is the second half of a local hour). A block never spans two
+// elements or two days. A quarter without a row counts 0 Wh in a block, and a block
+// without any row is no block. An hour without a row or block holds 0.
 func demandOf(start, end time.Time, rows []row) (max15, max30 []int64) {
 	n := hoursIn(start, end)
 	max15, max30 = make([]int64, n), make([]int64, n)
-	slots := int((end.Sub(start) + Interval - 1) / Interval)
-	wh, present := make([]int64, slots), make([]bool, slots)
-	for _, r := range rows {
-		s := int(r.start.Sub(start) / Interval)
-		wh[s], present[s] = r.wh, true
-	}
 	seen15, seen30 := make([]bool, n), make([]bool, n)
-	for s := range slots {
-		h := int(time.Duration(s) * Interval / time.Hour)
-		if present[s] && (!seen15[h] || wh[s] > max15[h]) {
-			max15[h], seen15[h] = wh[s], true
+	const quartersPerBlock = int(30 * time.Minute / Interval)
+	const blocksPerHour = int(time.Hour / (30 * time.Minute))
+	block, present := make([]int64, blocksPerHour*n), make([]bool, blocksPerHour*n)
+	for _, r := range rows {
+		q := int(r.start.Sub(start) / Interval)
+		h := int(r.start.Sub(start) / time.Hour)
+		if !seen15[h] || r.wh > max15[h] {
+			max15[h], seen15[h] = r.wh, true
 		}
-		if s == 0 || (!present[s-1] && !present[s]) {
-			continue
-		}
-		if sum := wh[s-1] + wh[s]; !seen30[h] || sum > max30[h] {
-			max30[h], seen30[h] = sum, true
+		b := q / quartersPerBlock
+		block[b] += r.wh
+		present[b] = true
+	}
+	for b, wh := range block {
+		h := b / blocksPerHour
+		if present[b] && (!seen30[h] || wh > max30[h]) {
+			max30[h], seen30[h] = wh, true
 		}
 	}
 	return max15, max30
@@ -116,10 +130,10 @@ func demandOf(start, end time.Time, rows []row) (max15, max30 []int64) {
 
 // profileBuffer holds consumption_profiles rows column by column for one insert.
 type profileBuffer struct {
-	day, start                   []time.Time
-	meter, zone                  []string
-	wh, max15, max30             [][]int64
-	intervals, estimated, edited [][]uint8
+	day, start                                []time.Time
+	meter, zone                               []string
+	wh, max15, max30, substitutedWh           [][]int64
+	intervals, estimated, edited, substituted [][]uint8
 }
 
 func (b *profileBuffer) addAll(ps []profile) {
@@ -134,6 +148,8 @@ func (b *profileBuffer) addAll(ps []profile) {
 		b.max30 = append(b.max30, p.max30)
 		b.estimated = append(b.estimated, p.estimated)
 		b.edited = append(b.edited, p.edited)
+		b.substituted = append(b.substituted, p.substituted)
+		b.substitutedWh = append(b.substitutedWh, p.substitutedWh)
 	}
 }
 
@@ -154,7 +170,7 @@ func (j *Job) insertProfiles(ctx context.Context, b *profileBuffer, computedAt t
 	for i := range at {
 		at[i] = computedAt
 	}
-	for i, col := range []any{b.day, b.meter, b.zone, b.start, b.wh, b.intervals, b.max15, b.max30, b.estimated, b.edited, at} {
+	for i, col := range []any{b.day, b.meter, b.zone, b.start, b.wh, b.intervals, b.max15, b.max30, b.estimated, b.edited, b.substituted, b.substitutedWh, at} {
 		if err := batch.Column(i).Append(col); err != nil {
 			return fmt.Errorf("append consumption_profiles column %d: %w", i, err)
 		}

@@ -26,6 +26,8 @@ type storedProfile struct {
 	max30      []int64
 	estimated  []uint8
 	edited     []uint8
+	subst      []uint8
+	substWh    []int64
 	computedAt time.Time
 }
 
@@ -33,7 +35,7 @@ type storedProfile struct {
 func profileSnapshot(t *testing.T, conn driver.Conn) map[profileKey]storedProfile {
 	t.Helper()
 	rows, err := conn.Query(context.Background(), `SELECT meter_id, day, time_zone, start, wh, intervals,
-    max15_wh, max30_wh, estimated, edited, computed_at
+    max15_wh, max30_wh, estimated, edited, substituted, substituted_wh, computed_at
 FROM consumption_profiles FINAL`)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +46,7 @@ FROM consumption_profiles FINAL`)
 		var k profileKey
 		var day time.Time
 		var p storedProfile
-		if err := rows.Scan(&k.meter, &day, &p.zone, &p.start, &p.wh, &p.intervals, &p.max15, &p.max30, &p.estimated, &p.edited, &p.computedAt); err != nil {
+		if err := rows.Scan(&k.meter, &day, &p.zone, &p.start, &p.wh, &p.intervals, &p.max15, &p.max30, &p.estimated, &p.edited, &p.subst, &p.substWh, &p.computedAt); err != nil {
 			t.Fatal(err)
 		}
 		k.day = day.Format(time.DateOnly)
@@ -64,16 +66,19 @@ func profilesEqual(a, b map[profileKey]storedProfile) bool {
 	return maps.EqualFunc(a, b, func(x, y storedProfile) bool {
 		return x.zone == y.zone && x.start.Equal(y.start) && slices.Equal(x.wh, y.wh) && slices.Equal(x.intervals, y.intervals) &&
 			slices.Equal(x.max15, y.max15) && slices.Equal(x.max30, y.max30) &&
-			slices.Equal(x.estimated, y.estimated) && slices.Equal(x.edited, y.edited)
+			slices.Equal(x.estimated, y.estimated) && slices.Equal(x.edited, y.edited) &&
+			slices.Equal(x.subst, y.subst) && slices.Equal(x.substWh, y.substWh)
 	})
 }
 
 // checkProfiles checks every profile against the consumption rows of the same run: one
 // element per UTC hour of the local day, wh and interval counts equal to the hour's 1h
 // row and 15m rows (0 where there is none), estimated and edited equal to the 1h row's,
-// max15_wh and max30_wh equal to the largest 15m row and 30-minute window of the stored
-// 15m rows (windows of the local day whose second quarter is in the hour), the sum equal
-// to the day's 1d row, the same computed_at; and a profile for every 1d row.
+// max15_wh equal to the largest 15m row of the hour, max30_wh to the largest of its
+// 30-minute blocks of the local clock (found from each 15m row's local time, as billing
+// groups them), substituted and substituted_wh to the count and energy of its 15m rows
+// with estimated + edited > 0, the sum equal to the day's 1d row, the same computed_at;
+// and a profile for every 1d row.
 func checkProfiles(t *testing.T, loc *time.Location, rows map[rowKey]stored, ps map[profileKey]storedProfile) {
 	t.Helper()
 	for k, p := range ps {
@@ -83,35 +88,51 @@ func checkProfiles(t *testing.T, loc *time.Location, rows map[rowKey]stored, ps 
 			t.Errorf("%v: start %s, zone %s is not the start of its local day in %s", k, p.start, p.zone, loc)
 		}
 		if n := int(end.Sub(p.start) / time.Hour); len(p.wh) != n || len(p.intervals) != n || len(p.max15) != n ||
-			len(p.max30) != n || len(p.estimated) != n || len(p.edited) != n {
-			t.Errorf("%v: %d wh, %d intervals, %d max15, %d max30, %d estimated, %d edited; want %d each", k, len(p.wh),
-				len(p.intervals), len(p.max15), len(p.max30), len(p.estimated), len(p.edited), n)
+			len(p.max30) != n || len(p.estimated) != n || len(p.edited) != n || len(p.subst) != n || len(p.substWh) != n {
+			t.Errorf("%v: %d wh, %d intervals, %d max15, %d max30, %d estimated, %d edited, %d substituted, %d substituted_wh; want %d each",
+				k, len(p.wh), len(p.intervals), len(p.max15), len(p.max30), len(p.estimated), len(p.edited), len(p.subst), len(p.substWh), n)
 			continue
 		}
 		var sum int64
 		for i := range p.wh {
 			h := p.start.Add(time.Duration(i) * time.Hour)
-			var quarters uint8
-			var max15, max30 int64
+			var quarters, subst uint8
+			var max15, max30, substWh int64
 			var seen15, seen30 bool
+			blocks := map[time.Time]int64{}
+			var order []time.Time
 			for q := h; q.Before(h.Add(time.Hour)) && q.Before(end); q = q.Add(Interval) {
 				r, ok := rows[rowKey{"15m", k.meter, q}]
-				if ok {
-					quarters++
-					if !seen15 || r.wh > max15 {
-						max15, seen15 = r.wh, true
-					}
-				}
-				prev, prevOK := rows[rowKey{"15m", k.meter, q.Add(-Interval)}]
-				if q.Equal(p.start) || (!ok && !prevOK) {
+				if !ok {
 					continue
 				}
-				if sum := prev.wh + r.wh; !seen30 || sum > max30 {
-					max30, seen30 = sum, true
+				quarters++
+				if !seen15 || r.wh > max15 {
+					max15, seen15 = r.wh, true
+				}
+				if r.estimated+r.edited > 0 {
+					subst++
+					substWh += r.wh
+				}
+				b := clockBlock(q, loc)
+				if _, ok := blocks[b]; !ok {
+					order = append(order, b)
+				}
+				blocks[b] += r.wh
+			}
+			for _, b := range order {
+				if b.Before(h) || b.Add(30*time.Minute).After(h.Add(time.Hour)) {
+					t.Errorf("%v hour %d (%s): the local clock's block at %s is not inside the hour", k, i, h.Format(time.RFC3339), b.Format(time.RFC3339))
+				}
+				if !seen30 || blocks[b] > max30 {
+					max30, seen30 = blocks[b], true
 				}
 			}
 			if p.max15[i] != max15 || p.max30[i] != max30 {
 				t.Errorf("%v hour %d (%s): max15 %d, max30 %d; the 15m rows give %d and %d", k, i, h.Format(time.RFC3339), p.max15[i], p.max30[i], max15, max30)
+			}
+			if p.subst[i] != subst || p.substWh[i] != substWh {
+				t.Errorf("%v hour %d (%s): substituted %d, substituted_wh %d; the 15m rows give %d and %d", k, i, h.Format(time.RFC3339), p.subst[i], p.substWh[i], subst, substWh)
 			}
 			hr, ok := rows[rowKey{"1h", k.meter, h}]
 			if !ok {
@@ -215,6 +236,20 @@ func TestJobProfiles(t *testing.T) {
 		!slices.Equal(p.edited, marks(24, nil)) {
 		t.Errorf("2026-03-28 with the 10:15Z reading missing: estimated %v, edited %v; want 2 estimated in element 11", p.estimated, p.edited)
 	}
+	// The two estimated quarters are substituted, with their energy.
+	rows1 := snapshot(t, conn)
+	var estWh int64
+	for _, q := range []time.Time{gap.Add(-Interval), gap} {
+		r, ok := rows1[rowKey{"15m", spring, q}]
+		if !ok || r.estimated != 1 {
+			t.Errorf("15m row at %s: %+v (found %v), want estimated", q, r, ok)
+		}
+		estWh += r.wh
+	}
+	if p := first[profileKey{spring, "2026-03-28"}]; !slices.Equal(p.subst, marks(24, map[int]uint8{11: 2})) ||
+		p.substWh[11] != estWh || estWh <= 0 {
+		t.Errorf("2026-03-28: substituted %v, substituted_wh %v; want 2 and %d Wh in element 11", p.subst, p.substWh, estWh)
+	}
 
 	// The days, their lengths and the last hour with data.
 	for _, c := range []struct {
@@ -282,15 +317,15 @@ func TestJobProfiles(t *testing.T) {
 	if len(p.wh) != 25 || p.wh[3] != 4000 || p.intervals[3] != 4 || !p.computedAt.After(r2.ComputedAt) {
 		t.Errorf("edited day: %+v, want 4000 Wh in element 3, recomputed after %s", p, r2.ComputedAt)
 	}
-	// The four edited quarters of 1000 Wh: element 3's largest quarter is 1000 and its
-	// largest 30 minutes 2000; element 4's largest 30 minutes is the window crossing
-	// into it, 01:45Z-02:15Z, 1000 Wh plus the 02:00Z quarter (the simulated meter
-	// uses well under 1000 Wh in any half hour).
-	after := snapshot(t, conn)[rowKey{"15m", fall, time.Date(2026, 10, 25, 2, 0, 0, 0, time.UTC)}]
-	if len(p.max15) != 25 || p.max15[3] != 1000 || p.max30[3] != 2000 || p.max30[4] != 1000+after.wh ||
-		!slices.Equal(p.edited, marks(25, map[int]uint8{3: 4})) || !slices.Equal(p.estimated, marks(25, nil)) {
-		t.Errorf("edited day: max15 %v, max30 %v, edited %v, estimated %v; want 1000, 2000 and %d in elements 3 and 4, 4 edited in element 3",
-			p.max15, p.max30, p.edited, p.estimated, 1000+after.wh)
+	// The four edited quarters of 1000 Wh: element 3's largest quarter is 1000, its
+	// blocks 2000 each, and its four rows substituted with 4000 Wh; element 4's blocks
+	// hold only simulated quarters, well under 1000 Wh in any half hour (a sliding
+	// window 01:45Z-02:15Z would have held 1000 Wh and more).
+	if len(p.max15) != 25 || p.max15[3] != 1000 || p.max30[3] != 2000 || p.max30[4] <= 0 || p.max30[4] >= 1000 ||
+		!slices.Equal(p.edited, marks(25, map[int]uint8{3: 4})) || !slices.Equal(p.estimated, marks(25, nil)) ||
+		!slices.Equal(p.subst, marks(25, map[int]uint8{3: 4})) || !slices.Equal(p.substWh, append(append(make([]int64, 3), 4000), make([]int64, 21)...)) {
+		t.Errorf("edited day: max15 %v, max30 %v, edited %v, estimated %v, substituted %v, substituted_wh %v; want 1000 and 2000 in element 3, "+
+			"element 4's max30 in (0, 1000), 4 edited and substituted with 4000 Wh in element 3", p.max15, p.max30, p.edited, p.estimated, p.subst, p.substWh)
 	}
 	if q := third[profileKey{spring, "2026-03-29"}]; !q.computedAt.Equal(r2.ComputedAt) {
 		t.Errorf("the edit recomputed another meter's profile (computed at %s)", q.computedAt)
@@ -298,9 +333,13 @@ func TestJobProfiles(t *testing.T) {
 	checkProfiles(t, berlin, snapshot(t, conn), third)
 }
 
-// TestProfilesOldRows checks what rows written without the demand columns (as before
-// migration 0043, or by a writer naming only the old columns) hold on the server: empty
-// arrays (a range run rewrites them, as TestJobProfiles checks for every day).
+// TestProfilesOldRows checks what rows written without the newer columns hold on the
+// server: a row written naming only the columns of migration 0030 (as before migration
+// 0043) has empty demand, estimated, edited and substituted arrays; one naming the
+// columns of 0043 but not those of 0045 (as the VEE job wrote before 0045, with the
+// older max30_wh) has empty substituted and substituted_wh arrays, which tells readers
+// it is not computed yet (a range run rewrites them, as TestJobProfiles checks for every
+// day).
 func TestProfilesOldRows(t *testing.T) {
 	ctx := context.Background()
 	_, conn := testenv.ClickHouse(t)
@@ -315,9 +354,33 @@ func TestProfilesOldRows(t *testing.T) {
 	if err := b.Send(); err != nil {
 		t.Fatal(err)
 	}
-	p, ok := profileSnapshot(t, conn)[profileKey{"OLD1", "2026-03-27"}]
+	b, err = conn.PrepareBatch(ctx, `INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, max15_wh, max30_wh, estimated, edited, computed_at)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(ts("2026-03-27T00:00:00Z"), "OLD2", "Europe/Berlin", ts("2026-03-26T23:00:00Z"), []int64{1, 2}, []uint8{4, 4},
+		[]int64{1, 1}, []int64{1, 2}, []uint8{0, 1}, []uint8{0, 0}, ts("2026-03-27T12:00:00Z")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	ps := profileSnapshot(t, conn)
+	p, ok := ps[profileKey{"OLD1", "2026-03-27"}]
 	if !ok || !slices.Equal(p.wh, []int64{1, 2}) || p.max15 == nil || len(p.max15) != 0 || len(p.max30) != 0 ||
-		len(p.estimated) != 0 || len(p.edited) != 0 {
-		t.Errorf("old row: %+v (found %v), want empty demand arrays", p, ok)
+		len(p.estimated) != 0 || len(p.edited) != 0 || p.subst == nil || len(p.subst) != 0 || p.substWh == nil || len(p.substWh) != 0 {
+		t.Errorf("0030 row: %+v (found %v), want empty demand, estimated, edited and substituted arrays", p, ok)
+	}
+	p, ok = ps[profileKey{"OLD2", "2026-03-27"}]
+	if !ok || !slices.Equal(p.max30, []int64{1, 2}) || !slices.Equal(p.estimated, []uint8{0, 1}) ||
+		p.subst == nil || len(p.subst) != 0 || p.substWh == nil || len(p.substWh) != 0 {
+		t.Errorf("0043 row: %+v (found %v), want its demand arrays and empty substituted arrays", p, ok)
+	}
+	var notComputed uint64
+	if err := conn.QueryRow(ctx, `SELECT count() FROM consumption_profiles FINAL WHERE length(substituted) = 0`).Scan(&notComputed); err != nil {
+		t.Fatal(err)
+	}
+	if notComputed != 2 {
+		t.Errorf("%d rows with length(substituted) = 0, want both old rows", notComputed)
 	}
 }

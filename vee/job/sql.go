@@ -102,7 +102,7 @@ WHERE resolution = '15m' AND meter_id = ? AND start >= ? AND start < ?`
 
 const insertConsumption = `INSERT INTO consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)`
 
-const insertProfiles = `INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, max15_wh, max30_wh, estimated, edited, computed_at)`
+const insertProfiles = `INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, max15_wh, max30_wh, estimated, edited, substituted, substituted_wh, computed_at)`
 
 const insertEdit = `INSERT INTO consumption_edits (edit_id, meter_id, start, end, wh, mode, reason, author, previous_wh, created_at)`
 
