@@ -144,6 +144,7 @@ func (r *Runner) runFast(ctx context.Context, p Period, terms []registry.Term, s
 		billed = append(billed, a.term)
 		done = append(done, outs[i])
 	}
+	res.Fast += len(billed)
 	return rest, r.settle(ctx, billed, done, res)
 }
 
@@ -286,14 +287,14 @@ func (r *Runner) aggregate(ctx context.Context, groups []*fastGroup, ags []fastA
 	dslots.WriteString("] AS Array(Array(UInt8)))")
 	n := len(dates)
 	var cols strings.Builder
-	cols.WriteString("sum(arraySum(wh)), sum(arraySum(intervals)), sum(arraySum(substituted)), sum(arraySum(substituted_wh)), countIf(bad)")
+	cols.WriteString("toInt64(sum(arraySum(wh))), toInt64(sum(arraySum(intervals))), toInt64(sum(arraySum(substituted))), toInt64(sum(arraySum(substituted_wh))), countIf(bad)")
 	for k := range energyPeriods {
-		fmt.Fprintf(&cols, ", sum(arraySum(arrayMap((w, s) -> if(s = %d, w, 0), wh, es)))", k)
+		fmt.Fprintf(&cols, ", toInt64(sum(arraySum(arrayMap((w, s) -> if(s = %d, w, 0), wh, es))))", k)
 	}
 	if demand {
-		cols.WriteString(", max(arrayReduce('max', dm))")
+		cols.WriteString(", toInt64(max(arrayReduce('max', dm)))")
 		for k := range demandPeriods {
-			fmt.Fprintf(&cols, ", max(arrayReduce('max', arrayFilter((x, s) -> s = %d, dm, ds)))", k)
+			fmt.Fprintf(&cols, ", toInt64(max(arrayReduce('max', arrayFilter((x, s) -> s = %d, dm, ds))))", k)
 		}
 	}
 	q := fmt.Sprintf(`SELECT meter_id, pt, %s FROM (

@@ -100,6 +100,9 @@ type Result struct {
 	Adjustments int
 	Unchanged   int
 	Held        []Hold
+	// Fast counts the agreements decided through the fast path (billed, adjusted or
+	// unchanged); the others were recomputed from 15-minute rows.
+	Fast int
 	// Issued are the invoices written by this run.
 	Issued []invoice.Invoice
 }
@@ -138,7 +141,7 @@ func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 				return nil, err
 			}
 			rest = append(rest, left...)
-			if r.afterChunk != nil {
+			if r.afterChunk != nil && len(left) < n {
 				r.afterChunk()
 			}
 			due = due[n:]
