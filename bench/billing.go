@@ -8,15 +8,14 @@ import (
 	"io"
 	"log/slog"
 	"runtime"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	billrun "github.com/meterhouse/meterhouse/billing/run"
 	"github.com/meterhouse/meterhouse/billing/tariff"
-	mhregistry "github.com/meterhouse/meterhouse/registry"
 	"github.com/meterhouse/meterhouse/schema"
+	"github.com/meterhouse/meterhouse/sim"
 )
 
 // billingConfig is what bench billing measures.
@@ -33,48 +32,67 @@ type billingReport struct {
 	Accounts int    `json:"accounts"`
 	CPUs     int    `json:"cpus"`
 	Database string `json:"database"`
-	// LoadSeconds is the untimed set-up: registry, tariff and a month of 15-minute rows.
+	// LoadSeconds is the untimed set-up: registry, agreements, tariffs and a month of daily
+	// profiles.
 	LoadSeconds float64 `json:"load_seconds"`
-	// RunSeconds is the timed billing run of the month (reading every 15-minute row,
-	// computing and writing the invoices); BillsPerSec its rate.
+	// RunSeconds is the timed billing run of the month (agreements in force, the profiles
+	// summed in ClickHouse, bills computed and invoices written); BillsPerSec its rate.
 	RunSeconds  float64 `json:"run_seconds"`
 	BillsPerSec float64 `json:"bills_per_second"`
 	Bills, Held int
+	// Fast counts the agreements billed through the fast path (daily profiles).
+	Fast int `json:"fast_path"`
+	// PeakRSSMiB is the process's peak resident memory.
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
 	// RerunSeconds is a second run over the same data (nothing issued).
 	RerunSeconds float64 `json:"rerun_seconds"`
 	// MillionSeconds extrapolates RunSeconds to a million bills at the measured rate.
 	MillionSeconds float64 `json:"million_seconds_extrapolated"`
 }
 
-const benchTariff = `id: BENCH-TOU
-name: bench time of use
+// The bench's tariffs, in UTC as sim.History's meters: residential time of use with
+// monthly tiers inside each period (proportional allocation), and a commercial one with
+// 15-minute demand, flat and by TOU period.
+const (
+	benchTariff = `id: BENCH-TOU
+name: bench residential time of use with tiers
 effective_from: "2026-01-01"
 time_zone: UTC
 currency: EUR
 fixed_charges:
-  - name: service
-    amount: 6.50
-    per: period
+  - {name: service, amount: 6.50, per: period}
 energy:
   tou:
     periods:
       - name: peak
-        rate: 0.32
-        hours:
-          - day_types: [weekday]
-            ranges: ["8-20"]
+        tiers: [{up_to: 250, rate: 0.32}, {rate: 0.36}]
+        hours: [{day_types: [weekday], ranges: ["8-20"]}]
       - name: offpeak
-        rate: 0.18
-        hours:
-          - day_types: [weekday]
-            ranges: ["0-8", "20-24"]
-          - day_types: [weekend]
-            ranges: ["0-24"]
+        tiers: [{up_to: 250, rate: 0.18}, {rate: 0.21}]
+        hours: [{day_types: [weekday], ranges: ["0-8", "20-24"]}, {day_types: [weekend], ranges: ["0-24"]}]
 taxes:
-  - name: vat
-    percent: 19
-    of: [fixed, energy]
+  - {name: vat, percent: 19, of: [fixed, energy]}
 `
+	benchDemandTariff = `id: BENCH-DEMAND
+name: bench commercial with demand
+effective_from: "2026-01-01"
+time_zone: UTC
+currency: EUR
+fixed_charges:
+  - {name: service, amount: 25, per: period}
+energy:
+  tou:
+    periods:
+      - {name: peak, rate: 0.24, hours: [{day_types: [weekday], ranges: ["8-20"]}]}
+      - {name: offpeak, rate: 0.15, hours: [{day_types: [weekday], ranges: ["0-8", "20-24"]}, {day_types: [weekend], ranges: ["0-24"]}]}
+demand:
+  flat: [{name: max_demand, months: [1,2,3,4,5,6,7,8,9,10,11,12], rate: 4.5}]
+  tou: {periods: [{name: peak, rate: 6, hours: [{day_types: [weekday], ranges: ["8-20"]}]}, {name: offpeak, rate: 0, hours: [{day_types: [weekday], ranges: ["0-8", "20-24"]}, {day_types: [weekend], ranges: ["0-24"]}]}]}
+minimum_bill: {amount: 40, per: period}
+taxes:
+  - {name: vat, percent: 19, of: [fixed, energy, demand]}
+`
+)
 
 func parseBillingFlags(args []string, stderr io.Writer) (billingConfig, error) {
 	cfg := billingConfig{ClickHouse: clickHouseFromEnv()}
@@ -115,41 +133,36 @@ func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer a.Close()
 
 	start := time.Now()
-	fmt.Fprintf(stderr, "loading %d agreements and a month of 15-minute consumption into %s …\n", cfg.Accounts, chcfg.Database)
-	from := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	var ms []mhregistry.MeterVersion
-	var ags []mhregistry.AgreementVersion
-	for i := range cfg.Accounts {
-		id := fmt.Sprintf("B%07d", i)
-		ms = append(ms, mhregistry.MeterVersion{MeterID: id, ValidFrom: from.AddDate(0, -2, 0), Feeder: fmt.Sprintf("F%04d", i/400), Region: "R1", TimeZone: "UTC", Status: mhregistry.StatusActive})
-		ags = append(ags, mhregistry.AgreementVersion{AgreementID: "A" + id, AccountID: "C" + id, ServicePointID: "S" + id, MeterID: id,
-			Tariff: "BENCH-TOU", CustomerClass: "residential", CycleDay: 1, Start: from.AddDate(0, -2, 0), ValidFrom: from.AddDate(0, -2, 0)})
-	}
-	for chunk := range slices.Chunk(ms, 20000) {
-		if _, err := a.Registry().PutMeters(ctx, "bench", chunk); err != nil {
-			return err
-		}
-	}
-	for chunk := range slices.Chunk(ags, 20000) {
-		if _, err := a.Registry().PutAgreements(ctx, "bench", chunk); err != nil {
-			return err
-		}
-	}
-	doc, err := tariff.Parse(strings.NewReader(benchTariff))
-	if err != nil {
+	fmt.Fprintf(stderr, "loading %d agreements and their March of daily profiles into %s …\n", cfg.Accounts, chcfg.Database)
+	// The meters and their profiles (the VEE job's daily rows, every column) come from
+	// sim.History; the agreements, 70 %% residential and 30 %% commercial, are written in
+	// bulk with the columns the registry writes.
+	h := sim.History{Meters: cfg.Accounts, First: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 31, Regions: 4, Seed: 1}
+	if err := h.Insert(ctx, conn, false); err != nil {
 		return err
 	}
-	if _, err := a.Tariffs().Load(ctx, doc); err != nil {
-		return err
+	ags := fmt.Sprintf(`INSERT INTO service_agreements (agreement_id, account_id, service_point_id, meter_id, tariff, customer_class,
+  cycle_day, cycle_calendar, start_date, end_date, valid_from, version, recorded_at, author)
+SELECT concat('A', toString(10000000 + m)), concat('C', toString(10000000 + m)), concat('S', toString(10000000 + m)),
+  concat('H', toString(10000000 + m)), if(m %% 10 < 7, 'BENCH-TOU', 'BENCH-DEMAND'), if(m %% 10 < 7, 'residential', 'commercial'),
+  1, '', toDate('2026-01-01'), toDate('1970-01-01'), toDate('2026-01-01'), toUInt64(1), toDateTime('2026-01-01 00:00:00'), 'bench'
+FROM (SELECT number AS m FROM numbers(%d))`, cfg.Accounts)
+	customers := fmt.Sprintf(`INSERT INTO %s.agreement_customers (agreement_id, valid_from, version, customer_name, address, life_support)
+SELECT concat('A', toString(10000000 + number)), toDate('2026-01-01'), toUInt64(1), concat('Customer ', toString(number)), '', 0
+FROM numbers(%d)`, chcfg.PrivateDatabase(), cfg.Accounts)
+	for _, q := range []string{ags, customers} {
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("load agreements: %w", err)
+		}
 	}
-	quarters := 31 * 96
-	// Meter ids B0000000 …: 18.16 has no leftPad, so the padding comes from 10000000 + i.
-	load := fmt.Sprintf(`INSERT INTO consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)
-SELECT '15m', concat('B', substring(toString(10000000 + intDiv(number, %[1]d)), 2, 7)), toDateTime('2026-03-01 00:00:00') + (number %% %[1]d) * 900,
-  toInt64(50 + cityHash64(number) %% 200), 0, 1, 1, 0, 0, 0, [], [], toDateTime('2026-04-01 03:00:00')
-FROM numbers(%[2]d)`, quarters, cfg.Accounts*quarters)
-	if err := conn.Exec(ctx, load); err != nil {
-		return fmt.Errorf("load consumption: %w", err)
+	for _, src := range []string{benchTariff, benchDemandTariff} {
+		doc, err := tariff.Parse(strings.NewReader(src))
+		if err != nil {
+			return err
+		}
+		if _, err := a.Tariffs().Load(ctx, doc); err != nil {
+			return err
+		}
 	}
 	rep.LoadSeconds = time.Since(start).Seconds()
 	settle(ctx, conn, chcfg.Database, 3*time.Minute, stderr)
@@ -159,15 +172,23 @@ FROM numbers(%[2]d)`, quarters, cfg.Accounts*quarters)
 		return err
 	}
 	fmt.Fprintf(stderr, "billing %d agreements …\n", cfg.Accounts)
+	if err := resetPeakRSS(); err != nil {
+		return err
+	}
 	start = time.Now()
 	res, err := a.Billing().Run(ctx, p)
 	if err != nil {
 		return err
 	}
 	rep.RunSeconds = time.Since(start).Seconds()
-	rep.Bills, rep.Held = res.Bills, len(res.Held)
+	rep.Bills, rep.Held, rep.Fast = res.Bills, len(res.Held), res.Fast
 	rep.BillsPerSec = float64(res.Bills) / rep.RunSeconds
 	rep.MillionSeconds = 1e6 / rep.BillsPerSec
+	peak, err := peakRSS()
+	if err != nil {
+		return err
+	}
+	rep.PeakRSSMiB = float64(peak) / (1 << 20)
 	start = time.Now()
 	if _, err := a.Billing().Run(ctx, p); err != nil {
 		return err
@@ -177,10 +198,11 @@ FROM numbers(%[2]d)`, quarters, cfg.Accounts*quarters)
 		return writeJSONDoc(stdout, rep)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "agreements\t%d (one meter each, a month of 15-minute rows: %d rows)\n", rep.Accounts, rep.Accounts*quarters)
+	fmt.Fprintf(tw, "agreements\t%d (one meter each; a month of daily profiles: %d rows)\n", rep.Accounts, rep.Accounts*31)
 	fmt.Fprintf(tw, "set-up (untimed)\t%.1f s\n", rep.LoadSeconds)
-	fmt.Fprintf(tw, "billing run\t%.1f s, %d bills, %d held\n", rep.RunSeconds, rep.Bills, rep.Held)
+	fmt.Fprintf(tw, "billing run\t%.1f s, %d bills (%d through the fast path), %d held\n", rep.RunSeconds, rep.Bills, rep.Fast, rep.Held)
 	fmt.Fprintf(tw, "bills/s\t%s\n", thousands(rep.BillsPerSec))
+	fmt.Fprintf(tw, "peak memory of the run\t%.0f MiB\n", rep.PeakRSSMiB)
 	fmt.Fprintf(tw, "re-run (nothing issued)\t%.1f s\n", rep.RerunSeconds)
 	fmt.Fprintf(tw, "a million bills at this rate\t%.0f s (target 120 s)\n", rep.MillionSeconds)
 	return tw.Flush()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meterhouse/meterhouse/billing/calc"
+	"github.com/meterhouse/meterhouse/billing/invoice"
 	"github.com/meterhouse/meterhouse/billing/tariff"
 	"github.com/meterhouse/meterhouse/fault"
 	"github.com/meterhouse/meterhouse/registry"
@@ -46,8 +48,10 @@ type fastGroup struct {
 	parts     []calc.PlanPart
 	hist      calc.History
 	histFrom  tariff.Date
-	window    int   // demand block minutes: 15 or 30
-	expected  []int // quarter hours of each part
+	window    int // demand block minutes: 15 or 30
+	// energyPeriods and demandPeriods are the most TOU periods of a version (at least 1).
+	energyPeriods, demandPeriods int
+	expected                     []int // quarter hours of each part
 }
 
 // fastAgreement is an agreement on the fast path: its group and meter.
@@ -57,8 +61,65 @@ type fastAgreement struct {
 	meter string
 }
 
-// runFast bills what it can of terms (sorted by their meter) and returns the rest.
-func (r *Runner) runFast(ctx context.Context, p Period, terms []registry.Term, st *runState, res *Result) ([]registry.Term, error) {
+// fastBatch is a chunk read for the fast path: its agreements with their totals (nil for
+// those it cannot bill), the invoices already issued, and the agreements left to the full
+// path.
+type fastBatch struct {
+	groups []*fastGroup
+	ags    []fastAgreement
+	totals []*calc.Totals
+	issued map[string][]invoice.Invoice
+	rest   []registry.Term
+}
+
+// runFastAll bills what it can of terms through the fast path, chunk by chunk in meter
+// order, and returns the rest. Reading a chunk (ClickHouse summing its profiles) overlaps
+// computing and writing the previous one, so that both cores work: at most two chunks are
+// in memory.
+func (r *Runner) runFastAll(ctx context.Context, p Period, terms []registry.Term, st *runState, res *Result) ([]registry.Term, error) {
+	sortByMeter(terms)
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan *fastBatch, 1)
+	g.Go(func() error {
+		defer close(batches)
+		for len(terms) > 0 {
+			n := min(r.fastChunk, len(terms))
+			b, err := r.readFast(gctx, p, terms[:n], st)
+			if err != nil {
+				return err
+			}
+			select {
+			case batches <- b:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			terms = terms[n:]
+		}
+		return nil
+	})
+	var rest []registry.Term
+	g.Go(func() error {
+		for b := range batches {
+			billed, err := r.billFast(gctx, b, res)
+			if err != nil {
+				return err
+			}
+			rest = append(rest, b.rest...)
+			if r.afterChunk != nil && billed > 0 {
+				r.afterChunk()
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return rest, nil
+}
+
+// readFast groups a chunk of terms (sorted by their meter) and reads what billing them
+// needs.
+func (r *Runner) readFast(ctx context.Context, p Period, terms []registry.Term, st *runState) (*fastBatch, error) {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": 32 << 20}))
 	meters := make([]string, len(terms))
 	for i, t := range terms {
@@ -104,8 +165,9 @@ func (r *Runner) runFast(ctx context.Context, p Period, terms []registry.Term, s
 		}
 		ags = append(ags, fastAgreement{term: t, group: gi, meter: s.Version.MeterID})
 	}
+	b := &fastBatch{groups: groups, ags: ags, rest: rest}
 	if len(ags) == 0 {
-		return rest, nil
+		return b, nil
 	}
 	totals, err := r.aggregate(ctx, groups, ags)
 	if err != nil {
@@ -119,6 +181,14 @@ func (r *Runner) runFast(ctx context.Context, p Period, terms []registry.Term, s
 	if err != nil {
 		return nil, err
 	}
+	b.totals, b.issued = totals, issued
+	return b, nil
+}
+
+// billFast computes and issues the bills of a batch's agreements with totals, adds the
+// others to its rest, and returns how many it decided.
+func (r *Runner) billFast(ctx context.Context, b *fastBatch, res *Result) (int, error) {
+	groups, ags, totals, issued := b.groups, b.ags, b.totals, b.issued
 	outs := make([]outcome, len(ags))
 	var g errgroup.Group
 	g.SetLimit(runtime.NumCPU())
@@ -138,14 +208,14 @@ func (r *Runner) runFast(ctx context.Context, p Period, terms []registry.Term, s
 	var done []outcome
 	for i, a := range ags {
 		if totals[i] == nil {
-			rest = append(rest, a.term)
+			b.rest = append(b.rest, a.term)
 			continue
 		}
 		billed = append(billed, a.term)
 		done = append(done, outs[i])
 	}
 	res.Fast += len(billed)
-	return rest, r.settle(ctx, billed, done, res)
+	return len(billed), r.settle(ctx, billed, done, res)
 }
 
 // newFastGroup plans the span [from, to) (UTC midnights of local dates) of the tariff.
@@ -165,6 +235,15 @@ func newFastGroup(p Period, docs []*tariff.Document, dayType calc.DayTypeFunc, f
 	g.parts, err = calc.Plan(calc.Input{Tariffs: docs, From: g.from, To: g.to, DayType: dayType})
 	if err != nil {
 		return nil, err
+	}
+	g.energyPeriods, g.demandPeriods = 1, 1
+	for _, d := range docs {
+		if e := d.Energy; e != nil && e.TOU != nil {
+			g.energyPeriods = max(g.energyPeriods, len(e.TOU.Periods))
+		}
+		if m := d.Demand; m != nil && m.TOU != nil {
+			g.demandPeriods = max(g.demandPeriods, len(m.TOU.Periods))
+		}
 	}
 	g.hist = calc.HistoryOf(g.parts, g.from)
 	g.histFrom = g.from
@@ -225,12 +304,21 @@ func (g *fastGroup) code(d tariff.Date) int {
 	return codeNone
 }
 
+// dateClass is a set of the chunk's dates that every group treats alike: the same part
+// or history code and the same TOU slots of each hour. Profiles are summed per meter and
+// class, hour by hour, so that ClickHouse adds arrays and the slots are applied here, once
+// per result row.
+type dateClass struct {
+	codes          []int     // by group
+	energy, demand [][]uint8 // by group: the slots of each hour (nil for history)
+}
+
 // aggregate sums the agreements' profiles into Totals, one per agreement in ags' order;
 // nil where the fast path cannot bill it (missing or incomplete days, rows computed
-// before migration 0045 or in another time zone).
+// before migration 0045 or in another time zone than the tariff's).
 func (r *Runner) aggregate(ctx context.Context, groups []*fastGroup, ags []fastAgreement) ([]*calc.Totals, error) {
 	base, end := groups[0].histFrom, groups[0].to
-	energyPeriods, demandPeriods, demand := 1, 0, false
+	demand15, demand30 := false, false
 	for _, g := range groups {
 		if g.histFrom.Before(base) {
 			base = g.histFrom
@@ -239,141 +327,152 @@ func (r *Runner) aggregate(ctx context.Context, groups []*fastGroup, ags []fastA
 			end = g.to
 		}
 		for _, doc := range g.docs {
-			if e := doc.Energy; e != nil && e.TOU != nil {
-				energyPeriods = max(energyPeriods, len(e.TOU.Periods))
-			}
-			if m := doc.Demand; m != nil {
-				demand = true
-				if m.TOU != nil {
-					demandPeriods = max(demandPeriods, len(m.TOU.Periods))
-				}
+			if doc.Demand != nil {
+				demand15 = demand15 || g.window == 15
+				demand30 = demand30 || g.window == 30
 			}
 		}
 	}
-	var dates []tariff.Date
+	var classes []dateClass
+	index := map[string]int{}
+	var dateClasses strings.Builder
+	var key []byte
 	for d := base; d.Before(end); d = nextDate(d) {
-		dates = append(dates, d)
-	}
-	// The codes and slots of every group's dates, g × len(dates) + date index, as literals.
-	var codes, eslots, dslots, windows, zones strings.Builder
-	codes.WriteString("CAST([")
-	eslots.WriteString("CAST([")
-	dslots.WriteString("CAST([")
-	for gi, g := range groups {
-		for di, d := range dates {
-			if gi+di > 0 {
-				codes.WriteByte(',')
-				eslots.WriteByte(',')
-				dslots.WriteByte(',')
+		c := dateClass{codes: make([]int, len(groups)), energy: make([][]uint8, len(groups)), demand: make([][]uint8, len(groups))}
+		key = key[:0]
+		for gi, g := range groups {
+			c.codes[gi] = g.code(d)
+			if c.codes[gi] >= 0 {
+				c.energy[gi], c.demand[gi] = g.parts[c.codes[gi]].DaySlots(d, g.loc, g.dayType)
 			}
-			c := g.code(d)
-			codes.WriteString(strconv.Itoa(c))
-			var es, ds []uint8
-			if c >= 0 {
-				es, ds = g.parts[c].DaySlots(d, g.loc, g.dayType)
-			}
-			writeArray(&eslots, es)
-			writeArray(&dslots, ds)
+			key = strconv.AppendInt(key, int64(c.codes[gi]), 10)
+			key = append(key, ':')
+			key = append(key, c.energy[gi]...)
+			key = append(key, ':')
+			key = append(key, c.demand[gi]...)
+			key = append(key, ';')
 		}
-		if gi > 0 {
-			windows.WriteByte(',')
-			zones.WriteByte(',')
+		ci, ok := index[string(key)]
+		if !ok {
+			ci = len(classes)
+			classes = append(classes, c)
+			index[string(key)] = ci
 		}
-		windows.WriteString(strconv.Itoa(g.window))
-		zones.WriteString(strconv.Quote(g.zone))
-	}
-	codes.WriteString("] AS Array(Int8))")
-	eslots.WriteString("] AS Array(Array(UInt8)))")
-	dslots.WriteString("] AS Array(Array(UInt8)))")
-	n := len(dates)
-	var cols strings.Builder
-	cols.WriteString("toInt64(sum(arraySum(wh))), toInt64(sum(arraySum(intervals))), toInt64(sum(arraySum(substituted))), toInt64(sum(arraySum(substituted_wh))), countIf(bad)")
-	for k := range energyPeriods {
-		fmt.Fprintf(&cols, ", toInt64(sum(arraySum(arrayMap((w, s) -> if(s = %d, w, 0), wh, es))))", k)
-	}
-	if demand {
-		cols.WriteString(", toInt64(max(arrayReduce('max', dm)))")
-		for k := range demandPeriods {
-			fmt.Fprintf(&cols, ", toInt64(max(arrayReduce('max', arrayFilter((x, s) -> s = %d, dm, ds))))", k)
+		if dateClasses.Len() > 0 {
+			dateClasses.WriteByte(',')
 		}
+		dateClasses.WriteString(strconv.Itoa(ci))
 	}
-	q := fmt.Sprintf(`SELECT meter_id, pt, %s FROM (
-  SELECT meter_id, pt, wh, intervals, substituted, substituted_wh,
-    length(substituted) = 0 OR time_zone != tz OR (pt >= 0 AND length(es0) != length(wh)) AS bad,
-    if(length(es0) = length(wh), es0, arrayMap(x -> toUInt8(0), wh)) AS es,
-    if(length(ds0) = length(wh), ds0, arrayMap(x -> toUInt8(0), wh)) AS ds,
-    if(win = 30, max30_wh, max15_wh) AS dm
-  FROM (
-    SELECT meter_id, wh, intervals, substituted, substituted_wh, max15_wh, max30_wh, time_zone,
-      transform(meter_id, ?, ?, toUInt32(0)) AS g, toUInt32(toRelativeDayNum(day) - toRelativeDayNum(toDate(?))) + g * %d + 1 AS i,
-      arrayElement(%s, i) AS pt, arrayElement(%s, i) AS es0, arrayElement(%s, i) AS ds0,
-      arrayElement([%s], g + 1) AS win, arrayElement([%s], g + 1) AS tz
-    FROM consumption_profiles FINAL
-    WHERE day >= toDate(?) AND day < toDate(?) AND meter_id IN (SELECT arrayJoin(?))
-  )
-) GROUP BY meter_id, pt`, cols.String(), n, codes.String(), eslots.String(), dslots.String(), windows.String(), strings.ReplaceAll(zones.String(), `"`, `'`))
+	joined := func(agg string) string { return "arrayStringConcat(arrayMap(x -> toString(x), " + agg + "), ',')" }
+	cols := []string{"toInt64(sum(arraySum(intervals)))", "toInt64(sum(arraySum(substituted)))", "toInt64(sum(arraySum(substituted_wh)))",
+		"countIf(length(substituted) = 0)", "min(time_zone)", "max(time_zone)", joined("sumForEach(wh)")}
+	if demand15 {
+		cols = append(cols, joined("maxForEach(max15_wh)"))
+	}
+	if demand30 {
+		cols = append(cols, joined("maxForEach(max30_wh)"))
+	}
+	q := fmt.Sprintf(`SELECT meter_id, toUInt32(c), %s
+FROM (
+  SELECT meter_id, wh, intervals, substituted, substituted_wh, max15_wh, max30_wh, time_zone,
+    arrayElement([%s], toUInt32(toRelativeDayNum(day) - toRelativeDayNum(toDate(?))) + 1) AS c
+  FROM consumption_profiles FINAL
+  WHERE day >= toDate(?) AND day < toDate(?) AND meter_id >= ? AND meter_id <= ? AND meter_id IN (SELECT arrayJoin(?))
+) GROUP BY meter_id, c`, strings.Join(cols, ", "), dateClasses.String())
 	meters := make([]string, len(ags))
-	gidx := make([]uint32, len(ags))
 	byMeter := make(map[string]int, len(ags))
 	for i, a := range ags {
-		meters[i], gidx[i] = a.meter, uint32(a.group)
+		meters[i] = a.meter
 		byMeter[a.meter] = i
 	}
-	rows, err := r.conn.Query(ctx, q, meters, gidx, base.String(), base.String(), end.String(), meters)
+	lo, hi := slices.Min(meters), slices.Max(meters)
+	rows, err := r.conn.Query(ctx, q, base.String(), base.String(), end.String(), lo, hi, meters)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate consumption_profiles: %w", err)
 	}
 	defer rows.Close()
 	out := make([]*calc.Totals, len(ags))
 	bad := make([]bool, len(ags))
-	var meter string
-	var pt int8
-	vals := make([]int64, 4+energyPeriods)
-	var badRows uint64
-	var maxes []int64
-	if demand {
-		maxes = make([]int64, 1+demandPeriods)
+	var (
+		meter, zoneLo, zoneHi, whs, m15, m30 string
+		class                                uint32
+		quarters, substituted, subWh         int64
+		old                                  uint64
+		wh, mx                               []int64
+	)
+	dest := []any{&meter, &class, &quarters, &substituted, &subWh, &old, &zoneLo, &zoneHi, &whs}
+	if demand15 {
+		dest = append(dest, &m15)
 	}
-	dest := []any{&meter, &pt, &vals[0], &vals[1], &vals[2], &vals[3], &badRows}
-	for k := range energyPeriods {
-		dest = append(dest, &vals[4+k])
-	}
-	for k := range maxes {
-		dest = append(dest, &maxes[k])
+	if demand30 {
+		dest = append(dest, &m30)
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("aggregate consumption_profiles: %w", err)
 		}
 		i, ok := byMeter[meter]
-		if !ok {
+		if !ok || bad[i] || int(class) >= len(classes) {
 			continue
 		}
-		if badRows > 0 {
-			bad[i] = true
+		gi := ags[i].group
+		g := groups[gi]
+		c := classes[class]
+		code := c.codes[gi]
+		if code == codeNone {
 			continue
 		}
-		g := groups[ags[i].group]
+		if old > 0 || zoneLo != g.zone || zoneHi != g.zone {
+			bad[i] = true // computed before migration 0045 or in another zone: the full path
+			continue
+		}
+		if wh, err = appendInts(wh[:0], whs); err != nil {
+			return nil, err
+		}
+		mx = mx[:0]
+		if g.docs[0].Demand != nil {
+			src := m15
+			if g.window == 30 {
+				src = m30
+			}
+			if mx, err = appendInts(mx, src); err != nil {
+				return nil, err
+			}
+		}
 		if out[i] == nil {
 			out[i] = &calc.Totals{Parts: make([]calc.PartTotals, len(g.parts))}
 		}
 		t := out[i]
-		switch {
-		case pt >= 0 && int(pt) < len(g.parts):
-			p := &t.Parts[pt]
-			p.Wh, p.Intervals, p.EstimatedIntervals, p.EstimatedWh = vals[0], int(vals[1]), int(vals[2]), vals[3]
-			p.PeriodWh = append([]int64(nil), vals[4:]...)
-			if demand {
-				p.WindowWh = maxes[0]
-				p.PeriodWindowWh = append([]int64(nil), maxes[1:]...)
+		if code < 0 {
+			for k, x := range wh {
+				if code == codeYear || code == codeBoth {
+					t.YearWh += x
+				}
+				if (code == codeRatchet || code == codeBoth) && k < len(mx) {
+					t.RatchetWindowWh = max(t.RatchetWindowWh, mx[k])
+				}
 			}
-		case pt == codeYear || pt == codeBoth || pt == codeRatchet:
-			if pt != codeRatchet {
-				t.YearWh += vals[0]
-			}
-			if pt != codeYear && demand {
-				t.RatchetWindowWh = max(t.RatchetWindowWh, maxes[0])
-			}
+			continue
+		}
+		es, ds := c.energy[gi], c.demand[gi]
+		if len(wh) != len(es) {
+			bad[i] = true
+			continue
+		}
+		p := &t.Parts[code]
+		if p.PeriodWh == nil {
+			p.PeriodWh, p.PeriodWindowWh = make([]int64, g.energyPeriods), make([]int64, g.demandPeriods)
+		}
+		p.Intervals += int(quarters)
+		p.EstimatedIntervals += int(substituted)
+		p.EstimatedWh += subWh
+		for k, x := range wh {
+			p.Wh += x
+			p.PeriodWh[es[k]] += x
+		}
+		for k, x := range mx {
+			p.WindowWh = max(p.WindowWh, x)
+			p.PeriodWindowWh[ds[k]] = max(p.PeriodWindowWh[ds[k]], x)
 		}
 	}
 	if err := rows.Err(); err != nil {
@@ -394,15 +493,21 @@ func (r *Runner) aggregate(ctx context.Context, groups []*fastGroup, ags []fastA
 	return out, nil
 }
 
-func writeArray(b *strings.Builder, xs []uint8) {
-	b.WriteByte('[')
-	for i, x := range xs {
-		if i > 0 {
-			b.WriteByte(',')
+// appendInts appends the comma-separated integers of s to dst.
+func appendInts(dst []int64, s string) ([]int64, error) {
+	for len(s) > 0 {
+		j := strings.IndexByte(s, ',')
+		if j < 0 {
+			j = len(s)
 		}
-		b.WriteString(strconv.Itoa(int(x)))
+		v, err := strconv.ParseInt(s[:j], 10, 64)
+		if err != nil {
+			return dst, fmt.Errorf("aggregate consumption_profiles: %q: %w", s[:j], err)
+		}
+		dst = append(dst, v)
+		s = s[min(j+1, len(s)):]
 	}
-	b.WriteByte(']')
+	return dst, nil
 }
 
 // sortByMeter orders terms by their first span's meter, the fast path's read order.

@@ -103,9 +103,13 @@ type Result struct {
 	// Fast counts the agreements decided through the fast path (billed, adjusted or
 	// unchanged); the others were recomputed from 15-minute rows.
 	Fast int
-	// Issued are the invoices written by this run.
+	// Issued are the first keptIssued invoices this run wrote (every one in a small run;
+	// the invoice store has them all), so that a run's memory does not grow with the fleet.
 	Issued []invoice.Invoice
 }
+
+// keptIssued bounds Result.Issued.
+const keptIssued = 1000
 
 // chunkAgreements is how many agreements a run reads and bills together: one query for
 // their meters' 15-minute rows, one for their regions and one for their invoices.
@@ -132,21 +136,9 @@ func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 		return nil, err
 	}
 	if !r.cfg.FullRecompute {
-		sortByMeter(due)
-		var rest []registry.Term
-		for len(due) > 0 {
-			n := min(r.fastChunk, len(due))
-			left, err := r.runFast(ctx, p, due[:n], st, res)
-			if err != nil {
-				return nil, err
-			}
-			rest = append(rest, left...)
-			if r.afterChunk != nil && len(left) < n {
-				r.afterChunk()
-			}
-			due = due[n:]
+		if due, err = r.runFastAll(ctx, p, due, st, res); err != nil {
+			return nil, err
 		}
-		due = rest
 		sort.Slice(due, func(a, b int) bool { return due[a].AgreementID < due[b].AgreementID })
 	}
 	for len(due) > 0 {
@@ -294,7 +286,9 @@ func (r *Runner) settle(ctx context.Context, terms []registry.Term, outs []outco
 			} else {
 				res.Adjustments++
 			}
-			res.Issued = append(res.Issued, *in)
+			if len(res.Issued) < keptIssued {
+				res.Issued = append(res.Issued, *in)
+			}
 		}
 	}
 	return r.invoices.Write(ctx, out)
