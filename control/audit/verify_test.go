@@ -48,7 +48,9 @@ func check(recs []Record, anchors ...Head) ([]found, Report) {
 
 func TestChecker(t *testing.T) {
 	orig := chain(0, ZeroHash, entries(10))
-	anchor := func(seq int) Head { return Head{Log: "db_private", Seq: uint64(seq), Hash: orig[seq-1].Hash, At: time.Now()} }
+	anchor := func(seq int) Head {
+		return Head{Log: "db_private", Seq: uint64(seq), Hash: orig[seq-1].Hash, At: time.Now()}
+	}
 	for _, tc := range []struct {
 		name    string
 		tamper  func(rs []Record) []Record
