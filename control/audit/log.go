@@ -39,9 +39,11 @@ type Log struct {
 	mu    sync.Mutex
 	queue []*batch
 
-	// anchored is the seq of the last head Anchor published (guarded by anchorMu).
-	anchorMu sync.Mutex
-	anchored uint64
+	// anchored and anchoredAt are the seq and time of the last head Anchor published
+	// (guarded by anchorMu).
+	anchorMu   sync.Mutex
+	anchored   uint64
+	anchoredAt time.Time
 }
 
 // batch is one Append call's entries and its result.
@@ -241,15 +243,17 @@ func (l *Log) Anchor(ctx context.Context) (Head, error) {
 		return Head{}, err
 	}
 	l.anchorMu.Lock()
-	l.anchored = max(l.anchored, h.Seq)
+	l.anchored, l.anchoredAt = max(l.anchored, h.Seq), h.At
 	l.anchorMu.Unlock()
 	l.log.Info("audit: anchored the chain's head", "log", h.Log, "seq", h.Seq, "hash", h.Hash, "at", h.At.Format(time.RFC3339Nano))
 	return h, nil
 }
 
 // RunAnchors publishes the head every interval when entries were appended since the last
-// anchor, until ctx ends (then it returns nil). A failure is logged and retried at the next
-// interval.
+// anchor, and at least once every KeepAnchor even when none were (so that an idle log's
+// latest anchor stays within the topic's retention; the first time at its first
+// interval), until ctx ends (then it returns nil).
+// A failure is logged and retried at the next interval.
 func (l *Log) RunAnchors(ctx context.Context, every time.Duration) error {
 	if every <= 0 {
 		return fmt.Errorf("audit: RunAnchors: interval %s must be positive", every)
@@ -271,7 +275,7 @@ func (l *Log) RunAnchors(ctx context.Context, every time.Duration) error {
 			continue
 		}
 		l.anchorMu.Lock()
-		due := h.Seq > l.anchored
+		due := h.Seq > l.anchored || (h.Seq > 0 && l.now().Sub(l.anchoredAt) >= KeepAnchor)
 		l.anchorMu.Unlock()
 		if !due {
 			continue
@@ -281,6 +285,9 @@ func (l *Log) RunAnchors(ctx context.Context, every time.Duration) error {
 		}
 	}
 }
+
+// KeepAnchor is the longest RunAnchors goes without publishing the head.
+const KeepAnchor = 24 * time.Hour
 
 // Verify checks the stored chain against the latest anchors and this log's own head:
 // see the function Verify.

@@ -325,3 +325,57 @@ func TestAppendAfterFailedInsert(t *testing.T) {
 		t.Fatalf("verify: %+v, %v; want OK at seq 4", rep, err)
 	}
 }
+
+// TestRunAnchors checks that the head is published once entries were appended, and again
+// after KeepAnchor without any.
+func TestRunAnchors(t *testing.T) {
+	_, conn := testenv.ClickHouse(t)
+	anchor := &audit.MemoryAnchor{}
+	var mu sync.Mutex
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	l, err := audit.Open(ctx(t), conn, testenv.PrivateDatabase(t, conn), anchor, audit.WithClock(clock), audit.WithLogger(testenv.Logger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, stop := context.WithCancel(ctx(t))
+	done := make(chan error, 1)
+	go func() { done <- l.RunAnchors(run, 5*time.Millisecond) }()
+	// waitFor waits until n anchors were published and returns the last.
+	waitFor := func(n int) audit.Head {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			if hs, _ := anchor.Latest(ctx(t), l.Name(), 100); len(hs) >= n {
+				return hs[len(hs)-1]
+			}
+		}
+		t.Fatalf("fewer than %d anchors published", n)
+		return audit.Head{}
+	}
+	if err := l.Append(ctx(t), entry(1), entry(2)); err != nil {
+		t.Fatal(err)
+	}
+	if h := waitFor(1); h.Seq != 2 || !h.At.Equal(now) {
+		t.Errorf("first anchor %+v, want seq 2 at %s", h, now)
+	}
+	if err := l.Append(ctx(t), entry(3)); err != nil {
+		t.Fatal(err)
+	}
+	if h := waitFor(2); h.Seq != 3 {
+		t.Errorf("second anchor %+v, want seq 3", h)
+	}
+	mu.Lock()
+	now = now.Add(audit.KeepAnchor)
+	mu.Unlock()
+	if h := waitFor(3); h.Seq != 3 || !h.At.Equal(now) {
+		t.Errorf("kept anchor %+v, want seq 3 again at %s", h, now)
+	}
+	stop()
+	if err := <-done; err != nil {
+		t.Errorf("RunAnchors: %v", err)
+	}
+	hs, _ := anchor.Latest(ctx(t), l.Name(), 100)
+	if len(hs) != 3 {
+		t.Errorf("%d anchors published, want 3 (an unchanged head within KeepAnchor is not republished): %+v", len(hs), hs)
+	}
+}
