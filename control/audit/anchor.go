@@ -67,9 +67,10 @@ func lastN(hs []Head, n int) []Head {
 // topic must exist (deploy/local/services.sh creates it); its retention is how far back
 // anchors reach. It is safe for concurrent use.
 type KafkaAnchor struct {
-	topic  string
-	w      *kafka.Writer
-	client *kafka.Client
+	topic     string
+	transport *kafka.Transport
+	w         *kafka.Writer
+	client    *kafka.Client
 }
 
 // scanMessages is how many messages at the end of each partition Latest reads.
@@ -86,15 +87,19 @@ func NewKafkaAnchor(k broker.Config, topic string) (*KafkaAnchor, error) {
 		return nil, err
 	}
 	return &KafkaAnchor{
-		topic: topic,
+		topic: topic, transport: t,
 		w: &kafka.Writer{Addr: k.Addr(), Transport: t, Topic: topic, Balancer: &kafka.Hash{},
 			RequiredAcks: kafka.RequireAll, BatchTimeout: time.Millisecond},
 		client: &kafka.Client{Addr: k.Addr(), Timeout: k.Timeout, Transport: t},
 	}, nil
 }
 
-// Close releases the producer's connections.
-func (a *KafkaAnchor) Close() error { return a.w.Close() }
+// Close releases the producer's and the reader's connections.
+func (a *KafkaAnchor) Close() error {
+	err := a.w.Close()
+	a.transport.CloseIdleConnections()
+	return err
+}
 
 // Publish writes head to the topic and returns once every in-sync replica has it.
 func (a *KafkaAnchor) Publish(ctx context.Context, head Head) error {

@@ -115,7 +115,9 @@ func (l *Log) Name() string { return l.name }
 // Append stores entries as the next entries of the chain, in order and consecutively
 // numbered, and returns once they are stored. Entries of concurrent calls are written
 // together in one insert; each call's entries stay together. A call whose context ends
-// before its entries were taken up for writing stores nothing.
+// before its entries were taken up for writing stores nothing; once taken up, they are
+// written (within 30 seconds) and the call returns the outcome. After a failed insert,
+// whose rows may or may not be stored, the next write first reads the stored head again.
 func (l *Log) Append(ctx context.Context, entries ...Entry) error {
 	for i, e := range entries {
 		if err := e.Check(); err != nil {
@@ -124,6 +126,9 @@ func (l *Log) Append(ctx context.Context, entries ...Entry) error {
 	}
 	if len(entries) == 0 {
 		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	b := &batch{entries: entries, done: make(chan error, 1)}
 	l.mu.Lock()
@@ -155,20 +160,19 @@ func (l *Log) Append(ctx context.Context, entries ...Entry) error {
 	q := l.queue
 	l.queue = nil
 	l.mu.Unlock()
-	err := l.write(ctx, q)
-	if err != nil && ctx.Err() != nil {
-		// This caller's context ended: the other callers' batches wait for a writer of
-		// their own.
-		l.mu.Lock()
-		l.queue = append(slices.DeleteFunc(q, func(o *batch) bool { return o == b }), l.queue...)
-		l.mu.Unlock()
-		return err
-	}
+	// The insert carries other callers' entries too: this caller's context ending must
+	// not fail theirs, so it is bounded by writeTimeout instead.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	err := l.write(wctx, q)
+	cancel()
 	for _, o := range q {
 		o.done <- err
 	}
 	return <-b.done
 }
+
+// writeTimeout bounds one insert of Append.
+const writeTimeout = 30 * time.Second
 
 // write stores the batches' entries in one insert; the caller holds writer.
 func (l *Log) write(ctx context.Context, q []*batch) error {
@@ -182,6 +186,9 @@ func (l *Log) write(ctx context.Context, q []*batch) error {
 	var entries []Entry
 	for _, b := range q {
 		entries = append(entries, b.entries...)
+	}
+	if len(entries) == 0 {
+		return nil
 	}
 	recs := chain(l.head.Seq, l.head.Hash, entries)
 	if err := l.insert(ctx, recs); err != nil {

@@ -3,6 +3,7 @@ package audit_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -323,6 +324,15 @@ func TestAppendAfterFailedInsert(t *testing.T) {
 	rep, err := l.Verify(ctx(t))
 	if err != nil || !rep.OK() || rep.Head.Seq != 4 {
 		t.Fatalf("verify: %+v, %v; want OK at seq 4", rep, err)
+	}
+	// A call whose context has ended stores nothing.
+	done, cancel := context.WithCancel(ctx(t))
+	cancel()
+	if err := l.Append(done, entry(5)); !errors.Is(err, context.Canceled) {
+		t.Errorf("append with an ended context: %v", err)
+	}
+	if h, err := l.Head(ctx(t)); err != nil || h.Seq != 4 {
+		t.Errorf("head %+v, %v; want seq 4", h, err)
 	}
 }
 
