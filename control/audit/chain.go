@@ -16,7 +16,7 @@ import (
 const HashSize = sha256.Size
 
 // ZeroHash is the previous hash of entry 1: 64 zeros.
-var ZeroHash = hex.EncodeToString(make([]byte, HashSize))
+const ZeroHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // hashDomain starts every hashed record, so that no other SHA-256 in Meterhouse (or a
 // later version of this encoding) can produce the same input.

@@ -389,3 +389,35 @@ func TestRunAnchors(t *testing.T) {
 		t.Errorf("%d anchors published, want 3 (an unchanged head within KeepAnchor is not republished): %+v", len(hs), hs)
 	}
 }
+
+// TestVerifyInRanges checks that Verify reads the log a range of seq at a time, across
+// range boundaries, and skips the empty ranges up to a row numbered far beyond the others.
+func TestVerifyInRanges(t *testing.T) {
+	defer audit.SetVerifyChunk(3)()
+	_, conn := testenv.ClickHouse(t)
+	l := open(t, conn, &audit.MemoryAnchor{})
+	for i := 1; i <= 7; i++ {
+		if err := l.Append(ctx(t), entry(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rep, err := l.Verify(ctx(t)); err != nil || !rep.OK() || rep.Entries != 7 || rep.Head.Seq != 7 {
+		t.Fatalf("verify: %+v, %v", rep, err)
+	}
+	far := uint64(1) << 62
+	if err := conn.Exec(ctx(t), fmt.Sprintf("INSERT INTO %s.control_audit (%s) SELECT %d, at, at_ns, actor, event, command_id, meter_id, detail, prev_hash, hash FROM %s.control_audit WHERE seq = 7",
+		l.Name(), columns, far, l.Name())); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.Verify(ctx(t), conn, l.Name(), &audit.MemoryAnchor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []found
+	for _, p := range rep.Problems {
+		got = append(got, found{p.Seq, p.Kind})
+	}
+	if want := []found{{8, audit.KindMissing}, {far, audit.KindEdited}}; !slices.Equal(got, want) || rep.Entries != 8 {
+		t.Errorf("problems %v (%d entries), want %v", rep.Problems, rep.Entries, want)
+	}
+}
