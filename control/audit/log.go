@@ -90,7 +90,7 @@ func Open(ctx context.Context, conn driver.Conn, privateDB string, anchor Anchor
 
 // storedHead returns the stored entry with the largest seq.
 func storedHead(ctx context.Context, conn driver.Conn, table, name string) (Head, error) {
-	rows, err := conn.Query(ctx, "SELECT seq, hash, at, at_ns FROM "+table+" ORDER BY seq DESC LIMIT 1")
+	rows, err := conn.Query(ctx, "SELECT seq, hash, at, at_ns FROM "+table+" WHERE seq = (SELECT max(seq) FROM "+table+") LIMIT 1")
 	if err != nil {
 		return Head{}, fmt.Errorf("audit: read the head of %s: %w", table, err)
 	}
@@ -304,12 +304,7 @@ func (l *Log) Verify(ctx context.Context) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	var own []Head
-	if h.Seq > 0 {
-		h.At = l.now().UTC()
-		own = append(own, h)
-	}
-	return verify(ctx, l.conn, l.name, l.anchor, own)
+	return verify(ctx, l.conn, l.name, l.anchor, &h)
 }
 
 // Verify reads the whole audit log of privateDB in seq order and checks that every entry
@@ -359,12 +354,12 @@ func readRange(ctx context.Context, conn driver.Conn, table string, lo, last uin
 	return nil
 }
 
-func verify(ctx context.Context, conn driver.Conn, name string, anchor Anchor, extra []Head) (Report, error) {
+func verify(ctx context.Context, conn driver.Conn, name string, anchor Anchor, own *Head) (Report, error) {
 	anchors, err := anchor.Latest(ctx, name, verifyAnchors)
 	if err != nil {
 		return Report{}, fmt.Errorf("audit: read anchors: %w", err)
 	}
-	c := newChecker(name, append(anchors, extra...))
+	c := newChecker(name, anchors, own)
 	table := name + ".control_audit"
 	var top uint64
 	if err := conn.QueryRow(ctx, "SELECT max(seq) FROM "+table).Scan(&top); err != nil {

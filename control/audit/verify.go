@@ -72,9 +72,10 @@ const reorderWindow = 16
 // adjacent), against anchors. It holds only the previous entry and the current seq's
 // records, so that verifying needs memory independent of the log's length.
 type checker struct {
-	rep     Report
-	anchors map[uint64][]Head
-	latest  *Head
+	rep   Report
+	marks map[uint64][]mark
+	// furthest is the mark of the largest seq: the log must reach it.
+	furthest *mark
 
 	expect  uint64  // the next seq the chain should hold
 	prev    *Record // the entry at expect-1, nil when there is none or it was missing
@@ -82,23 +83,38 @@ type checker struct {
 	group   []Record
 }
 
+// mark is a head the log must hold: a published anchor, or the appending process's own.
+type mark struct {
+	Head
+	// what names it in messages.
+	what string
+}
+
 // newChecker returns a checker comparing against anchors (of any order; those of seq 0
-// and those that are not usable are ignored).
-func newChecker(log string, anchors []Head) *checker {
-	c := &checker{anchors: map[uint64][]Head{}, expect: 1}
+// and those that are not usable are ignored) and own, the head the verifying process
+// itself appended up to, when it has one (not counted as an anchor in the report).
+func newChecker(log string, anchors []Head, own *Head) *checker {
+	c := &checker{marks: map[uint64][]mark{}, expect: 1}
 	c.rep.Head = Head{Log: log, Hash: ZeroHash}
+	add := func(m mark) {
+		c.marks[m.Seq] = append(c.marks[m.Seq], m)
+		if c.furthest == nil || m.Seq > c.furthest.Seq {
+			c.furthest = &m
+		}
+	}
 	for _, a := range anchors {
 		if a.Seq == 0 || a.check() != nil {
 			continue
 		}
-		a := a
-		c.anchors[a.Seq] = append(c.anchors[a.Seq], a)
+		add(mark{a, "the anchor published at " + a.At.UTC().Format(time.RFC3339)})
 		c.rep.Anchors++
-		if c.latest == nil || a.Seq > c.latest.Seq || (a.Seq == c.latest.Seq && a.At.After(c.latest.At)) {
-			c.latest = &a
+		if c.rep.Anchor == nil || a.Seq > c.rep.Anchor.Seq || (a.Seq == c.rep.Anchor.Seq && a.At.After(c.rep.Anchor.At)) {
+			c.rep.Anchor = &a
 		}
 	}
-	c.rep.Anchor = c.latest
+	if own != nil && own.Seq > 0 {
+		add(mark{*own, "this process, which appended the log up to here,"})
+	}
 	return c
 }
 
@@ -122,10 +138,9 @@ func (c *checker) add(r Record) {
 // finish checks what remains and returns the report.
 func (c *checker) finish() Report {
 	c.flush()
-	if c.latest != nil && c.latest.Seq >= c.expect {
-		last := c.expect - 1
-		c.problem(c.expect, KindTruncated, "the anchor published at %s names entry %d (hash %s), but the log ends at entry %d: entries %d to %d were cut off",
-			c.latest.At.UTC().Format(time.RFC3339), c.latest.Seq, short(c.latest.Hash), last, c.expect, c.latest.Seq)
+	if f := c.furthest; f != nil && f.Seq >= c.expect {
+		c.problem(c.expect, KindTruncated, "%s names entry %d (hash %s), but the log ends at entry %d: entries %d to %d were cut off",
+			f.what, f.Seq, short(f.Hash), c.expect-1, c.expect, f.Seq)
 	}
 	return c.rep
 }
@@ -191,10 +206,10 @@ func (c *checker) flush() {
 		c.problem(seq, KindChainBroken, "its previous hash %s is not entry %d's hash %s: entry %d was replaced with a recomputed hash, or entries were removed and renumbered",
 			short(chosen.PrevHash), seq-1, short(wantPrev), seq-1)
 	}
-	for _, a := range c.anchors[seq] {
-		if a.Hash != chosen.Hash {
-			c.problem(seq, KindAnchorMismatch, "the anchor published at %s names hash %s for entry %d, the log holds %s: the chain was rewritten up to here",
-				a.At.UTC().Format(time.RFC3339), short(a.Hash), seq, short(chosen.Hash))
+	for _, m := range c.marks[seq] {
+		if m.Hash != chosen.Hash {
+			c.problem(seq, KindAnchorMismatch, "%s names hash %s for entry %d, the log holds %s: the chain was rewritten up to here",
+				m.what, short(m.Hash), seq, short(chosen.Hash))
 		}
 	}
 	c.prev, c.prevBad = &chosen, !ok

@@ -34,7 +34,7 @@ func check(recs []Record, anchors ...Head) ([]found, Report) {
 		}
 		return strings.Compare(a.Hash, b.Hash)
 	})
-	c := newChecker("db_private", anchors)
+	c := newChecker("db_private", anchors, nil)
 	for _, r := range recs {
 		c.add(r)
 	}
@@ -222,5 +222,31 @@ func TestMemoryAnchor(t *testing.T) {
 	hs, _ := m.Latest(t.Context(), "a", 2)
 	if len(hs) != 2 || hs[0].Seq != 4 || hs[1].Seq != 5 {
 		t.Errorf("Latest(a, 2) = %+v", hs)
+	}
+}
+
+// TestCheckerOwnHead checks that the verifying process's own head catches a cut-off end
+// without any published anchor, and is not reported as an anchor.
+func TestCheckerOwnHead(t *testing.T) {
+	orig := chain(0, ZeroHash, entries(10))
+	own := Head{Log: "db_private", Seq: 10, Hash: orig[9].Hash}
+	c := newChecker("db_private", nil, &own)
+	for _, r := range orig[:7] {
+		c.add(r)
+	}
+	rep := c.finish()
+	if len(rep.Problems) != 1 || rep.Problems[0].Seq != 8 || rep.Problems[0].Kind != KindTruncated ||
+		!strings.Contains(rep.Problems[0].Detail, "this process") {
+		t.Errorf("problems %v, want entry 8 truncated", rep.Problems)
+	}
+	if rep.Anchors != 0 || rep.Anchor != nil {
+		t.Errorf("the own head counted as an anchor: %d %+v", rep.Anchors, rep.Anchor)
+	}
+	c = newChecker("db_private", nil, &own)
+	for _, r := range orig {
+		c.add(r)
+	}
+	if rep := c.finish(); !rep.OK() {
+		t.Errorf("intact log: %v", rep.Problems)
 	}
 }
