@@ -85,6 +85,8 @@ func TestACLs(t *testing.T) {
 		{"das", "commands", false, true},
 		{"das", "command-acks", true, false},
 		{"meterhouse", "command-acks", false, true},
+		{"meterhouse", "audit-anchors", true, true},
+		{"das", "audit-anchors", false, false},
 	} {
 		t.Run(tc.user+"/"+tc.topic, func(t *testing.T) {
 			c := testenv.KafkaAs(tc.user)

@@ -24,6 +24,7 @@ import (
 	"github.com/meterhouse/meterhouse/auth"
 	billrun "github.com/meterhouse/meterhouse/billing/run"
 	"github.com/meterhouse/meterhouse/broker"
+	"github.com/meterhouse/meterhouse/control/audit"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query/consumption"
@@ -57,6 +58,8 @@ type Config struct {
 	Forecast forecastjob.Config `yaml:"forecast"`
 	// Billing configures the scheduled billing run (package billing/run).
 	Billing billrun.Config `yaml:"billing"`
+	// Audit configures the anchoring of the remote-control audit log (package control/audit).
+	Audit audit.Config `yaml:"audit"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -83,6 +86,7 @@ func Default() Config {
 		VEE:        veejob.DefaultConfig(),
 		Forecast:   forecastjob.DefaultConfig(),
 		Billing:    billrun.DefaultConfig(),
+		Audit:      audit.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},
 	}
 }
@@ -174,7 +178,7 @@ func keyAtLine(b []byte, err error) string {
 
 // Validate checks every section and the settings that span sections.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast, c.Billing} {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast, c.Billing, c.Audit} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

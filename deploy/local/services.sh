@@ -46,6 +46,7 @@
 #   MH_READINGS_PARTITIONS  partitions of `readings`      (default 4)
 #   MH_DLQ_PARTITIONS       partitions of `readings-dlq`  (default 1)
 #   MH_COMMANDS_PARTITIONS  partitions of `commands` and `command-acks` (default 4)
+#   (`audit-anchors`, where the remote-control audit log's head is published, has 1)
 #   MH_CH_START_TIMEOUT     seconds to wait for ClickHouse (default 60)
 #   MH_KAFKA_START_TIMEOUT  seconds to wait for Kafka (default 90)
 #   MH_STOP_TIMEOUT         seconds between SIGTERM and SIGKILL (default 30)
@@ -970,7 +971,7 @@ topic_spec() {
 	for n in "$readings" "$dlq" "$commands"; do
 		[[ "$n" =~ ^[1-9][0-9]*$ ]] || die "partition counts must be positive integers (got '$n')"
 	done
-	echo "readings=$readings readings-dlq=$dlq commands=$commands command-acks=$commands"
+	echo "readings=$readings readings-dlq=$dlq commands=$commands command-acks=$commands audit-anchors=1"
 }
 
 ensure_topics() {
@@ -1014,7 +1015,7 @@ ensure_topics() {
 	rm -rf "$tmp"
 	[[ "$failed" == 0 ]] || die "Kafka: creating topics failed"
 	if [[ ${#names[@]} -eq 0 ]]; then
-		log "Kafka: topics present: readings readings-dlq commands command-acks"
+		log "Kafka: topics present: readings readings-dlq commands command-acks audit-anchors"
 	fi
 	echo "$pid $spec" >"$KAFKA_TOPICS_STAMP"
 }
@@ -1025,9 +1026,9 @@ ensure_topics() {
 acl_spec() {
 	cat <<'EOF'
 User:meterhouse User:das|Write|--topic readings
-User:meterhouse|Write|--topic readings-dlq --topic commands
+User:meterhouse|Write|--topic readings-dlq --topic commands --topic audit-anchors
 User:das|Write|--topic command-acks
-User:meterhouse|Read|--topic readings --topic command-acks
+User:meterhouse|Read|--topic readings --topic command-acks --topic audit-anchors
 User:das|Read|--topic commands
 User:meterhouse|Read|--group meterhouse- --resource-pattern-type prefixed
 User:das|Read|--group das- --resource-pattern-type prefixed
