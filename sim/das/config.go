@@ -166,6 +166,8 @@ func (f Fault) validate() error {
 		return errors.New("delay: must not be negative")
 	case f.Kind == FaultLate && f.Delay == 0:
 		return errors.New("delay: a late answer needs its delay")
+	case f.Delay > 0 && f.Kind != FaultLate && f.Kind != FaultOnSite:
+		return fmt.Errorf("delay: a %s fault has none (only late and onsite)", f.Kind)
 	case f.Relay != "" && (f.Kind != FaultOnSite || (f.Relay != wire.RelayConnected && f.Relay != wire.RelayDisconnected && f.Relay != wire.RelayArmed)):
 		return fmt.Errorf("relay %q: only an onsite fault has one: connected, disconnected or armed", f.Relay)
 	}
@@ -189,6 +191,9 @@ func ParseFault(s string) (Fault, error) {
 	f := Fault{Kind: kind}
 	if i := strings.LastIndexByte(rest, '>'); i >= 0 {
 		rest, f.Relay = rest[:i], rest[i+1:]
+		if f.Relay == "" {
+			return Fault{}, fmt.Errorf("fault %q: relay: empty after '>'", s)
+		}
 	}
 	if i := strings.LastIndexByte(rest, '@'); i >= 0 {
 		d, err := time.ParseDuration(rest[i+1:])
