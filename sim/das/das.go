@@ -62,7 +62,7 @@ func (d *DAS) Meters() []schema.Meter { return d.eng.fleet.Meters() }
 
 // Run produces readings and answers commands until ctx ends, then returns nil; it returns
 // an error when Kafka fails. A command's offset is committed after its answers are
-// published. Nonces are remembered in memory only (until the command's not_after): a
+// published (a batch of commands at a time). Nonces are remembered in memory only (until the command's not_after): a
 // restarted DAS takes a redelivered command as new.
 func (d *DAS) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
@@ -99,7 +99,9 @@ func (d *DAS) Run(ctx context.Context) error {
 
 	fetchCtx, stopFetch := context.WithCancel(ctx)
 	defer stopFetch()
-	msgs := make(chan kafka.Message)
+	const maxBatch = 1000
+	msgs := make(chan kafka.Message, maxBatch)
+	batch := make([]kafka.Message, 0, maxBatch)
 	errc := make(chan error, 1)
 	go func() {
 		for {
@@ -133,13 +135,28 @@ func (d *DAS) Run(ctx context.Context) error {
 		case err := <-errc:
 			return stopped(fmt.Errorf("das: read %s: %w", cfg.CommandsTopic, err))
 		case m := <-msgs:
-			now := d.clock()
-			d.eng.advance(now)
-			d.eng.receive(string(m.Key), m.Value, now)
+			// Take what has been fetched (up to maxBatch commands) before publishing the
+			// answers and committing, so that a bulk of commands costs one write, not one
+			// per command.
+			batch := append(batch[:0], m)
+		more:
+			for len(batch) < maxBatch {
+				select {
+				case m := <-msgs:
+					batch = append(batch, m)
+				default:
+					break more
+				}
+			}
+			for _, m := range batch {
+				now := d.clock()
+				d.eng.advance(now)
+				d.eng.receive(string(m.Key), m.Value, now)
+			}
 			if err := d.publish(ctx, readings, acks); err != nil {
 				return stopped(err)
 			}
-			if err := reader.CommitMessages(ctx, m); err != nil {
+			if err := reader.CommitMessages(ctx, batch...); err != nil {
 				return stopped(fmt.Errorf("das: commit %s: %w", cfg.CommandsTopic, err))
 			}
 		case <-tick.C:

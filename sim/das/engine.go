@@ -229,7 +229,7 @@ func (e *engine) handle(key string, c *wire.Command, at time.Time) {
 	}
 	i := e.index[c.MeterID]
 	m := &e.meters[i]
-	e.ack(wire.Ack{Kind: wire.KindAck, CommandID: c.ID, MeterID: c.MeterID, Status: wire.AckAccepted, Relay: m.relay, At: at})
+	e.ack(wire.Ack{Kind: wire.KindAck, CommandID: c.ID, MeterID: c.MeterID, Status: wire.AckAccepted, At: at})
 	if m.silent {
 		return
 	}

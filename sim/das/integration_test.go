@@ -156,17 +156,17 @@ func TestDASOnKafka(t *testing.T) {
 	acks := topicReader(t, cfg.AcksTopic)
 	got := readAcks(ctx, t, acks, 17)
 	want := []string{
-		"c1 MTR-000001 accepted connected ", "c1 MTR-000001 executed disconnected ",
+		"c1 MTR-000001 accepted  ", "c1 MTR-000001 executed disconnected ",
 		"c1 MTR-000001 refused  replay",
 		"c-exp MTR-000001 refused  expired",
 		"c-key MTR-000006 refused  unknown_key",
 		"c-tamper MTR-000001 refused  bad_signature",
-		"c2 MTR-000002 accepted connected ", "c2 MTR-000002 accepted connected ",
+		"c2 MTR-000002 accepted  ", "c2 MTR-000002 accepted  ",
 		"c2 MTR-000002 refused  replay", "c2 MTR-000002 refused  replay",
 		"c2 MTR-000002 executed disconnected ", "c2 MTR-000002 executed disconnected ",
-		"c3 MTR-000003 accepted connected ", "c3 MTR-000003 failed connected relay_stuck",
-		"c4 MTR-000004 accepted connected ",
-		"c6 MTR-000006 accepted connected ", "c6 MTR-000006 executed connected ",
+		"c3 MTR-000003 accepted  ", "c3 MTR-000003 failed connected relay_stuck",
+		"c4 MTR-000004 accepted  ",
+		"c6 MTR-000006 accepted  ", "c6 MTR-000006 executed connected ",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("acks\n%q\nwant\n%q", got, want)
