@@ -125,6 +125,8 @@ func TestDASOnKafka(t *testing.T) {
 		{"MTR-000001", command(t, key, "c-exp", "MTR-000001", wire.ActionDisconnect, t0.Add(-time.Hour), 15*time.Minute)},
 		{"MTR-000006", command(t, stranger, "c-key", "MTR-000006", wire.ActionDisconnect, valid, 15*time.Minute)},
 		{"MTR-000001", tampered},
+		{"MTR-000006", command(t, key, "c-rekeyed", "MTR-000003", wire.ActionDisconnect, valid, 15*time.Minute)},
+		{"MTR-000099", command(t, key, "c-unknown", "MTR-000099", wire.ActionDisconnect, valid, 15*time.Minute)},
 		{"MTR-000002", command(t, key, "c2", "MTR-000002", wire.ActionDisconnect, valid, 15*time.Minute)},
 		{"MTR-000003", command(t, key, "c3", "MTR-000003", wire.ActionDisconnect, valid, 15*time.Minute)},
 		{"MTR-000004", command(t, key, "c4", "MTR-000004", wire.ActionArm, valid, 15*time.Minute)},
@@ -154,13 +156,15 @@ func TestDASOnKafka(t *testing.T) {
 	}
 
 	acks := topicReader(t, cfg.AcksTopic)
-	got := readAcks(ctx, t, acks, 17)
+	got := readAcks(ctx, t, acks, 19)
 	want := []string{
 		"c1 MTR-000001 accepted  ", "c1 MTR-000001 executed disconnected ",
 		"c1 MTR-000001 refused  replay",
 		"c-exp MTR-000001 refused  expired",
 		"c-key MTR-000006 refused  unknown_key",
 		"c-tamper MTR-000001 refused  bad_signature",
+		"c-rekeyed MTR-000003 refused  meter_id_mismatch",
+		"c-unknown MTR-000099 refused  unknown_meter",
 		"c2 MTR-000002 accepted  ", "c2 MTR-000002 accepted  ",
 		"c2 MTR-000002 refused  replay", "c2 MTR-000002 refused  replay",
 		"c2 MTR-000002 executed disconnected ", "c2 MTR-000002 executed disconnected ",
