@@ -62,8 +62,8 @@ func (d *DAS) Meters() []schema.Meter { return d.eng.fleet.Meters() }
 
 // Run produces readings and answers commands until ctx ends, then returns nil; it returns
 // an error when Kafka fails. A command's offset is committed after its answers are
-// published (a batch of commands at a time). Nonces are remembered in memory only (until the command's not_after): a
-// restarted DAS takes a redelivered command as new.
+// published (a batch of commands at a time). Nonces are remembered in memory only (until
+// the command's not_after): a restarted DAS takes a redelivered command as new.
 func (d *DAS) Run(ctx context.Context) error {
 	if !d.running.CompareAndSwap(false, true) {
 		return errors.New("das: Run called twice")
@@ -138,7 +138,7 @@ func (d *DAS) Run(ctx context.Context) error {
 			// Take what has been fetched (up to maxBatch commands) before publishing the
 			// answers and committing, so that a bulk of commands costs one write, not one
 			// per command.
-			batch := append(batch[:0], m)
+			batch = append(batch[:0], m)
 		more:
 			for len(batch) < maxBatch {
 				select {
