@@ -55,6 +55,9 @@ func cmdMigrate(ctx context.Context, env *environment, args []string) error {
 }
 
 func cmdSim(ctx context.Context, env *environment, args []string) error {
+	if len(args) > 0 && args[0] == "das" {
+		return cmdSimDAS(ctx, env, args[1:])
+	}
 	fs := flag.NewFlagSet("sim", flag.ContinueOnError)
 	now := time.Now().UTC().Truncate(time.Hour)
 	meters := fs.Int("meters", 100, "fleet size")

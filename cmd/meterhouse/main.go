@@ -23,7 +23,8 @@ Commands:
   serve     run the HTTP API and the Kafka ingest together
   ingest    run the Kafka ingest alone
   migrate   create or upgrade the ClickHouse schema
-  sim       simulate a fleet of meters and produce its readings to Kafka
+  sim       simulate a fleet of meters and produce its readings to Kafka; sim das runs a
+            simulated head-end (live readings, signed commands, acks)
   config    check or print the effective configuration (config check | config print)
   token     create, list or revoke API tokens (token create --name N --role R)
   vee       validate stored readings into consumption (vee run [--from T --to T])
