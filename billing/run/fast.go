@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -74,27 +75,52 @@ type fastBatch struct {
 
 // runFastAll bills what it can of terms through the fast path, chunk by chunk in meter
 // order, and returns the rest. Reading a chunk (ClickHouse summing its profiles) overlaps
-// computing and writing the previous one, so that both cores work: at most two chunks are
-// in memory.
+// computing and writing earlier ones, so that both cores work: at most four chunks are in
+// memory (two being read, one waiting, one being billed).
 func (r *Runner) runFastAll(ctx context.Context, p Period, terms []registry.Term, st *runState, res *Result) ([]registry.Term, error) {
 	sortByMeter(terms)
+	any, err := r.anyIssued(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	g, gctx := errgroup.WithContext(ctx)
+	chunks := make(chan []registry.Term)
 	batches := make(chan *fastBatch, 1)
 	g.Go(func() error {
-		defer close(batches)
+		defer close(chunks)
 		for len(terms) > 0 {
 			n := min(r.fastChunk, len(terms))
-			b, err := r.readFast(gctx, p, terms[:n], st)
-			if err != nil {
-				return err
-			}
 			select {
-			case batches <- b:
+			case chunks <- terms[:n]:
 			case <-gctx.Done():
 				return gctx.Err()
 			}
 			terms = terms[n:]
 		}
+		return nil
+	})
+	var readers sync.WaitGroup
+	for range fastReaders {
+		readers.Add(1)
+		g.Go(func() error {
+			defer readers.Done()
+			for c := range chunks {
+				b, err := r.readFast(gctx, p, c, st, any)
+				if err != nil {
+					return err
+				}
+				select {
+				case batches <- b:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	g.Go(func() error {
+		readers.Wait()
+		close(batches)
 		return nil
 	})
 	var rest []registry.Term
@@ -117,9 +143,24 @@ func (r *Runner) runFastAll(ctx context.Context, p Period, terms []registry.Term
 	return rest, nil
 }
 
+// fastReaders is how many chunks are read at once: ClickHouse reads a table FINAL in one
+// thread per query, so two queries keep two cores busy.
+const fastReaders = 2
+
+// anyIssued reports whether any invoice of the period exists: a first run reads no
+// invoices per chunk.
+func (r *Runner) anyIssued(ctx context.Context, p Period) (bool, error) {
+	var n uint64
+	if err := r.conn.QueryRow(ctx, `SELECT count() FROM invoices WHERE period_from >= toDate(?) AND period_to <= toDate(?)`,
+		p.From.Format(time.DateOnly), p.To.Format(time.DateOnly)).Scan(&n); err != nil {
+		return false, fmt.Errorf("read invoices: %w", err)
+	}
+	return n > 0, nil
+}
+
 // readFast groups a chunk of terms (sorted by their meter) and reads what billing them
 // needs.
-func (r *Runner) readFast(ctx context.Context, p Period, terms []registry.Term, st *runState) (*fastBatch, error) {
+func (r *Runner) readFast(ctx context.Context, p Period, terms []registry.Term, st *runState, anyIssued bool) (*fastBatch, error) {
 	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_query_size": 32 << 20}))
 	meters := make([]string, len(terms))
 	for i, t := range terms {
@@ -177,11 +218,12 @@ func (r *Runner) readFast(ctx context.Context, p Period, terms []registry.Term, 
 	for _, a := range ags {
 		ids = append(ids, a.term)
 	}
-	issued, err := r.issued(ctx, ids, p)
-	if err != nil {
-		return nil, err
+	b.totals = totals
+	if anyIssued {
+		if b.issued, err = r.issued(ctx, ids, p); err != nil {
+			return nil, err
+		}
 	}
-	b.totals, b.issued = totals, issued
 	return b, nil
 }
 
