@@ -85,8 +85,8 @@ default:
 		t.Errorf("a region without an entry: %+v, want the default", got)
 	}
 	for bad, key := range map[string]string{
-		"default: {cutoff: 3}":                         "control_rules.default.cutoff",
-		"regions: {DE-BE: {moratorium: {max: 30}}}":    "control_rules.regions.DE-BE.moratorium.max",
+		"default: {cutoff: 3}":                      "control_rules.default.cutoff",
+		"regions: {DE-BE: {moratorium: {max: 30}}}": "control_rules.regions.DE-BE.moratorium.max",
 		"region: {}":                                   "control_rules.region",
 		"default: {cutoff_hour: late}":                 "control_rules.default",
 		"regions: [DE-BE]":                             "control_rules.regions",

@@ -77,7 +77,9 @@ type failing struct{}
 
 var errRead = errors.New("connection refused")
 
-func (failing) MeterVersions(context.Context, string) ([]registry.MeterVersion, error) { return nil, errRead }
+func (failing) MeterVersions(context.Context, string) ([]registry.MeterVersion, error) {
+	return nil, errRead
+}
 func (failing) MeterAgreementAt(context.Context, string, time.Time) (registry.AgreementVersion, bool, error) {
 	return registry.AgreementVersion{}, false, errRead
 }
