@@ -319,14 +319,15 @@ func (s *Store) MeterAgreementAt(ctx context.Context, meter string, d time.Time)
 		return AgreementVersion{}, false, fault.Invalid("meter_id", "%q is not a meter id", meter)
 	}
 	d = dateOf(d)
-	ids, err := s.agreementsOn(ctx, []string{meter})
-	if err != nil || len(ids) == 0 {
-		return AgreementVersion{}, false, err
-	}
-	all, err := s.agreementsByID(ctx, ids, false)
+	all, err := s.agreementVersions(ctx, `agreement_id IN (SELECT agreement_id FROM service_agreements WHERE meter_id = ?)`, []any{meter}, false)
 	if err != nil {
 		return AgreementVersion{}, false, err
 	}
+	ids := make([]string, 0, len(all))
+	for id := range all {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
 	for _, id := range ids {
 		sp, ok := At(Timeline(all[id], time.Time{}, time.Time{}), d)
 		if !ok || sp.Version.MeterID != meter {

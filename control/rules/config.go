@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -28,7 +29,16 @@ type Config struct {
 	// it only names the keys that differ; set in Go, each entry is a whole rule set.
 	// Regions are set in the YAML file only, not by environment variables.
 	Regions map[string]Region `yaml:"regions"`
+	// CacheTTL is how long a region's calendar and forecasts, once read, serve later
+	// checks (at most 10m; 0: every check reads them), so that a bulk disconnect of a
+	// region reads them once rather than per meter; a forecast or calendar loaded since is
+	// seen after at most this long. The registry (life-support flag, notice date) is
+	// read at every check.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 }
+
+// maxCacheTTL is the largest Config.CacheTTL.
+const maxCacheTTL = 10 * time.Minute
 
 // Region is the rule set of one region. Every rule is evaluated in the meter's time zone
 // on the local date and hour of Check.At.
@@ -75,7 +85,7 @@ type Moratorium struct {
 // DefaultConfig returns the rule set every region gets unless configured otherwise:
 // disconnects only on working days that are not the day before a holiday, before 14:00
 // local time, 14 days after a notice, and not while below 0 °C or above 35 °C is
-// forecast within 48 hours.
+// forecast within 48 hours; calendars and forecasts reused for 30 seconds.
 func DefaultConfig() Config {
 	return Config{Default: Region{
 		CutoffHour:            14,
@@ -85,7 +95,7 @@ func DefaultConfig() Config {
 		RequireNotice:         true,
 		NoticeDays:            14,
 		Moratorium:            Moratorium{Hours: 48, MinC: 0, MaxC: 35},
-	}}
+	}, CacheTTL: 30 * time.Second}
 }
 
 // For returns the rule set of region.
@@ -100,6 +110,9 @@ func (c Config) For(region string) Region {
 // control_rules.regions.DE-BE.cutoff_hour.
 func (c Config) Validate() error {
 	errs := c.Default.validate(Section+".default", nil)
+	if c.CacheTTL < 0 || c.CacheTTL > maxCacheTTL {
+		errs = append(errs, fault.Invalid(Section+".cache_ttl", "%s: want 0 … %s", c.CacheTTL, maxCacheTTL))
+	}
 	names := make([]string, 0, len(c.Regions))
 	for name := range c.Regions {
 		names = append(names, name)
@@ -158,8 +171,12 @@ func (c *Config) UnmarshalYAML(node *yaml.Node) error {
 			}
 		case "regions":
 			regions = v
+		case "cache_ttl":
+			if err := v.Decode(&c.CacheTTL); err != nil {
+				return fmt.Errorf("%s.cache_ttl: %w", Section, err)
+			}
 		default:
-			return fmt.Errorf("%s.%s: line %d: unknown key (want default or regions)", Section, k, node.Content[i].Line)
+			return fmt.Errorf("%s.%s: line %d: unknown key (want default, regions or cache_ttl)", Section, k, node.Content[i].Line)
 		}
 	}
 	if regions == nil || regions.Tag == "!!null" {

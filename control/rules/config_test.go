@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -31,6 +32,9 @@ func TestConfigValidate(t *testing.T) {
 		"implausible min":    {func(c *Config) { c.Default.Moratorium.MinC = -273 }, "control_rules.default.moratorium.min_c"},
 		"region cut-off":     {func(c *Config) { c.Regions = map[string]Region{"DE-BE": {CutoffHour: 30}} }, "control_rules.regions.DE-BE.cutoff_hour"},
 		"region notice days": {func(c *Config) { r := c.Default; r.NoticeDays = 400; c.Regions = map[string]Region{"DE-BE": r} }, "control_rules.regions.DE-BE.notice_days"},
+		"no cache":           {func(c *Config) { c.CacheTTL = 0 }, ""},
+		"cache too long":     {func(c *Config) { c.CacheTTL = time.Hour }, "control_rules.cache_ttl"},
+		"negative cache":     {func(c *Config) { c.CacheTTL = -time.Second }, "control_rules.cache_ttl"},
 		"bad region name":    {func(c *Config) { c.Regions = map[string]Region{"DE BE": c.Default} }, "control_rules.regions.DE BE"},
 	} {
 		c := DefaultConfig()
@@ -59,6 +63,7 @@ regions:
   AU-VIC: {block_day_before_holiday: false}
 default:
   notice_days: 7
+cache_ttl: 2m
 `
 	if err := yaml.Unmarshal([]byte(in), &c); err != nil {
 		t.Fatal(err)
@@ -80,6 +85,9 @@ default:
 	vic.BlockDayBeforeHoliday = false
 	if got := c.For("AU-VIC"); got != vic {
 		t.Errorf("AU-VIC: %+v, want %+v", got, vic)
+	}
+	if c.CacheTTL != 2*time.Minute {
+		t.Errorf("cache_ttl: %s, want 2m", c.CacheTTL)
 	}
 	if got := c.For("elsewhere"); got != want {
 		t.Errorf("a region without an entry: %+v, want the default", got)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/meterhouse/meterhouse/calendar/holidays"
@@ -70,6 +71,47 @@ type Deps struct {
 type Rules struct {
 	cfg  Config
 	deps Deps
+	// now is the clock of the cache of region data.
+	now   func() time.Time
+	mu    sync.Mutex
+	cache map[string]cached
+}
+
+// cached is a region's calendar or forecast as read at a time.
+type cached struct {
+	value any
+	read  time.Time
+}
+
+// maxCached is how many entries the cache holds before expired ones are dropped.
+const maxCached = 1024
+
+// regionData returns the value of key read within the cache TTL, or reads it.
+func regionData[T any](r *Rules, key string, read func() (T, error)) (T, error) {
+	now := r.now()
+	if r.cfg.CacheTTL > 0 {
+		r.mu.Lock()
+		e, ok := r.cache[key]
+		r.mu.Unlock()
+		if ok && now.Sub(e.read) < r.cfg.CacheTTL {
+			return e.value.(T), nil
+		}
+	}
+	v, err := read()
+	if err != nil || r.cfg.CacheTTL <= 0 {
+		return v, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.cache) >= maxCached {
+		for k, e := range r.cache {
+			if now.Sub(e.read) >= r.cfg.CacheTTL {
+				delete(r.cache, k)
+			}
+		}
+	}
+	r.cache[key] = cached{v, now}
+	return v, nil
 }
 
 var _ control.Checker = (*Rules)(nil)
@@ -92,7 +134,7 @@ func New(cfg Config, deps Deps) (*Rules, error) {
 	if err := errors.Join(missing...); err != nil {
 		return nil, err
 	}
-	return &Rules{cfg: cfg, deps: deps}, nil
+	return &Rules{cfg: cfg, deps: deps, now: time.Now, cache: map[string]cached{}}, nil
 }
 
 // holidayWindow is how far around a date the holiday rules look for any holiday of the
@@ -209,7 +251,9 @@ func (r *Rules) calendarRules(ctx context.Context, _ control.Check, m meter, rs 
 		return nil, nil
 	}
 	from, to := m.date.AddDate(0, 0, -holidayWindow), m.date.AddDate(0, 0, holidayWindow+1)
-	days, err := r.deps.Calendars.Days(ctx, m.region, from, to)
+	days, err := regionData(r, "calendar\x00"+m.region+"\x00"+day(m.date), func() (*holidays.Days, error) {
+		return r.deps.Calendars.Days(ctx, m.region, from, to)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("rules: the calendar of region %s: %w", m.region, err)
 	}
@@ -267,7 +311,12 @@ func (r *Rules) moratoriumRule(ctx context.Context, c control.Check, m meter, rs
 	}
 	from := c.At.UTC().Truncate(time.Hour)
 	to := from.Add(time.Duration(mo.Hours) * time.Hour)
-	series, err := r.deps.Weather.Forecast(ctx, weather.Query{Region: m.region, From: from, To: to}, c.At)
+	// Cached by the hour: Check.At is never before now, so every stored forecast was
+	// issued by the At of any check of the same hour.
+	key := fmt.Sprintf("forecast\x00%s\x00%d\x00%d", m.region, from.Unix(), mo.Hours)
+	series, err := regionData(r, key, func() (weather.Series, error) {
+		return r.deps.Weather.Forecast(ctx, weather.Query{Region: m.region, From: from, To: to}, c.At)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("rules: the forecast of region %s: %w", m.region, err)
 	}

@@ -320,3 +320,88 @@ func TestRulesUnreadableData(t *testing.T) {
 		t.Errorf("New with a bad config: %v", err)
 	}
 }
+
+// countingCalendars and countingWeather count the reads of the stores they wrap.
+type countingCalendars struct {
+	Calendars
+	n *int
+}
+
+func (c countingCalendars) Days(ctx context.Context, region string, from, to time.Time) (*holidays.Days, error) {
+	*c.n++
+	return c.Calendars.Days(ctx, region, from, to)
+}
+
+type countingWeather struct {
+	*fakeWeather
+	n *int
+}
+
+func (c countingWeather) Forecast(ctx context.Context, q weather.Query, issuedBy time.Time) (weather.Series, error) {
+	*c.n++
+	return c.fakeWeather.Forecast(ctx, q, issuedBy)
+}
+
+// TestRulesCacheRegionData checks that checks of one region, date and hour read its
+// calendar and forecasts once within cache_ttl, that a forecast loaded since is seen once
+// the TTL has passed, and that a TTL of 0 reads at every check.
+func TestRulesCacheRegionData(t *testing.T) {
+	deps := fixture(t)
+	forecasts := deps.Weather.(fakeWeather)
+	var calendarReads, weatherReads int
+	deps.Calendars = countingCalendars{deps.Calendars, &calendarReads}
+	deps.Weather = countingWeather{&forecasts, &weatherReads}
+	cfg := testConfig()
+	cfg.CacheTTL = time.Minute
+	r, err := New(cfg, deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := utc("2026-05-19T08:00:00Z")
+	r.now = func() time.Time { return clock }
+	ctx := context.Background()
+	check := func(meter, at string) *control.Refusal {
+		t.Helper()
+		ref, err := r.Check(ctx, control.Check{MeterID: meter, Action: wire.ActionDisconnect, At: utc(at)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ref
+	}
+	// Two meters of DE-BE in the same hour: one read of each.
+	for _, m := range []string{"M1", "M4", "M1"} {
+		check(m, "2026-05-19T09:10:00Z")
+	}
+	if ref := check("M1", "2026-05-19T09:20:00Z"); ref != nil {
+		t.Errorf("a mild forecast: refused: %v", ref)
+	}
+	if calendarReads != 1 || weatherReads != 1 {
+		t.Errorf("reads within the TTL: calendar %d, weather %d; want 1 and 1", calendarReads, weatherReads)
+	}
+	// A cold hour is issued at 09:30: cached, unseen until the TTL has passed.
+	forecasts = append(forecasts, weather.Value{Region: "DE-BE", ValidTime: utc("2026-05-20T01:00:00Z"), IssuedAt: utc("2026-05-19T09:30:00Z"),
+		Kind: weather.Forecast, Source: "dwd", TemperatureC: -8})
+	clock = clock.Add(59 * time.Second)
+	if ref := check("M1", "2026-05-19T09:40:00Z"); ref != nil {
+		t.Errorf("within the TTL: refused: %v", ref)
+	}
+	clock = clock.Add(time.Second)
+	if ref := check("M1", "2026-05-19T09:40:00Z"); ref == nil || ref.Rule != RuleWeatherMoratorium || !strings.Contains(ref.Reason, "-8 °C") {
+		t.Errorf("after the TTL: %v, want the new cold hour", ref)
+	}
+	if calendarReads != 2 || weatherReads != 2 {
+		t.Errorf("reads after the TTL: calendar %d, weather %d; want 2 and 2", calendarReads, weatherReads)
+	}
+	// Without a cache every check reads.
+	cfg.CacheTTL = 0
+	if r, err = New(cfg, deps); err != nil {
+		t.Fatal(err)
+	}
+	calendarReads, weatherReads = 0, 0
+	for range 3 {
+		check("M1", "2026-05-19T09:10:00Z")
+	}
+	if calendarReads != 3 || weatherReads != 3 {
+		t.Errorf("reads without a cache: calendar %d, weather %d; want 3 and 3", calendarReads, weatherReads)
+	}
+}
