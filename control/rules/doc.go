@@ -17,5 +17,6 @@
 // disconnects are checked: reconnects (emergency or not), arm and read_now pass every
 // rule. Rules and thresholds are configuration per region (Config). The data are read at
 // each Check through the narrow interfaces of Deps, which the registry, holidays and
-// weather stores implement; a read that fails is an error, never a pass.
+// weather stores implement (a region's calendar and forecasts are reused for
+// Config.CacheTTL); a read that fails is an error, never a pass.
 package rules
