@@ -23,7 +23,7 @@ func (s *Store) Register(srv *api.Server) error {
 		Example:     "meter_id,valid_from,feeder,region,time_zone,status\nMTR-1,2026-01-01,F1,R1,Europe/Berlin,active\n"}
 	agreementCSV := &api.Body{ContentTypes: []string{"text/csv"}, Required: true,
 		Description: "The agreement CSV format (see the README): agreement_id,account_id,service_point_id,meter_id,tariff," +
-			"customer_class,start_date required; end_date,valid_from,cycle_day,cycle_calendar,customer_name,address,life_support optional.",
+			"customer_class,start_date required; end_date,valid_from,cycle_day,cycle_calendar,customer_name,address,life_support,notice_date optional.",
 		Example: "agreement_id,account_id,service_point_id,meter_id,tariff,customer_class,start_date,cycle_day\nAG-1,ACC-1,SP-1,MTR-1,T-RES,residential,2026-01-01,1\n"}
 	routes := []api.Route{{
 		Method: http.MethodPut, Path: "/v1/admin/meters/:meter_id",
@@ -45,7 +45,8 @@ func (s *Store) Register(srv *api.Server) error {
 	}, {
 		Method: http.MethodPut, Path: "/v1/admin/agreements/:agreement_id",
 		Summary: "Stores a new version of a service agreement from valid_from (default: start_date).",
-		Description: "The body has the columns of the agreement CSV format as JSON fields (cycle_day a number, life_support a boolean). " +
+		Description: "The body has the columns of the agreement CSV format as JSON fields (cycle_day a number, life_support a boolean, " +
+			"notice_date the date a disconnect notice was given, YYYY-MM-DD or empty). " +
 			"A meter exchange is a version with the new meter_id from the exchange date; a move-out sets end_date. " +
 			"Two agreements on one meter on the same day are refused (409).",
 		Roles: []api.Role{api.RoleBilling}, Params: []api.Param{agreement},

@@ -19,7 +19,7 @@ var MeterColumns = []string{"meter_id", "valid_from", "feeder", "region", "time_
 // AgreementColumns are the columns of the agreement CSV format, in any order; the first
 // seven are required.
 var AgreementColumns = []string{"agreement_id", "account_id", "service_point_id", "meter_id", "tariff", "customer_class",
-	"start_date", "end_date", "valid_from", "cycle_day", "cycle_calendar", "customer_name", "address", "life_support"}
+	"start_date", "end_date", "valid_from", "cycle_day", "cycle_calendar", "customer_name", "address", "life_support", "notice_date"}
 
 // MeterInput is a meter version as a request gives it (the JSON body of
 // PUT /v1/admin/meters/{id}, one row of the CSV format).
@@ -75,6 +75,8 @@ type AgreementInput struct {
 	CustomerName string `json:"customer_name"`
 	Address      string `json:"address"`
 	LifeSupport  bool   `json:"life_support"`
+	// NoticeDate is the date a disconnect notice was given, YYYY-MM-DD; empty for none.
+	NoticeDate string `json:"notice_date"`
 }
 
 // Version validates the input and returns the version it describes.
@@ -88,6 +90,11 @@ func (in AgreementInput) Version() (AgreementVersion, error) {
 	}
 	if in.EndDate != "" {
 		if a.End, err = ParseDate("end_date", in.EndDate); err != nil {
+			return AgreementVersion{}, err
+		}
+	}
+	if in.NoticeDate != "" {
+		if a.NoticeDate, err = ParseDate("notice_date", in.NoticeDate); err != nil {
 			return AgreementVersion{}, err
 		}
 	}
@@ -114,13 +121,15 @@ func ParseMetersCSV(r io.Reader) ([]MeterVersion, error) {
 
 // ParseAgreementsCSV reads the agreement CSV format: a header naming AgreementColumns in
 // any order (the first seven required), then one version per row; life_support is true,
-// false, 1, 0 or empty (false). Errors name the column and the line.
+// false, 1, 0 or empty (false); notice_date is a date or empty (no notice). Errors name
+// the column and the line.
 func ParseAgreementsCSV(r io.Reader) ([]AgreementVersion, error) {
 	return parseVersions(r, AgreementColumns[:7], "agreement", func(cr *table.CSVReader) (AgreementVersion, string, time.Time, error) {
 		in := AgreementInput{AgreementID: cr.Cell("agreement_id"), AccountID: cr.Cell("account_id"),
 			ServicePointID: cr.Cell("service_point_id"), MeterID: cr.Cell("meter_id"), Tariff: cr.Cell("tariff"),
 			CustomerClass: cr.Cell("customer_class"), CycleCalendar: cr.Cell("cycle_calendar"), StartDate: cr.Cell("start_date"),
-			EndDate: cr.Cell("end_date"), ValidFrom: cr.Cell("valid_from"), CustomerName: cr.Cell("customer_name"), Address: cr.Cell("address")}
+			EndDate: cr.Cell("end_date"), ValidFrom: cr.Cell("valid_from"), CustomerName: cr.Cell("customer_name"), Address: cr.Cell("address"),
+			NoticeDate: cr.Cell("notice_date")}
 		var err error
 		if s := cr.Cell("cycle_day"); s != "" {
 			if in.CycleDay, err = strconv.Atoi(s); err != nil {

@@ -88,6 +88,11 @@ type AgreementVersion struct {
 	Author string `json:"author"`
 	// Customer is the personal data of the version.
 	Customer Customer `json:"customer"`
+	// NoticeDate is the date a disconnect notice was given to the customer (the start of
+	// the notice period that remote control's notice_period rule waits out); zero when no
+	// notice was given. It is kept in the private database beside Customer
+	// (agreement_customers), so it reads back zero where the personal data is not read.
+	NoticeDate time.Time `json:"notice_date"`
 }
 
 // Span is a stretch of days [From, To) over which one agreement version holds.
@@ -392,17 +397,22 @@ func (m MeterVersion) MarshalJSON() ([]byte, error) {
 }
 
 // MarshalJSON writes the version with its dates as YYYY-MM-DD; end_date is "" while the
-// agreement is open.
+// agreement is open, notice_date "" without a notice.
 func (a AgreementVersion) MarshalJSON() ([]byte, error) {
 	type plain AgreementVersion
-	end := ""
-	if !a.End.IsZero() {
-		end = day(a.End)
-	}
 	return json.Marshal(struct {
 		plain
-		Start     string `json:"start_date"`
-		End       string `json:"end_date"`
-		ValidFrom string `json:"valid_from"`
-	}{plain(a), day(a.Start), end, day(a.ValidFrom)})
+		Start      string `json:"start_date"`
+		End        string `json:"end_date"`
+		ValidFrom  string `json:"valid_from"`
+		NoticeDate string `json:"notice_date"`
+	}{plain(a), day(a.Start), optionalDay(a.End), day(a.ValidFrom), optionalDay(a.NoticeDate)})
+}
+
+// optionalDay formats a date, "" for zero.
+func optionalDay(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return day(t)
 }

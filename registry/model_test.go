@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -79,6 +80,9 @@ func TestAgreementInputValidation(t *testing.T) {
 		"bad valid_from":    {func(a *AgreementInput) { a.ValidFrom = "26-01-01" }, "valid_from"},
 		"name on two lines": {func(a *AgreementInput) { a.CustomerName = "A\nB" }, "customer_name"},
 		"long address":      {func(a *AgreementInput) { a.Address = strings.Repeat("x", 201) }, "address"},
+		"notice date":       {func(a *AgreementInput) { a.NoticeDate = "2026-02-01" }, ""},
+		"bad notice date":   {func(a *AgreementInput) { a.NoticeDate = "2026-02-30" }, "notice_date"},
+		"epoch notice date": {func(a *AgreementInput) { a.NoticeDate = "1970-01-01" }, "notice_date"},
 	} {
 		in := goodAgreement()
 		tc.edit(&in)
@@ -119,6 +123,8 @@ func TestCSVErrorsNameLineAndColumn(t *testing.T) {
 			"A1,C1,S1,M1,T,res,2026-01-01,31\n", "cycle_day", "line 2"},
 		"agreement life support": {true, "agreement_id,account_id,service_point_id,meter_id,tariff,customer_class,start_date,cycle_day,life_support\n" +
 			"A1,C1,S1,M1,T,res,2026-01-01,1,maybe\n", "life_support", "line 2"},
+		"agreement notice date": {true, "agreement_id,account_id,service_point_id,meter_id,tariff,customer_class,start_date,cycle_day,notice_date\n" +
+			"A1,C1,S1,M1,T,res,2026-01-01,1,\nA2,C1,S1,M1,T,res,2026-03-01,1,1.3.2026\n", "notice_date", "line 3"},
 		"agreement end": {true, "agreement_id,account_id,service_point_id,meter_id,tariff,customer_class,start_date,cycle_day,end_date\n" +
 			"A1,C1,S1,M1,T,res,2026-01-01,1,\nA2,C1,S1,M1,T,res,2026-03-01,1,2026-02-01\n", "end_date", "line 3"},
 	} {
@@ -137,6 +143,28 @@ func TestCSVErrorsNameLineAndColumn(t *testing.T) {
 		"A1,C1,S1,M1,T,res,2026-01-01,1,,true,\"Li, Wei\"\nA1,C1,S1,M2,T,res,2026-01-01,1,2026-02-10,1,\"Li, Wei\"\n"))
 	if err != nil || len(vs) != 2 || vs[1].MeterID != "M2" || !vs[1].ValidFrom.Equal(d("2026-02-10")) || !vs[0].Customer.LifeSupport || vs[0].Customer.Name != "Li, Wei" {
 		t.Errorf("a meter exchange in CSV: %+v, %v", vs, err)
+	}
+	vs, err = ParseAgreementsCSV(strings.NewReader("agreement_id,account_id,service_point_id,meter_id,tariff,customer_class,start_date,cycle_day,valid_from,notice_date\n" +
+		"A1,C1,S1,M1,T,res,2026-01-01,1,,\nA1,C1,S1,M1,T,res,2026-01-01,1,2026-02-10,2026-02-10\n"))
+	if err != nil || len(vs) != 2 || !vs[0].NoticeDate.IsZero() || !vs[1].NoticeDate.Equal(d("2026-02-10")) {
+		t.Errorf("notice dates in CSV: %+v, %v", vs, err)
+	}
+}
+
+// TestAgreementJSONNoticeDate checks the API's JSON of a version: notice_date as a date,
+// "" without a notice.
+func TestAgreementJSONNoticeDate(t *testing.T) {
+	for notice, want := range map[string]string{"": `"notice_date":""`, "2026-02-10": `"notice_date":"2026-02-10"`} {
+		in := goodAgreement()
+		in.NoticeDate = notice
+		v, err := in.Version()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := json.Marshal(v)
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("notice %q: %s (%v), want %s", notice, b, err, want)
+		}
 	}
 }
 

@@ -137,7 +137,7 @@ func (s *Store) PutMeters(ctx context.Context, author string, vs []MeterVersion)
 const (
 	insertAgreements = `INSERT INTO service_agreements (agreement_id, account_id, service_point_id, meter_id, tariff, customer_class,
 cycle_day, cycle_calendar, start_date, end_date, valid_from, version, recorded_at, author)`
-	insertCustomers = `INSERT INTO %s.agreement_customers (agreement_id, valid_from, version, customer_name, address, life_support)`
+	insertCustomers = `INSERT INTO %s.agreement_customers (agreement_id, valid_from, version, customer_name, address, life_support, notice_date)`
 )
 
 // PutAgreements stores new versions of service agreements written by author, then
@@ -219,7 +219,7 @@ func (s *Store) PutAgreements(ctx context.Context, author string, vs []Agreement
 		if v.Customer.LifeSupport {
 			ls = 1
 		}
-		return []any{v.AgreementID, v.ValidFrom, v.Version, v.Customer.Name, v.Customer.Address, ls}
+		return []any{v.AgreementID, v.ValidFrom, v.Version, v.Customer.Name, v.Customer.Address, ls, dateArg(v.NoticeDate)}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store agreements' customers: %w", err)
@@ -306,6 +306,47 @@ func (s *Store) AgreementAt(ctx context.Context, id string, d time.Time) (Agreem
 		return spans[0].Version, false, nil
 	}
 	return spans[len(spans)-1].Version, false, nil
+}
+
+// MeterAgreementAt returns the version of the agreement supplying through meter on date d,
+// with the customer's personal data and notice date, and false when no agreement does
+// (the meter unused that day). It is what remote control's safety rules read: the
+// life-support flag and the disconnect notice of whoever the meter supplies. A version
+// whose personal data is missing (its second insert failed, see PutAgreements) is an
+// error rather than a customer without the flag.
+func (s *Store) MeterAgreementAt(ctx context.Context, meter string, d time.Time) (AgreementVersion, bool, error) {
+	if !schema.ValidMeterID([]byte(meter)) {
+		return AgreementVersion{}, false, fault.Invalid("meter_id", "%q is not a meter id", meter)
+	}
+	d = dateOf(d)
+	all, err := s.agreementVersions(ctx, `agreement_id IN (SELECT agreement_id FROM service_agreements WHERE meter_id = ?)`, []any{meter}, false)
+	if err != nil {
+		return AgreementVersion{}, false, err
+	}
+	ids := make([]string, 0, len(all))
+	for id := range all {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		sp, ok := At(Timeline(all[id], time.Time{}, time.Time{}), d)
+		if !ok || sp.Version.MeterID != meter {
+			continue
+		}
+		v := sp.Version
+		private, err := s.customers(ctx, []string{id})
+		if err != nil {
+			return AgreementVersion{}, false, err
+		}
+		p, ok := private[privateKey{id, v.ValidFrom, v.Version}]
+		if !ok {
+			return AgreementVersion{}, false, fmt.Errorf("registry: agreement %s version %d (valid from %s) has no personal data in %s.agreement_customers: write the version again",
+				id, v.Version, day(v.ValidFrom), s.private)
+		}
+		v.Customer, v.NoticeDate = p.customer, p.notice
+		return v, true, nil
+	}
+	return AgreementVersion{}, false, nil
 }
 
 const inForceSQL = `SELECT agreement_id FROM service_agreements GROUP BY agreement_id
@@ -458,33 +499,50 @@ func (s *Store) agreementVersions(ctx context.Context, where string, args []any,
 	}
 	for id, vs := range out {
 		for i := range vs {
-			vs[i].Customer = customers[vs[i].Version]
+			p := customers[privateKey{id, vs[i].ValidFrom, vs[i].Version}]
+			vs[i].Customer, vs[i].NoticeDate = p.customer, p.notice
 		}
 		out[id] = vs
 	}
 	return out, nil
 }
 
-// customers reads the personal data of the agreements' versions, by version.
-func (s *Store) customers(ctx context.Context, ids []string) (map[uint64]Customer, error) {
-	rows, err := s.conn.Query(ctx, `SELECT version, customer_name, address, life_support FROM `+s.private+
+// privateRow is one row of agreement_customers: a version's personal data and notice date.
+type privateRow struct {
+	customer Customer
+	notice   time.Time
+}
+
+// privateKey identifies the version a row of agreement_customers completes: its sorting
+// key, shared with service_agreements.
+type privateKey struct {
+	agreement string
+	validFrom time.Time
+	version   uint64
+}
+
+// customers reads the personal data and notice dates of the agreements' versions, by
+// version.
+func (s *Store) customers(ctx context.Context, ids []string) (map[privateKey]privateRow, error) {
+	rows, err := s.conn.Query(ctx, `SELECT agreement_id, valid_from, version, customer_name, address, life_support, notice_date FROM `+s.private+
 		`.agreement_customers WHERE agreement_id IN (SELECT arrayJoin(?))`, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read customers: %w", err)
 	}
 	defer rows.Close()
-	out := map[uint64]Customer{}
+	out := map[privateKey]privateRow{}
 	for rows.Next() {
 		var (
-			version uint64
-			c       Customer
-			ls      uint8
+			k  privateKey
+			p  privateRow
+			ls uint8
 		)
-		if err := rows.Scan(&version, &c.Name, &c.Address, &ls); err != nil {
+		if err := rows.Scan(&k.agreement, &k.validFrom, &k.version, &p.customer.Name, &p.customer.Address, &ls, &p.notice); err != nil {
 			return nil, fmt.Errorf("read customers: %w", err)
 		}
-		c.LifeSupport = ls == 1
-		out[version] = c
+		k.validFrom = dateOf(k.validFrom)
+		p.customer.LifeSupport, p.notice = ls == 1, dateOf(p.notice)
+		out[k] = p
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read customers: %w", err)

@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -302,6 +303,11 @@ func TestRegistryRoutes(t *testing.T) {
 	moveIn := strings.NewReplacer(`"meter_id":"M2"`, `"meter_id":"M3"`, `"2026-05-01"`, `"2026-03-11"`).Replace(overlap)
 	check("agreement PUT", do(http.MethodPut, "/v1/admin/agreements/A3", billing, "application/json", moveIn), http.StatusOK,
 		`"agreement_id":"A3"`, `"start_date":"2026-03-11"`, `"valid_from":"2026-03-11"`)
+	noticed := strings.Replace(moveIn, `"cycle_day":1`, `"cycle_day":1,"valid_from":"2026-03-15","notice_date":"2026-03-15"`, 1)
+	check("agreement PUT with a notice", do(http.MethodPut, "/v1/admin/agreements/A3", billing, "application/json", noticed), http.StatusOK,
+		`"notice_date":"2026-03-15"`)
+	check("agreement with a notice as of", do(http.MethodGet, "/v1/agreements/A3?at=2026-03-16", billing, "", ""), http.StatusOK, `"notice_date":"2026-03-15"`)
+	check("agreement before its notice", do(http.MethodGet, "/v1/agreements/A3?at=2026-03-12", billing, "", ""), http.StatusOK, `"notice_date":""`)
 	check("agreement by an analyst", do(http.MethodGet, "/v1/agreements/A1?at=2026-03-01", analyst, "", ""), http.StatusForbidden)
 	check("agreement versions by an analyst", do(http.MethodGet, "/v1/agreements/A1/versions", analyst, "", ""), http.StatusForbidden)
 	check("agreement as of", do(http.MethodGet, "/v1/agreements/A1?at=2026-03-01", billing, "", ""), http.StatusOK,
@@ -310,4 +316,61 @@ func TestRegistryRoutes(t *testing.T) {
 	check("agreement bad date", do(http.MethodGet, "/v1/agreements/A1?at=2026-13-01", billing, "", ""), http.StatusBadRequest, `"field":"at"`)
 	check("agreement versions", do(http.MethodGet, "/v1/agreements/A1/versions", billing, "", ""), http.StatusOK, `"valid_from":"2026-03-17"`)
 	check("unknown agreement", do(http.MethodGet, "/v1/agreements/A9", billing, "", ""), http.StatusNotFound)
+}
+
+// TestMeterAgreementAt checks the read of remote control's safety rules: the agreement
+// supplying through a meter on a date, with its life-support flag and the notice date of
+// the version in force (stored in the private database), none on a day the meter supplies
+// nobody, and an error, not a customer without the flag, when a version's personal data
+// are missing.
+func TestMeterAgreementAt(t *testing.T) {
+	s, _, _ := newStore(t)
+	ctx := context.Background()
+	load(t, s)
+	v, err := AgreementInput{AgreementID: "A1", AccountID: "ACC-1", ServicePointID: "SP-1", MeterID: "M2", Tariff: "T-RES",
+		CustomerClass: "residential", CycleDay: 17, StartDate: "2026-01-01", ValidFrom: "2026-03-20", CustomerName: "Li, Wei",
+		LifeSupport: true, NoticeDate: "2026-03-20"}.Version()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutAgreements(ctx, "test", []AgreementVersion{v}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		meter, at, want string
+	}{
+		{"M1", "2026-02-01", "A1 life_support=true notice="},
+		{"M1", "2026-03-18", "none"}, // exchanged away on 2026-03-17
+		{"M2", "2026-03-18", "A1 life_support=true notice="},
+		{"M2", "2026-03-25", "A1 life_support=true notice=2026-03-20"},
+		{"M3", "2026-03-10", "A2 life_support=false notice="},
+		{"M3", "2026-03-11", "none"}, // moved out on 2026-03-10
+		{"M9", "2026-03-11", "none"},
+	} {
+		v, ok, err := s.MeterAgreementAt(ctx, tc.meter, d(tc.at))
+		if err != nil {
+			t.Fatalf("%s on %s: %v", tc.meter, tc.at, err)
+		}
+		got := "none"
+		if ok {
+			got = fmt.Sprintf("%s life_support=%t notice=%s", v.AgreementID, v.Customer.LifeSupport, optionalDay(v.NoticeDate))
+		}
+		if got != tc.want {
+			t.Errorf("%s on %s: %s, want %s", tc.meter, tc.at, got, tc.want)
+		}
+	}
+	// A version whose personal data are missing: its second insert failed.
+	err = s.batch(ctx, insertAgreements, 1, func(int) []any {
+		return []any{"A2", "ACC-2", "SP-2", "M3", "T-BUS", "commercial", uint8(1), "", d("2026-01-01"), d("2026-03-10"), d("2026-03-01"),
+			uint64(1), time.Now().UTC().Truncate(time.Second), "test"}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.MeterAgreementAt(ctx, "M3", d("2026-03-05")); err == nil || !strings.Contains(err.Error(), "no personal data") {
+		t.Errorf("a version without personal data: %v, want an error", err)
+	}
+	if _, _, err := s.MeterAgreementAt(ctx, "M 3", d("2026-03-05")); !errors.Is(err, fault.ErrInvalid) {
+		t.Errorf("a bad meter id: %v", err)
+	}
 }
