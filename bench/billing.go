@@ -12,8 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	billrun "github.com/meterhouse/meterhouse/billing/run"
 	"github.com/meterhouse/meterhouse/billing/tariff"
+	"github.com/meterhouse/meterhouse/internal/app"
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/sim"
 )
@@ -24,6 +26,9 @@ type billingConfig struct {
 	Accounts int
 	// Keep leaves the loaded database in place; JSON prints the report as JSON.
 	Keep, JSON bool
+	// Database, when set, reuses a database loaded by an earlier --keep run with the same
+	// --accounts (its invoices are dropped first).
+	Database   string
 	ClickHouse schema.Config
 }
 
@@ -100,6 +105,7 @@ func parseBillingFlags(args []string, stderr io.Writer) (billingConfig, error) {
 	fs.SetOutput(stderr)
 	fs.IntVar(&cfg.Accounts, "accounts", 10_000, "service agreements (one meter each) to bill for a month")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the loaded database")
+	fs.StringVar(&cfg.Database, "database", "", "reuse this database, loaded by an earlier run with --keep and the same --accounts")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
 	if err := fs.Parse(args); err != nil {
@@ -119,12 +125,22 @@ func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	b := &ingestBench{cfg: ingestConfig{ClickHouse: cfg.ClickHouse, Keep: cfg.Keep}, log: log, stderr: stderr, id: runID()}
-	chcfg, conn, _, cleanup, err := b.database(ctx, "billing")
-	if err != nil {
-		return err
+	chcfg := cfg.ClickHouse
+	var conn driver.Conn
+	if cfg.Database != "" {
+		chcfg.Database = cfg.Database
+		if conn, err = schema.Connect(ctx, chcfg); err != nil {
+			return err
+		}
+		defer conn.Close()
+	} else {
+		b := &ingestBench{cfg: ingestConfig{ClickHouse: cfg.ClickHouse, Keep: cfg.Keep}, log: log, stderr: stderr, id: runID()}
+		var cleanup func()
+		if chcfg, conn, _, cleanup, err = b.database(ctx, "billing"); err != nil {
+			return err
+		}
+		defer cleanup()
 	}
-	defer cleanup()
 	rep := &billingReport{Accounts: cfg.Accounts, CPUs: runtime.NumCPU(), Database: chcfg.Database}
 	a, _, err := newApp(ctx, chcfg, conn, log)
 	if err != nil {
@@ -133,39 +149,18 @@ func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	defer a.Close()
 
 	start := time.Now()
-	fmt.Fprintf(stderr, "loading %d agreements and their March of daily profiles into %s …\n", cfg.Accounts, chcfg.Database)
-	// The meters and their profiles (the VEE job's daily rows, every column) come from
-	// sim.History; the agreements, 70 %% residential and 30 %% commercial, are written in
-	// bulk with the columns the registry writes.
-	h := sim.History{Meters: cfg.Accounts, First: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 31, Regions: 4, Seed: 1}
-	if err := h.Insert(ctx, conn, false); err != nil {
-		return err
-	}
-	ags := fmt.Sprintf(`INSERT INTO service_agreements (agreement_id, account_id, service_point_id, meter_id, tariff, customer_class,
-  cycle_day, cycle_calendar, start_date, end_date, valid_from, version, recorded_at, author)
-SELECT concat('A', toString(10000000 + m)), concat('C', toString(10000000 + m)), concat('S', toString(10000000 + m)),
-  concat('H', toString(10000000 + m)), if(m %% 10 < 7, 'BENCH-TOU', 'BENCH-DEMAND'), if(m %% 10 < 7, 'residential', 'commercial'),
-  1, '', toDate('2026-01-01'), toDate('1970-01-01'), toDate('2026-01-01'), toUInt64(1), toDateTime('2026-01-01 00:00:00'), 'bench'
-FROM (SELECT number AS m FROM numbers(%d))`, cfg.Accounts)
-	customers := fmt.Sprintf(`INSERT INTO %s.agreement_customers (agreement_id, valid_from, version, customer_name, address, life_support)
-SELECT concat('A', toString(10000000 + number)), toDate('2026-01-01'), toUInt64(1), concat('Customer ', toString(number)), '', 0
-FROM numbers(%d)`, chcfg.PrivateDatabase(), cfg.Accounts)
-	for _, q := range []string{ags, customers} {
-		if err := conn.Exec(ctx, q); err != nil {
-			return fmt.Errorf("load agreements: %w", err)
-		}
-	}
-	for _, src := range []string{benchTariff, benchDemandTariff} {
-		doc, err := tariff.Parse(strings.NewReader(src))
-		if err != nil {
+	if cfg.Database == "" {
+		if err := loadBilling(ctx, a, conn, chcfg, cfg.Accounts, stderr); err != nil {
 			return err
 		}
-		if _, err := a.Tariffs().Load(ctx, doc); err != nil {
-			return err
+		rep.LoadSeconds = time.Since(start).Seconds()
+		settle(ctx, conn, chcfg.Database, 3*time.Minute, stderr)
+		if cfg.Keep {
+			fmt.Fprintf(stderr, "kept database %s: rerun with --database %s\n", chcfg.Database, chcfg.Database)
 		}
+	} else if err := conn.Exec(ctx, "TRUNCATE TABLE invoices"); err != nil {
+		return fmt.Errorf("drop the earlier run's invoices: %w", err)
 	}
-	rep.LoadSeconds = time.Since(start).Seconds()
-	settle(ctx, conn, chcfg.Database, 3*time.Minute, stderr)
 
 	p, err := billrun.CyclePeriod("2026-03", 1)
 	if err != nil {
@@ -206,4 +201,41 @@ FROM numbers(%d)`, chcfg.PrivateDatabase(), cfg.Accounts)
 	fmt.Fprintf(tw, "re-run (nothing issued)\t%.1f s\n", rep.RerunSeconds)
 	fmt.Fprintf(tw, "a million bills at this rate\t%.0f s (target 120 s)\n", rep.MillionSeconds)
 	return tw.Flush()
+}
+
+// loadBilling writes the bench's untimed data: accounts meters with a March of daily
+// profiles (sim.History), their agreements and the two tariffs.
+func loadBilling(ctx context.Context, a *app.App, conn driver.Conn, chcfg schema.Config, accounts int, stderr io.Writer) error {
+	fmt.Fprintf(stderr, "loading %d agreements and their March of daily profiles into %s …\n", accounts, chcfg.Database)
+	// The meters and their profiles (the VEE job's daily rows, every column) come from
+	// sim.History; the agreements, 70 %% residential and 30 %% commercial, are written in
+	// bulk with the columns the registry writes.
+	h := sim.History{Meters: accounts, First: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), Days: 31, Regions: 4, Seed: 1}
+	if err := h.Insert(ctx, conn, false); err != nil {
+		return err
+	}
+	ags := fmt.Sprintf(`INSERT INTO service_agreements (agreement_id, account_id, service_point_id, meter_id, tariff, customer_class,
+  cycle_day, cycle_calendar, start_date, end_date, valid_from, version, recorded_at, author)
+SELECT concat('A', toString(10000000 + m)), concat('C', toString(10000000 + m)), concat('S', toString(10000000 + m)),
+  concat('H', toString(10000000 + m)), if(m %% 10 < 7, 'BENCH-TOU', 'BENCH-DEMAND'), if(m %% 10 < 7, 'residential', 'commercial'),
+  1, '', toDate('2026-01-01'), toDate('1970-01-01'), toDate('2026-01-01'), toUInt64(1), toDateTime('2026-01-01 00:00:00'), 'bench'
+FROM (SELECT number AS m FROM numbers(%d))`, accounts)
+	customers := fmt.Sprintf(`INSERT INTO %s.agreement_customers (agreement_id, valid_from, version, customer_name, address, life_support)
+SELECT concat('A', toString(10000000 + number)), toDate('2026-01-01'), toUInt64(1), concat('Customer ', toString(number)), '', 0
+FROM numbers(%d)`, chcfg.PrivateDatabase(), accounts)
+	for _, q := range []string{ags, customers} {
+		if err := conn.Exec(ctx, q); err != nil {
+			return fmt.Errorf("load agreements: %w", err)
+		}
+	}
+	for _, src := range []string{benchTariff, benchDemandTariff} {
+		doc, err := tariff.Parse(strings.NewReader(src))
+		if err != nil {
+			return err
+		}
+		if _, err := a.Tariffs().Load(ctx, doc); err != nil {
+			return err
+		}
+	}
+	return nil
 }
