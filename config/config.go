@@ -24,6 +24,7 @@ import (
 	"github.com/meterhouse/meterhouse/auth"
 	billrun "github.com/meterhouse/meterhouse/billing/run"
 	"github.com/meterhouse/meterhouse/broker"
+	controlservice "github.com/meterhouse/meterhouse/control/service"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query/consumption"
@@ -57,6 +58,9 @@ type Config struct {
 	Forecast forecastjob.Config `yaml:"forecast"`
 	// Billing configures the scheduled billing run (package billing/run).
 	Billing billrun.Config `yaml:"billing"`
+	// Control configures remote control (package control/service): the signing key
+	// file, approvals, timeouts and rate caps.
+	Control controlservice.Config `yaml:"control"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -83,6 +87,7 @@ func Default() Config {
 		VEE:        veejob.DefaultConfig(),
 		Forecast:   forecastjob.DefaultConfig(),
 		Billing:    billrun.DefaultConfig(),
+		Control:    controlservice.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},
 	}
 }
@@ -174,7 +179,7 @@ func keyAtLine(b []byte, err error) string {
 
 // Validate checks every section and the settings that span sections.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast, c.Billing} {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast, c.Billing, c.Control} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -60,8 +60,6 @@ type Deps struct {
 	Now func() time.Time
 	// Tick is how often timers and the send queue are looked at; 0: one second.
 	Tick time.Duration
-	// Metrics registers the service's metrics; nil: none.
-	Metrics prometheus.Registerer
 }
 
 // Service is the command service. Build it with New, serve its routes with Register and
@@ -97,8 +95,8 @@ type metrics struct {
 	unknown     prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	m := &metrics{
+func newMetrics() *metrics {
+	return &metrics{
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "meterhouse_control_transitions_total",
 			Help: "Remote commands that entered a state, by state."}, []string{"state"}),
 		late: prometheus.NewCounter(prometheus.CounterOpts{Name: "meterhouse_control_late_results_total",
@@ -106,14 +104,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		unknown: prometheus.NewCounter(prometheus.CounterOpts{Name: "meterhouse_control_unknown_results_total",
 			Help: "Acknowledgements for commands this service does not know, recorded in the audit log and ignored."}),
 	}
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.transitions, m.late, m.unknown} {
-			if err := reg.Register(c); err != nil {
-				return nil, fmt.Errorf("control: metrics: %w", err)
-			}
+}
+
+// RegisterMetrics registers the service's metrics on reg (the process's /metrics):
+// transitions by state, late results (the alarm) and unknown results. Call it once.
+func (s *Service) RegisterMetrics(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{s.metrics.transitions, s.metrics.late, s.metrics.unknown} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("control: metrics: %w", err)
 		}
 	}
-	return m, nil
+	return nil
 }
 
 // New validates cfg and builds the service. Enabled, it reads the key file, records the
@@ -124,8 +125,11 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.ClickHouse == nil || deps.Checker == nil || deps.Auditor == nil {
-		return nil, errors.New("control: New needs a ClickHouse connection, a Checker and an Auditor")
+	if deps.ClickHouse == nil {
+		return nil, errors.New("control: New needs a ClickHouse connection")
+	}
+	if cfg.Enabled && (deps.Checker == nil || deps.Auditor == nil) {
+		return nil, errors.New("control: control.enabled needs the safety rules (a Checker) and the audit log (an Auditor)")
 	}
 	if !schema.ValidMeterID([]byte(deps.PrivateDB)) {
 		return nil, fmt.Errorf("control: %q is not a private database name", deps.PrivateDB)
@@ -141,10 +145,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	if s.deps.Tick <= 0 {
 		s.deps.Tick = time.Second
 	}
+	s.metrics = newMetrics()
 	var err error
-	if s.metrics, err = newMetrics(deps.Metrics); err != nil {
-		return nil, err
-	}
 	s.store = &store{conn: deps.ClickHouse, private: deps.PrivateDB, now: s.now}
 	if !cfg.Enabled {
 		s.disabled = "remote control is disabled (control.enabled is false; set it and control.key_file, made with meterhouse control keygen)"

@@ -254,10 +254,11 @@ func newFixture(t *testing.T, change func(*Config)) *fixture {
 func (f *fixture) start() {
 	f.t.Helper()
 	f.reg = prometheus.NewRegistry()
-	deps := f.deps
-	deps.Metrics = f.reg
-	svc, err := New(f.ctx, f.cfg, deps)
+	svc, err := New(f.ctx, f.cfg, f.deps)
 	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := svc.RegisterMetrics(f.reg); err != nil {
 		f.t.Fatal(err)
 	}
 	srv, token := testenv.API(f.t, f.conn)
@@ -380,7 +381,9 @@ func (f *fixture) relay(meter string) Relay {
 	return r
 }
 
-func disconnect(reason string) map[string]any { return map[string]any{"action": "disconnect", "reason": reason} }
+func disconnect(reason string) map[string]any {
+	return map[string]any{"action": "disconnect", "reason": reason}
+}
 
 func states(c *Command) string {
 	var s []string
