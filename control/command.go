@@ -110,9 +110,11 @@ const (
 	// Duplicate: the command is already there or beyond (a redelivery, or an answer that
 	// came after a later one); nothing changes.
 	Duplicate
-	// Late: an executed or failed result after the command timed out. The state stays
-	// timed_out, but the relay state the result reports is recorded and an alarm raised:
-	// a house without power must never show as connected.
+	// Late: an executed or failed result after the command ended otherwise (timed_out;
+	// or refused or expired, when a copy the DAS took for a replay or a delivery after
+	// expiry was carried out after all). The state stays, but the relay state the result
+	// reports is recorded and an alarm raised: a house without power must never show as
+	// connected.
 	Late
 )
 
@@ -140,7 +142,7 @@ func Decide(cur State, status string) (State, Outcome, error) {
 		return "", Duplicate, err
 	}
 	switch {
-	case cur == StateTimedOut && (to == StateExecuted || to == StateFailed):
+	case (cur == StateTimedOut || cur == StateRefused || cur == StateExpired) && (to == StateExecuted || to == StateFailed):
 		return cur, Late, nil
 	case CanMove(cur, to):
 		return to, Apply, nil

@@ -42,8 +42,8 @@ func TestCanMove(t *testing.T) {
 }
 
 // TestDecide checks what each ack does to a command in each state: a redelivery changes
-// nothing, a late executed/failed after timed_out is Late (relay update and alarm), and
-// nothing leaves a final state.
+// nothing, a late executed/failed after timed_out (or refused, expired) is Late (relay
+// update and alarm), and nothing leaves a final state.
 func TestDecide(t *testing.T) {
 	for _, tc := range []struct {
 		cur     State
@@ -65,7 +65,10 @@ func TestDecide(t *testing.T) {
 		{StateTimedOut, wire.AckAccepted, StateTimedOut, Duplicate},
 		{StateTimedOut, wire.AckRefused, StateTimedOut, Duplicate},
 		{StateApproved, wire.AckExecuted, StateApproved, Duplicate}, // never sent by this state: no jump
-		{StateExpired, wire.AckExecuted, StateExpired, Duplicate},
+		{StateExpired, wire.AckExecuted, StateExpired, Late},
+		{StateRefused, wire.AckExecuted, StateRefused, Late}, // the replay's refusal came first
+		{StateRefused, wire.AckAccepted, StateRefused, Duplicate},
+		{StateFailed, wire.AckExecuted, StateFailed, Duplicate},
 	} {
 		got, outcome, err := Decide(tc.cur, tc.status)
 		if err != nil || got != tc.want || outcome != tc.outcome {

@@ -185,10 +185,10 @@ func (s *Service) handleAcks(ctx context.Context, msgs []kafka.Message) error {
 				continue // a redelivered late result: recorded and alarmed already
 			}
 			s.metrics.late.Inc()
-			s.log.Error("control: ALARM: a result arrived after its command timed out; the relay state is updated, the command stays timed_out",
-				"command", c.ID, "meter", c.MeterID, "status", a.Status, "relay", a.Relay)
+			s.log.Error("control: ALARM: a result arrived after its command ended; the relay state is updated, the command's state stays",
+				"command", c.ID, "meter", c.MeterID, "state", c.State, "status", a.Status, "relay", a.Relay)
 			relays = append(relays, relayRow{meterID: c.MeterID, state: a.Relay, source: "command", commandID: c.ID, at: at})
-			es = append(es, entry(now, DASActor, "late_result", c, detail+" (after timed_out)"))
+			es = append(es, entry(now, DASActor, "late_result", c, detail+" (after "+string(c.State)+")"))
 		}
 	}
 	// Relay states first: should the process die before the transitions are stored, the

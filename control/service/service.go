@@ -409,13 +409,23 @@ func (s *Service) send(ctx context.Context) error {
 		// Published before the state is stored: after a crash in between, the command is
 		// sent again with the same nonce, which the DAS refuses as a replay; it never acts
 		// twice.
-		if err := s.writer.WriteMessages(ctx, msgs...); err != nil {
-			if len(ts) > 0 {
-				err = errors.Join(err, s.commit(ctx, ts, es))
+		published := batch
+		err := s.writer.WriteMessages(ctx, msgs...)
+		if err != nil {
+			// The messages that were written are sent; the others stay approved and are
+			// tried again on the next tick.
+			published = nil
+			var werrs kafka.WriteErrors
+			if errors.As(err, &werrs) && len(werrs) == len(batch) {
+				for i, c := range batch {
+					if werrs[i] == nil {
+						published = append(published, c)
+					}
+				}
 			}
-			return fmt.Errorf("control: publish %d commands (they stay approved): %w", len(msgs), err)
+			s.log.Error("control: publish commands failed; they stay approved", "commands", len(batch)-len(published), "err", err)
 		}
-		for _, c := range batch {
+		for _, c := range published {
 			ts = append(ts, c.move(control.StateSent, now, Actor, "key "+s.key.ID()))
 			es = append(es, entry(now, Actor, "sent", c, fmt.Sprintf("seq %d, key %s, not_after %s", c.Seq, s.key.ID(), c.NotAfter.Format(time.RFC3339))))
 			if control.Capped(c.Action) {
