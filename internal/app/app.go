@@ -371,7 +371,8 @@ func (a *App) ClickHouse() driver.Conn { return a.res.ClickHouse }
 //
 //  1. together, on the cancelled context: the API server stops accepting and drains its
 //     in-flight requests (for at most api.shutdown_timeout), ingest flushes its batch and
-//     commits its offsets, and the VEE loop ends after its current run;
+//     commits its offsets, the VEE loop ends after its current run, and the control
+//     service stops its ack consumer (offsets committed only for stored acks) and timers;
 //  2. once all of them returned, Close closes what New opened: the readings producer
 //     (nothing is left to produce), the analyst SQL pool, and the platform pool last.
 func (a *App) Run(ctx context.Context) error {
