@@ -25,6 +25,7 @@ import (
 	billrun "github.com/meterhouse/meterhouse/billing/run"
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/control/audit"
+	controlservice "github.com/meterhouse/meterhouse/control/service"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query/consumption"
@@ -60,6 +61,9 @@ type Config struct {
 	Billing billrun.Config `yaml:"billing"`
 	// Audit configures the anchoring of the remote-control audit log (package control/audit).
 	Audit audit.Config `yaml:"audit"`
+	// Control configures remote control (package control/service): the signing key
+	// file, approvals, timeouts and rate caps.
+	Control controlservice.Config `yaml:"control"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -87,6 +91,7 @@ func Default() Config {
 		Forecast:   forecastjob.DefaultConfig(),
 		Billing:    billrun.DefaultConfig(),
 		Audit:      audit.DefaultConfig(),
+		Control:    controlservice.DefaultConfig(),
 		Log:        Log{Level: "info", Format: "text"},
 	}
 }
@@ -178,7 +183,7 @@ func keyAtLine(b []byte, err error) string {
 
 // Validate checks every section and the settings that span sections.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast, c.Billing, c.Audit} {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast, c.Billing, c.Audit, c.Control} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

@@ -34,6 +34,7 @@ Commands:
   registry  import meters and service agreements (registry import --meters F | --agreements F; registry refresh)
   tariff    check, load or import tariff documents (tariff check|load --file F | import-urdb FILE --tz Z)
   audit     verify the remote-control audit log's hash chain and anchors (audit verify [--json])
+  control   make a key that signs remote commands (control keygen --key-id ID --out FILE)
   bill      run a billing cycle (bill run --cycle DAY --period YYYY-MM) or preview a bill from files without services (bill preview --tariff F --intervals CSV --from D --to D [--json])
 
 Configuration: defaults, then the YAML file given by --config (or MH_CONFIG), then MH_*
@@ -90,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"tariff":   cmdTariff,
 		"bill":     cmdBill,
 		"audit":    cmdAudit,
+		"control":  cmdControl,
 	}
 	name, rest := global.Arg(0), global.Args()[1:]
 	cmd, ok := commands[name]

@@ -23,6 +23,8 @@ import (
 	"github.com/meterhouse/meterhouse/billing/tariff"
 	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/config"
+	"github.com/meterhouse/meterhouse/control"
+	controlservice "github.com/meterhouse/meterhouse/control/service"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
 	"github.com/meterhouse/meterhouse/query/analytics"
@@ -104,6 +106,13 @@ type App struct {
 	registry *registry.Store
 	// tariffs is the store of tariff versions (billing/tariff).
 	tariffs *tariff.Store
+	// control is the remote-command service (control/service), built with the API;
+	// disabled (its routes answer 503) unless control.enabled.
+	control *controlservice.Service
+	// controlChecker and controlAuditor are the safety rules and the audit log the
+	// control service works with; control.enabled refuses to start without them.
+	controlChecker control.Checker
+	controlAuditor controlservice.Auditor
 }
 
 // route is one component of the production API: it registers its routes on the server.
@@ -127,6 +136,7 @@ var routes = []route{
 	{"registry", func(a *App, srv *api.Server) error { return a.registry.Register(srv) }},
 	{"tariffs", func(a *App, srv *api.Server) error { return a.tariffs.Register(srv) }},
 	{"invoices", func(a *App, srv *api.Server) error { return a.billing.Invoices().Register(srv) }},
+	{"control", func(a *App, srv *api.Server) error { return a.control.Register(srv) }},
 }
 
 // New validates cfg and builds the components of parts over res, opening the resources
@@ -176,6 +186,13 @@ func (a *App) build(ctx context.Context) error {
 			return err
 		}
 	}
+	if a.parts.API {
+		if a.control, err = controlservice.New(ctx, a.cfg.Control, controlservice.Deps{ClickHouse: a.res.ClickHouse,
+			PrivateDB: a.cfg.ClickHouse.PrivateDatabase(), Kafka: a.cfg.Kafka, Checker: a.controlChecker,
+			Auditor: a.controlAuditor, Log: a.log.With("component", "control")}); err != nil {
+			return err
+		}
+	}
 	switch {
 	case a.parts.API:
 		err = a.buildAPI()
@@ -201,6 +218,11 @@ func (a *App) build(ctx context.Context) error {
 			return err
 		}
 		a.vee.SetMetrics(vm)
+	}
+	if a.control != nil {
+		if err := a.control.RegisterMetrics(reg); err != nil {
+			return err
+		}
 	}
 	if a.parts.Ingest {
 		if a.ingester, err = a.newIngester(ctx, reg); err != nil {
@@ -349,7 +371,8 @@ func (a *App) ClickHouse() driver.Conn { return a.res.ClickHouse }
 //
 //  1. together, on the cancelled context: the API server stops accepting and drains its
 //     in-flight requests (for at most api.shutdown_timeout), ingest flushes its batch and
-//     commits its offsets, and the VEE loop ends after its current run;
+//     commits its offsets, the VEE loop ends after its current run, and the control
+//     service stops its ack consumer (offsets committed only for stored acks) and timers;
 //  2. once all of them returned, Close closes what New opened: the readings producer
 //     (nothing is left to produce), the analyst SQL pool, and the platform pool last.
 func (a *App) Run(ctx context.Context) error {
@@ -371,6 +394,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.ingester != nil {
 		g.Go(func() error { return a.ingester.Run(gctx) })
+	}
+	if a.control != nil {
+		g.Go(func() error { return a.control.Run(gctx) })
 	}
 	return errors.Join(g.Wait(), a.Close())
 }
