@@ -25,6 +25,7 @@ import (
 	billrun "github.com/meterhouse/meterhouse/billing/run"
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/control/audit"
+	"github.com/meterhouse/meterhouse/control/rules"
 	controlservice "github.com/meterhouse/meterhouse/control/service"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
@@ -64,6 +65,9 @@ type Config struct {
 	// Control configures remote control (package control/service): the signing key
 	// file, approvals, timeouts and rate caps.
 	Control controlservice.Config `yaml:"control"`
+	// ControlRules are the safety rules of disconnection per region (package
+	// control/rules).
+	ControlRules rules.Config `yaml:"control_rules"`
 	// Log configures logging.
 	Log Log `yaml:"log"`
 }
@@ -79,20 +83,21 @@ type Log struct {
 // Default returns a configuration that works with the local services of deploy/local.
 func Default() Config {
 	return Config{
-		ClickHouse: schema.DefaultConfig(),
-		Kafka:      broker.DefaultConfig(),
-		Ingest:     ingest.DefaultConfig(),
-		HTTPIngest: ingest.DefaultHTTPConfig(),
-		API:        api.DefaultConfig(),
-		Query:      consumption.DefaultConfig(),
-		SQL:        analystsql.DefaultConfig(),
-		Auth:       auth.DefaultConfig(),
-		VEE:        veejob.DefaultConfig(),
-		Forecast:   forecastjob.DefaultConfig(),
-		Billing:    billrun.DefaultConfig(),
-		Audit:      audit.DefaultConfig(),
-		Control:    controlservice.DefaultConfig(),
-		Log:        Log{Level: "info", Format: "text"},
+		ClickHouse:   schema.DefaultConfig(),
+		Kafka:        broker.DefaultConfig(),
+		Ingest:       ingest.DefaultConfig(),
+		HTTPIngest:   ingest.DefaultHTTPConfig(),
+		API:          api.DefaultConfig(),
+		Query:        consumption.DefaultConfig(),
+		SQL:          analystsql.DefaultConfig(),
+		Auth:         auth.DefaultConfig(),
+		VEE:          veejob.DefaultConfig(),
+		Forecast:     forecastjob.DefaultConfig(),
+		Billing:      billrun.DefaultConfig(),
+		Audit:        audit.DefaultConfig(),
+		Control:      controlservice.DefaultConfig(),
+		ControlRules: rules.DefaultConfig(),
+		Log:          Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -183,7 +188,7 @@ func keyAtLine(b []byte, err error) string {
 
 // Validate checks every section and the settings that span sections.
 func (c Config) Validate() error {
-	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast, c.Billing, c.Audit, c.Control} {
+	for _, v := range []interface{ Validate() error }{c.ClickHouse, c.Kafka, c.Ingest, c.HTTPIngest, c.API, c.Query, c.SQL, c.Auth, c.VEE, c.Forecast, c.Billing, c.Audit, c.Control, c.ControlRules} {
 		if err := v.Validate(); err != nil {
 			return err
 		}

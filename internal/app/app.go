@@ -24,6 +24,8 @@ import (
 	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/control"
+	"github.com/meterhouse/meterhouse/control/audit"
+	"github.com/meterhouse/meterhouse/control/rules"
 	controlservice "github.com/meterhouse/meterhouse/control/service"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
 	"github.com/meterhouse/meterhouse/ingest"
@@ -113,6 +115,9 @@ type App struct {
 	// control service works with; control.enabled refuses to start without them.
 	controlChecker control.Checker
 	controlAuditor controlservice.Auditor
+	// audit is the hash-chained audit log of remote control (control/audit), built with
+	// the API.
+	audit *audit.Log
 }
 
 // route is one component of the production API: it registers its routes on the server.
@@ -137,6 +142,7 @@ var routes = []route{
 	{"tariffs", func(a *App, srv *api.Server) error { return a.tariffs.Register(srv) }},
 	{"invoices", func(a *App, srv *api.Server) error { return a.billing.Invoices().Register(srv) }},
 	{"control", func(a *App, srv *api.Server) error { return a.control.Register(srv) }},
+	{"audit", func(a *App, srv *api.Server) error { return a.audit.Register(srv) }},
 }
 
 // New validates cfg and builds the components of parts over res, opening the resources
@@ -187,6 +193,9 @@ func (a *App) build(ctx context.Context) error {
 		}
 	}
 	if a.parts.API {
+		if err := a.buildControl(ctx); err != nil {
+			return err
+		}
 		if a.control, err = controlservice.New(ctx, a.cfg.Control, controlservice.Deps{ClickHouse: a.res.ClickHouse,
 			PrivateDB: a.cfg.ClickHouse.PrivateDatabase(), Kafka: a.cfg.Kafka, Checker: a.controlChecker,
 			Auditor: a.controlAuditor, Log: a.log.With("component", "control")}); err != nil {
@@ -229,6 +238,27 @@ func (a *App) build(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// buildControl builds what the control service works with: the audit log, anchored on
+// Kafka (its producer closed by Close), and the safety rules over the registry, calendars
+// and weather.
+func (a *App) buildControl(ctx context.Context) error {
+	anchor, err := audit.NewKafkaAnchor(a.cfg.Kafka, a.cfg.Audit.AnchorTopic)
+	if err != nil {
+		return err
+	}
+	a.closers = append([]func() error{anchor.Close}, a.closers...)
+	if a.audit, err = audit.Open(ctx, a.res.ClickHouse, a.cfg.ClickHouse.PrivateDatabase(), anchor,
+		audit.WithLogger(a.log.With("component", "audit"))); err != nil {
+		return err
+	}
+	checker, err := rules.New(a.cfg.ControlRules, rules.Deps{Meters: a.registry, Agreements: a.registry, Calendars: a.calendars, Weather: a.weather})
+	if err != nil {
+		return err
+	}
+	a.controlChecker, a.controlAuditor = checker, a.audit
 	return nil
 }
 
@@ -397,6 +427,9 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	if a.control != nil {
 		g.Go(func() error { return a.control.Run(gctx) })
+	}
+	if a.audit != nil {
+		g.Go(func() error { return a.audit.RunAnchors(gctx, a.cfg.Audit.AnchorInterval) })
 	}
 	return errors.Join(g.Wait(), a.Close())
 }
