@@ -66,6 +66,8 @@ type fastAgreement struct {
 // those it cannot bill), the invoices already issued, and the agreements left to the full
 // path.
 type fastBatch struct {
+	period Period
+	held   map[string]bool
 	groups []*fastGroup
 	ags    []fastAgreement
 	totals []*calc.Totals
@@ -206,7 +208,7 @@ func (r *Runner) readFast(ctx context.Context, p Period, terms []registry.Term, 
 		}
 		ags = append(ags, fastAgreement{term: t, group: gi, meter: s.Version.MeterID})
 	}
-	b := &fastBatch{groups: groups, ags: ags, rest: rest}
+	b := &fastBatch{period: p, held: st.held, groups: groups, ags: ags, rest: rest}
 	if len(ags) == 0 {
 		return b, nil
 	}
@@ -241,7 +243,12 @@ func (r *Runner) billFast(ctx context.Context, b *fastBatch, res *Result) (int, 
 		g.Go(func() error {
 			gr := groups[a.group]
 			in := calc.Input{Tariffs: gr.docs, From: gr.from, To: gr.to, CycleDays: gr.cycleDays, DayType: gr.dayType, Totals: totals[i]}
-			outs[i].in, outs[i].err = r.issue(a.term, gr.docs, in, issued[a.term.AgreementID])
+			b, err := calc.Compute(in)
+			if err != nil {
+				outs[i].err = err
+				return nil
+			}
+			outs[i].in, outs[i].err = r.issue(a.term, []billed{{tariffID: a.term.Spans[0].Version.Tariff, version: gr.docs[len(gr.docs)-1].Version, bill: b}}, issued[a.term.AgreementID])
 			return nil
 		})
 	}
@@ -257,7 +264,7 @@ func (r *Runner) billFast(ctx context.Context, b *fastBatch, res *Result) (int, 
 		done = append(done, outs[i])
 	}
 	res.Fast += len(billed)
-	return len(billed), r.settle(ctx, billed, done, res)
+	return len(billed), r.settle(ctx, b.period, b.held, billed, done, res)
 }
 
 // newFastGroup plans the span [from, to) (UTC midnights of local dates) of the tariff.

@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -135,6 +136,9 @@ func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 	if err := r.prepare(ctx, p, due, st); err != nil {
 		return nil, err
 	}
+	if st.held, err = r.openHolds(ctx, p); err != nil {
+		return nil, err
+	}
 	if !r.cfg.FullRecompute {
 		if due, err = r.runFastAll(ctx, p, due, st, res); err != nil {
 			return nil, err
@@ -165,6 +169,8 @@ type tariffVersions struct {
 type runState struct {
 	tariffs  map[string]tariffVersions
 	dayTypes map[string]calc.DayTypeFunc
+	// held are the agreements with an open hold for the period when the run started.
+	held map[string]bool
 }
 
 // prepare reads once what the run's agreements share: the tariff versions in force and the
@@ -172,13 +178,15 @@ type runState struct {
 // read-only state.
 func (r *Runner) prepare(ctx context.Context, p Period, terms []registry.Term, st *runState) error {
 	for _, t := range terms {
-		id := t.Spans[0].Version.Tariff
-		if _, ok := st.tariffs[id]; !ok {
-			docs, reason, err := r.versions(ctx, id, p.From, p.To)
-			if err != nil {
-				return err
+		for _, s := range t.Spans {
+			id := s.Version.Tariff
+			if _, ok := st.tariffs[id]; !ok {
+				docs, reason, err := r.versions(ctx, id, p.From, p.To)
+				if err != nil {
+					return err
+				}
+				st.tariffs[id] = tariffVersions{docs, reason}
 			}
-			st.tariffs[id] = tariffVersions{docs, reason}
 		}
 	}
 	regions, err := r.allRegions(ctx)
@@ -221,8 +229,9 @@ func (r *Runner) runChunk(ctx context.Context, p Period, terms []registry.Term, 
 	months := 0
 	var meters []string
 	for _, t := range terms {
-		id := t.Spans[0].Version.Tariff
-		months = max(months, historyMonths(st.tariffs[id].docs))
+		for _, s := range t.Spans {
+			months = max(months, historyMonths(st.tariffs[s.Version.Tariff].docs))
+		}
 		for _, s := range t.Spans {
 			meters = append(meters, s.Version.MeterID)
 		}
@@ -250,7 +259,7 @@ func (r *Runner) runChunk(ctx context.Context, p Period, terms []registry.Term, 
 		})
 	}
 	_ = g.Wait()
-	return r.settle(ctx, terms, outs, res)
+	return r.settle(ctx, p, st.held, terms, outs, res)
 }
 
 // outcome is what billing one agreement decided: an invoice to issue, nothing (unchanged),
@@ -262,8 +271,11 @@ type outcome struct {
 }
 
 // settle counts the outcomes of terms into res and writes their invoices.
-func (r *Runner) settle(ctx context.Context, terms []registry.Term, outs []outcome, res *Result) error {
+// Holds are stored (billing_holds), and the holds of agreements decided now released.
+func (r *Runner) settle(ctx context.Context, p Period, held map[string]bool, terms []registry.Term, outs []outcome, res *Result) error {
 	var out []invoice.Invoice
+	var holds []Hold
+	var released []string
 	for i, t := range terms {
 		in, reason, err := outs[i].in, outs[i].reason, outs[i].err
 		switch {
@@ -276,7 +288,9 @@ func (r *Runner) settle(ctx context.Context, terms []registry.Term, outs []outco
 			fallthrough
 		case reason != "":
 			res.Held = append(res.Held, Hold{t.AgreementID, reason})
+			holds = append(holds, Hold{t.AgreementID, reason})
 			r.log.Warn("billing: agreement held", "agreement", t.AgreementID, "reason", reason)
+			continue
 		case in == nil:
 			res.Unchanged++
 		default:
@@ -290,77 +304,117 @@ func (r *Runner) settle(ctx context.Context, terms []registry.Term, outs []outco
 				res.Issued = append(res.Issued, *in)
 			}
 		}
+		if held[t.AgreementID] {
+			released = append(released, t.AgreementID)
+		}
 	}
-	return r.invoices.Write(ctx, out)
+	if err := r.invoices.Write(ctx, out); err != nil {
+		return err
+	}
+	return r.writeHolds(ctx, p, holds, released)
 }
 
 // billOne computes one agreement's bill from the chunk's rows and decides what to issue.
 // It only reads st, rows, regions and issued, so bills of a chunk are computed in parallel.
+// An agreement that changes tariff inside the period is billed in segments, each of one
+// tariff over its days as a part of the whole period (fixed charges and monthly
+// thresholds prorated by days), on one invoice.
 func (r *Runner) billOne(p Period, t registry.Term, st *runState, rows map[string][]calc.Interval, regions map[string]string,
 	issued []invoice.Invoice) (*invoice.Invoice, string, error) {
-	first := t.Spans[0].Version
-	tariffID := first.Tariff
-	for _, s := range t.Spans {
-		if s.Version.Tariff != tariffID {
-			return nil, fmt.Sprintf("the agreement changes tariff inside the period (%s to %s): not supported yet", tariffID, s.Version.Tariff), nil
+	var parts []billed
+	for _, seg := range segments(t.Spans) {
+		tv := st.tariffs[seg[0].Version.Tariff]
+		if tv.reason != "" {
+			return nil, tv.reason, nil
 		}
-	}
-	tv := st.tariffs[tariffID]
-	if tv.reason != "" {
-		return nil, tv.reason, nil
-	}
-	docs := tv.docs
-	from, to := t.Spans[0].From, t.Spans[len(t.Spans)-1].To
-	loc, err := docs[0].Location()
-	if err != nil {
-		return nil, "", err
-	}
-	var intervals []calc.Interval
-	region := ""
-	months := historyMonths(docs)
-	for i, s := range t.Spans {
-		start, end := localStart(s.From, loc), localStart(s.To, loc)
-		all := rows[s.Version.MeterID]
-		if i == 0 && months > 0 {
-			// History for ratchets and annual tiers: the first meter's earlier rows, as far
-			// as they go (not checked for completeness: only the period is billed).
-			intervals = append(intervals, within(all, localStart(s.From.AddDate(0, -months, 0), loc), start)...)
+		docs := tv.docs
+		from, to := seg[0].From, seg[len(seg)-1].To
+		loc, err := docs[0].Location()
+		if err != nil {
+			return nil, "", err
 		}
-		got := within(all, start, end)
-		if missing := int(end.Sub(start)/(15*time.Minute)) - len(got); missing > 0 {
-			return nil, fmt.Sprintf("meter %s: %d quarter hours of %s … %s not validated yet", s.Version.MeterID, missing,
-				s.From.Format(time.DateOnly), s.To.AddDate(0, 0, -1).Format(time.DateOnly)), nil
+		var intervals []calc.Interval
+		region := ""
+		months := historyMonths(docs)
+		for i, s := range seg {
+			start, end := localStart(s.From, loc), localStart(s.To, loc)
+			all := rows[s.Version.MeterID]
+			if i == 0 && months > 0 {
+				// History for ratchets and annual tiers: the first meter's earlier rows, as
+				// far as they go (not checked for completeness: only the period is billed).
+				intervals = append(intervals, within(all, localStart(s.From.AddDate(0, -months, 0), loc), start)...)
+			}
+			got := within(all, start, end)
+			if missing := int(end.Sub(start)/(15*time.Minute)) - len(got); missing > 0 {
+				return nil, fmt.Sprintf("meter %s: %d quarter hours of %s … %s not validated yet", s.Version.MeterID, missing,
+					s.From.Format(time.DateOnly), s.To.AddDate(0, 0, -1).Format(time.DateOnly)), nil
+			}
+			intervals = append(intervals, got...)
+			region = regions[s.Version.MeterID]
 		}
-		intervals = append(intervals, got...)
-		region = regions[s.Version.MeterID]
+		dayType := calc.Weekdays
+		if f := st.dayTypes[region]; f != nil {
+			dayType = f // the region's calendar over the run's dates
+		}
+		in := calc.Input{Tariffs: docs, From: tariff.DateOf(from, time.UTC), To: tariff.DateOf(to, time.UTC), DayType: dayType, Intervals: intervals}
+		if !from.Equal(p.From) || !to.Equal(p.To) {
+			in.CycleDays = int(p.To.Sub(p.From).Hours() / 24) // a partial period: move-in, move-out, a tariff change
+		}
+		b, err := calc.Compute(in)
+		if err != nil {
+			return nil, "", err
+		}
+		parts = append(parts, billed{tariffID: seg[0].Version.Tariff, version: docs[len(docs)-1].Version, bill: b})
 	}
-	dayType := calc.Weekdays
-	if f := st.dayTypes[region]; f != nil {
-		dayType = f // the region's calendar over the run's dates
-	}
-	in := calc.Input{Tariffs: docs, From: tariff.DateOf(from, time.UTC), To: tariff.DateOf(to, time.UTC), DayType: dayType, Intervals: intervals}
-	if !from.Equal(p.From) || !to.Equal(p.To) {
-		in.CycleDays = int(p.To.Sub(p.From).Hours() / 24) // move-in or move-out: a partial period
-	}
-	inv, err := r.issue(t, docs, in, issued)
+	inv, err := r.issue(t, parts, issued)
 	return inv, "", err
 }
 
-// issue computes the bill of in for agreement t and decides against the invoices already
-// issued for its period what to issue.
-func (r *Runner) issue(t registry.Term, docs []*tariff.Document, in calc.Input, issued []invoice.Invoice) (*invoice.Invoice, error) {
+// segments cuts an agreement's spans into runs of one tariff.
+func segments(spans []registry.Span) [][]registry.Span {
+	var out [][]registry.Span
+	for i, s := range spans {
+		if i > 0 && s.Version.Tariff == spans[i-1].Version.Tariff {
+			out[len(out)-1] = append(out[len(out)-1], s)
+			continue
+		}
+		out = append(out, []registry.Span{s})
+	}
+	return out
+}
+
+// billed is the computed bill of one tariff's segment of an agreement's period.
+type billed struct {
+	tariffID, version string
+	bill              *calc.Bill
+}
+
+// issue puts the segments' bills of agreement t on one bill and decides against the
+// invoices already issued for its period what to issue. With several segments, each
+// line's name says its tariff.
+func (r *Runner) issue(t registry.Term, parts []billed, issued []invoice.Invoice) (*invoice.Invoice, error) {
 	first := t.Spans[0].Version
 	from, to := t.Spans[0].From, t.Spans[len(t.Spans)-1].To
-	b, err := calc.Compute(in)
-	if err != nil {
-		return nil, err
+	bill := invoice.Bill{AgreementID: t.AgreementID, AccountID: first.AccountID, From: from, To: to, Currency: parts[0].bill.Currency}
+	var ids, versions []string
+	for _, pt := range parts {
+		b := pt.bill
+		if b.Currency != bill.Currency {
+			return nil, fault.Invalid("tariff", "tariffs %s and %s bill in %s and %s: one invoice has one currency", parts[0].tariffID, pt.tariffID, bill.Currency, b.Currency)
+		}
+		ids, versions = append(ids, pt.tariffID), append(versions, pt.version)
+		bill.Total = bill.Total.Add(b.Total)
+		bill.EstimatedWh += b.EstimatedWh
+		bill.EstimatedIntervals += b.EstimatedIntervals
+		for _, l := range b.Lines {
+			name := l.Name
+			if len(parts) > 1 {
+				name += " (tariff " + pt.tariffID + ")"
+			}
+			bill.Lines = append(bill.Lines, invoice.Line{Name: name, Quantity: l.Quantity, Unit: l.Unit, Rate: l.Rate, Amount: l.Amount})
+		}
 	}
-	bill := invoice.Bill{AgreementID: t.AgreementID, AccountID: first.AccountID, From: from, To: to,
-		TariffID: first.Tariff, TariffVersion: docs[len(docs)-1].Version, Currency: b.Currency, Total: b.Total,
-		EstimatedWh: b.EstimatedWh, EstimatedIntervals: b.EstimatedIntervals}
-	for _, l := range b.Lines {
-		bill.Lines = append(bill.Lines, invoice.Line{Name: l.Name, Quantity: l.Quantity, Unit: l.Unit, Rate: l.Rate, Amount: l.Amount})
-	}
+	bill.TariffID, bill.TariffVersion = strings.Join(ids, "+"), strings.Join(versions, "+")
 	var same []invoice.Invoice
 	for _, in := range issued {
 		if in.From.Equal(from) && in.To.Equal(to) {
@@ -397,21 +451,16 @@ func historyMonths(docs []*tariff.Document) int {
 	return n
 }
 
-// versions returns the tariff's versions in force on the period's first and last days (a
-// version in force only strictly inside the period is missed: one change per period).
+// versions returns the tariff's versions in force on some day of the period (a version
+// change inside it makes two parts of the bill, each priced by its version), or the reason
+// there is none.
 func (r *Runner) versions(ctx context.Context, id string, from, to time.Time) ([]*tariff.Document, string, error) {
-	var docs []*tariff.Document
-	for _, d := range []time.Time{from, to.AddDate(0, 0, -1)} {
-		doc, err := r.tariffs.GetOn(ctx, id, tariff.DateOf(d, time.UTC))
-		if errors.Is(err, fault.ErrNotFound) {
-			return nil, fmt.Sprintf("no version of tariff %q is in force on %s", id, d.Format(time.DateOnly)), nil
-		}
-		if err != nil {
-			return nil, "", err
-		}
-		if len(docs) == 0 || docs[0].Version != doc.Version || !docs[0].EffectiveFrom.UTC().Equal(doc.EffectiveFrom.UTC()) {
-			docs = append(docs, doc)
-		}
+	docs, err := r.tariffs.Within(ctx, id, tariff.DateOf(from, time.UTC), tariff.DateOf(to, time.UTC))
+	if errors.Is(err, fault.ErrNotFound) || (err == nil && len(docs) == 0) {
+		return nil, fmt.Sprintf("no version of tariff %q is in force from %s to %s", id, from.Format(time.DateOnly), to.AddDate(0, 0, -1).Format(time.DateOnly)), nil
+	}
+	if err != nil {
+		return nil, "", err
 	}
 	return docs, "", nil
 }

@@ -98,7 +98,31 @@ func (s *Store) GetOn(ctx context.Context, id string, date Date) (*Document, err
 	return s.pick(ctx, id, func(*Document) Date { return date })
 }
 
-func (s *Store) pick(ctx context.Context, id string, dateOf func(*Document) Date) (*Document, error) {
+// Within returns the versions of tariff id in force on some date of [from, to), oldest
+// first: each version holds from its effective_from until its effective_to or the next
+// version's effective_from. It returns an error wrapping fault.ErrNotFound when the tariff
+// does not exist; a period only partly covered returns the versions that cover it (the
+// calculation refuses the dates without one).
+func (s *Store) Within(ctx context.Context, id string, from, to Date) ([]*Document, error) {
+	docs, err := s.versions(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var out []*Document
+	for i, d := range docs {
+		end := d.EffectiveTo
+		if i+1 < len(docs) && (end == nil || docs[i+1].EffectiveFrom.Before(*end)) {
+			end = &docs[i+1].EffectiveFrom
+		}
+		if d.EffectiveFrom.Before(to) && (end == nil || from.Before(*end)) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// versions reads every version of tariff id, oldest first.
+func (s *Store) versions(ctx context.Context, id string) ([]*Document, error) {
 	if err := checkID(id); err != nil {
 		return nil, err
 	}
@@ -128,6 +152,14 @@ func (s *Store) pick(ctx context.Context, id string, dateOf func(*Document) Date
 	}
 	if len(docs) == 0 {
 		return nil, fmt.Errorf("%w: no tariff %q", fault.ErrNotFound, id)
+	}
+	return docs, nil
+}
+
+func (s *Store) pick(ctx context.Context, id string, dateOf func(*Document) Date) (*Document, error) {
+	docs, err := s.versions(ctx, id)
+	if err != nil {
+		return nil, err
 	}
 	var found *Document
 	var on Date

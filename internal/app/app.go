@@ -141,6 +141,7 @@ var routes = []route{
 	{"registry", func(a *App, srv *api.Server) error { return a.registry.Register(srv) }},
 	{"tariffs", func(a *App, srv *api.Server) error { return a.tariffs.Register(srv) }},
 	{"invoices", func(a *App, srv *api.Server) error { return a.billing.Invoices().Register(srv) }},
+	{"billing holds", func(a *App, srv *api.Server) error { return a.billing.Register(srv) }},
 	{"control", func(a *App, srv *api.Server) error { return a.control.Register(srv) }},
 	{"audit", func(a *App, srv *api.Server) error { return a.audit.Register(srv) }},
 }

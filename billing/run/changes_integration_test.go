@@ -1,0 +1,142 @@
+package run
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/meterhouse/meterhouse/api"
+	"github.com/meterhouse/meterhouse/billing/tariff"
+	"github.com/meterhouse/meterhouse/calendar/holidays"
+	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/registry"
+)
+
+// TestRunTariffChanges bills March 2026 at 100 Wh a quarter hour (9.6 kWh a day) with the
+// FLAT tariff changing version on 11 March (energy 0.20 → 0.30) and agreement AG2 moving
+// to tariff LOW on 16 March; agreement AG3's meter misses 31 March, so it is held, the
+// hold is stored and listed, and released once the day is validated and a run bills it.
+func TestRunTariffChanges(t *testing.T) {
+	ctx := context.Background()
+	cfg, conn := testenv.ClickHouse(t)
+	reg, err := registry.NewStore(conn, cfg.PrivateDatabase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meters []registry.MeterVersion
+	for _, m := range []string{"M1", "M2", "M3"} {
+		meters = append(meters, registry.MeterVersion{MeterID: m, ValidFrom: day("2026-01-01"), Feeder: "F1", Region: "R1", TimeZone: "UTC", Status: registry.StatusActive})
+	}
+	if _, err := reg.PutMeters(ctx, "test", meters); err != nil {
+		t.Fatal(err)
+	}
+	var ags []registry.AgreementVersion
+	for _, m := range []string{"M1", "M2", "M3"} {
+		ags = append(ags, registry.AgreementVersion{AgreementID: "AG" + m[1:], AccountID: "AC" + m[1:], ServicePointID: "SP" + m[1:],
+			MeterID: m, Tariff: "FLAT", CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01")})
+	}
+	low := ags[1]
+	low.Tariff, low.ValidFrom = "LOW", day("2026-03-16")
+	ags = append(ags, low)
+	if _, err := reg.PutAgreements(ctx, "test", ags); err != nil {
+		t.Fatal(err)
+	}
+	tariffs, err := tariff.NewStore(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range []string{flatTariff,
+		strings.Replace(strings.Replace(flatTariff, `"2026-01-01"`, `"2026-03-11"`, 1), "rate: 0.20", "rate: 0.30", 1),
+		"id: LOW\neffective_from: \"2026-01-01\"\ntime_zone: UTC\ncurrency: EUR\nfixed_charges: [{name: service, amount: 3.00, per: period}]\nenergy: {rate: 0.10}\n",
+	} {
+		doc, err := tariff.Parse(strings.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tariffs.Load(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cals, err := holidays.NewStore(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	computed := time.Date(2026, 4, 1, 3, 0, 0, 0, time.UTC)
+	insertQuarterHours(t, conn, "M1", day("2026-03-01"), day("2026-04-01"), 100, computed)
+	insertQuarterHours(t, conn, "M2", day("2026-03-01"), day("2026-04-01"), 100, computed)
+	insertQuarterHours(t, conn, "M3", day("2026-03-01"), day("2026-03-31"), 100, computed)
+	r, err := New(DefaultConfig(), conn, reg, tariffs, cals, testenv.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := CyclePeriod("2026-03", 1)
+	res, err := r.Run(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Bills != 2 || len(res.Held) != 1 || res.Held[0].AgreementID != "AG3" {
+		t.Fatalf("%d bills, held %v: want 2 and AG3", res.Bills, res.Held)
+	}
+	totals := map[string]string{}
+	for _, in := range res.Issued {
+		totals[in.AgreementID] = in.Total.String()
+		t.Logf("%s %s %s: %v", in.AgreementID, in.TariffID, in.Total, in.Lines)
+	}
+	// AG1: 10 days at 0.20 (96 kWh = 19.20, service 5 × 10/31 = 1.61) and 21 days at 0.30
+	// (201.6 kWh = 60.48, service 5 × 21/31 = 3.39).
+	// AG2: FLAT for 15 days, 10 at 0.20 (19.20 + 1.61) and 5 at 0.30 (48 kWh = 14.40, 5 ×
+	// 5/31 = 0.81), then LOW for 16 days (153.6 kWh × 0.10 = 15.36, 3 × 16/31 = 1.55).
+	if totals["AG1"] != decimal.RequireFromString("84.68").String() || totals["AG2"] != decimal.RequireFromString("52.93").String() {
+		t.Errorf("totals %v: want AG1 84.68 and AG2 52.93", totals)
+	}
+	for _, in := range res.Issued {
+		if in.AgreementID == "AG2" && (in.TariffID != "FLAT+LOW" || !strings.Contains(in.Lines[len(in.Lines)-1].Name, "(tariff LOW)")) {
+			t.Errorf("AG2's invoice names tariffs %q and lines %v", in.TariffID, in.Lines)
+		}
+	}
+
+	srv, token := testenv.API(t, conn)
+	if err := r.Register(srv); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Echo())
+	defer hs.Close()
+	holds := func(role api.Role) (int, []string) {
+		resp := testenv.Do(t, testenv.Request{Method: http.MethodGet, URL: hs.URL + "/v1/billing/holds?from=2026-03-01", Token: token(role)})
+		var body struct {
+			Rows []struct {
+				AgreementID string `json:"agreement_id"`
+				Reason      string
+			}
+		}
+		if resp.Status == http.StatusOK {
+			if err := json.Unmarshal(resp.Body, &body); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var out []string
+		for _, r := range body.Rows {
+			out = append(out, r.AgreementID+": "+r.Reason)
+		}
+		return resp.Status, out
+	}
+	if status, got := holds(api.RoleBilling); status != http.StatusOK || len(got) != 1 || !strings.Contains(got[0], "AG3: meter M3: 96 quarter hours") {
+		t.Errorf("holds: %d %v", status, got)
+	}
+	if status, _ := holds(api.RoleAnalyst); status != http.StatusForbidden {
+		t.Errorf("holds for an analyst: %d, want 403", status)
+	}
+	insertQuarterHours(t, conn, "M3", day("2026-03-31"), day("2026-04-01"), 100, computed)
+	if res, err = r.Run(ctx, p); err != nil || res.Bills != 1 || len(res.Held) != 0 || res.Unchanged != 2 {
+		t.Fatalf("after 31 March of M3: %+v, %v", res, err)
+	}
+	if status, got := holds(api.RoleBilling); status != http.StatusOK || len(got) != 0 {
+		t.Errorf("holds after AG3 was billed: %d %v", status, got)
+	}
+}
