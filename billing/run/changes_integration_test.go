@@ -140,3 +140,90 @@ func TestRunTariffChanges(t *testing.T) {
 		t.Errorf("holds after AG3 was billed: %d %v", status, got)
 	}
 }
+
+// TestCycleCalendar bills an agreement that follows cycle calendar ROUTE-7 (periods
+// loaded through the route, [4 March, 3 April)) and not one of cycle day 1; a calendar
+// with a gap is refused naming the period; the scheduled run's due periods include the
+// calendar's period on the days after it ends.
+func TestCycleCalendar(t *testing.T) {
+	ctx := context.Background()
+	cfg, conn := testenv.ClickHouse(t)
+	reg, err := registry.NewStore(conn, cfg.PrivateDatabase())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meters []registry.MeterVersion
+	for _, m := range []string{"M1", "M2"} {
+		meters = append(meters, registry.MeterVersion{MeterID: m, ValidFrom: day("2026-01-01"), Feeder: "F1", Region: "R1", TimeZone: "UTC", Status: registry.StatusActive})
+	}
+	if _, err := reg.PutMeters(ctx, "test", meters); err != nil {
+		t.Fatal(err)
+	}
+	route := registry.AgreementVersion{AgreementID: "AG1", AccountID: "AC1", ServicePointID: "SP1", MeterID: "M1", Tariff: "FLAT",
+		CustomerClass: "residential", CycleCalendar: "ROUTE-7", Start: day("2026-01-01"), ValidFrom: day("2026-01-01")}
+	monthly := registry.AgreementVersion{AgreementID: "AG2", AccountID: "AC2", ServicePointID: "SP2", MeterID: "M2", Tariff: "FLAT",
+		CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01")}
+	if _, err := reg.PutAgreements(ctx, "test", []registry.AgreementVersion{route, monthly}); err != nil {
+		t.Fatal(err)
+	}
+	tariffs, err := tariff.NewStore(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := tariff.Parse(strings.NewReader(flatTariff))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tariffs.Load(ctx, doc); err != nil {
+		t.Fatal(err)
+	}
+	cals, err := holidays.NewStore(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	computed := time.Date(2026, 4, 5, 3, 0, 0, 0, time.UTC)
+	for _, m := range []string{"M1", "M2"} {
+		insertQuarterHours(t, conn, m, day("2026-03-01"), day("2026-04-04"), 100, computed)
+	}
+	r, err := New(DefaultConfig(), conn, reg, tariffs, cals, testenv.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, token := testenv.API(t, conn)
+	if err := r.Register(srv); err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Echo())
+	defer hs.Close()
+	put := func(body string) testenv.Response {
+		return testenv.Do(t, testenv.Request{Method: http.MethodPut, URL: hs.URL + "/v1/billing/cycles/ROUTE-7", Token: token(api.RoleBilling),
+			ContentType: "application/json", Body: strings.NewReader(body)})
+	}
+	if resp := put(`[{"from": "2026-02-02", "to": "2026-03-04"}, {"from": "2026-03-05", "to": "2026-04-03"}]`); resp.Status != http.StatusBadRequest ||
+		!strings.Contains(string(resp.Body), "periods[1]") {
+		t.Errorf("a calendar with a gap: %d %s", resp.Status, resp.Body)
+	}
+	if resp := put(`[{"from": "2026-02-02", "to": "2026-03-04"}, {"from": "2026-03-04", "to": "2026-04-03"}]`); resp.Status != http.StatusOK ||
+		!strings.Contains(string(resp.Body), "2026-04-03") {
+		t.Fatalf("load the calendar: %d %s", resp.Status, resp.Body)
+	}
+	p, err := r.CalendarPeriod(ctx, "ROUTE-7", "2026-03")
+	if err != nil || !p.From.Equal(day("2026-03-04")) || !p.To.Equal(day("2026-04-03")) {
+		t.Fatalf("calendar period of March: %+v, %v", p, err)
+	}
+	res, err := r.Run(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 30 days × 9.6 kWh × 0.20 = 57.60, plus 5.00.
+	if res.Bills != 1 || res.Issued[0].AgreementID != "AG1" || res.Issued[0].Total.String() != "62.6" {
+		t.Fatalf("calendar run: %d bills %+v, want AG1's 62.60 only", res.Bills, res.Issued)
+	}
+	due, err := r.dueCalendarPeriods(ctx, day("2026-04-05"), 5)
+	if err != nil || len(due) != 1 || due[0] != p {
+		t.Errorf("due on 5 April: %+v, %v; want %+v", due, err, p)
+	}
+	if due, err := r.dueCalendarPeriods(ctx, day("2026-04-09"), 5); err != nil || len(due) != 0 {
+		t.Errorf("due on 9 April: %+v, %v; want none (the period ended six days before)", due, err)
+	}
+}

@@ -5,7 +5,8 @@ import (
 	"time"
 )
 
-// Loop runs the due periods (DuePeriods) every day at Config.RunAt in Config.Zone until ctx
+// Loop runs the due periods (DuePeriods, and the cycle calendars' periods that ended on
+// the same days) every day at Config.RunAt in Config.Zone until ctx
 // ends. A failed run is logged and the periods are tried again the next day (each period
 // is due on RerunDays days). It returns nil when ctx ends.
 func (r *Runner) Loop(ctx context.Context) error {
@@ -31,16 +32,24 @@ func (r *Runner) Loop(ctx context.Context) error {
 		case <-t.C:
 		}
 		today := next.In(loc)
-		for _, p := range DuePeriods(today, r.cfg.RerunDays) {
+		due := DuePeriods(today, r.cfg.RerunDays)
+		cal, err := r.dueCalendarPeriods(ctx, today, r.cfg.RerunDays)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			r.log.Error("billing: cannot read the cycle calendars; their periods wait for the next day", "err", err)
+		}
+		for _, p := range append(due, cal...) {
 			res, err := r.Run(ctx, p)
 			if err != nil {
 				if ctx.Err() != nil {
 					return nil
 				}
-				r.log.Error("billing run failed", "cycle", p.CycleDay, "from", p.From, "err", err)
+				r.log.Error("billing run failed", "cycle", p.CycleDay, "calendar", p.Calendar, "from", p.From, "err", err)
 				continue
 			}
-			r.log.Info("billing run", "cycle", p.CycleDay, "from", p.From.Format(time.DateOnly), "bills", res.Bills,
+			r.log.Info("billing run", "cycle", p.CycleDay, "calendar", p.Calendar, "from", p.From.Format(time.DateOnly), "bills", res.Bills,
 				"adjustments", res.Adjustments, "unchanged", res.Unchanged, "held", len(res.Held))
 		}
 	}

@@ -69,10 +69,20 @@ func New(cfg Config, conn driver.Conn, reg *registry.Store, tariffs *tariff.Stor
 func (r *Runner) Invoices() *invoice.Store { return r.invoices }
 
 // Period is a billing cycle's period: the local dates [From, To) of the agreements whose
-// cycle day is CycleDay.
+// cycle day is CycleDay, or, when Calendar is set, of those that follow that cycle
+// calendar (CycleDay is then 0).
 type Period struct {
 	From, To time.Time
 	CycleDay int
+	Calendar string
+}
+
+// due reports whether an agreement whose first span in the period is v bills in p.
+func (p Period) due(v registry.AgreementVersion) bool {
+	if p.Calendar != "" {
+		return v.CycleCalendar == p.Calendar
+	}
+	return v.CycleCalendar == "" && v.CycleDay == p.CycleDay
 }
 
 // CyclePeriod returns the period of cycle day d that starts in month (YYYY-MM): from day d
@@ -128,7 +138,7 @@ func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 	sort.Slice(terms, func(a, b int) bool { return terms[a].AgreementID < terms[b].AgreementID })
 	var due []registry.Term
 	for _, t := range terms {
-		if len(t.Spans) > 0 && t.Spans[0].Version.CycleDay == p.CycleDay {
+		if len(t.Spans) > 0 && p.due(t.Spans[0].Version) {
 			due = append(due, t)
 		}
 	}
