@@ -29,12 +29,11 @@ ORDER BY meter_id, at, source, command_id`
 }
 
 // relayRecordedSQL returns the statement that finds, per meter, the earliest change among
-// the relay rows recorded in (?, ?] at or after the lateness bound (third parameter): the
-// incremental run recomputes the meter from there.
+// the relay rows recorded in (?, ?]: the incremental run recomputes the meter from there.
 func relayRecordedSQL(private string) string {
 	return `SELECT meter_id, min(at)
 FROM ` + private + `.control_relay
-WHERE recorded_at > ? AND recorded_at <= ? AND at >= ?
+WHERE recorded_at > ? AND recorded_at <= ?
 GROUP BY meter_id
 ORDER BY meter_id`
 }
@@ -87,14 +86,15 @@ func (j *Job) loadRelay(ctx context.Context, rc map[string][]vee.RelayChange, id
 }
 
 // relaySpans returns, per meter with relay rows recorded in (from, to], the span from its
-// earliest such change (no earlier than late) to to: the state holds until the next
-// change, so everything after it may change.
+// earliest such change (or late, the lateness bound, when that is later: closed periods
+// stay as they are) to to: a state holds until the next change, so everything after it
+// may change.
 func (j *Job) relaySpans(ctx context.Context, from, to, late time.Time) ([]span, error) {
 	private, err := j.privateDB(ctx)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := j.conn.Query(ctx, relayRecordedSQL(private), from, to, late)
+	rows, err := j.conn.Query(ctx, relayRecordedSQL(private), from, to)
 	if err != nil {
 		return nil, fmt.Errorf("find new relay rows: %w", err)
 	}
@@ -105,7 +105,7 @@ func (j *Job) relaySpans(ctx context.Context, from, to, late time.Time) ([]span,
 		if err := rows.Scan(&s.meter, &s.lo); err != nil {
 			return nil, fmt.Errorf("find new relay rows: %w", err)
 		}
-		s.lo = s.lo.UTC()
+		s.lo = maxTime(s.lo.UTC(), late)
 		s.hi = maxTime(s.lo, to)
 		out = append(out, s)
 	}
