@@ -113,7 +113,8 @@ func (SpikeRule) Name() string { return RuleSpike }
 // DailyUsageRule compares the total of each local day that lies entirely in
 // the window with the median total of the meter's complete history days (the
 // last LookbackDays of them). A day above HighFactor × median or below
-// LowFactor × median flags each of its intervals. Day totals include estimated
+// LowFactor × median flags each of its intervals; a day with an interval during all of
+// which the relay was open is not checked against LowFactor. Day totals include estimated
 // intervals. The rule is skipped, with a meter-level info flag, when fewer
 // than MinHistoryDays complete history days exist.
 type DailyUsageRule struct {
@@ -145,7 +146,8 @@ func (NegativeRule) Name() string { return RuleNegative }
 
 // ZeroRunRule flags runs of consecutive zero-consumption intervals lasting at
 // least MinDuration. Intervals measured or estimated between two known
-// registers count; flat-filled intervals break a run.
+// registers count; flat-filled intervals, and intervals during all of which the relay
+// was open (no supply, so zero is expected), break a run.
 type ZeroRunRule struct {
 	// Enabled turns the rule on.
 	Enabled bool `json:"enabled"`
