@@ -149,7 +149,7 @@ func (p *processor) checkZeroRuns() {
 	}
 	minRun := int64((z.MinDuration + p.d - 1) / p.d)
 	zero := func(j int64) bool {
-		return p.iv[j].Wh == 0 && (p.kind[j] == slotMeasured || p.kind[j] == slotConserved)
+		return p.iv[j].Wh == 0 && (p.kind[j] == slotMeasured || p.kind[j] == slotConserved) && !p.open[j]
 	}
 	for j := int64(0); j < p.n; {
 		if !zero(j) {
@@ -206,12 +206,14 @@ func (p *processor) checkDailyUsage() {
 	for j := int64(0); j < p.n; {
 		y, m, d := p.iv[j].Start.In(p.loc).Date()
 		var sum int64
+		opened := false
 		k := j
 		for ; k < p.n; k++ {
 			if y2, m2, d2 := p.iv[k].Start.In(p.loc).Date(); y2 != y || m2 != m || d2 != d {
 				break
 			}
 			sum += p.iv[k].Wh
+			opened = opened || p.open[k]
 		}
 		midnight := calendar.DateStart(y, m, d, p.loc)
 		if p.iv[j].Start.Equal(midnight) && k-j == p.slotsInDay(y, m, d) {
@@ -221,7 +223,7 @@ func (p *processor) checkDailyUsage() {
 				p.flagRange(j, k, SeverityQuestionable, RuleDailyUsage, fmt.Sprintf(
 					"daily usage %d Wh on %s is above %g × the median %d Wh of %d history days",
 					sum, date, r.HighFactor, med, days))
-			case float64(sum) < r.LowFactor*float64(med):
+			case float64(sum) < r.LowFactor*float64(med) && !opened: // a day partly disconnected is low by right
 				p.flagRange(j, k, SeverityQuestionable, RuleDailyUsage, fmt.Sprintf(
 					"daily usage %d Wh on %s is below %g × the median %d Wh of %d history days",
 					sum, date, r.LowFactor, med, days))

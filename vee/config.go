@@ -87,6 +87,8 @@ type RuleSet struct {
 	Duplicate DuplicateRule `json:"duplicate"`
 	// UnknownMeter flags meters missing from the registry.
 	UnknownMeter UnknownMeterRule `json:"unknown_meter"`
+	// ConsumptionWhileDisconnected flags energy recorded while the relay was open.
+	ConsumptionWhileDisconnected ConsumptionWhileDisconnectedRule `json:"consumption_while_disconnected"`
 	// Estimation sets how missing intervals are filled.
 	Estimation EstimationConfig `json:"estimation"`
 }
@@ -104,14 +106,15 @@ func DefaultRuleSet() RuleSet {
 		DailyUsage: DailyUsageRule{
 			Enabled: true, HighFactor: 3, LowFactor: 0.1, LookbackDays: 28, MinHistoryDays: 7,
 		},
-		Negative:     NegativeRule{Enabled: true},
-		ZeroRun:      ZeroRunRule{Enabled: true, MinDuration: 24 * time.Hour},
-		Rollover:     RolloverRule{Enabled: true, RegisterMaxWh: 1_000_000_000, MaxPowerW: 100_000},
-		Replacement:  ReplacementRule{Enabled: true, MaxStartWh: 10_000},
-		Timestamp:    TimestampRule{Enabled: true, FutureTolerance: 5 * time.Minute, MaxLateness: 72 * time.Hour},
-		Duplicate:    DuplicateRule{Enabled: true},
-		UnknownMeter: UnknownMeterRule{Enabled: true},
-		Estimation:   EstimationConfig{LinearMaxIntervals: 4, LikeDayWeeks: 4, FlatWindow: 96},
+		Negative:                     NegativeRule{Enabled: true},
+		ZeroRun:                      ZeroRunRule{Enabled: true, MinDuration: 24 * time.Hour},
+		Rollover:                     RolloverRule{Enabled: true, RegisterMaxWh: 1_000_000_000, MaxPowerW: 100_000},
+		Replacement:                  ReplacementRule{Enabled: true, MaxStartWh: 10_000},
+		Timestamp:                    TimestampRule{Enabled: true, FutureTolerance: 5 * time.Minute, MaxLateness: 72 * time.Hour},
+		Duplicate:                    DuplicateRule{Enabled: true},
+		UnknownMeter:                 UnknownMeterRule{Enabled: true},
+		ConsumptionWhileDisconnected: ConsumptionWhileDisconnectedRule{Enabled: true},
+		Estimation:                   EstimationConfig{LinearMaxIntervals: 4, LikeDayWeeks: 4, FlatWindow: 96},
 	}
 }
 
@@ -181,6 +184,9 @@ func (r RuleSet) validate(prefix string, errs []error) []error {
 		if t.MaxLateness <= 0 {
 			bad("timestamp.max_lateness", "must be > 0")
 		}
+	}
+	if c := r.ConsumptionWhileDisconnected; c.Enabled && c.ToleranceWh < 0 {
+		bad("consumption_while_disconnected.tolerance_wh", "must be >= 0")
 	}
 	e := r.Estimation
 	if e.LinearMaxIntervals < 0 {

@@ -53,6 +53,8 @@ func TestConfigValidate(t *testing.T) {
 		{"replacement", func(r *RuleSet) { r.Replacement.MaxStartWh = -1 }, []string{"replacement.max_start_wh: must be >= 0"}},
 		{"future tolerance", func(r *RuleSet) { r.Timestamp.FutureTolerance = -1 }, []string{"timestamp.future_tolerance: must be >= 0"}},
 		{"lateness", func(r *RuleSet) { r.Timestamp.MaxLateness = 0 }, []string{"timestamp.max_lateness: must be > 0"}},
+		{"relay tolerance", func(r *RuleSet) { r.ConsumptionWhileDisconnected.ToleranceWh = -1 },
+			[]string{"consumption_while_disconnected.tolerance_wh: must be >= 0"}},
 		{"linear max", func(r *RuleSet) { r.Estimation.LinearMaxIntervals = -1 }, []string{"estimation.linear_max_intervals: must be >= 0"}},
 		{"like-day weeks", func(r *RuleSet) { r.Estimation.LikeDayWeeks = 521 }, []string{"estimation.like_day_weeks: must be in [0, 520]"}},
 		{"flat window", func(r *RuleSet) { r.Estimation.FlatWindow = 0 }, []string{"estimation.flat_window: must be >= 1"}},

@@ -22,6 +22,11 @@
 //     difference. Consequently, when the registers at From and To are known
 //     and no meter replacement happened inside the window, the window's
 //     intervals sum exactly to register(To) − register(From).
+//   - No estimate invents consumption while the relay is open: a missing interval
+//     during all of which Input.Relay says the relay was disconnected or armed is
+//     estimated as 0 Wh, and a gap across a disconnect or reconnect shares its register
+//     difference over its connected intervals only. Energy the registers recorded while
+//     the relay was open is kept and flagged (RuleConsumptionWhileDisconnected).
 //   - Time is UTC. A *time.Location is only used to find local days (for the
 //     daily-usage rule and like-day estimation).
 package vee

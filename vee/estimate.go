@@ -118,32 +118,76 @@ func (p *processor) estimate() {
 }
 
 // estimateConserved fills a gap between two known registers so that its
-// intervals sum exactly to g.total.
+// intervals sum exactly to g.total. Slots whose relay was open throughout get 0 Wh and
+// the total goes to the others, unless every slot was open: the registers then recorded
+// consumption while disconnected, which is spread as usual (and flagged, see
+// checkConsumptionWhileDisconnected) or, when it is 0, written as relay zeros.
 func (p *processor) estimateConserved(g gap) {
 	lo, hi := p.clip(g.a, g.b)
 	if lo >= hi {
 		return
 	}
 	s := g.b - g.a
+	// live lists the gap's offsets that share the total; opened the others.
+	live := make([]int64, 0, s)
+	opened := map[int64]RelayChange{}
+	for k := int64(0); k < s; k++ {
+		if c, ok := p.openSlot(g.a + k); ok {
+			opened[k] = c
+			continue
+		}
+		live = append(live, k)
+	}
+	if len(live) == 0 && g.total != 0 {
+		live, opened = live[:0], nil
+		for k := int64(0); k < s; k++ {
+			live = append(live, k)
+		}
+	}
+	for k, c := range opened {
+		if j := g.a + k; j >= lo && j < hi {
+			p.setRelayZero(j, c)
+		}
+	}
+	if len(live) == 0 {
+		return
+	}
 	est := p.rules.Estimation
 	between := fmt.Sprintf("%d Wh over %d intervals between the registers at %s and %s",
 		g.total, s, stamp(p.slotStart(g.a)), stamp(p.slotStart(g.b)))
-	if s > int64(est.LinearMaxIntervals) && g.total >= 0 && est.LikeDayWeeks > 0 {
-		if weights, ok := p.likeDayWeights(g.a, s); ok {
-			shares := make([]int64, s)
+	if len(opened) > 0 {
+		between += fmt.Sprintf(" (%d of them with the relay open, 0 Wh)", len(opened))
+	}
+	n := int64(len(live))
+	if n > int64(est.LinearMaxIntervals) && g.total >= 0 && est.LikeDayWeeks > 0 {
+		if all, ok := p.likeDayWeights(g.a, s); ok {
+			weights := make([]uint64, n)
+			for i, k := range live {
+				weights[i] = all[k]
+			}
+			shares := make([]int64, n)
 			distribute(g.total, weights, shares)
 			reason := fmt.Sprintf("like-day profile of the last %d weeks: %s", est.LikeDayWeeks, between)
-			for j := lo; j < hi; j++ {
-				p.setEstimate(j, shares[j-g.a], QualityEstimatedReferenceDay, slotConserved, reason)
+			for i, k := range live {
+				if j := g.a + k; j >= lo && j < hi {
+					p.setEstimate(j, shares[i], QualityEstimatedReferenceDay, slotConserved, reason)
+				}
 			}
 			return
 		}
 		between += " (no like-day history)"
 	}
 	reason := "linear interpolation: " + between
-	for j := lo; j < hi; j++ {
-		p.setEstimate(j, evenShare(g.total, s, j-g.a), QualityEstimatedLinear, slotConserved, reason)
+	for i, k := range live {
+		if j := g.a + k; j >= lo && j < hi {
+			p.setEstimate(j, evenShare(g.total, n, int64(i)), QualityEstimatedLinear, slotConserved, reason)
+		}
 	}
+}
+
+// setRelayZero estimates slot j, whose relay was open throughout since c, as 0 Wh.
+func (p *processor) setRelayZero(j int64, c RelayChange) {
+	p.setEstimate(j, 0, QualityOther, slotOpen, relayReason(c)+": no power flows, estimated 0 Wh")
 }
 
 // estimateFlat fills a gap known on one side only with the mean of recent
@@ -156,6 +200,10 @@ func (p *processor) estimateFlat(g gap) {
 	wh, src := p.flatMean(g, lo, hi)
 	reason := fmt.Sprintf("flat fill with %d Wh, the mean of %s", wh, src)
 	for j := lo; j < hi; j++ {
+		if c, ok := p.openSlot(j); ok {
+			p.setRelayZero(j, c)
+			continue
+		}
 		p.setEstimate(j, wh, QualityOther, slotFilled, reason)
 	}
 }

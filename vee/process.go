@@ -62,6 +62,12 @@ type Input struct {
 	History []HistoryInterval
 	// Edits are manual overrides, applied last, in order.
 	Edits []Edit
+	// Relay is the meter's relay history: the change in force before the earliest
+	// reading used and every change after it; order does not matter. A slot whose relay
+	// was open (disconnected or armed) throughout is estimated as 0 Wh when missing, and
+	// flagged by the consumption-while-disconnected rule when energy was recorded in it.
+	// Empty means connected throughout.
+	Relay []RelayChange
 }
 
 // Interval is one nominal slot of the output.
@@ -142,6 +148,8 @@ func (in *Input) validate(rules RuleSet) error {
 		return &FieldError{Field: "to", Message: fmt.Sprintf("window must be a whole number of %s intervals", in.Interval)}
 	case in.RegisterMaxWh < 0:
 		return &FieldError{Field: "register_max_wh", Message: "must be >= 0"}
+	case !relayValid(in.Relay):
+		return &FieldError{Field: "relay.state", Message: "must be connected, disconnected or armed"}
 	case rules.IntervalSize.Enabled && 2*rules.IntervalSize.SnapTolerance >= in.Interval:
 		return &FieldError{Field: "interval_size.snap_tolerance",
 			Message: fmt.Sprintf("%s must be less than half the %s interval", rules.IntervalSize.SnapTolerance, in.Interval)}
@@ -157,6 +165,7 @@ const (
 	slotMeasured           // difference of two consecutive grid readings
 	slotConserved          // estimated between two known registers
 	slotFilled             // flat-filled, known on one side at most
+	slotOpen               // estimated as 0 Wh: the relay was open throughout
 )
 
 // point is a usable reading snapped to grid index k.
@@ -180,6 +189,9 @@ type processor struct {
 	meter   []Flag
 	history []HistoryInterval
 	gaps    []gap
+	relay   relayTimeline
+	// open says which slots of the window had the relay open throughout.
+	open []bool
 }
 
 func newProcessor(in Input, rules RuleSet, now time.Time) *processor {
@@ -204,6 +216,13 @@ func newProcessor(in Input, rules RuleSet, now time.Time) *processor {
 		s := in.From.Add(time.Duration(j) * in.Interval)
 		p.iv[j].Start, p.iv[j].End = s, s.Add(in.Interval)
 	}
+	p.relay = newRelayTimeline(in.Relay)
+	p.open = make([]bool, p.n)
+	if len(in.Relay) > 0 {
+		for j := range p.n {
+			_, p.open[j] = p.openSlot(j)
+		}
+	}
 	return p
 }
 
@@ -213,6 +232,7 @@ func (p *processor) run() {
 	p.link(pts)
 	p.checkSpikes()
 	p.estimate()
+	p.checkConsumptionWhileDisconnected()
 	p.checkZeroRuns()
 	p.checkDailyUsage()
 	p.checkUnknownMeter()
@@ -251,9 +271,10 @@ func (p *processor) flagRange(a, b int64, sev Severity, rule, reason string) {
 	}
 }
 
-// good reports whether slot j holds a measured value that no rule questions.
+// good reports whether slot j holds a measured value that no rule questions, recorded
+// while the relay was closed (an open relay's zeros say nothing of the meter's load).
 func (p *processor) good(j int64) bool {
-	return p.kind[j] == slotMeasured && p.iv[j].Wh >= 0 && !p.iv[j].Questionable()
+	return p.kind[j] == slotMeasured && p.iv[j].Wh >= 0 && !p.iv[j].Questionable() && !p.open[j]
 }
 
 // collect snaps readings to the grid, flags off-grid and badly timed ones,

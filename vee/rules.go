@@ -19,6 +19,9 @@ const (
 	RuleTimestamp    = "timestamp"
 	RuleDuplicate    = "duplicate"
 	RuleUnknownMeter = "unknown_meter"
+	// RuleConsumptionWhileDisconnected flags energy recorded while the meter's relay was
+	// open: a tamper or bypass alarm.
+	RuleConsumptionWhileDisconnected = "consumption_while_disconnected"
 	// RuleEstimation names the informational flag describing how an interval
 	// was estimated; it is not a validation rule.
 	RuleEstimation = "estimation"
@@ -110,7 +113,8 @@ func (SpikeRule) Name() string { return RuleSpike }
 // DailyUsageRule compares the total of each local day that lies entirely in
 // the window with the median total of the meter's complete history days (the
 // last LookbackDays of them). A day above HighFactor × median or below
-// LowFactor × median flags each of its intervals. Day totals include estimated
+// LowFactor × median flags each of its intervals; a day with an interval during all of
+// which the relay was open is not checked against LowFactor. Day totals include estimated
 // intervals. The rule is skipped, with a meter-level info flag, when fewer
 // than MinHistoryDays complete history days exist.
 type DailyUsageRule struct {
@@ -142,7 +146,8 @@ func (NegativeRule) Name() string { return RuleNegative }
 
 // ZeroRunRule flags runs of consecutive zero-consumption intervals lasting at
 // least MinDuration. Intervals measured or estimated between two known
-// registers count; flat-filled intervals break a run.
+// registers count; flat-filled intervals, and intervals during all of which the relay
+// was open (no supply, so zero is expected), break a run.
 type ZeroRunRule struct {
 	// Enabled turns the rule on.
 	Enabled bool `json:"enabled"`
@@ -223,6 +228,28 @@ type UnknownMeterRule struct {
 
 // Name returns RuleUnknownMeter.
 func (UnknownMeterRule) Name() string { return RuleUnknownMeter }
+
+// ConsumptionWhileDisconnectedRule flags an interval during all of which the meter's relay
+// was open (disconnected or armed, from Input.Relay) and whose energy, measured or
+// conserved from the registers across a gap, exceeds ToleranceWh: no power should flow,
+// so the energy points to tampering or a bypass of the relay. The flag is questionable
+// and its reason names the relay state and since when. An interval in which the relay
+// opened or closed is not checked: part of it was legitimately supplied. Whether the rule
+// is enabled or not, a missing interval whose relay was open throughout is estimated as
+// 0 Wh (QualityOther), and such intervals are left out of zero runs, of the low
+// daily-usage check, and of the values flat fill and the like-day profile average.
+// Default: enabled, tolerance 0 Wh.
+type ConsumptionWhileDisconnectedRule struct {
+	// Enabled turns the rule on.
+	Enabled bool `json:"enabled"`
+	// ToleranceWh is the largest energy per interval that is not flagged, for meters
+	// that register a few Wh of their own consumption or noise with the relay open; >= 0.
+	// Default 0.
+	ToleranceWh int64 `json:"tolerance_wh"`
+}
+
+// Name returns RuleConsumptionWhileDisconnected.
+func (ConsumptionWhileDisconnectedRule) Name() string { return RuleConsumptionWhileDisconnected }
 
 // EstimationConfig sets how missing intervals are estimated.
 //

@@ -167,7 +167,9 @@ func (a *App) build(ctx context.Context) error {
 		return err
 	}
 	var err error
-	if a.vee, err = veejob.New(a.cfg.VEE, a.res.ClickHouse, a.log.With("component", "vee")); err != nil {
+	veeCfg := a.cfg.VEE
+	veeCfg.PrivateDatabase = a.cfg.ClickHouse.PrivateDatabase()
+	if a.vee, err = veejob.New(veeCfg, a.res.ClickHouse, a.log.With("component", "vee")); err != nil {
 		return err
 	}
 	if a.calendars, err = holidays.NewStore(a.res.ClickHouse); err != nil {

@@ -159,6 +159,7 @@ type batchInput struct {
 	readings map[string][]vee.Reading
 	history  map[string][]vee.HistoryInterval
 	edits    map[string][]vee.Edit
+	relay    map[string][]vee.RelayChange
 }
 
 // processBatch loads, processes and writes one batch of windows: 15m rows, then the 1h,
@@ -191,7 +192,8 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 		}
 	}
 	ids = uniq(ids)
-	in := batchInput{readings: map[string][]vee.Reading{}, history: map[string][]vee.HistoryInterval{}, edits: map[string][]vee.Edit{}}
+	in := batchInput{readings: map[string][]vee.Reading{}, history: map[string][]vee.HistoryInterval{}, edits: map[string][]vee.Edit{},
+		relay: map[string][]vee.RelayChange{}}
 	if err := j.loadReadings(ctx, in.readings, readingsSQL, ids, from, to); err != nil {
 		return nil, nil, 0, err
 	}
@@ -235,6 +237,17 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	if err := j.loadEdits(ctx, in.edits, ids, from, to); err != nil {
 		return nil, nil, 0, err
 	}
+	// The relay history over everything the windows use, anchors included: a gap reaching
+	// out of its window is shared out over its connected slots only.
+	rFrom, rTo := from, to
+	for _, rs := range in.readings {
+		for _, r := range rs {
+			rFrom, rTo = minTime(rFrom, r.TS), maxTime(rTo, r.TS)
+		}
+	}
+	if err := j.loadRelay(ctx, in.relay, ids, rFrom, rTo); err != nil {
+		return nil, nil, 0, err
+	}
 
 	var out rowBuffer
 	var n int64
@@ -254,7 +267,7 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 		}
 		res, fail, stack := processWindow(j.process, vee.Input{
 			MeterID: w.meter, Known: e.known, Interval: Interval, From: w.from, To: w.to, Location: w.loc,
-			Readings: rs, History: hist, Edits: in.edits[w.meter],
+			Readings: rs, History: hist, Edits: in.edits[w.meter], Relay: in.relay[w.meter],
 		}, rules, now)
 		if fail != nil {
 			fail.MeterID, fail.From, fail.To = w.meter, w.from, w.to

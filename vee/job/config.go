@@ -54,6 +54,11 @@ type Config struct {
 	// from rules.default, so it only needs the keys that differ. Durations are written like
 	// 30s or 72h. Rules are set in the YAML file only, not by environment variables.
 	Rules Rules `yaml:"rules"`
+	// PrivateDatabase is the name of the private database, whose control_relay holds the
+	// meters' relay history (schema.Config.PrivateDatabase); it is not a configuration
+	// key: internal/app sets it from clickhouse.database. Empty means the private
+	// companion of the connection's current database, asked at the first run.
+	PrivateDatabase string `yaml:"-"`
 }
 
 // DefaultConfig runs every 5 minutes with vee's default rules for every class.
@@ -96,6 +101,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxEditWh < 1 || c.MaxEditWh > maxMaxEditWh {
 		bad("max_edit_wh", "must be in [1, %d], got %d", int64(maxMaxEditWh), c.MaxEditWh)
+	}
+	if c.PrivateDatabase != "" && !plainName(c.PrivateDatabase) {
+		bad("private_database", "%q is not a plain identifier", c.PrivateDatabase)
 	}
 	if err := c.Rules.Validate(); err != nil {
 		errs = append(errs, err)

@@ -28,6 +28,10 @@ func TestConfigValidate(t *testing.T) {
 		{"history too long", func(c *Config) { c.HistoryDays = 400 }, "vee.history_days"},
 		{"no batch", func(c *Config) { c.BatchMeters = 0 }, "vee.batch_meters"},
 		{"bad default rule", func(c *Config) { c.Rules.Default.Spike.Factor = 1 }, "vee.rules.default.spike.factor"},
+		{"negative relay tolerance", func(c *Config) { c.Rules.Default.ConsumptionWhileDisconnected.ToleranceWh = -1 },
+			"vee.rules.default.consumption_while_disconnected.tolerance_wh"},
+		{"private database", func(c *Config) { c.PrivateDatabase = "mh_private" }, ""},
+		{"private database not an identifier", func(c *Config) { c.PrivateDatabase = "mh; DROP" }, "vee.private_database"},
 		{"bad class rule", func(c *Config) {
 			rs := vee.DefaultRuleSet()
 			rs.ZeroRun.MinDuration = 0
@@ -73,6 +77,14 @@ rules:
 	if c.Interval != time.Minute || c.Rules.Default.Spike.Factor != 4 || c.Rules.Default.Spike.MinWh != 500 ||
 		c.Rules.Default.Timestamp.MaxLateness != 48*time.Hour || c.Rules.Default.Spike.Percentile != 95 {
 		t.Errorf("default rules: %+v", c.Rules.Default)
+	}
+	if c.Rules.Default.ConsumptionWhileDisconnected != (vee.ConsumptionWhileDisconnectedRule{Enabled: true}) {
+		t.Errorf("relay rule defaults: %+v", c.Rules.Default.ConsumptionWhileDisconnected)
+	}
+	tol := DefaultConfig()
+	if err := yaml.Unmarshal([]byte("rules: {default: {consumption_while_disconnected: {tolerance_wh: 5}}}"), &tol); err != nil ||
+		tol.Rules.Default.ConsumptionWhileDisconnected.ToleranceWh != 5 {
+		t.Errorf("consumption_while_disconnected.tolerance_wh: %v, %+v", err, tol.Rules.Default.ConsumptionWhileDisconnected)
 	}
 	ind := c.Rules.For("industrial")
 	if ind.ZeroRun.MinDuration != 2*time.Hour || ind.Spike.Factor != 4 || ind.Timestamp.MaxLateness != 48*time.Hour {

@@ -42,6 +42,9 @@ type Job struct {
 	// afterStep, when set (by tests), is called after each write step with its name; an
 	// error aborts the run there, as a crash would.
 	afterStep func(step string) error
+	// private is the private database's name (control_relay), cfg.PrivateDatabase or,
+	// when that is empty, found at the first run (see privateDB).
+	private string
 }
 
 // New returns the job over conn, which must be connected to the platform's database.
@@ -52,7 +55,7 @@ func New(cfg Config, conn driver.Conn, log *slog.Logger) (*Job, error) {
 	if conn == nil || log == nil {
 		return nil, errors.New("vee job: New needs a connection and a logger")
 	}
-	return &Job{cfg: cfg, conn: conn, log: log, now: time.Now, process: vee.Process}, nil
+	return &Job{cfg: cfg, conn: conn, log: log, now: time.Now, process: vee.Process, private: cfg.PrivateDatabase}, nil
 }
 
 // Result says what one run did.
@@ -96,8 +99,10 @@ func (j *Job) lastRun(ctx context.Context) (state, error) {
 	return st, nil
 }
 
-// Run recomputes the windows touched by readings ingested, and edits made, since the last
-// run, then advances the watermark. The first run of a database, having no watermark,
+// Run recomputes the windows touched by readings ingested, edits made and relay changes
+// recorded (control_relay) since the last run, then advances the watermark. A relay
+// change reopens its meter from the change's day to now (no earlier than the lateness
+// bound), as the state holds until the next change. The first run of a database, having no watermark,
 // takes every reading within the lateness bound.
 func (j *Job) Run(ctx context.Context) (Result, error) {
 	return j.run(ctx, KindIncremental, func(ctx context.Context, st state, now, high time.Time) ([]span, error) {
@@ -119,7 +124,11 @@ func (j *Job) Run(ctx context.Context) (Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		return append(spansOf(days), edits...), nil
+		relay, err := j.relaySpans(ctx, st.watermark, high, late)
+		if err != nil {
+			return nil, err
+		}
+		return append(append(spansOf(days), edits...), relay...), nil
 	})
 }
 
