@@ -133,6 +133,14 @@ func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		defer conn.Close()
+		// A database kept by an older build may lack the newer migrations.
+		m, err := schema.NewMigrator(ctx, conn, log)
+		if err != nil {
+			return err
+		}
+		if _, err := m.Up(ctx); err != nil {
+			return err
+		}
 	} else {
 		b := &ingestBench{cfg: ingestConfig{ClickHouse: cfg.ClickHouse, Keep: cfg.Keep}, log: log, stderr: stderr, id: runID()}
 		var cleanup func()

@@ -412,48 +412,106 @@ func (r *Runner) aggregate(ctx context.Context, groups []*fastGroup, ags []fastA
 		}
 		dateClasses.WriteString(strconv.Itoa(ci))
 	}
+	meters := make([]string, len(ags))
+	for i, a := range ags {
+		meters[i] = a.meter
+	}
+	sum := &profileSum{groups: groups, classes: classes, dateClasses: dateClasses.String(), base: base, end: end,
+		demand15: demand15, demand30: demand30, ags: ags, out: make([]*calc.Totals, len(ags)), bad: make([]bool, len(ags))}
+	// Without FINAL first: most (meter, day) rows have no replacement waiting for a merge,
+	// and FINAL reads every array column in one thread. A meter with two rows for a day
+	// (count() > uniqExact(day) in a class) is summed again with FINAL.
+	dups, err := r.sumProfiles(ctx, sum, meters, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(dups) > 0 {
+		var again []string
+		for _, i := range dups {
+			sum.out[i], sum.bad[i] = nil, false
+			again = append(again, ags[i].meter)
+		}
+		if _, err := r.sumProfiles(ctx, sum, again, true); err != nil {
+			return nil, err
+		}
+	}
+	out := sum.out
+	for i, t := range out {
+		if t == nil {
+			continue
+		}
+		g := groups[ags[i].group]
+		for k, p := range t.Parts {
+			if sum.bad[i] || p.Intervals != g.expected[k] {
+				out[i] = nil // the full path holds it, or bills it from rows the profiles lack
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// profileSum is one chunk's aggregation: its groups and date classes, and the totals
+// being summed per agreement (out, nil until a row arrives; bad when the fast path cannot
+// bill it).
+type profileSum struct {
+	groups             []*fastGroup
+	classes            []dateClass
+	dateClasses        string
+	base, end          tariff.Date
+	demand15, demand30 bool
+	ags                []fastAgreement
+	out                []*calc.Totals
+	bad                []bool
+}
+
+// sumProfiles sums the profiles of meters (all on the chunk's agreements) into sum and
+// returns the agreements whose meters have a day twice (possible only without final).
+func (r *Runner) sumProfiles(ctx context.Context, sum *profileSum, meters []string, final bool) ([]int, error) {
 	joined := func(agg string) string { return "arrayStringConcat(arrayMap(x -> toString(x), " + agg + "), ',')" }
 	cols := []string{"toInt64(sum(arraySum(intervals)))", "toInt64(sum(arraySum(substituted)))", "toInt64(sum(arraySum(substituted_wh)))",
-		"countIf(length(substituted) = 0)", "min(time_zone)", "max(time_zone)", joined("sumForEach(wh)")}
-	if demand15 {
-		cols = append(cols, joined("maxForEach(max15_wh)"))
+		"countIf(length(substituted) = 0)", "min(time_zone)", "max(time_zone)", "toInt64(count()) - toInt64(uniqExact(day))", joined("sumForEach(wh)")}
+	inner := []string{"meter_id", "day", "wh", "intervals", "substituted", "substituted_wh", "time_zone"}
+	if sum.demand15 {
+		cols, inner = append(cols, joined("maxForEach(max15_wh)")), append(inner, "max15_wh")
 	}
-	if demand30 {
-		cols = append(cols, joined("maxForEach(max30_wh)"))
+	if sum.demand30 {
+		cols, inner = append(cols, joined("maxForEach(max30_wh)")), append(inner, "max30_wh")
+	}
+	from := "consumption_profiles"
+	if final {
+		from += " FINAL"
 	}
 	q := fmt.Sprintf(`SELECT meter_id, toUInt32(c), %s
 FROM (
-  SELECT meter_id, wh, intervals, substituted, substituted_wh, max15_wh, max30_wh, time_zone,
-    arrayElement([%s], toUInt32(toRelativeDayNum(day) - toRelativeDayNum(toDate(?))) + 1) AS c
-  FROM consumption_profiles FINAL
+  SELECT %s, arrayElement([%s], toUInt32(toRelativeDayNum(day) - toRelativeDayNum(toDate(?))) + 1) AS c
+  FROM %s
   WHERE day >= toDate(?) AND day < toDate(?) AND meter_id >= ? AND meter_id <= ? AND meter_id IN (SELECT arrayJoin(?))
-) GROUP BY meter_id, c`, strings.Join(cols, ", "), dateClasses.String())
-	meters := make([]string, len(ags))
-	byMeter := make(map[string]int, len(ags))
-	for i, a := range ags {
-		meters[i] = a.meter
+) GROUP BY meter_id, c`, strings.Join(cols, ", "), strings.Join(inner, ", "), sum.dateClasses, from)
+	byMeter := make(map[string]int, len(meters))
+	for i, a := range sum.ags {
 		byMeter[a.meter] = i
 	}
 	lo, hi := slices.Min(meters), slices.Max(meters)
-	rows, err := r.conn.Query(ctx, q, base.String(), base.String(), end.String(), lo, hi, meters)
+	rows, err := r.conn.Query(ctx, q, sum.base.String(), sum.base.String(), sum.end.String(), lo, hi, meters)
 	if err != nil {
 		return nil, fmt.Errorf("aggregate consumption_profiles: %w", err)
 	}
 	defer rows.Close()
-	out := make([]*calc.Totals, len(ags))
-	bad := make([]bool, len(ags))
 	var (
 		meter, zoneLo, zoneHi, whs, m15, m30 string
 		class                                uint32
-		quarters, substituted, subWh         int64
+		quarters, substituted, subWh, twice  int64
 		old                                  uint64
 		wh, mx                               []int64
+		dups                                 []int
 	)
-	dest := []any{&meter, &class, &quarters, &substituted, &subWh, &old, &zoneLo, &zoneHi, &whs}
-	if demand15 {
+	dup := map[int]bool{}
+	dest := []any{&meter, &class, &quarters, &substituted, &subWh, &old, &zoneLo, &zoneHi, &twice, &whs}
+	if sum.demand15 {
 		dest = append(dest, &m15)
 	}
-	if demand30 {
+	if sum.demand30 {
 		dest = append(dest, &m30)
 	}
 	for rows.Next() {
@@ -461,18 +519,23 @@ FROM (
 			return nil, fmt.Errorf("aggregate consumption_profiles: %w", err)
 		}
 		i, ok := byMeter[meter]
-		if !ok || bad[i] || int(class) >= len(classes) {
+		if !ok || sum.bad[i] || dup[i] || int(class) >= len(sum.classes) {
 			continue
 		}
-		gi := ags[i].group
-		g := groups[gi]
-		c := classes[class]
+		if twice > 0 {
+			dup[i] = true
+			dups = append(dups, i)
+			continue
+		}
+		gi := sum.ags[i].group
+		g := sum.groups[gi]
+		c := sum.classes[class]
 		code := c.codes[gi]
 		if code == codeNone {
 			continue
 		}
 		if old > 0 || zoneLo != g.zone || zoneHi != g.zone {
-			bad[i] = true // computed before migration 0045 or in another zone: the full path
+			sum.bad[i] = true // computed before migration 0045 or in another zone: the full path
 			continue
 		}
 		if wh, err = appendInts(wh[:0], whs); err != nil {
@@ -488,10 +551,10 @@ FROM (
 				return nil, err
 			}
 		}
-		if out[i] == nil {
-			out[i] = &calc.Totals{Parts: make([]calc.PartTotals, len(g.parts))}
+		if sum.out[i] == nil {
+			sum.out[i] = &calc.Totals{Parts: make([]calc.PartTotals, len(g.parts))}
 		}
-		t := out[i]
+		t := sum.out[i]
 		if code < 0 {
 			for k, x := range wh {
 				if code == codeYear || code == codeBoth {
@@ -505,7 +568,7 @@ FROM (
 		}
 		es, ds := c.energy[gi], c.demand[gi]
 		if len(wh) != len(es) {
-			bad[i] = true
+			sum.bad[i] = true
 			continue
 		}
 		p := &t.Parts[code]
@@ -527,19 +590,7 @@ FROM (
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("aggregate consumption_profiles: %w", err)
 	}
-	for i, t := range out {
-		if t == nil {
-			continue
-		}
-		g := groups[ags[i].group]
-		for k, p := range t.Parts {
-			if bad[i] || p.Intervals != g.expected[k] {
-				out[i] = nil // the full path holds it, or bills it from rows the profiles lack
-				break
-			}
-		}
-	}
-	return out, nil
+	return dups, nil
 }
 
 // appendInts appends the comma-separated integers of s to dst.
