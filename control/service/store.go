@@ -47,6 +47,8 @@ type Command struct {
 	Transitions []Transition `json:"transitions"`
 
 	nonce string
+	// replayNoted: a replay refusal of a copy of this command was audited.
+	replayNoted bool
 }
 
 // Transition is one state a command entered.
