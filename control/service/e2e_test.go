@@ -809,6 +809,9 @@ func TestE2ESafetyRules(t *testing.T) {
 		t.Errorf("approval after approval_ttl: %v, want conflict", err)
 	}
 	f.wait(c.ID, control.StateExpired)
+	if got := f.events(c.ID); got != "requested,expired" {
+		t.Errorf("late approval: audit %s", got)
+	}
 	c = f.request("sup-bea", "o3", 2, wire.ActionDisconnect, true, false)
 	if _, err := f.svc.Approve(f.ctx, "sup-dora", true, c.ID); err != nil {
 		t.Fatal(err)
