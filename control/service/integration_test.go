@@ -446,3 +446,22 @@ func TestBulk(t *testing.T) {
 		t.Errorf("a refused bulk request made commands: %+v", hist.Commands)
 	}
 }
+
+// TestLargeBatch checks that a batch of 7 500 meters, whose command ids alone exceed
+// ClickHouse's max_query_size when bound in one query, is requested and read back whole.
+func TestLargeBatch(t *testing.T) {
+	f := newFixture(t, nil)
+	ids := f.meters(7500, 25)
+	var b Batch
+	body := map[string]any{"action": "disconnect", "reason": "unpaid", "meters": ids}
+	if st := f.call(http.MethodPost, "/v1/commands", f.token(api.RoleOperator), "big", body, &b); st != http.StatusCreated {
+		t.Fatalf("bulk: %d", st)
+	}
+	if b.Meters != 7500 || len(b.Commands) != 7500 || b.States[control.StateRequested] != 7500 {
+		t.Fatalf("batch of %d meters, %d commands, states %v", b.Meters, len(b.Commands), b.States)
+	}
+	var got Batch
+	if st := f.call(http.MethodGet, "/v1/batches/"+b.ID, f.token(api.RoleOperator), "", nil, &got); st != http.StatusOK || len(got.Commands) != 7500 {
+		t.Errorf("read back: %d, %d commands", st, len(got.Commands))
+	}
+}
