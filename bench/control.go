@@ -75,6 +75,8 @@ type controlPhase struct {
 	CapsRespected      bool `json:"caps_respected"`
 	// SendSeconds is from the first send to the last.
 	SendSeconds float64 `json:"send_seconds"`
+	// Waves counts the sends by stored second, as "+S s: N" from the first send.
+	Waves []string `json:"waves"`
 }
 
 // controlReport is bench control's result.
@@ -381,6 +383,14 @@ func controlBulk(ctx context.Context, conn driver.Conn, private string, svc *con
 	if len(sends) > 0 {
 		p.SendSeconds = sends[len(sends)-1].at.Sub(sends[0].at).Seconds()
 	}
+	for i := 0; i < len(sends); {
+		j := i
+		for j < len(sends) && sends[j].at.Equal(sends[i].at) {
+			j++
+		}
+		p.Waves = append(p.Waves, fmt.Sprintf("+%.0f s: %d", sends[i].at.Sub(sends[0].at).Seconds(), j-i))
+		i = j
+	}
 	return p, nil
 }
 
@@ -462,6 +472,7 @@ func (rp *controlReport) writeTable(w io.Writer) error {
 		}
 		sort.Strings(states)
 		fmt.Fprintf(tw, "  results\t%s (accounted %d of %d)\n", strings.Join(states, ", "), p.Accounted, rp.Meters)
+		fmt.Fprintf(tw, "  sends by second\t%s\n", strings.Join(p.Waves, ", "))
 		fmt.Fprintf(tw, "  busiest minute\t%d sends fleet-wide, %d on one feeder (caps respected: %v)\n", p.MaxFleetPerMinute, p.MaxFeederPerMinute, p.CapsRespected)
 	}
 	fmt.Fprintf(tw, "audit log\t%d entries, verifies: %v\n", rp.AuditEntries, rp.AuditOK)
