@@ -161,6 +161,16 @@ func (s *Service) handleAcks(ctx context.Context, msgs []kafka.Message) error {
 		if a.Reason != "" {
 			detail += ": " + a.Reason
 		}
+		if a.Status == wire.AckRefused && a.Reason == wire.ReasonReplay && outcome == control.Apply {
+			// The DAS took this delivery for a copy of one it accepted already (a Kafka
+			// redelivery, a duplicated delivery, a resend after a crash): that is no
+			// refusal of the command, whose result is still to come. Audited once.
+			if !c.replayNoted {
+				c.replayNoted = true
+				es = append(es, entry(now, DASActor, "replay_refused", c, detail+" (a copy of a delivery the DAS accepted; the command stays "+string(c.State)+")"))
+			}
+			continue
+		}
 		switch outcome {
 		case control.Duplicate:
 			s.log.Debug("control: a result that changes nothing (a redelivery or an older answer)", "command", c.ID, "state", c.State, "status", a.Status)

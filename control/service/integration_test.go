@@ -446,3 +446,76 @@ func TestBulk(t *testing.T) {
 		t.Errorf("a refused bulk request made commands: %+v", hist.Commands)
 	}
 }
+
+// TestLargeBatch checks that a batch of 7 500 meters, whose command ids alone exceed
+// ClickHouse's max_query_size when bound in one query, is requested and read back whole.
+func TestLargeBatch(t *testing.T) {
+	f := newFixture(t, nil)
+	ids := f.meters(7500, 25)
+	var b Batch
+	body := map[string]any{"action": "disconnect", "reason": "unpaid", "meters": ids}
+	if st := f.call(http.MethodPost, "/v1/commands", f.token(api.RoleOperator), "big", body, &b); st != http.StatusCreated {
+		t.Fatalf("bulk: %d", st)
+	}
+	if b.Meters != 7500 || len(b.Commands) != 7500 || b.States[control.StateRequested] != 7500 {
+		t.Fatalf("batch of %d meters, %d commands, states %v", b.Meters, len(b.Commands), b.States)
+	}
+	var got Batch
+	if st := f.call(http.MethodGet, "/v1/batches/"+b.ID, f.token(api.RoleOperator), "", nil, &got); st != http.StatusOK || len(got.Commands) != 7500 {
+		t.Errorf("read back: %d, %d commands", st, len(got.Commands))
+	}
+}
+
+// TestSlowChecksCapped checks that the rate caps count commands when they are published:
+// with rules that take 7 s a check, 15 approved disconnects under a cap of 10 a minute
+// are sent 10 at once and the other 5 a minute after the first 10 were published, not
+// after that tick began.
+func TestSlowChecksCapped(t *testing.T) {
+	f := newFixture(t, func(c *Config) { c.FleetPerMinute, c.FeederPerMinute, c.ApprovalThreshold = 10, 10, 100 })
+	ids := f.meters(15, 1)
+	f.checker.mu.Lock()
+	f.checker.clock, f.checker.checked = f.clock, map[string]time.Time{}
+	f.checker.mu.Unlock()
+	var b Batch
+	if st := f.call(http.MethodPost, "/v1/commands", f.token(api.RoleOperator), "slow", map[string]any{"action": "disconnect", "reason": "unpaid", "meters": ids}, &b); st != http.StatusCreated {
+		t.Fatalf("bulk: %d", st)
+	}
+	f.checker.mu.Lock()
+	f.checker.slow = 7 * time.Second
+	f.checker.mu.Unlock()
+	var cs []*Command
+	deadline := time.Now().Add(20 * time.Second)
+	for len(cs) < 15 && time.Now().Before(deadline) {
+		cs = cs[:0]
+		for _, id := range ids {
+			c, err := f.svc.Command(f.ctx, control.MemberID(b.ID, id))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.sentAt().IsZero() {
+				cs = append(cs, c)
+			}
+		}
+		f.svc.Tick(f.ctx)
+		f.clock.Add(5 * time.Second)
+	}
+	if len(cs) != 15 {
+		t.Fatalf("%d of 15 sent", len(cs))
+	}
+	f.checker.mu.Lock()
+	defer f.checker.mu.Unlock()
+	for _, c := range cs {
+		if checked := f.checker.checked[c.MeterID].Truncate(time.Second); c.sentAt().Before(checked) {
+			t.Errorf("%s stored as sent at %s, before its check ended at %s", c.MeterID, c.sentAt(), checked)
+		}
+		n := 0
+		for _, o := range cs {
+			if at := o.sentAt(); !at.Before(c.sentAt()) && at.Before(c.sentAt().Add(time.Minute)) {
+				n++
+			}
+		}
+		if n > 10 {
+			t.Errorf("the minute from %s holds %d sends", c.sentAt(), n)
+		}
+	}
+}

@@ -425,6 +425,9 @@ func (s *Service) send(ctx context.Context) error {
 			}
 			s.log.Error("control: publish commands failed; they stay approved", "commands", len(batch)-len(published), "err", err)
 		}
+		// Stamped when published, not when this tick began: the re-checks of a large
+		// batch take a while, and the rate caps count publications.
+		now = s.now().UTC()
 		for _, c := range published {
 			ts = append(ts, c.move(control.StateSent, now, Actor, "key "+s.key.ID()))
 			es = append(es, entry(now, Actor, "sent", c, fmt.Sprintf("seq %d, key %s, not_after %s", c.Seq, s.key.ID(), c.NotAfter.Format(time.RFC3339))))

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -47,6 +48,8 @@ type Command struct {
 	Transitions []Transition `json:"transitions"`
 
 	nonce string
+	// replayNoted: a replay refusal of a copy of this command was audited.
+	replayNoted bool
 }
 
 // Transition is one state a command entered.
@@ -248,28 +251,10 @@ needs_approval, nonce, not_before, not_after, feeder, requested_at FROM `+s.priv
 	for _, c := range out {
 		ids = append(ids, c.ID)
 	}
-	trows, err := s.conn.Query(ctx, `SELECT command_id, state, at, actor, detail FROM `+s.private+`.control_transitions FINAL
-WHERE command_id IN (SELECT arrayJoin(?)) ORDER BY command_id, at`, ids)
-	if err != nil {
-		return nil, fmt.Errorf("control: read transitions: %w", err)
-	}
-	defer trows.Close()
-	for trows.Next() {
-		var id, st string
-		var t Transition
-		if err := trows.Scan(&id, &st, &t.At, &t.Actor, &t.Detail); err != nil {
-			return nil, fmt.Errorf("control: read transitions: %w", err)
-		}
-		if t.State, err = control.ParseState(st); err != nil {
+	for chunk := range slices.Chunk(ids, chunkIDs) {
+		if err := s.transitions(ctx, chunk, byID); err != nil {
 			return nil, err
 		}
-		t.At = t.At.UTC()
-		if c := byID[id]; c != nil {
-			c.Transitions = append(c.Transitions, t)
-		}
-	}
-	if err := trows.Err(); err != nil {
-		return nil, fmt.Errorf("control: read transitions: %w", err)
 	}
 	for _, c := range out {
 		// Transitions stored in the same second sort by rank, so the life reads in order.
@@ -287,6 +272,39 @@ WHERE command_id IN (SELECT arrayJoin(?)) ORDER BY command_id, at`, ids)
 		}
 	}
 	return out, nil
+}
+
+// chunkIDs is the most ids one query binds: 2000 ids of up to 64 characters stay well
+// inside ClickHouse's max_query_size (256 KiB), which a batch's ids (10 000 command ids)
+// would exceed.
+const chunkIDs = 2000
+
+// transitions appends the stored transitions of the commands ids to byID's commands.
+func (s *store) transitions(ctx context.Context, ids []string, byID map[string]*Command) error {
+	rows, err := s.conn.Query(ctx, `SELECT command_id, state, at, actor, detail FROM `+s.private+`.control_transitions FINAL
+WHERE command_id IN (SELECT arrayJoin(?)) ORDER BY command_id, at`, ids)
+	if err != nil {
+		return fmt.Errorf("control: read transitions: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, st string
+		var t Transition
+		if err := rows.Scan(&id, &st, &t.At, &t.Actor, &t.Detail); err != nil {
+			return fmt.Errorf("control: read transitions: %w", err)
+		}
+		if t.State, err = control.ParseState(st); err != nil {
+			return err
+		}
+		t.At = t.At.UTC()
+		if c := byID[id]; c != nil {
+			c.Transitions = append(c.Transitions, t)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("control: read transitions: %w", err)
+	}
+	return nil
 }
 
 func (s *store) command(ctx context.Context, id string) (*Command, error) {
@@ -347,40 +365,47 @@ USING command_id ORDER BY t.at`, since.UTC())
 
 // maxSeqs returns the highest seq of each meter that has commands.
 func (s *store) maxSeqs(ctx context.Context, meters []string) (map[string]uint64, error) {
-	rows, err := s.conn.Query(ctx, `SELECT meter_id, max(seq) FROM `+s.private+`.control_commands FINAL
-WHERE meter_id IN (SELECT arrayJoin(?)) GROUP BY meter_id`, meters)
+	out := map[string]uint64{}
+	for chunk := range slices.Chunk(meters, chunkIDs) {
+		if err := scanPairs(ctx, s.conn, `SELECT meter_id, max(seq) FROM `+s.private+`.control_commands FINAL
+WHERE meter_id IN (SELECT arrayJoin(?)) GROUP BY meter_id`, chunk, "read sequences", func(m string, n uint64) { out[m] = n }); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// scanPairs runs q over ids and hands each row, a meter id and a value, to f.
+func scanPairs[V any](ctx context.Context, conn driver.Conn, q string, ids []string, what string, f func(id string, v V)) error {
+	rows, err := conn.Query(ctx, q, ids)
 	if err != nil {
-		return nil, fmt.Errorf("control: read sequences: %w", err)
+		return fmt.Errorf("control: %s: %w", what, err)
 	}
 	defer rows.Close()
-	out := map[string]uint64{}
 	for rows.Next() {
-		var m string
-		var n uint64
-		if err := rows.Scan(&m, &n); err != nil {
-			return nil, fmt.Errorf("control: read sequences: %w", err)
+		var id string
+		var v V
+		if err := rows.Scan(&id, &v); err != nil {
+			return fmt.Errorf("control: %s: %w", what, err)
 		}
-		out[m] = n
+		f(id, v)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("control: %s: %w", what, err)
+	}
+	return nil
 }
 
 // feeders returns the feeder of each of meters the registry lists.
 func (s *store) feeders(ctx context.Context, meters []string) (map[string]string, error) {
-	rows, err := s.conn.Query(ctx, `SELECT meter_id, argMax(feeder, updated_at) FROM meters WHERE meter_id IN (SELECT arrayJoin(?)) GROUP BY meter_id`, meters)
-	if err != nil {
-		return nil, fmt.Errorf("control: read the registry: %w", err)
-	}
-	defer rows.Close()
 	out := map[string]string{}
-	for rows.Next() {
-		var m, f string
-		if err := rows.Scan(&m, &f); err != nil {
-			return nil, fmt.Errorf("control: read the registry: %w", err)
+	for chunk := range slices.Chunk(meters, chunkIDs) {
+		if err := scanPairs(ctx, s.conn, `SELECT meter_id, argMax(feeder, updated_at) FROM meters WHERE meter_id IN (SELECT arrayJoin(?)) GROUP BY meter_id`,
+			chunk, "read the registry", func(m, f string) { out[m] = f }); err != nil {
+			return nil, err
 		}
-		out[m] = f
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // groupMeters returns the meters of a registry group (column is a schema.GroupKind's

@@ -38,6 +38,11 @@ const (
 	AckFailed = "failed"
 )
 
+// ReasonReplay is the Reason of a refused ack for a command whose nonce the DAS accepted
+// before: a copy of a delivery (a Kafka redelivery, a duplicated delivery, a resend), not
+// a refusal of the command, whose own result follows or came already.
+const ReasonReplay = "replay"
+
 // Message kinds on command-acks.
 const (
 	// KindAck is the answer to a command.

@@ -17,7 +17,7 @@ const (
 	// not_before).
 	ReasonExpired = "expired"
 	// ReasonReplay: the nonce was accepted before.
-	ReasonReplay = "replay"
+	ReasonReplay = wire.ReasonReplay
 	// ReasonKeyMismatch: the signed meter id is not the Kafka message key.
 	ReasonKeyMismatch = "meter_id_mismatch"
 	// ReasonUnknownMeter: the meter is not in the DAS's fleet.
