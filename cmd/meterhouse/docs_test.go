@@ -25,7 +25,7 @@ func TestLayoutListsEveryFolder(t *testing.T) {
 	dirs := map[string]bool{}
 	for _, f := range strings.Fields(string(out)) {
 		d := filepath.Dir(f)
-		if d == "." || strings.HasPrefix(d, ".") || filepath.Base(d) == "testdata" {
+		if d == "." || strings.HasPrefix(d, ".") || slices.Contains(strings.Split(filepath.ToSlash(d), "/"), "testdata") {
 			continue
 		}
 		dirs[filepath.ToSlash(d)] = true
