@@ -125,30 +125,11 @@ func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	chcfg := cfg.ClickHouse
-	var conn driver.Conn
-	if cfg.Database != "" {
-		chcfg.Database = cfg.Database
-		if conn, err = schema.Connect(ctx, chcfg); err != nil {
-			return err
-		}
-		defer conn.Close()
-		// A database kept by an older build may lack the newer migrations.
-		m, err := schema.NewMigrator(ctx, conn, log)
-		if err != nil {
-			return err
-		}
-		if _, err := m.Up(ctx); err != nil {
-			return err
-		}
-	} else {
-		b := &ingestBench{cfg: ingestConfig{ClickHouse: cfg.ClickHouse, Keep: cfg.Keep}, log: log, stderr: stderr, id: runID()}
-		var cleanup func()
-		if chcfg, conn, _, cleanup, err = b.database(ctx, "billing"); err != nil {
-			return err
-		}
-		defer cleanup()
+	chcfg, conn, cleanup, err := benchDatabase(ctx, cfg.ClickHouse, cfg.Database, "billing", cfg.Keep, log, stderr)
+	if err != nil {
+		return err
 	}
+	defer cleanup()
 	rep := &billingReport{Accounts: cfg.Accounts, CPUs: runtime.NumCPU(), Database: chcfg.Database}
 	a, _, err := newApp(ctx, chcfg, conn, log)
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/calendar/holidays"
-	"github.com/meterhouse/meterhouse/config"
 	"github.com/meterhouse/meterhouse/control"
 	"github.com/meterhouse/meterhouse/control/audit"
 	"github.com/meterhouse/meterhouse/control/rules"
@@ -97,13 +96,9 @@ type controlReport struct {
 
 func parseControlFlags(args []string, stderr io.Writer) (controlConfig, error) {
 	cfg := controlConfig{ClickHouse: clickHouseFromEnv()}
-	all, err := config.Load("", os.Environ())
-	if err != nil {
+	var err error
+	if cfg.Kafka, err = benchKafka(); err != nil {
 		return cfg, err
-	}
-	cfg.Kafka = all.Kafka
-	if _, ok := os.LookupEnv("MH_KAFKA_SASL_USERNAME"); !ok && cfg.Kafka.SASL.Mechanism != "" {
-		cfg.Kafka.SASL.Username = "admin"
 	}
 	fs := flag.NewFlagSet("bench control", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -127,21 +127,12 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	issued := issueDay.Add(10 * time.Hour)
 	rep := &forecastReport{Meters: cfg.Meters, HistoryDays: cfg.HistoryDays, CPUs: runtime.NumCPU(), MASE: map[string]float64{}, GroupMAE: map[string]map[string]float64{}}
 
-	chcfg := cfg.ClickHouse
-	var conn driver.Conn
-	if cfg.Database != "" {
-		chcfg.Database = cfg.Database
-		if conn, err = schema.Connect(ctx, chcfg); err != nil {
-			return err
-		}
-		defer conn.Close()
-	} else {
-		b := &ingestBench{cfg: ingestConfig{ClickHouse: cfg.ClickHouse, Keep: cfg.Keep}, log: log, stderr: stderr, id: runID()}
-		var cleanup func()
-		if chcfg, conn, _, cleanup, err = b.database(ctx, "forecast"); err != nil {
-			return err
-		}
-		defer cleanup()
+	chcfg, conn, cleanup, err := benchDatabase(ctx, cfg.ClickHouse, cfg.Database, "forecast", cfg.Keep, log, stderr)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if cfg.Database == "" {
 		start := time.Now()
 		fmt.Fprintf(stderr, "simulating %d meters × %d days of hourly history in %s …\n", cfg.Meters, hist.Days, chcfg.Database)
 		if err := hist.Insert(ctx, conn, true); err != nil {

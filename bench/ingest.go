@@ -122,6 +122,20 @@ func (c ingestConfig) Validate() error {
 	return c.Ingest.Validate()
 }
 
+// benchKafka returns the kafka section with its MH_KAFKA_* variables, as the server reads
+// it; only the user differs by default (admin), since the benches manage their topics.
+func benchKafka() (broker.Config, error) {
+	all, err := config.Load("", os.Environ())
+	if err != nil {
+		return broker.Config{}, err
+	}
+	k := all.Kafka
+	if _, ok := os.LookupEnv("MH_KAFKA_SASL_USERNAME"); !ok && k.SASL.Mechanism != "" {
+		k.SASL.Username = "admin"
+	}
+	return k, nil
+}
+
 // localKafkaSecret points k at the local services' password file of its SASL user (in
 // servicesDir) when k names no password.
 func localKafkaSecret(k *broker.Config, servicesDir string) {
@@ -133,15 +147,9 @@ func localKafkaSecret(k *broker.Config, servicesDir string) {
 // parseIngestFlags returns the configuration of args.
 func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 	cfg := ingestConfig{ClickHouse: clickHouseFromEnv(), Ingest: benchIngestDefaults()}
-	// The kafka section with its MH_KAFKA_* variables, as the server reads it; only the
-	// user differs by default, since the bench manages topics.
-	all, err := config.Load("", os.Environ())
-	if err != nil {
+	var err error
+	if cfg.Kafka, err = benchKafka(); err != nil {
 		return cfg, err
-	}
-	cfg.Kafka = all.Kafka
-	if _, ok := os.LookupEnv("MH_KAFKA_SASL_USERNAME"); !ok && cfg.Kafka.SASL.Mechanism != "" {
-		cfg.Kafka.SASL.Username = "admin"
 	}
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -357,6 +365,32 @@ func (b *ingestBench) database(ctx context.Context, suffix string) (schema.Confi
 		return cfg, nil, "", nil, err
 	}
 	return cfg, conn, m.Capabilities().Version.String(), cleanup, nil
+}
+
+// benchDatabase opens the database of a bench run: reuse, when set, is one an earlier run
+// kept (brought up to the current migrations, never dropped); otherwise a fresh one named
+// after suffix (dropped by cleanup unless keep).
+func benchDatabase(ctx context.Context, ch schema.Config, reuse, suffix string, keep bool, log *slog.Logger, stderr io.Writer) (schema.Config, driver.Conn, func(), error) {
+	if reuse == "" {
+		b := &ingestBench{cfg: ingestConfig{ClickHouse: ch, Keep: keep}, log: log, stderr: stderr, id: runID()}
+		cfg, conn, _, cleanup, err := b.database(ctx, suffix)
+		return cfg, conn, cleanup, err
+	}
+	ch.Database = reuse
+	conn, err := schema.Connect(ctx, ch)
+	if err != nil {
+		return ch, nil, nil, err
+	}
+	// A database kept by an older build may lack the newer migrations.
+	m, err := schema.NewMigrator(ctx, conn, log)
+	if err == nil {
+		_, err = m.Up(ctx)
+	}
+	if err != nil {
+		conn.Close()
+		return ch, nil, nil, err
+	}
+	return ch, conn, func() { conn.Close() }, nil
 }
 
 // ceilingLabel names the ceiling measured with clients concurrent clickhouse-clients: the

@@ -12,8 +12,6 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/meterhouse/meterhouse/api"
-	"github.com/meterhouse/meterhouse/billing/tariff"
-	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/registry"
 )
@@ -24,57 +22,19 @@ import (
 // hold is stored and listed, and released once the day is validated and a run bills it.
 func TestRunTariffChanges(t *testing.T) {
 	ctx := context.Background()
-	cfg, conn := testenv.ClickHouse(t)
-	reg, err := registry.NewStore(conn, cfg.PrivateDatabase())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meters []registry.MeterVersion
-	for _, m := range []string{"M1", "M2", "M3"} {
-		meters = append(meters, registry.MeterVersion{MeterID: m, ValidFrom: day("2026-01-01"), Feeder: "F1", Region: "R1", TimeZone: "UTC", Status: registry.StatusActive})
-	}
-	if _, err := reg.PutMeters(ctx, "test", meters); err != nil {
-		t.Fatal(err)
-	}
-	var ags []registry.AgreementVersion
-	for _, m := range []string{"M1", "M2", "M3"} {
-		ags = append(ags, registry.AgreementVersion{AgreementID: "AG" + m[1:], AccountID: "AC" + m[1:], ServicePointID: "SP" + m[1:],
-			MeterID: m, Tariff: "FLAT", CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01")})
-	}
-	low := ags[1]
-	low.Tariff, low.ValidFrom = "LOW", day("2026-03-16")
-	ags = append(ags, low)
-	if _, err := reg.PutAgreements(ctx, "test", ags); err != nil {
-		t.Fatal(err)
-	}
-	tariffs, err := tariff.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, src := range []string{flatTariff,
+	low := monthly("M2", "LOW")
+	low.ValidFrom = day("2026-03-16")
+	f := newFixture(t, utcMeters("M1", "M2", "M3"),
+		[]registry.AgreementVersion{monthly("M1", "FLAT"), monthly("M2", "FLAT"), monthly("M3", "FLAT"), low},
+		flatTariff,
 		strings.Replace(strings.Replace(flatTariff, `"2026-01-01"`, `"2026-03-11"`, 1), "rate: 0.20", "rate: 0.30", 1),
-		"id: LOW\neffective_from: \"2026-01-01\"\ntime_zone: UTC\ncurrency: EUR\nfixed_charges: [{name: service, amount: 3.00, per: period}]\nenergy: {rate: 0.10}\n",
-	} {
-		doc, err := tariff.Parse(strings.NewReader(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tariffs.Load(ctx, doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cals, err := holidays.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+		"id: LOW\neffective_from: \"2026-01-01\"\ntime_zone: UTC\ncurrency: EUR\nfixed_charges: [{name: service, amount: 3.00, per: period}]\nenergy: {rate: 0.10}\n")
+	conn := f.conn
 	computed := time.Date(2026, 4, 1, 3, 0, 0, 0, time.UTC)
 	insertQuarterHours(t, conn, "M1", day("2026-03-01"), day("2026-04-01"), 100, computed)
 	insertQuarterHours(t, conn, "M2", day("2026-03-01"), day("2026-04-01"), 100, computed)
 	insertQuarterHours(t, conn, "M3", day("2026-03-01"), day("2026-03-31"), 100, computed)
-	r, err := New(DefaultConfig(), conn, reg, tariffs, cals, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.runner(t, DefaultConfig())
 	p, _ := CyclePeriod("2026-03", 1)
 	res, err := r.Run(ctx, p)
 	if err != nil {
@@ -147,48 +107,15 @@ func TestRunTariffChanges(t *testing.T) {
 // calendar's period on the days after it ends.
 func TestCycleCalendar(t *testing.T) {
 	ctx := context.Background()
-	cfg, conn := testenv.ClickHouse(t)
-	reg, err := registry.NewStore(conn, cfg.PrivateDatabase())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meters []registry.MeterVersion
-	for _, m := range []string{"M1", "M2"} {
-		meters = append(meters, registry.MeterVersion{MeterID: m, ValidFrom: day("2026-01-01"), Feeder: "F1", Region: "R1", TimeZone: "UTC", Status: registry.StatusActive})
-	}
-	if _, err := reg.PutMeters(ctx, "test", meters); err != nil {
-		t.Fatal(err)
-	}
-	route := registry.AgreementVersion{AgreementID: "AG1", AccountID: "AC1", ServicePointID: "SP1", MeterID: "M1", Tariff: "FLAT",
-		CustomerClass: "residential", CycleCalendar: "ROUTE-7", Start: day("2026-01-01"), ValidFrom: day("2026-01-01")}
-	monthly := registry.AgreementVersion{AgreementID: "AG2", AccountID: "AC2", ServicePointID: "SP2", MeterID: "M2", Tariff: "FLAT",
-		CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01")}
-	if _, err := reg.PutAgreements(ctx, "test", []registry.AgreementVersion{route, monthly}); err != nil {
-		t.Fatal(err)
-	}
-	tariffs, err := tariff.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := tariff.Parse(strings.NewReader(flatTariff))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tariffs.Load(ctx, doc); err != nil {
-		t.Fatal(err)
-	}
-	cals, err := holidays.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	route := monthly("M1", "FLAT")
+	route.CycleDay, route.CycleCalendar = 0, "ROUTE-7"
+	f := newFixture(t, utcMeters("M1", "M2"), []registry.AgreementVersion{route, monthly("M2", "FLAT")}, flatTariff)
+	conn := f.conn
 	computed := time.Date(2026, 4, 5, 3, 0, 0, 0, time.UTC)
 	for _, m := range []string{"M1", "M2"} {
 		insertQuarterHours(t, conn, m, day("2026-03-01"), day("2026-04-04"), 100, computed)
 	}
-	r, err := New(DefaultConfig(), conn, reg, tariffs, cals, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.runner(t, DefaultConfig())
 	srv, token := testenv.API(t, conn)
 	if err := r.Register(srv); err != nil {
 		t.Fatal(err)

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/billing/invoice"
-	"github.com/meterhouse/meterhouse/billing/tariff"
-	"github.com/meterhouse/meterhouse/calendar/holidays"
 	"github.com/meterhouse/meterhouse/internal/testenv"
 	"github.com/meterhouse/meterhouse/registry"
 	"github.com/meterhouse/meterhouse/schema"
@@ -56,13 +54,8 @@ demand:
 // consumption and the same hold. A third run through the fast path issues nothing.
 func TestFastEqualsFull(t *testing.T) {
 	ctx := context.Background()
-	cfg, conn := testenv.ClickHouse(t)
 	f, err := sim.New(sim.Config{Meters: 5, From: time.Date(2026, 2, 14, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 4, 1, 2, 0, 0, 0, time.UTC),
 		Interval: 15 * time.Minute, Seed: 11, IDPrefix: "FP-", TimeZone: "Europe/Berlin"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := registry.NewStore(conn, cfg.PrivateDatabase())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,12 +70,8 @@ func TestFastEqualsFull(t *testing.T) {
 		ags = append(ags, registry.AgreementVersion{AgreementID: "AG-" + m.MeterID, AccountID: "AC" + m.MeterID, ServicePointID: "SP" + m.MeterID,
 			MeterID: m.MeterID, Tariff: tr, CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01")})
 	}
-	if _, err := reg.PutMeters(ctx, "test", meters); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.PutAgreements(ctx, "test", ags); err != nil {
-		t.Fatal(err)
-	}
+	fx := newFixture(t, meters, ags, touTariff, ratchetTariff)
+	conn := fx.conn
 	gapMeter, shortMeter := f.Meters()[1].MeterID, f.Meters()[4].MeterID
 	gapFrom, gapTo := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC), time.Date(2026, 3, 10, 13, 0, 0, 0, time.UTC)
 	shortFrom := time.Date(2026, 3, 30, 22, 0, 0, 0, time.UTC) // Berlin's 31 March starts here
@@ -133,33 +122,12 @@ func TestFastEqualsFull(t *testing.T) {
 	if stored <= final {
 		t.Fatalf("%d profile rows, %d after FINAL: the edit's day is not stored twice", stored, final)
 	}
-	tariffs, err := tariff.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, src := range []string{touTariff, ratchetTariff} {
-		doc, err := tariff.Parse(strings.NewReader(src))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tariffs.Load(ctx, doc); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cals, err := holidays.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p, _ := CyclePeriod("2026-03", 1)
 	run := func(full bool) *Result {
 		t.Helper()
 		c := DefaultConfig()
 		c.FullRecompute = full
-		rn, err := New(c, conn, reg, tariffs, cals, testenv.Logger(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		res, err := rn.Run(ctx, p)
+		res, err := fx.runner(t, c).Run(ctx, p)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,8 +3,6 @@ package run
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -48,59 +46,98 @@ SELECT '15m', ?, toDateTime(?) + number * 900, ?, 0, 1, 1, 0, 0, 0, [], [], toDa
 
 func day(s string) time.Time { t, _ := time.Parse(time.DateOnly, s); return t }
 
+// fixture is a billing run's world in a fresh database: the registry with its meters and
+// agreements, the tariff store with its documents loaded, and the calendar store.
+type fixture struct {
+	conn    driver.Conn
+	reg     *registry.Store
+	tariffs *tariff.Store
+	cals    *holidays.Store
+}
+
+// newFixture stores meters, agreements and the tariff documents (YAML) in a fresh
+// database.
+func newFixture(t *testing.T, meters []registry.MeterVersion, ags []registry.AgreementVersion, docs ...string) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	cfg, conn := testenv.ClickHouse(t)
+	f := &fixture{conn: conn}
+	var err error
+	if f.reg, err = registry.NewStore(conn, cfg.PrivateDatabase()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.PutMeters(ctx, "test", meters); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.reg.PutAgreements(ctx, "test", ags); err != nil {
+		t.Fatal(err)
+	}
+	if f.tariffs, err = tariff.NewStore(conn); err != nil {
+		t.Fatal(err)
+	}
+	for _, src := range docs {
+		doc, err := tariff.Parse(strings.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.tariffs.Load(ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.cals, err = holidays.NewStore(conn); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// runner returns a billing runner over the fixture.
+func (f *fixture) runner(t *testing.T, cfg Config) *Runner {
+	t.Helper()
+	r, err := New(cfg, f.conn, f.reg, f.tariffs, f.cals, testenv.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// utcMeters returns active meters in UTC on feeder F1 of region R1 from 2026-01-01.
+func utcMeters(ids ...string) []registry.MeterVersion {
+	var out []registry.MeterVersion
+	for _, m := range ids {
+		out = append(out, registry.MeterVersion{MeterID: m, ValidFrom: day("2026-01-01"), Feeder: "F1", Region: "R1", TimeZone: "UTC", Status: registry.StatusActive})
+	}
+	return out
+}
+
+// monthly returns agreement AG<n> of meter M<n> on tariff from 2026-01-01, cycle day 1.
+func monthly(meter, tariffID string) registry.AgreementVersion {
+	n := meter[1:]
+	return registry.AgreementVersion{AgreementID: "AG" + n, AccountID: "AC" + n, ServicePointID: "SP" + n, MeterID: meter, Tariff: tariffID,
+		CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01")}
+}
+
 // TestRun bills March 2026 for three agreements: one complete (a bill whose total is
 // hand-computed), one whose meter misses a day (held with the reason), and one on a
 // tariff with no version in force (held). A re-run issues nothing; an edit of one quarter
 // hour issues one adjustment referencing the bill; a repeat of that run nothing more.
 func TestRun(t *testing.T) {
 	ctx := context.Background()
-	cfg, conn := testenv.ClickHouse(t)
-	reg, err := registry.NewStore(conn, cfg.PrivateDatabase())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meters []registry.MeterVersion
-	for _, m := range []string{"M1", "M2", "M3"} {
-		meters = append(meters, registry.MeterVersion{MeterID: m, ValidFrom: day("2026-01-01"), Feeder: "F1", Region: "R1", TimeZone: "UTC", Status: registry.StatusActive})
-	}
-	if _, err := reg.PutMeters(ctx, "test", meters); err != nil {
-		t.Fatal(err)
-	}
 	var ags []registry.AgreementVersion
 	for i, m := range []string{"M1", "M2", "M3"} {
 		tariffID := "FLAT"
 		if m == "M3" {
 			tariffID = "NONE"
 		}
-		ags = append(ags, registry.AgreementVersion{AgreementID: "AG" + m[1:], AccountID: "AC" + m[1:], ServicePointID: "SP" + m[1:],
-			MeterID: m, Tariff: tariffID, CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01"),
-			Customer: registry.Customer{Name: "Customer " + string(rune('A'+i))}})
+		ag := monthly(m, tariffID)
+		ag.Customer = registry.Customer{Name: "Customer " + string(rune('A'+i))}
+		ags = append(ags, ag)
 	}
-	if _, err := reg.PutAgreements(ctx, "test", ags); err != nil {
-		t.Fatal(err)
-	}
-	tariffs, err := tariff.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := tariff.Parse(strings.NewReader(flatTariff))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tariffs.Load(ctx, doc); err != nil {
-		t.Fatal(err)
-	}
-	cals, err := holidays.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFixture(t, utcMeters("M1", "M2", "M3"), ags, flatTariff)
+	conn := f.conn
 	computed := time.Date(2026, 4, 1, 3, 0, 0, 0, time.UTC)
 	insertQuarterHours(t, conn, "M1", day("2026-03-01"), day("2026-04-01"), 100, computed)
 	insertQuarterHours(t, conn, "M2", day("2026-03-01"), day("2026-03-31"), 100, computed) // March 31 missing
-	r, err := New(DefaultConfig(), conn, reg, tariffs, cals, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.runner(t, DefaultConfig())
 	p, err := CyclePeriod("2026-03", 1)
 	if err != nil {
 		t.Fatal(err)
@@ -183,46 +220,12 @@ SELECT '15m', 'M1', toDateTime('2026-03-10 12:00:00'), 1100, 0, 1, 1, 0, 1, 0, [
 // run that was never stopped gives.
 func TestRunKilledHalfway(t *testing.T) {
 	ctx := context.Background()
-	cfg, conn := testenv.ClickHouse(t)
-	reg, err := registry.NewStore(conn, cfg.PrivateDatabase())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meters []registry.MeterVersion
-	var ags []registry.AgreementVersion
-	for _, m := range []string{"M1", "M2", "M3"} {
-		meters = append(meters, registry.MeterVersion{MeterID: m, ValidFrom: day("2026-01-01"), Feeder: "F1", Region: "R1", TimeZone: "UTC", Status: registry.StatusActive})
-		ags = append(ags, registry.AgreementVersion{AgreementID: "AG" + m[1:], AccountID: "AC" + m[1:], ServicePointID: "SP" + m[1:],
-			MeterID: m, Tariff: "FLAT", CustomerClass: "residential", CycleDay: 1, Start: day("2026-01-01"), ValidFrom: day("2026-01-01")})
-	}
-	if _, err := reg.PutMeters(ctx, "test", meters); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := reg.PutAgreements(ctx, "test", ags); err != nil {
-		t.Fatal(err)
-	}
-	tariffs, err := tariff.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := tariff.Parse(strings.NewReader(flatTariff))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tariffs.Load(ctx, doc); err != nil {
-		t.Fatal(err)
-	}
-	cals, err := holidays.NewStore(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := newFixture(t, utcMeters("M1", "M2", "M3"), []registry.AgreementVersion{monthly("M1", "FLAT"), monthly("M2", "FLAT"), monthly("M3", "FLAT")}, flatTariff)
+	conn := f.conn
 	for _, m := range []string{"M1", "M2", "M3"} {
 		insertQuarterHours(t, conn, m, day("2026-03-01"), day("2026-04-01"), 100, time.Date(2026, 4, 1, 3, 0, 0, 0, time.UTC))
 	}
-	r, err := New(DefaultConfig(), conn, reg, tariffs, cals, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.runner(t, DefaultConfig())
 	p, _ := CyclePeriod("2026-03", 1)
 	r.chunk = 1
 	killed, kill := context.WithCancel(ctx)
