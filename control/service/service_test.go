@@ -91,9 +91,18 @@ type refuser struct {
 	slow    time.Duration
 	clock   *clock
 	checked map[string]time.Time
+	// hook, when set, is called at the start of each check, without the refuser's lock
+	// (it may block).
+	hook func(control.Check)
 }
 
 func (r *refuser) Check(_ context.Context, c control.Check) (*control.Refusal, error) {
+	r.mu.Lock()
+	hook := r.hook
+	r.mu.Unlock()
+	if hook != nil {
+		hook(c)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checks++
