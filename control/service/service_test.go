@@ -94,6 +94,8 @@ type refuser struct {
 	// hook, when set, is called at the start of each check, without the refuser's lock
 	// (it may block).
 	hook func(control.Check)
+	// unreadable names the meters whose rules cannot be evaluated (an error).
+	unreadable map[string]bool
 }
 
 func (r *refuser) Check(_ context.Context, c control.Check) (*control.Refusal, error) {
@@ -109,6 +111,9 @@ func (r *refuser) Check(_ context.Context, c control.Check) (*control.Refusal, e
 	if r.slow > 0 {
 		r.clock.Add(r.slow)
 		r.checked[c.MeterID] = r.clock.Now()
+	}
+	if r.unreadable[c.MeterID] {
+		return nil, fmt.Errorf("the rules' data of meter %s cannot be read", c.MeterID)
 	}
 	ref := r.refuse[c.MeterID]
 	if ref != nil && ref.Rule == "life_support" && c.Override {
