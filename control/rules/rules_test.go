@@ -413,7 +413,7 @@ type batchRegistry struct {
 	fakeMeters
 	fakeAgreements
 	mu                   sync.Mutex
-	one, batch, unknowns int
+	one, batch int
 }
 
 func (b *batchRegistry) MeterVersions(ctx context.Context, id string) ([]registry.MeterVersion, error) {
