@@ -412,7 +412,7 @@ func TestRulesCacheRegionData(t *testing.T) {
 type batchRegistry struct {
 	fakeMeters
 	fakeAgreements
-	mu                   sync.Mutex
+	mu         sync.Mutex
 	one, batch int
 }
 
