@@ -42,3 +42,14 @@ func (r *Refusal) Error() string { return fmt.Sprintf("%s: %s", r.Rule, r.Reason
 type Checker interface {
 	Check(ctx context.Context, c Check) (*Refusal, error)
 }
+
+// BatchChecker is a Checker that can also evaluate many checks at once, reading the data
+// they share (the registry's meters and agreements) together rather than per meter. The
+// command service uses CheckAll, when its Checker has it, for the checks of a bulk
+// request and of a tick's sends; its answers must be those Check gives one by one.
+type BatchChecker interface {
+	Checker
+	// CheckAll returns, for each of cs in order, what Check returns for it: refs[i] and
+	// errs[i] answer cs[i], and both slices have len(cs) entries.
+	CheckAll(ctx context.Context, cs []Check) (refs []*Refusal, errs []error)
+}

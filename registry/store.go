@@ -315,38 +315,91 @@ func (s *Store) AgreementAt(ctx context.Context, id string, d time.Time) (Agreem
 // whose personal data is missing (its second insert failed, see PutAgreements) is an
 // error rather than a customer without the flag.
 func (s *Store) MeterAgreementAt(ctx context.Context, meter string, d time.Time) (AgreementVersion, bool, error) {
-	if !schema.ValidMeterID([]byte(meter)) {
-		return AgreementVersion{}, false, fault.Invalid("meter_id", "%q is not a meter id", meter)
-	}
-	d = dateOf(d)
-	all, err := s.agreementVersions(ctx, `agreement_id IN (SELECT agreement_id FROM service_agreements WHERE meter_id = ?)`, []any{meter}, false)
+	vs, err := s.MeterAgreementsAt(ctx, map[string]time.Time{meter: d})
 	if err != nil {
 		return AgreementVersion{}, false, err
 	}
-	ids := make([]string, 0, len(all))
-	for id := range all {
-		ids = append(ids, id)
+	v, ok := vs[meter]
+	return v, ok, nil
+}
+
+// MeterAgreementsAt is MeterAgreementAt for many meters, each on its own date (on: meter
+// → date): the version of the agreement supplying through each meter on its date, by
+// meter; a meter no agreement supplies then is absent. It reads the agreements of a chunk
+// of meters and their personal data in one query each, which is what a bulk disconnect's
+// safety rules need.
+func (s *Store) MeterAgreementsAt(ctx context.Context, on map[string]time.Time) (map[string]AgreementVersion, error) {
+	meters := make([]string, 0, len(on))
+	for m := range on {
+		if !schema.ValidMeterID([]byte(m)) {
+			return nil, fault.Invalid("meter_id", "%q is not a meter id", m)
+		}
+		meters = append(meters, m)
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		sp, ok := At(Timeline(all[id], time.Time{}, time.Time{}), d)
-		if !ok || sp.Version.MeterID != meter {
+	sort.Strings(meters)
+	out := map[string]AgreementVersion{}
+	for chunk := range slices.Chunk(meters, s.chunk) {
+		all, err := s.agreementVersions(ctx, `agreement_id IN (SELECT agreement_id FROM service_agreements WHERE meter_id IN (SELECT arrayJoin(?)))`, []any{chunk}, false)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, 0, len(all))
+		for id := range all {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		// Of several agreements that supply through a meter on its date, the first by id.
+		found := map[string]AgreementVersion{}
+		for _, id := range ids {
+			spans := Timeline(all[id], time.Time{}, time.Time{})
+			for _, v := range all[id] {
+				m := v.MeterID
+				d, asked := on[m]
+				if _, done := found[m]; !asked || done {
+					continue
+				}
+				if sp, ok := At(spans, dateOf(d)); ok && sp.Version.MeterID == m {
+					found[m] = sp.Version
+				}
+			}
+		}
+		if len(found) == 0 {
 			continue
 		}
-		v := sp.Version
-		private, err := s.customers(ctx, []string{id})
+		var used []string
+		for _, v := range found {
+			used = append(used, v.AgreementID)
+		}
+		private, err := s.customers(ctx, used)
 		if err != nil {
-			return AgreementVersion{}, false, err
+			return nil, err
 		}
-		p, ok := private[privateKey{id, v.ValidFrom, v.Version}]
-		if !ok {
-			return AgreementVersion{}, false, fmt.Errorf("registry: agreement %s version %d (valid from %s) has no personal data in %s.agreement_customers: write the version again",
-				id, v.Version, day(v.ValidFrom), s.private)
+		for _, m := range chunk {
+			v, ok := found[m]
+			if !ok {
+				continue
+			}
+			p, ok := private[privateKey{v.AgreementID, v.ValidFrom, v.Version}]
+			if !ok {
+				return nil, fmt.Errorf("registry: agreement %s version %d (valid from %s) has no personal data in %s.agreement_customers: write the version again",
+					v.AgreementID, v.Version, day(v.ValidFrom), s.private)
+			}
+			v.Customer, v.NoticeDate = p.customer, p.notice
+			out[m] = v
 		}
-		v.Customer, v.NoticeDate = p.customer, p.notice
-		return v, true, nil
 	}
-	return AgreementVersion{}, false, nil
+	return out, nil
+}
+
+// MeterVersionsOf returns every version of each of the meters ids that has one, by meter,
+// in date order, a chunk of meters per query (MeterVersions for many meters).
+func (s *Store) MeterVersionsOf(ctx context.Context, ids []string) (map[string][]MeterVersion, error) {
+	for _, id := range ids {
+		if !schema.ValidMeterID([]byte(id)) {
+			return nil, fault.Invalid("meter_id", "%q is not a meter id", id)
+		}
+	}
+	return s.meterVersions(ctx, ids)
 }
 
 const inForceSQL = `SELECT agreement_id FROM service_agreements GROUP BY agreement_id

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -358,6 +359,33 @@ func TestMeterAgreementAt(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s on %s: %s, want %s", tc.meter, tc.at, got, tc.want)
 		}
+	}
+	// Many meters at once, each on its own date, as in one query: the same answers, with
+	// a chunk of two meters per query.
+	s.chunk = 2
+	on := map[string]time.Time{"M1": d("2026-02-01"), "M2": d("2026-03-25"), "M3": d("2026-03-11"), "M9": d("2026-03-11")}
+	all, err := s.MeterAgreementsAt(ctx, on)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for m, at := range on {
+		one, ok, err := s.MeterAgreementAt(ctx, m, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, found := all[m]; found != ok || !reflect.DeepEqual(got, one) {
+			t.Errorf("%s on %s: %+v (%v) at once, %+v (%v) alone", m, day(at), got, found, one, ok)
+		}
+	}
+	if len(all) != 2 {
+		t.Errorf("%d meters supplied, want 2 (M1 and M2): %v", len(all), all)
+	}
+	vs, err := s.MeterVersionsOf(ctx, []string{"M1", "M2", "M9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one, _ := s.MeterVersions(ctx, "M2"); !reflect.DeepEqual(vs["M2"], one) || len(vs["M9"]) != 0 || len(vs) != 2 {
+		t.Errorf("MeterVersionsOf: %v", vs)
 	}
 	// A version whose personal data are missing: its second insert failed.
 	err = s.batch(ctx, insertAgreements, 1, func(int) []any {

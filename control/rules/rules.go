@@ -42,6 +42,21 @@ type Agreements interface {
 	MeterAgreementAt(ctx context.Context, meter string, d time.Time) (registry.AgreementVersion, bool, error)
 }
 
+// BatchMeters reads the registry versions of many meters at once; CheckAll uses it when
+// Deps.Meters has it. *registry.Store implements it.
+type BatchMeters interface {
+	// MeterVersionsOf returns every version of each of ids that has one, by meter.
+	MeterVersionsOf(ctx context.Context, ids []string) (map[string][]registry.MeterVersion, error)
+}
+
+// BatchAgreements reads the agreements in force on many meters at once; CheckAll uses it
+// when Deps.Agreements has it. *registry.Store implements it.
+type BatchAgreements interface {
+	// MeterAgreementsAt returns, by meter, the agreement version in force through each
+	// meter of on on its date; a meter no agreement supplies then is absent.
+	MeterAgreementsAt(ctx context.Context, on map[string]time.Time) (map[string]registry.AgreementVersion, error)
+}
+
 // Calendars reads a region's calendar. *holidays.Store implements it.
 type Calendars interface {
 	// Days returns the calendar of region over the dates [from, to).
@@ -114,7 +129,11 @@ func regionData[T any](r *Rules, key string, read func() (T, error)) (T, error) 
 	return v, nil
 }
 
-var _ control.Checker = (*Rules)(nil)
+var (
+	_ control.BatchChecker = (*Rules)(nil)
+	_ BatchMeters          = (*registry.Store)(nil)
+	_ BatchAgreements      = (*registry.Store)(nil)
+)
 
 // New returns the rules of cfg reading through deps; it refuses an invalid cfg and a
 // missing dependency.
@@ -147,6 +166,70 @@ const holidayWindow = 183
 // unknown meter wraps fault.ErrNotFound; a bad Check is a fault.FieldError). A
 // disconnect is checked whatever its Emergency flag: an emergency is a reconnect.
 func (r *Rules) Check(ctx context.Context, c control.Check) (*control.Refusal, error) {
+	return r.check(ctx, c, nil)
+}
+
+// prefetched is the registry data of many checks, read at once (CheckAll).
+type prefetched struct {
+	meters     map[string][]registry.MeterVersion
+	agreements map[string]registry.AgreementVersion
+	// on is the date each meter's agreement was read for.
+	on map[string]time.Time
+}
+
+// CheckAll evaluates cs as Check does one by one, reading the registry (the meters'
+// versions, the agreements in force and their customers) for all of them together when
+// Deps.Meters and Deps.Agreements implement BatchMeters and BatchAgreements: a few
+// queries in all rather than a few per meter. An error of such a read is every check's.
+func (r *Rules) CheckAll(ctx context.Context, cs []control.Check) ([]*control.Refusal, []error) {
+	refs, errs := make([]*control.Refusal, len(cs)), make([]error, len(cs))
+	bm, okM := r.deps.Meters.(BatchMeters)
+	ba, okA := r.deps.Agreements.(BatchAgreements)
+	var ids []string
+	seen := map[string]bool{}
+	for _, c := range cs {
+		if c.Action == wire.ActionDisconnect && schema.ValidMeterID([]byte(c.MeterID)) && !seen[c.MeterID] {
+			seen[c.MeterID] = true
+			ids = append(ids, c.MeterID)
+		}
+	}
+	if !okM || !okA || len(ids) == 0 {
+		for i, c := range cs {
+			refs[i], errs[i] = r.check(ctx, c, nil)
+		}
+		return refs, errs
+	}
+	fail := func(err error) ([]*control.Refusal, []error) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return refs, errs
+	}
+	vs, err := bm.MeterVersionsOf(ctx, ids)
+	if err != nil {
+		return fail(fmt.Errorf("rules: the meters' registry versions: %w", err))
+	}
+	p := &prefetched{meters: vs, on: map[string]time.Time{}}
+	for _, c := range cs {
+		if !seen[c.MeterID] || schema.CheckTime("at", c.At) != nil {
+			continue
+		}
+		m, err := r.meterOf(c.MeterID, vs[c.MeterID], c.At)
+		if _, dup := p.on[m.id]; err == nil && !dup {
+			p.on[m.id] = m.date
+		}
+	}
+	if p.agreements, err = ba.MeterAgreementsAt(ctx, p.on); err != nil {
+		return fail(fmt.Errorf("rules: the agreements on the meters: %w", err))
+	}
+	for i, c := range cs {
+		refs[i], errs[i] = r.check(ctx, c, p)
+	}
+	return refs, errs
+}
+
+// check is Check, with the registry data from p when p holds them (nil: read here).
+func (r *Rules) check(ctx context.Context, c control.Check, p *prefetched) (*control.Refusal, error) {
 	if !wire.ValidAction(c.Action) {
 		return nil, fault.Invalid("action", "%q: want disconnect, reconnect, arm or read_now", c.Action)
 	}
@@ -159,19 +242,46 @@ func (r *Rules) Check(ctx context.Context, c control.Check) (*control.Refusal, e
 	if err := schema.CheckTime("at", c.At); err != nil {
 		return nil, err
 	}
-	m, err := r.meter(ctx, c.MeterID, c.At)
+	var m meter
+	var err error
+	if p != nil {
+		vs := p.meters[c.MeterID]
+		if len(vs) == 0 {
+			return nil, fmt.Errorf("rules: meter %s: %w: meter %s has no registry versions", c.MeterID, fault.ErrNotFound, c.MeterID)
+		}
+		m, err = r.meterOf(c.MeterID, vs, c.At)
+	} else {
+		m, err = r.meter(ctx, c.MeterID, c.At)
+	}
 	if err != nil {
 		return nil, err
 	}
+	var a *agreementAt
+	if p != nil {
+		if d, ok := p.on[m.id]; ok && d.Equal(m.date) {
+			v, ok := p.agreements[m.id]
+			a = &agreementAt{v, ok}
+		}
+	}
 	rs := r.cfg.For(m.region)
+	if ref, err := r.agreementRules(ctx, c, m, rs, a); ref != nil || err != nil {
+		return ref, err
+	}
 	for _, rule := range []func(context.Context, control.Check, meter, Region) (*control.Refusal, error){
-		r.agreementRules, r.calendarRules, cutoffRule, r.moratoriumRule,
+		r.calendarRules, cutoffRule, r.moratoriumRule,
 	} {
 		if ref, err := rule(ctx, c, m, rs); ref != nil || err != nil {
 			return ref, err
 		}
 	}
 	return nil, nil
+}
+
+// agreementAt is the agreement in force on a meter on a date, read beforehand: the
+// version, and whether one supplies then.
+type agreementAt struct {
+	v  registry.AgreementVersion
+	ok bool
 }
 
 // meter is what the rules know of a meter at Check.At.
@@ -188,6 +298,11 @@ func (r *Rules) meter(ctx context.Context, id string, at time.Time) (meter, erro
 	if err != nil {
 		return meter{}, fmt.Errorf("rules: meter %s: %w", id, err)
 	}
+	return r.meterOf(id, vs, at)
+}
+
+// meterOf is meter from the meter's versions vs.
+func (r *Rules) meterOf(id string, vs []registry.MeterVersion, at time.Time) (meter, error) {
 	v, ok := registry.MeterAt(vs, dateOf(at.UTC()))
 	if !ok {
 		return meter{}, fmt.Errorf("rules: meter %s has no registry version: %w", id, fault.ErrNotFound)
@@ -214,11 +329,17 @@ func dateOf(t time.Time) time.Time {
 func day(t time.Time) string { return t.Format(time.DateOnly) }
 
 // agreementRules are life_support and notice_period, from the agreement in force on the
-// meter's local date.
-func (r *Rules) agreementRules(ctx context.Context, c control.Check, m meter, rs Region) (*control.Refusal, error) {
-	a, ok, err := r.deps.Agreements.MeterAgreementAt(ctx, m.id, m.date)
-	if err != nil {
-		return nil, fmt.Errorf("rules: the agreement on meter %s on %s: %w", m.id, day(m.date), err)
+// meter's local date: pre when it was read beforehand (CheckAll), else read here.
+func (r *Rules) agreementRules(ctx context.Context, c control.Check, m meter, rs Region, pre *agreementAt) (*control.Refusal, error) {
+	var a registry.AgreementVersion
+	var ok bool
+	if pre != nil {
+		a, ok = pre.v, pre.ok
+	} else {
+		var err error
+		if a, ok, err = r.deps.Agreements.MeterAgreementAt(ctx, m.id, m.date); err != nil {
+			return nil, fmt.Errorf("rules: the agreement on meter %s on %s: %w", m.id, day(m.date), err)
+		}
 	}
 	if ok && a.Customer.LifeSupport && !c.Override {
 		return &control.Refusal{Rule: RuleLifeSupport, Reason: fmt.Sprintf(

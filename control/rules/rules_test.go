@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -403,5 +404,103 @@ func TestRulesCacheRegionData(t *testing.T) {
 	}
 	if calendarReads != 3 || weatherReads != 3 {
 		t.Errorf("reads without a cache: calendar %d, weather %d; want 3 and 3", calendarReads, weatherReads)
+	}
+}
+
+// batchRegistry adds the batch reads of *registry.Store to the fakes, counting the reads
+// of each kind.
+type batchRegistry struct {
+	fakeMeters
+	fakeAgreements
+	mu         sync.Mutex
+	one, batch int
+}
+
+func (b *batchRegistry) MeterVersions(ctx context.Context, id string) ([]registry.MeterVersion, error) {
+	b.mu.Lock()
+	b.one++
+	b.mu.Unlock()
+	return b.fakeMeters.MeterVersions(ctx, id)
+}
+
+func (b *batchRegistry) MeterAgreementAt(ctx context.Context, meter string, d time.Time) (registry.AgreementVersion, bool, error) {
+	b.mu.Lock()
+	b.one++
+	b.mu.Unlock()
+	return b.fakeAgreements.MeterAgreementAt(ctx, meter, d)
+}
+
+func (b *batchRegistry) MeterVersionsOf(_ context.Context, ids []string) (map[string][]registry.MeterVersion, error) {
+	b.mu.Lock()
+	b.batch++
+	b.mu.Unlock()
+	out := map[string][]registry.MeterVersion{}
+	for _, id := range ids {
+		if vs, ok := b.fakeMeters[id]; ok {
+			out[id] = vs
+		}
+	}
+	return out, nil
+}
+
+func (b *batchRegistry) MeterAgreementsAt(ctx context.Context, on map[string]time.Time) (map[string]registry.AgreementVersion, error) {
+	b.mu.Lock()
+	b.batch++
+	b.mu.Unlock()
+	out := map[string]registry.AgreementVersion{}
+	for m, d := range on {
+		if v, ok, _ := b.fakeAgreements.MeterAgreementAt(ctx, m, d); ok {
+			out[m] = v
+		}
+	}
+	return out, nil
+}
+
+// TestCheckAll checks that CheckAll answers every check as Check does, reading the
+// registry in two batch reads when the dependencies have them (and per meter only for a
+// meter checked on a second date), and one by one when they have not.
+func TestCheckAll(t *testing.T) {
+	plain := fixture(t)
+	one, err := New(testConfig(), plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := &batchRegistry{fakeMeters: plain.Meters.(fakeMeters), fakeAgreements: plain.Agreements.(fakeAgreements)}
+	batched := plain
+	batched.Meters, batched.Agreements = reg, reg
+	all, err := New(testConfig(), batched)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cs []control.Check
+	for _, m := range []string{"M1", "M2", "M3", "M4", "M5", "M9", "M 1"} {
+		cs = append(cs, control.Check{MeterID: m, Action: wire.ActionDisconnect, At: utc("2026-05-12T08:00:00Z")},
+			control.Check{MeterID: m, Action: wire.ActionDisconnect, At: utc("2026-05-12T09:00:00Z"), Override: true},
+			control.Check{MeterID: m, Action: wire.ActionReconnect, At: utc("2026-05-14T20:00:00Z")})
+	}
+	// M1 again on other dates: a holiday, the cut-off, the notice period one day short.
+	for _, at := range []string{"2026-05-14T08:00:00Z", "2026-05-12T12:00:00Z", "2026-05-11T08:00:00Z"} {
+		cs = append(cs, control.Check{MeterID: "M1", Action: wire.ActionDisconnect, At: utc(at)})
+	}
+	refs, errs := all.CheckAll(context.Background(), cs)
+	if len(refs) != len(cs) || len(errs) != len(cs) {
+		t.Fatalf("%d refusals and %d errors for %d checks", len(refs), len(errs), len(cs))
+	}
+	for i, c := range cs {
+		ref, err := one.Check(context.Background(), c)
+		// Errors alike: the same kind (the fakes word a missing meter differently).
+		sameErr := (err == nil) == (errs[i] == nil) && errors.Is(err, fault.ErrNotFound) == errors.Is(errs[i], fault.ErrNotFound) &&
+			errors.Is(err, fault.ErrInvalid) == errors.Is(errs[i], fault.ErrInvalid)
+		if fmt.Sprint(ref) != fmt.Sprint(refs[i]) || !sameErr {
+			t.Errorf("%s %s at %s: %v, %v at once; %v, %v alone", c.Action, c.MeterID, c.At.Format(time.RFC3339), refs[i], errs[i], ref, err)
+		}
+	}
+	if ok := errs[3*5] != nil && errors.Is(errs[3*5], fault.ErrNotFound); !ok {
+		t.Errorf("M9, not in the registry: %v, want fault.ErrNotFound", errs[3*5])
+	}
+	// The holiday and the notice check of M1 are other local dates: their agreements are
+	// read one by one; the cut-off check shares the date.
+	if reg.batch != 2 || reg.one != 2 {
+		t.Errorf("%d batch reads and %d single reads, want 2 and 2", reg.batch, reg.one)
 	}
 }

@@ -150,6 +150,17 @@ func (s *Service) handleAcks(ctx context.Context, msgs []kafka.Message) error {
 			continue
 		}
 		touched[c.ID] = c
+		if c.State == control.StateApproved && a.Status != wire.AckRefused {
+			// An answer other than a refusal proves the command was published: the service
+			// stopped after publishing it and before storing sent. Sent is recorded now,
+			// and the answer applies; its resend is refused by the DAS as a replay.
+			why := fmt.Sprintf("inferred from the DAS's %s ack: published before the service stopped, its sent transition was not stored", a.Status)
+			ts = append(ts, c.move(control.StateSent, now, Actor, why))
+			es = append(es, entry(now, Actor, "sent", c, why))
+			if control.Capped(c.Action) {
+				s.sent = append(s.sent, sentRec{at: now, feeder: c.Feeder})
+			}
+		}
 		to, outcome, err := control.Decide(c.State, a.Status)
 		if err != nil {
 			return err
@@ -174,6 +185,11 @@ func (s *Service) handleAcks(ctx context.Context, msgs []kafka.Message) error {
 		switch outcome {
 		case control.Duplicate:
 			s.log.Debug("control: a result that changes nothing (a redelivery or an older answer)", "command", c.ID, "state", c.State, "status", a.Status)
+			if (a.Status == wire.AckExecuted || a.Status == wire.AckFailed) && a.Relay != "" && !s.pendingRelay(relays, c.ID) {
+				// An executed or failed result always writes the relay state it reports (the
+				// same row again for a redelivery): the DAS saw the relay so.
+				relays = append(relays, relayRow{meterID: c.MeterID, state: a.Relay, source: "command", commandID: c.ID, at: at})
+			}
 		case control.Apply:
 			ts = append(ts, c.move(to, now, DASActor, detail))
 			es = append(es, entry(now, DASActor, string(to), c, detail))

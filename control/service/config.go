@@ -39,7 +39,14 @@ type Config struct {
 	GroupID string `yaml:"group_id"`
 	// MaxBulk is the most meters one bulk request may name or select.
 	MaxBulk int `yaml:"max_bulk"`
+	// CheckWorkers is how many safety-rule checks run at once (1-64), at a request and
+	// before sending, outside the service's lock: a bulk request of many meters is checked
+	// that many meters at a time, while acks and reads go on.
+	CheckWorkers int `yaml:"check_workers"`
 }
+
+// maxCheckWorkers is the largest Config.CheckWorkers.
+const maxCheckWorkers = 64
 
 // DefaultConfig is disabled, with the topics of the local services and conservative caps.
 func DefaultConfig() Config {
@@ -54,6 +61,7 @@ func DefaultConfig() Config {
 		AcksTopic:         "command-acks",
 		GroupID:           "meterhouse-control",
 		MaxBulk:           100000,
+		CheckWorkers:      8,
 	}
 }
 
@@ -87,6 +95,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBulk < 1 {
 		errs = append(errs, fmt.Errorf("control.max_bulk %d: want at least 1", c.MaxBulk))
+	}
+	if c.CheckWorkers < 1 || c.CheckWorkers > maxCheckWorkers {
+		errs = append(errs, fmt.Errorf("control.check_workers %d: want 1 … %d", c.CheckWorkers, maxCheckWorkers))
 	}
 	return errors.Join(errs...)
 }

@@ -24,6 +24,8 @@ func TestConfigValidate(t *testing.T) {
 		"control.acks_topic":         func(c *Config) { c.AcksTopic = "" },
 		"control.group_id":           func(c *Config) { c.GroupID = "" },
 		"control.max_bulk":           func(c *Config) { c.MaxBulk = 0 },
+		"control.check_workers":      func(c *Config) { c.CheckWorkers = 0 },
+		"control.check_workers ":     func(c *Config) { c.CheckWorkers = maxCheckWorkers + 1 },
 	} {
 		c := DefaultConfig()
 		change(&c)

@@ -824,8 +824,8 @@ func TestE2ESafetyRules(t *testing.T) {
 		t.Errorf("meter 2: relay %s", r)
 	}
 	// An emergency reconnect: no approval, no rules (it is the cold hour in RM's
-	// forecast, past RC's cut-off hour). A second later: control_relay keeps whole
-	// seconds, and two states of one second tie.
+	// forecast, past RC's cut-off hour). A second later: the injected clock, which stamps
+	// the DAS's results, stands still, and two states of one instant tie.
 	f.advance(time.Second)
 	e := f.request("op-anna", "sos", 2, wire.ActionReconnect, false, true)
 	f.wait(e.ID, control.StateExecuted)

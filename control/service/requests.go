@@ -55,9 +55,11 @@ func (s *Service) timing(r control.Request, now time.Time) (time.Time, time.Time
 }
 
 // newCommand builds a command and its first transitions: requested, then refused when a
-// safety rule refuses it, or approved at once when it needs no approval.
-func (s *Service) newCommand(ctx context.Context, id, batchID, who, meterID, feeder string, seq uint64, r control.Request,
-	needs string, now time.Time) (*Command, []transitionRow, []audit.Entry, error) {
+// safety rule refused it (v, the rules' verdict on checkOf, evaluated by the caller
+// outside the lock; ignored for a request the rules do not check), or approved at once
+// when it needs no approval.
+func (s *Service) newCommand(id, batchID, who, meterID, feeder string, seq uint64, r control.Request,
+	needs string, now time.Time, v verdict) (*Command, []transitionRow, []audit.Entry, error) {
 	nb, na := s.timing(r, now)
 	nonce, err := wire.NewNonce()
 	if err != nil {
@@ -73,15 +75,10 @@ func (s *Service) newCommand(ctx context.Context, id, batchID, who, meterID, fee
 	ts := []transitionRow{c.move(control.StateRequested, now, who, detail)}
 	es := []audit.Entry{entry(now, who, "requested", c, detail)}
 	if r.Checked() {
-		at := now
-		if nb.After(at) {
-			at = nb
+		if v.err != nil {
+			return nil, nil, nil, fmt.Errorf("control: the safety rules cannot be evaluated for meter %s, so nothing is sent: %v: %w", meterID, v.err, fault.ErrUnavailable)
 		}
-		ref, err := s.deps.Checker.Check(ctx, control.Check{MeterID: meterID, Action: r.Action, At: at, Override: r.Override})
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("control: the safety rules cannot be evaluated for meter %s, so nothing is sent: %v: %w", meterID, err, fault.ErrUnavailable)
-		}
-		if ref != nil {
+		if ref := v.ref; ref != nil {
 			ts = append(ts, c.move(control.StateRefused, now, Actor, ref.Error()))
 			es = append(es, entry(now, Actor, "refused", c, ref.Error()))
 			return c, ts, es, nil
@@ -98,6 +95,26 @@ func (s *Service) newCommand(ctx context.Context, id, batchID, who, meterID, fee
 	return c, ts, es, nil
 }
 
+// checkRequest evaluates the safety rules for a request's meters at now, outside the
+// lock; nil when the request is not checked (an emergency reconnect). The first meter
+// whose rules cannot be evaluated fails the whole request, as it would at creation.
+func (s *Service) checkRequest(ctx context.Context, meters []string, r control.Request, now time.Time) ([]verdict, error) {
+	if !r.Checked() {
+		return make([]verdict, len(meters)), nil
+	}
+	cs := make([]control.Check, len(meters))
+	for i, m := range meters {
+		cs[i] = s.checkOf(m, r, now)
+	}
+	vs := s.checkAll(ctx, cs)
+	for i, v := range vs {
+		if v.err != nil {
+			return nil, fmt.Errorf("control: the safety rules cannot be evaluated for meter %s, so nothing is sent: %v: %w", meters[i], v.err, fault.ErrUnavailable)
+		}
+	}
+	return vs, nil
+}
+
 // Request asks for one command for a meter, on behalf of principal who, under an
 // idempotency key. It returns the command and whether it was created now (false: the
 // same request was made before and this is that command). A second request for a meter
@@ -112,25 +129,13 @@ func (s *Service) Request(ctx context.Context, who, key, meterID string, r contr
 	if err := r.Validate(); err != nil {
 		return nil, false, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	id := control.CommandID(who, key)
-	prev := s.open[id]
-	if prev == nil {
-		var err error
-		if prev, err = s.store.command(ctx, id); err != nil {
-			return nil, false, err
-		}
-	}
-	if prev != nil {
-		if !sameRequest(prev, meterID, r.Action) {
-			return nil, false, fmt.Errorf("%w: this Idempotency-Key was used for another request (command %s, %s of meter %s)",
-				fault.ErrConflict, prev.ID, prev.Action, prev.MeterID)
-		}
-		return prev.snapshot(), false, nil
-	}
-	if o := s.byMeter[meterID]; o != nil {
-		return nil, false, fmt.Errorf("%w: meter %s has an open command %s (%s, %s); wait for its result", fault.ErrConflict, meterID, o.ID, o.Action, o.State)
+	// The safety rules are asked without the lock: first what needs no rules (a retry, a
+	// busy meter, a meter not in the registry), then the rules, then, under the lock,
+	// again what may have changed meanwhile.
+	prev, err := s.previous(ctx, id, meterID, r)
+	if prev != nil || err != nil {
+		return prev, false, err
 	}
 	feeders, err := s.store.feeders(ctx, []string{meterID})
 	if err != nil {
@@ -140,18 +145,58 @@ func (s *Service) Request(ctx context.Context, who, key, meterID string, r contr
 	if !ok {
 		return nil, false, fmt.Errorf("%w: meter %s is not in the registry", fault.ErrNotFound, meterID)
 	}
+	now := s.now().UTC()
+	vs, err := s.checkRequest(ctx, []string{meterID}, r, now)
+	if err != nil {
+		return nil, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, err := s.previousLocked(ctx, id, meterID, r); prev != nil || err != nil {
+		return prev, false, err
+	}
 	seqs, err := s.store.maxSeqs(ctx, []string{meterID})
 	if err != nil {
 		return nil, false, err
 	}
-	now := s.now().UTC()
 	_, why := s.policy.NeedsApproval(r, 1, false)
-	return s.create(ctx, nil, []string{meterID}, map[string]string{meterID: feeder}, seqs, who, id, r, why, now)
+	return s.create(ctx, nil, []string{meterID}, map[string]string{meterID: feeder}, seqs, who, id, r, why, now, vs)
+}
+
+// previous returns the command a retry of the request with id names, or a conflict when
+// id names another request or the meter has an open command; nil, nil when the request
+// is new.
+func (s *Service) previous(ctx context.Context, id, meterID string, r control.Request) (*Command, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.previousLocked(ctx, id, meterID, r)
+}
+
+func (s *Service) previousLocked(ctx context.Context, id, meterID string, r control.Request) (*Command, error) {
+	prev := s.open[id]
+	if prev == nil {
+		var err error
+		if prev, err = s.store.command(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	if prev != nil {
+		if !sameRequest(prev, meterID, r.Action) {
+			return nil, fmt.Errorf("%w: this Idempotency-Key was used for another request (command %s, %s of meter %s)",
+				fault.ErrConflict, prev.ID, prev.Action, prev.MeterID)
+		}
+		return prev.snapshot(), nil
+	}
+	if o := s.byMeter[meterID]; o != nil {
+		return nil, fmt.Errorf("%w: meter %s has an open command %s (%s, %s); wait for its result", fault.ErrConflict, meterID, o.ID, o.Action, o.State)
+	}
+	return nil, nil
 }
 
 // create builds, stores and audits the commands of a request (one, or a batch's).
+// vs are the safety rules' verdicts on meters, in order (checkRequest).
 func (s *Service) create(ctx context.Context, b *Batch, meters []string, feeders map[string]string, seqs map[string]uint64,
-	who, id string, r control.Request, needs string, now time.Time) (*Command, bool, error) {
+	who, id string, r control.Request, needs string, now time.Time, vs []verdict) (*Command, bool, error) {
 	var cs []*Command
 	var ts []transitionRow
 	var es []audit.Entry
@@ -161,12 +206,12 @@ func (s *Service) create(ctx context.Context, b *Batch, meters []string, feeders
 		es = append(es, audit.Entry{At: now, Actor: who, Event: "batch_requested",
 			Detail: fmt.Sprintf("batch %s: %s of %d meters (%s): %s", b.ID, r.Action, len(meters), b.Selector, r.Reason)})
 	}
-	for _, m := range meters {
+	for i, m := range meters {
 		cid := id
 		if b != nil {
 			cid = control.MemberID(b.ID, m)
 		}
-		c, t, e, err := s.newCommand(ctx, cid, batchID, who, m, feeders[m], seqs[m]+1, r, needs, now)
+		c, t, e, err := s.newCommand(cid, batchID, who, m, feeders[m], seqs[m]+1, r, needs, now, vs[i])
 		if err != nil {
 			return nil, false, err
 		}
@@ -264,22 +309,13 @@ func (s *Service) Bulk(ctx context.Context, who, key string, r control.Request, 
 	if err != nil {
 		return nil, false, err
 	}
+	// What needs no rules first (busy meters, meters not in the registry), then the rules
+	// without the lock, then, under the lock, again what may have changed meanwhile.
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if prev, err := s.store.batchRow(ctx, id); err != nil || prev != nil {
-		if err == nil {
-			err = fmt.Errorf("%w: batch %s is being made by a request with the same Idempotency-Key; retry", fault.ErrConflict, id)
-		}
+	err = s.busy(meters)
+	s.mu.Unlock()
+	if err != nil {
 		return nil, false, err
-	}
-	var busy []string
-	for _, m := range meters {
-		if o := s.byMeter[m]; o != nil {
-			busy = append(busy, m+" ("+o.ID+")")
-		}
-	}
-	if len(busy) > 0 {
-		return nil, false, fmt.Errorf("%w: %d meters have an open command, so nothing was requested: %s", fault.ErrConflict, len(busy), brief(busy))
 	}
 	feeders, err := s.store.feeders(ctx, meters)
 	if err != nil {
@@ -294,19 +330,48 @@ func (s *Service) Bulk(ctx context.Context, who, key string, r control.Request, 
 	if len(unknown) > 0 {
 		return nil, false, fault.Invalid("meters", "%d meters are not in the registry, so nothing was requested: %s", len(unknown), brief(unknown))
 	}
+	now := s.now().UTC()
+	vs, err := s.checkRequest(ctx, meters, r, now)
+	if err != nil {
+		return nil, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, err := s.store.batchRow(ctx, id); err != nil || prev != nil {
+		if err == nil {
+			err = fmt.Errorf("%w: batch %s is being made by a request with the same Idempotency-Key; retry", fault.ErrConflict, id)
+		}
+		return nil, false, err
+	}
+	if err := s.busy(meters); err != nil {
+		return nil, false, err
+	}
 	seqs, err := s.store.maxSeqs(ctx, meters)
 	if err != nil {
 		return nil, false, err
 	}
-	now := s.now().UTC()
 	_, why := s.policy.NeedsApproval(r, len(meters), true)
 	b := &Batch{ID: id, Principal: who, Action: r.Action, Reason: r.Reason, Selector: selector, Meters: len(meters),
 		NeedsApproval: why, RequestedAt: now.Truncate(time.Second)}
-	if _, _, err := s.create(ctx, b, meters, feeders, seqs, who, id, r, why, now); err != nil {
+	if _, _, err := s.create(ctx, b, meters, feeders, seqs, who, id, r, why, now, vs); err != nil {
 		return nil, false, err
 	}
 	out, err := s.batchLocked(ctx, id)
 	return out, true, err
+}
+
+// busy returns a fault.ErrConflict naming the meters that have an open command.
+func (s *Service) busy(meters []string) error {
+	var busy []string
+	for _, m := range meters {
+		if o := s.byMeter[m]; o != nil {
+			busy = append(busy, m+" ("+o.ID+")")
+		}
+	}
+	if len(busy) > 0 {
+		return fmt.Errorf("%w: %d meters have an open command, so nothing was requested: %s", fault.ErrConflict, len(busy), brief(busy))
+	}
+	return nil
 }
 
 // brief lists at most five items and how many more there are.

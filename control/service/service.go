@@ -76,7 +76,11 @@ type Service struct {
 	writer   *kafka.Writer
 	metrics  *metrics
 
+	// ticking serializes Tick (timers and sends), which lets mu go while the safety rules
+	// are re-checked before sending.
+	ticking sync.Mutex
 	// mu serializes every change of state: requests, approvals, acks, timers and sends.
+	// The safety rules are never asked while it is held.
 	mu      sync.Mutex
 	open    map[string]*Command // by id: the commands without a final state
 	byMeter map[string]*Command // the open command of each meter
@@ -293,9 +297,12 @@ func (s *Service) Tick(ctx context.Context) {
 	if s.disabled != "" {
 		return
 	}
+	s.ticking.Lock()
+	defer s.ticking.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.timers(ctx); err != nil {
+	err := s.timers(ctx)
+	s.mu.Unlock()
+	if err != nil {
 		s.log.Error("control: timers", "err", err)
 		return
 	}
@@ -348,55 +355,120 @@ func (s *Service) timers(ctx context.Context) error {
 
 // send signs and publishes the approved commands the rate caps allow now, oldest request
 // first. A command a re-check of the safety rules refuses is refused instead; one whose
-// rules cannot be evaluated waits for the next tick.
+// rules cannot be evaluated waits for the next tick. It is called with ticking held and mu
+// not: the re-checks run without mu, in parallel (checkAll), in rounds: each round picks
+// the oldest approved commands not yet looked at this tick that would fill the caps if
+// every one passed, checks them, then sends those that passed; the slots a refusal or an
+// unreadable rule leaves go to the next round. The commands sent are those a check of one
+// command after another would send.
 func (s *Service) send(ctx context.Context) error {
 	now := s.now().UTC()
+	looked := map[string]bool{}
+	for {
+		s.mu.Lock()
+		picks := s.pick(now, looked)
+		s.mu.Unlock()
+		if len(picks) == 0 {
+			return nil
+		}
+		var cs []control.Check
+		var checked []int
+		for i, c := range picks {
+			looked[c.ID] = true
+			if !c.Emergency {
+				at := now
+				if c.NotBefore.After(at) {
+					at = c.NotBefore
+				}
+				cs = append(cs, control.Check{MeterID: c.MeterID, Action: c.Action, At: at, Override: c.Override})
+				checked = append(checked, i)
+			}
+		}
+		vs := make([]verdict, len(picks))
+		for j, v := range s.checkAll(ctx, cs) {
+			vs[checked[j]] = v
+		}
+		s.mu.Lock()
+		freed, err := s.sendPicks(ctx, now, picks, vs)
+		s.mu.Unlock()
+		if err != nil || !freed {
+			return err
+		}
+	}
+}
+
+// window drops the capped sends older than a minute before now and counts the others,
+// fleet-wide and by feeder.
+func (s *Service) window(now time.Time) (int, map[string]int) {
 	cut := now.Add(-time.Minute)
 	i := 0
 	for i < len(s.sent) && !s.sent[i].at.After(cut) {
 		i++
 	}
 	s.sent = s.sent[i:]
-	fleet := len(s.sent)
 	feeders := map[string]int{}
 	for _, r := range s.sent {
 		feeders[r.feeder]++
 	}
+	return len(s.sent), feeders
+}
+
+// pick returns, oldest request first, the approved commands not looked at yet that the
+// rate caps would let through if each passed its re-check.
+func (s *Service) pick(now time.Time, looked map[string]bool) []*Command {
+	fleet, feeders := s.window(now)
+	var out []*Command
+	for _, c := range s.sorted() {
+		if c.State != control.StateApproved || looked[c.ID] {
+			continue
+		}
+		if control.Capped(c.Action) {
+			if fleet >= s.cfg.FleetPerMinute || feeders[c.Feeder] >= s.cfg.FeederPerMinute {
+				continue
+			}
+			fleet++
+			feeders[c.Feeder]++
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// sendPicks refuses the picks their re-check refused and signs and publishes the others
+// the caps still allow (vs[i] is picks[i]'s verdict; zero for an emergency), with mu
+// held. freed reports whether a pick left its slot to others: refused, or its rules could
+// not be evaluated.
+func (s *Service) sendPicks(ctx context.Context, now time.Time, picks []*Command, vs []verdict) (freed bool, err error) {
+	fleet, feeders := s.window(now)
 	var msgs []kafka.Message
 	var batch []*Command
 	var ts []transitionRow
 	var es []audit.Entry
-	for _, c := range s.sorted() {
-		if c.State != control.StateApproved {
-			continue
+	for i, c := range picks {
+		if s.open[c.ID] != c || c.State != control.StateApproved {
+			continue // moved on while the rules were asked (an ack proved it sent)
 		}
 		capped := control.Capped(c.Action)
 		if capped && (fleet >= s.cfg.FleetPerMinute || feeders[c.Feeder] >= s.cfg.FeederPerMinute) {
 			continue
 		}
-		if !c.Emergency {
-			at := now
-			if c.NotBefore.After(at) {
-				at = c.NotBefore
-			}
-			ref, err := s.deps.Checker.Check(ctx, control.Check{MeterID: c.MeterID, Action: c.Action, At: at, Override: c.Override})
-			if err != nil {
-				s.log.Warn("control: safety rules cannot be evaluated; the command waits", "command", c.ID, "err", err)
-				continue
-			}
-			if ref != nil {
-				ts = append(ts, c.move(control.StateRefused, now, Actor, ref.Error()))
-				es = append(es, entry(now, Actor, "refused", c, ref.Error()))
-				s.forget(c)
-				continue
-			}
+		if v := vs[i]; v.err != nil {
+			s.log.Warn("control: safety rules cannot be evaluated; the command waits", "command", c.ID, "err", v.err)
+			freed = true
+			continue
+		} else if v.ref != nil {
+			ts = append(ts, c.move(control.StateRefused, now, Actor, v.ref.Error()))
+			es = append(es, entry(now, Actor, "refused", c, v.ref.Error()))
+			s.forget(c)
+			freed = true
+			continue
 		}
 		wc := wire.Command{V: wire.Version, ID: c.ID, MeterID: c.MeterID, Action: c.Action, Nonce: c.nonce,
 			NotBefore: c.NotBefore, NotAfter: c.NotAfter, Seq: c.Seq}
 		s.key.Sign(&wc)
 		b, err := wire.AppendCommand(nil, &wc)
 		if err != nil {
-			return err
+			return false, err
 		}
 		msgs = append(msgs, kafka.Message{Key: []byte(c.MeterID), Value: b})
 		batch = append(batch, c)
@@ -408,7 +480,7 @@ func (s *Service) send(ctx context.Context) error {
 	if len(msgs) > 0 {
 		// Published before the state is stored: after a crash in between, the command is
 		// sent again with the same nonce, which the DAS refuses as a replay; it never acts
-		// twice.
+		// twice, and its acks prove it sent (handleAcks).
 		published := batch
 		err := s.writer.WriteMessages(ctx, msgs...)
 		if err != nil {
@@ -427,17 +499,17 @@ func (s *Service) send(ctx context.Context) error {
 		}
 		// Stamped when published, not when this tick began: the re-checks of a large
 		// batch take a while, and the rate caps count publications.
-		now = s.now().UTC()
+		at := s.now().UTC()
 		for _, c := range published {
-			ts = append(ts, c.move(control.StateSent, now, Actor, "key "+s.key.ID()))
-			es = append(es, entry(now, Actor, "sent", c, fmt.Sprintf("seq %d, key %s, not_after %s", c.Seq, s.key.ID(), c.NotAfter.Format(time.RFC3339))))
+			ts = append(ts, c.move(control.StateSent, at, Actor, "key "+s.key.ID()))
+			es = append(es, entry(at, Actor, "sent", c, fmt.Sprintf("seq %d, key %s, not_after %s", c.Seq, s.key.ID(), c.NotAfter.Format(time.RFC3339))))
 			if control.Capped(c.Action) {
-				s.sent = append(s.sent, sentRec{at: now, feeder: c.Feeder})
+				s.sent = append(s.sent, sentRec{at: at, feeder: c.Feeder})
 			}
 		}
 	}
 	if len(ts) == 0 {
-		return nil
+		return freed, nil
 	}
-	return s.commit(ctx, ts, es)
+	return freed, s.commit(ctx, ts, es)
 }

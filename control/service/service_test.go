@@ -91,15 +91,29 @@ type refuser struct {
 	slow    time.Duration
 	clock   *clock
 	checked map[string]time.Time
+	// hook, when set, is called at the start of each check, without the refuser's lock
+	// (it may block).
+	hook func(control.Check)
+	// unreadable names the meters whose rules cannot be evaluated (an error).
+	unreadable map[string]bool
 }
 
 func (r *refuser) Check(_ context.Context, c control.Check) (*control.Refusal, error) {
+	r.mu.Lock()
+	hook := r.hook
+	r.mu.Unlock()
+	if hook != nil {
+		hook(c)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.checks++
 	if r.slow > 0 {
 		r.clock.Add(r.slow)
 		r.checked[c.MeterID] = r.clock.Now()
+	}
+	if r.unreadable[c.MeterID] {
+		return nil, fmt.Errorf("the rules' data of meter %s cannot be read", c.MeterID)
 	}
 	ref := r.refuse[c.MeterID]
 	if ref != nil && ref.Rule == "life_support" && c.Override {

@@ -195,9 +195,9 @@ func (s *store) writeTransitions(ctx context.Context, ts []transitionRow) error 
 
 func (s *store) writeRelay(ctx context.Context, rs []relayRow) error {
 	rec := s.now().UTC()
-	return s.batch(ctx, `INSERT INTO `+s.private+`.control_relay (meter_id, at, state, source, command_id, recorded_at)`, len(rs), func(i int) []any {
+	return s.batch(ctx, `INSERT INTO `+s.private+`.control_relay (meter_id, at, at_ns, state, source, command_id, recorded_at)`, len(rs), func(i int) []any {
 		r := rs[i]
-		return []any{r.meterID, r.at.UTC().Truncate(time.Second), r.state, r.source, r.commandID, rec}
+		return []any{r.meterID, r.at.UTC().Truncate(time.Second), r.at.UnixNano(), r.state, r.source, r.commandID, rec}
 	})
 }
 
@@ -459,21 +459,33 @@ FROM `+s.private+`.control_batches FINAL WHERE batch_id = ?`, id)
 
 func (s *store) relay(ctx context.Context, meterID string) (Relay, error) {
 	r := Relay{MeterID: meterID, State: "unknown"}
-	rows, err := s.conn.Query(ctx, `SELECT state, at, source, command_id FROM `+s.private+`.control_relay FINAL
-WHERE meter_id = ? ORDER BY at DESC, recorded_at DESC LIMIT 1`, meterID)
+	// Ordered by at_ns within a second (migration 0057); rows older than at_ns read 0
+	// there and order by at alone.
+	rows, err := s.conn.Query(ctx, `SELECT state, at, at_ns, source, command_id FROM `+s.private+`.control_relay FINAL
+WHERE meter_id = ? ORDER BY at DESC, at_ns DESC, recorded_at DESC LIMIT 1`, meterID)
 	if err != nil {
 		return r, fmt.Errorf("control: read relay state: %w", err)
 	}
 	defer rows.Close()
 	if rows.Next() {
 		var at time.Time
-		if err := rows.Scan(&r.State, &at, &r.Source, &r.CommandID); err != nil {
+		var ns int64
+		if err := rows.Scan(&r.State, &at, &ns, &r.Source, &r.CommandID); err != nil {
 			return r, fmt.Errorf("control: read relay state: %w", err)
 		}
-		at = at.UTC()
+		at = relayTime(at, ns)
 		r.Since = &at
 	}
 	return r, rows.Err()
+}
+
+// relayTime returns when a row of control_relay took its state: at_ns (nanoseconds since
+// the epoch) when set, else at (whole seconds; the rows written before migration 0057).
+func relayTime(at time.Time, ns int64) time.Time {
+	if ns != 0 {
+		return time.Unix(0, ns).UTC()
+	}
+	return at.UTC()
 }
 
 // relayOf reports whether a command's result is a row of control_relay already.

@@ -15,9 +15,11 @@ import (
 
 // relaySQL returns the statement that reads the relay history of a list of meters over
 // [lo, hi): every row with at in the range and, per meter, the rows of its latest change
-// before lo, the state the range starts in. Parameters: meters, hi, lo, meters, lo.
+// before lo, the state the range starts in. Parameters: meters, hi, lo, meters, lo. Rows
+// of one second order by at_ns (nanoseconds, migration 0057; 0 in older rows, which then
+// order by at alone).
 func relaySQL(private string) string {
-	return `SELECT meter_id, at, state, source, command_id
+	return `SELECT meter_id, at, at_ns, state, source, command_id
 FROM ` + private + `.control_relay FINAL
 WHERE meter_id IN (SELECT arrayJoin(?)) AND at < ?
     AND (at >= ? OR (meter_id, at) IN (
@@ -25,7 +27,7 @@ WHERE meter_id IN (SELECT arrayJoin(?)) AND at < ?
         FROM ` + private + `.control_relay FINAL
         WHERE meter_id IN (SELECT arrayJoin(?)) AND at < ?
         GROUP BY meter_id))
-ORDER BY meter_id, at, source, command_id`
+ORDER BY meter_id, at, at_ns, source, command_id`
 }
 
 // relayRecordedSQL returns the statement that finds, per meter, the earliest change among
@@ -69,12 +71,18 @@ func (j *Job) loadRelay(ctx context.Context, rc map[string][]vee.RelayChange, id
 	for rows.Next() {
 		var m, state string
 		var c vee.RelayChange
-		if err := rows.Scan(&m, &c.At, &state, &c.Source, &c.CommandID); err != nil {
+		var ns int64
+		if err := rows.Scan(&m, &c.At, &ns, &state, &c.Source, &c.CommandID); err != nil {
 			return fmt.Errorf("load relay history: %w", err)
 		}
 		if c.State, err = vee.ParseRelayState(state); err != nil {
 			j.log.Warn("relay row with an unknown state left out", "meter", m, "at", c.At.UTC(), "state", state, "err", err)
 			continue
+		}
+		if ns != 0 {
+			// The instant the DAS observed the state, so that two changes within a second
+			// keep their order.
+			c.At = time.Unix(0, ns)
 		}
 		c.At = c.At.UTC()
 		rc[m] = append(rc[m], c)

@@ -238,3 +238,79 @@ func TestJobKnowsTheRelay(t *testing.T) {
 		t.Errorf("%d 15m rows flagged %s, want %d (R1's and R3's)", n, flag, flagged+1)
 	}
 }
+
+// TestJobRelayWithinASecond checks that two relay states of a meter within one second
+// follow at_ns (migration 0057), not an arbitrary order: S1 was disconnected and
+// reconnected at 05:59:59, .2 s apart, so it is connected after and its consumption is
+// not flagged; S2 the other way round is disconnected, and flagged. A row without at_ns
+// (written before the migration, S3's) is read by its at.
+func TestJobRelayWithinASecond(t *testing.T) {
+	cfg, conn := testenv.ClickHouse(t)
+	ctx := context.Background()
+	private := cfg.PrivateDatabase()
+	day := time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)
+	var meters []schema.Meter
+	for _, id := range []string{"S1", "S2", "S3"} {
+		meters = append(meters, schema.Meter{MeterID: id, CustomerClass: "residential", Feeder: "F1", Region: "north",
+			Tariff: "T1", TimeZone: "UTC", Status: "active", UpdatedAt: day.AddDate(0, -1, 0)})
+	}
+	if err := schema.InsertMeters(ctx, conn, meters); err != nil {
+		t.Fatal(err)
+	}
+	var rs []reading
+	for _, m := range meters {
+		reg := int64(1_000_000)
+		for ts := day; !ts.After(day.AddDate(0, 0, 1)); ts = ts.Add(Interval) {
+			if ts.After(day) {
+				reg += 100
+			}
+			rs = append(rs, reading{schema.Reading{MeterID: m.MeterID, TS: ts, RegisterWh: reg}, ts.Add(time.Minute)})
+		}
+	}
+	insertReadings(t, conn, rs)
+	sec := day.Add(6*time.Hour - time.Second)
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO "+private+".control_relay (meter_id, at, at_ns, state, source, command_id, recorded_at)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []struct {
+		meter, state, source, command string
+		after                         time.Duration
+	}{
+		{"S1", "disconnected", "command", "c1", 300 * time.Millisecond},
+		{"S1", "connected", "event", "", 500 * time.Millisecond},
+		{"S2", "connected", "event", "", 300 * time.Millisecond},
+		{"S2", "disconnected", "command", "c2", 500 * time.Millisecond},
+	} {
+		at := sec.Add(r.after)
+		if err := b.Append(r.meter, sec, at.UnixNano(), r.state, r.source, r.command, sec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	insertRelay(t, conn, private, relayRow{"S3", "disconnected", "command", "c3", sec, sec})
+
+	tc := testConfig()
+	tc.Rules.Default.DailyUsage.Enabled = false
+	tc.Rules.Default.Spike.Enabled = false
+	clock := day.AddDate(0, 0, 1).Add(10 * time.Minute)
+	j := newJob(t, conn, tc, &clock)
+	if res := runAt(t, j, &clock, clock); res.Failed != 0 {
+		t.Fatalf("failures: %v", res.Failures)
+	}
+	rows := snapshot(t, conn)
+	const flag = vee.RuleConsumptionWhileDisconnected
+	for meter, open := range map[string]bool{"S1": false, "S2": true, "S3": true} {
+		for _, ts := range []time.Time{day.Add(5 * time.Hour), day.Add(6 * time.Hour), day.Add(20 * time.Hour)} {
+			want := open && !ts.Before(day.Add(6*time.Hour))
+			if got := rows[rowKey{"15m", meter, ts}]; strings.Contains(got.flags, flag) != want {
+				t.Errorf("%s at %s: %+v, want flagged %v", meter, ts.Format("15:04"), got, want)
+			}
+		}
+	}
+	if rs := strings.Join(reasonsOf(t, conn, "S2")[day.Add(7*time.Hour)], "|"); !strings.Contains(rs, "since 2026-11-02T05:59:59") {
+		t.Errorf("S2 at 07:00 reasons: %s", rs)
+	}
+}

@@ -1,4 +1,4 @@
-SELECT meter_id, at, state, source, command_id
+SELECT meter_id, at, at_ns, state, source, command_id
 FROM {{private}}.control_relay FINAL
 WHERE meter_id IN (SELECT arrayJoin(?)) AND at < ?
     AND (at >= ? OR (meter_id, at) IN (
@@ -6,4 +6,4 @@ WHERE meter_id IN (SELECT arrayJoin(?)) AND at < ?
         FROM {{private}}.control_relay FINAL
         WHERE meter_id IN (SELECT arrayJoin(?)) AND at < ?
         GROUP BY meter_id))
-ORDER BY meter_id, at, source, command_id
+ORDER BY meter_id, at, at_ns, source, command_id
