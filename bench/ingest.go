@@ -164,21 +164,10 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 	ceilingClients := fs.String("ceiling-clients", "1,2", "concurrent clickhouse-clients of each ceiling measured, comma-separated, starting with 1 (e.g. 1,2)")
 	fs.StringVar(&cfg.Client, "client", "clickhouse-client", "clickhouse-client executable")
 	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "directory for the ceiling's Native file")
-	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
-	brokers := fs.String("brokers", strings.Join(cfg.Kafka.Brokers, ","), "Kafka bootstrap brokers, comma-separated (MH_KAFKA_BROKERS)")
-	fs.StringVar(&cfg.Kafka.SASL.Username, "kafka-user", cfg.Kafka.SASL.Username, "Kafka SASL user, who must be allowed to create and delete topics (MH_KAFKA_SASL_USERNAME)")
-	fs.StringVar(&cfg.Kafka.SASL.PasswordFile, "kafka-password-file", cfg.Kafka.SASL.PasswordFile,
-		"file holding the Kafka user's password (MH_KAFKA_SASL_PASSWORD_FILE; empty: <services-dir>/secrets/kafka-<user>.password, unless MH_KAFKA_SASL_PASSWORD is set)")
-	fs.IntVar(&cfg.Ingest.Partitions, "partitions", cfg.Ingest.Partitions, "partitions of the bench topics")
-	fs.IntVar(&cfg.Ingest.Consumers, "consumers", cfg.Ingest.Consumers, "ingest consumers (group members) in this process")
-	fs.IntVar(&cfg.Ingest.BatchRows, "batch-rows", cfg.Ingest.BatchRows, "ingest batch size in readings")
-	fs.DurationVar(&cfg.Ingest.FlushInterval, "flush-interval", cfg.Ingest.FlushInterval, "ingest flush interval")
-	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "limit of each timed ingest phase")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each ingest phase to this file (format inserted before the extension)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the run's databases, topics and Native file")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
-	servicesDir := fs.String("services-dir", defaultServicesDir(), "the local services' folder (deploy/local; MH_SERVICES_HOME); their CPU time is reported when their pid files are there")
-	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "ingest log level: debug, info, warn or error")
+	finish := ingestFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -193,17 +182,38 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 		}
 		cfg.CeilingClients = append(cfg.CeilingClients, n)
 	}
-	cfg.Kafka.Brokers = splitList(*brokers)
-	localKafkaSecret(&cfg.Kafka, *servicesDir)
+	finish()
 	cfg.Formats = splitList(*formats)
-	cfg.ClickHouse.MaxOpenConns = cfg.Ingest.Consumers + 2
-	if *servicesDir != "" {
-		cfg.Services = []service{
-			{name: "clickhouse", pidFile: filepath.Join(*servicesDir, "clickhouse", "clickhouse.pid")},
-			{name: "kafka", pidFile: filepath.Join(*servicesDir, "kafka", "kafka.pid")},
+	return cfg, cfg.Validate()
+}
+
+// ingestFlags defines on fs the flags of the services and of the ingest path that bench
+// ingest and bench day share, over cfg. The returned function, called after fs.Parse,
+// applies the flags that need it (brokers, Kafka secret, services, pool size).
+func ingestFlags(fs *flag.FlagSet, cfg *ingestConfig) func() {
+	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
+	brokers := fs.String("brokers", strings.Join(cfg.Kafka.Brokers, ","), "Kafka bootstrap brokers, comma-separated (MH_KAFKA_BROKERS)")
+	fs.StringVar(&cfg.Kafka.SASL.Username, "kafka-user", cfg.Kafka.SASL.Username, "Kafka SASL user, who must be allowed to create and delete topics (MH_KAFKA_SASL_USERNAME)")
+	fs.StringVar(&cfg.Kafka.SASL.PasswordFile, "kafka-password-file", cfg.Kafka.SASL.PasswordFile,
+		"file holding the Kafka user's password (MH_KAFKA_SASL_PASSWORD_FILE; empty: <services-dir>/secrets/kafka-<user>.password, unless MH_KAFKA_SASL_PASSWORD is set)")
+	fs.IntVar(&cfg.Ingest.Partitions, "partitions", cfg.Ingest.Partitions, "partitions of the bench topics")
+	fs.IntVar(&cfg.Ingest.Consumers, "consumers", cfg.Ingest.Consumers, "ingest consumers (group members) in this process")
+	fs.IntVar(&cfg.Ingest.BatchRows, "batch-rows", cfg.Ingest.BatchRows, "ingest batch size in readings")
+	fs.DurationVar(&cfg.Ingest.FlushInterval, "flush-interval", cfg.Ingest.FlushInterval, "ingest flush interval")
+	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "limit of each timed ingest phase")
+	servicesDir := fs.String("services-dir", defaultServicesDir(), "the local services' folder (deploy/local; MH_SERVICES_HOME); their CPU time is reported when their pid files are there")
+	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "ingest log level: debug, info, warn or error")
+	return func() {
+		cfg.Kafka.Brokers = splitList(*brokers)
+		localKafkaSecret(&cfg.Kafka, *servicesDir)
+		cfg.ClickHouse.MaxOpenConns = cfg.Ingest.Consumers + 2
+		if *servicesDir != "" {
+			cfg.Services = []service{
+				{name: "clickhouse", pidFile: filepath.Join(*servicesDir, "clickhouse", "clickhouse.pid")},
+				{name: "kafka", pidFile: filepath.Join(*servicesDir, "kafka", "kafka.pid")},
+			}
 		}
 	}
-	return cfg, cfg.Validate()
 }
 
 // benchIngestDefaults returns the production ingest defaults with the lag poll, which a

@@ -14,11 +14,11 @@ import (
 // chunkReadings is how many readings one WriteMessages call carries.
 const chunkReadings = 100_000
 
-// produce writes the first n readings of f to w, a topic of partitions partitions, in
+// produce writes the first n readings of f (a fleet, or a source wrapping one) to w, a topic of partitions partitions, in
 // format format (arrowBatch readings per Arrow message) with the shared producer, and
 // reports progress to bar. JSON messages carry no content-type header: what a DAS sends by
 // default.
-func produce(ctx context.Context, w *kafka.Writer, f *sim.Fleet, n int64, format wire.Format, arrowBatch, partitions int, bar *sim.Progress) error {
+func produce(ctx context.Context, w *kafka.Writer, f wire.Source, n int64, format wire.Format, arrowBatch, partitions int, bar *sim.Progress) error {
 	p := &wire.Producer{
 		Writer:        w,
 		Encoding:      wire.Encoding{Format: format, ArrowBatch: arrowBatch, Partitions: partitions},
