@@ -116,51 +116,6 @@ func (s offsetSource) Next(r *schema.Reading) bool {
 	return true
 }
 
-// pacedSource hands out the readings of src at most rate a second from its first one.
-type pacedSource struct {
-	src   wire.Source
-	rate  float64
-	start time.Time
-	// n counts the readings handed out; read by other goroutines through produced.
-	n   atomic.Int64
-	ctx context.Context
-}
-
-// produced returns how many readings s has handed out.
-func (s *pacedSource) produced() int64 { return s.n.Load() }
-
-// paceEvery is how many readings a pacedSource hands out between looks at the clock.
-const paceEvery = 1000
-
-// Next implements wire.Source; it ends when the context ends.
-func (s *pacedSource) Next(r *schema.Reading) bool {
-	n := s.n.Load()
-	if n == 0 {
-		s.start = time.Now()
-	}
-	if n%paceEvery == 0 {
-		if d := paceDelay(n, s.rate, time.Since(s.start)); d > 0 {
-			select {
-			case <-s.ctx.Done():
-				return false
-			case <-time.After(d):
-			}
-		}
-	}
-	if s.ctx.Err() != nil || !s.src.Next(r) {
-		return false
-	}
-	s.n.Add(1)
-	return true
-}
-
-// paceDelay is how long to wait before handing out reading n (from 0) at rate readings a
-// second, elapsed after the first one.
-func paceDelay(n int64, rate float64, elapsed time.Duration) time.Duration {
-	due := time.Duration(float64(n) / rate * float64(time.Second))
-	return max(0, due-elapsed)
-}
-
 // historySQL returns the INSERT that writes the readings of steps first+1 … first+count
 // (counted backwards, 15-minute steps) before the starting register stamped at t0 of
 // every meter of the registry, computed by the server: step k of a meter of class mean L
@@ -520,7 +475,7 @@ func (b *dayBench) produceDay(ctx context.Context, fleet *sim.Fleet, topic strin
 		return err
 	}
 	bar := sim.NewProgress(b.stderr, "day: produce", b.rep.Readings)
-	err = produce(ctx, w, offsetSource{src: fleet, offset: historyOffset}, b.rep.Readings, wire.Format(b.cfg.Format), b.ib.cfg.ArrowBatch, partitions, bar)
+	err = produce(ctx, w, offsetSource{src: fleet, offset: historyOffset}, b.rep.Readings, wire.Format(b.cfg.Format), b.ib.cfg.ArrowBatch, partitions, chunkReadings, 0, bar.Set)
 	bar.Done()
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("produce the day: %w", cerr)
@@ -530,8 +485,9 @@ func (b *dayBench) produceDay(ctx context.Context, fleet *sim.Fleet, topic strin
 
 // queryPhase serves the API and measures meter-month-1h and feeder-day-15m with one
 // client each while the ingest path consumes another fleet's readings (ids MTQ-…,
-// stamped before the history) produced at rate readings a second by a paced producer in
-// this process, and records the phase: its readings are those ingested meanwhile.
+// stamped before the history) produced at rate readings a second by the producer's own
+// rate limit, in this process, and records the phase: its readings are those ingested
+// meanwhile.
 func (b *dayBench) queryPhase(ctx context.Context, srv *api.Server, token string, meters []schema.Meter, rate float64) error {
 	b.rep.IngestTarget = rate
 	icfg, drop, err := b.ib.topic(ctx, "load")
@@ -575,12 +531,20 @@ func (b *dayBench) queryPhase(ctx context.Context, srv *api.Server, token string
 	}
 	ingestErr, produceErr := make(chan error, 1), make(chan error, 1)
 	go func() { ingestErr <- in.Run(runCtx) }()
-	paced := &pacedSource{src: load, rate: rate, ctx: runCtx}
+	stopIngest := func() error {
+		stopRun()
+		err := <-ingestErr
+		ingestErr <- err // for a second call
+		return err
+	}
+	defer stopIngest() // before the ingester's connections close
+	var produced atomic.Int64
+	chunk := pacedChunk(rate)
 	go func() {
-		produceErr <- produce(runCtx, w, paced, need, wire.Format(b.cfg.Format), b.ib.cfg.ArrowBatch, icfg.Partitions, sim.NewProgress(io.Discard, "", need))
+		produceErr <- produce(runCtx, w, load, need, wire.Format(b.cfg.Format), min(b.ib.cfg.ArrowBatch, chunk), icfg.Partitions, chunk, rate, produced.Store)
 	}()
 	fmt.Fprintf(b.stderr, "day: query phase, ingest paced at %s readings/s …\n", thousands(rate))
-	if err := b.awaitCaughtUp(runCtx, before, paced, rate); err != nil {
+	if err := b.awaitCaughtUp(runCtx, before, &produced, rate+float64(chunk)); err != nil {
 		return err
 	}
 	clock, err := startPhase(b.ib.cfg.Services, b.log)
@@ -599,7 +563,9 @@ func (b *dayBench) queryPhase(ctx context.Context, srv *api.Server, token string
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
 	id := func(i int) string { return meters[i].MeterID }
-	for _, sc := range []scenario{monthScenario(b.day.Add(24*time.Hour), len(meters), id), feederDayScenario(b.day, 1, len(meters))} {
+	month := monthScenario(b.day.Add(24*time.Hour), len(meters), id)
+	month.target = queryTarget{P99: targetQueryP99} // issue 13's bound under ingest
+	for _, sc := range []scenario{month, feederDayScenario(b.day, 1, len(meters))} {
 		r, err := measureScenario(runCtx, client, base, token, sc, 1, qcfg, b.stderr)
 		if err != nil {
 			return err
@@ -615,27 +581,33 @@ func (b *dayBench) queryPhase(ctx context.Context, srv *api.Server, token string
 		return err
 	}
 	b.rep.Query = newResult("query (under ingest)", "bench (API, ingest, paced producer)", m)
-	stopRun()
-	if err := <-ingestErr; err != nil {
+	if err := stopIngest(); err != nil {
 		return fmt.Errorf("query phase: ingest: %w", err)
 	}
 	if err := <-produceErr; err != nil && runCtx.Err() == nil {
 		return fmt.Errorf("query phase: produce: %w", err)
 	}
-	if paced.produced() >= need {
+	if produced.Load() >= need {
 		fmt.Fprintln(b.stderr, "day: the paced load ran out before the query phase ended; its ingest rate is an underestimate")
 	}
 	return nil
 }
 
+// pacedChunk is how many readings the paced producer hands its writer at once (and puts
+// in one Arrow message at most): a tenth of a second's worth, at least 100 and at most
+// chunkReadings.
+func pacedChunk(rate float64) int {
+	return min(chunkReadings, max(100, int(rate/10)))
+}
+
 // awaitCaughtUp waits, at most a minute, until the ingest path has joined its group and
 // stores the paced readings as they come: the readings stored since before lag what was
-// produced by less than a second of the rate and one producer chunk.
-func (b *dayBench) awaitCaughtUp(ctx context.Context, before int64, paced *pacedSource, rate float64) error {
+// produced by at most lag.
+func (b *dayBench) awaitCaughtUp(ctx context.Context, before int64, produced *atomic.Int64, lag float64) error {
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		n, err := stored(ctx, b.conn, b.chcfg.Database)
-		if err == nil && n > before && float64(paced.produced()-(n-before)) <= rate+chunkReadings {
+		if err == nil && n > before && float64(produced.Load()-(n-before)) <= lag {
 			return nil
 		}
 		select {

@@ -535,7 +535,7 @@ func (b *ingestBench) format(ctx context.Context, mf wire.Format) (result, strin
 		return result{}, "", err
 	}
 	bar := sim.NewProgress(b.stderr, name+": produce", b.cfg.Readings)
-	err = produce(ctx, w, fleet, b.cfg.Readings, mf, b.cfg.ArrowBatch, icfg.Partitions, bar)
+	err = produce(ctx, w, fleet, b.cfg.Readings, mf, b.cfg.ArrowBatch, icfg.Partitions, chunkReadings, 0, bar.Set)
 	bar.Done()
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("produce %s: %w", name, cerr)
