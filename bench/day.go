@@ -531,18 +531,24 @@ func (b *dayBench) queryPhase(ctx context.Context, srv *api.Server, token string
 	}
 	ingestErr, produceErr := make(chan error, 1), make(chan error, 1)
 	go func() { ingestErr <- in.Run(runCtx) }()
-	stopIngest := func() error {
-		stopRun()
-		err := <-ingestErr
-		ingestErr <- err // for a second call
-		return err
-	}
-	defer stopIngest() // before the ingester's connections close
 	var produced atomic.Int64
 	chunk := pacedChunk(rate)
 	go func() {
 		produceErr <- produce(runCtx, w, load, need, wire.Format(b.cfg.Format), min(b.ib.cfg.ArrowBatch, chunk), icfg.Partitions, chunk, rate, produced.Store)
 	}()
+	// stop ends the producer and the ingest and returns their errors; it runs before the
+	// writer and the ingester's connections close.
+	var stopped bool
+	var ingestRes, produceRes error
+	stop := func() (error, error) {
+		if !stopped {
+			stopped = true
+			stopRun()
+			ingestRes, produceRes = <-ingestErr, <-produceErr
+		}
+		return ingestRes, produceRes
+	}
+	defer stop()
 	fmt.Fprintf(b.stderr, "day: query phase, ingest paced at %s readings/s …\n", thousands(rate))
 	if err := b.awaitCaughtUp(runCtx, before, &produced, rate+float64(chunk)); err != nil {
 		return err
@@ -581,11 +587,12 @@ func (b *dayBench) queryPhase(ctx context.Context, srv *api.Server, token string
 		return err
 	}
 	b.rep.Query = newResult("query (under ingest)", "bench (API, ingest, paced producer)", m)
-	if err := stopIngest(); err != nil {
-		return fmt.Errorf("query phase: ingest: %w", err)
+	ingestRes, produceRes = stop()
+	if ingestRes != nil {
+		return fmt.Errorf("query phase: ingest: %w", ingestRes)
 	}
-	if err := <-produceErr; err != nil && runCtx.Err() == nil {
-		return fmt.Errorf("query phase: produce: %w", err)
+	if produceRes != nil && !errors.Is(produceRes, context.Canceled) {
+		return fmt.Errorf("query phase: produce: %w", produceRes)
 	}
 	if produced.Load() >= need {
 		fmt.Fprintln(b.stderr, "day: the paced load ran out before the query phase ended; its ingest rate is an underestimate")
