@@ -123,7 +123,7 @@ func TestJudgeDay(t *testing.T) {
 }
 
 func TestWriteDayTable(t *testing.T) {
-	rep := dayReport{Meters: 1000, HistoryDays: 7, Format: "arrow", Day: "2026-11-30", Readings: 96_000, CPUs: 2,
+	rep := dayReport{Meters: 1000, HistoryDays: 7, Format: "arrow", Day: "2026-11-30", Readings: 96_000, CPUs: 2, SetupSeconds: 12, HistoryVEESeconds: 8,
 		Phases:          []result{newResult("ingest", "p", measurement{Readings: 96_000, Elapsed: 2 * time.Second, CPU: time.Second}), newResult("vee", "p", measurement{Readings: 96_000, Elapsed: time.Second})},
 		Total:           newResult("total", "p", measurement{Readings: 96_000, Elapsed: 3 * time.Second}),
 		Query:           newResult("query (under ingest)", "p", measurement{Readings: 24_000, Elapsed: time.Second}),
@@ -135,7 +135,7 @@ func TestWriteDayTable(t *testing.T) {
 	if err := rep.writeTable(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"ingest", "48 000", "vee", "total", "query (under ingest)", "24 000", "meter-month-1h",
+	for _, want := range []string{"set-up (untimed) 12.0 s, of which the VEE job over the history 8.0 s", "ingest", "48 000", "vee", "total", "query (under ingest)", "24 000", "meter-month-1h",
 		">= 3300 meters/s", "1 000 meters/s", "<= 900 s at 1 000 000 meters (0.9 s scaled linearly to 1 000)", "3.0 s", "9.00 ms", "met", "missed"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
@@ -269,7 +269,7 @@ func TestDayBenchEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
 	}
-	if rep.Readings != 50*96 || len(rep.Phases) != 4 || rep.VEEMeters != 50 || rep.ForecastMethods == nil || len(rep.Targets) != 4 {
+	if rep.Readings != 50*96 || len(rep.Phases) != 4 || rep.VEEMeters != 50 || rep.ForecastMethods == nil || len(rep.Targets) != 4 || rep.HistoryVEESeconds <= 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	for i, name := range []string{"ingest", "vee", "forecast", "merges"} {
