@@ -431,21 +431,7 @@ func (b *dayBench) loadHistory(ctx context.Context, fleet *sim.Fleet, vj *veejob
 	if err := schema.InsertMeters(ctx, b.conn, fleet.Meters()); err != nil {
 		return err
 	}
-	batch, err := b.conn.PrepareBatch(ctx, "INSERT INTO readings (meter_id, ts, register_wh, quality)")
-	if err != nil {
-		return fmt.Errorf("insert the starting registers: %w", err)
-	}
-	src := offsetSource{src: fleet, offset: historyOffset}
-	var r schema.Reading
-	for range b.cfg.Meters { // the fleet's first timestamp: every meter's starting register
-		if !src.Next(&r) {
-			return errors.New("the fleet ran out of starting registers")
-		}
-		if err := batch.Append(r.MeterID, r.TS, r.RegisterWh, uint8(0)); err != nil {
-			return fmt.Errorf("insert the starting registers: %w", err)
-		}
-	}
-	if err := batch.Send(); err != nil {
+	if err := insertFirst(ctx, b.conn, offsetSource{src: fleet, offset: historyOffset}, b.cfg.Meters); err != nil {
 		return fmt.Errorf("insert the starting registers: %w", err)
 	}
 	steps := int(24 * time.Hour / b.ib.fleet.Interval)
@@ -468,6 +454,28 @@ func (b *dayBench) loadHistory(ctx context.Context, fleet *sim.Fleet, vj *veejob
 	b.rep.HistoryVEESeconds = time.Since(start).Seconds()
 	fmt.Fprintf(b.stderr, "day: VEE job over the history: %d meters, %d windows in %s\n", res.Meters, res.Windows, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// insertFirst inserts the next n readings of src (a fleet's first timestamp: every
+// meter's starting register) into the connection's readings table, in one batch.
+func insertFirst(ctx context.Context, conn driver.Conn, src wire.Source, n int) error {
+	bctx, sent := schema.BatchContext(ctx)
+	defer sent()
+	batch, err := conn.PrepareBatch(bctx, "INSERT INTO readings (meter_id, ts, register_wh, quality)")
+	if err != nil {
+		return err
+	}
+	defer batch.Abort() //nolint:errcheck // a no-op once sent
+	var r schema.Reading
+	for i := range n {
+		if !src.Next(&r) {
+			return fmt.Errorf("the source ran out after %d of %d readings", i, n)
+		}
+		if err := batch.Append(r.MeterID, r.TS, r.RegisterWh, uint8(0)); err != nil {
+			return err
+		}
+	}
+	return batch.Send()
 }
 
 // produceDay produces the rest of the fleet's day (every meter's 96 readings after its

@@ -189,19 +189,7 @@ func TestHistorySQLOnServer(t *testing.T) {
 	if err := schema.InsertMeters(ctx, conn, fleet.Meters()); err != nil {
 		t.Fatal(err)
 	}
-	batch, err := conn.PrepareBatch(ctx, "INSERT INTO readings (meter_id, ts, register_wh, quality)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := offsetSource{src: fleet, offset: historyOffset}
-	var r schema.Reading
-	for range meters {
-		src.Next(&r)
-		if err := batch.Append(r.MeterID, r.TS, r.RegisterWh, uint8(0)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := batch.Send(); err != nil {
+	if err := insertFirst(ctx, conn, offsetSource{src: fleet, offset: historyOffset}, meters); err != nil {
 		t.Fatal(err)
 	}
 	for d := range 2 {
