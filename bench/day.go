@@ -297,6 +297,10 @@ func cmdDay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := b.run(ctx); err != nil {
 		return err
 	}
+	if cfg.Bench.Keep {
+		fmt.Fprintf(stderr, "kept database %s and topics %s-day, %s-load (and their -dlq)\n", b.rep.Database,
+			strings.ReplaceAll(ib.id, "_", "-"), strings.ReplaceAll(ib.id, "_", "-"))
+	}
 	b.rep.judge()
 	if cfg.Bench.JSON {
 		if err := b.rep.writeTable(stderr); err != nil {
