@@ -8,7 +8,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The whole suite must stay well inside CI's 90 minutes; one package may take at most this.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build run test test-deps test-unit bench lint services-up services-down services-status clean
+.PHONY: all build run test test-deps test-unit bench bench-day lint services-up services-down services-status clean
 
 all: build
 
@@ -36,6 +36,12 @@ test-unit:
 ## bench: Go micro-benchmarks (the load benchmarks are `go run ./bench`).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+## bench-day: a day of 100 000 meters (ingest, VEE, forecast, queries under ingest) against
+## issue 13's targets; BENCH_DAY_FLAGS adds flags, e.g. BENCH_DAY_FLAGS='--format json'.
+BENCH_DAY_METERS ?= 100000
+bench-day: services-up
+	$(GO) run ./bench day --meters $(BENCH_DAY_METERS) $(BENCH_DAY_FLAGS)
 
 ## lint: formatting, go vet and staticcheck.
 lint:

@@ -164,21 +164,10 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 	ceilingClients := fs.String("ceiling-clients", "1,2", "concurrent clickhouse-clients of each ceiling measured, comma-separated, starting with 1 (e.g. 1,2)")
 	fs.StringVar(&cfg.Client, "client", "clickhouse-client", "clickhouse-client executable")
 	fs.StringVar(&cfg.Dir, "dir", os.TempDir(), "directory for the ceiling's Native file")
-	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
-	brokers := fs.String("brokers", strings.Join(cfg.Kafka.Brokers, ","), "Kafka bootstrap brokers, comma-separated (MH_KAFKA_BROKERS)")
-	fs.StringVar(&cfg.Kafka.SASL.Username, "kafka-user", cfg.Kafka.SASL.Username, "Kafka SASL user, who must be allowed to create and delete topics (MH_KAFKA_SASL_USERNAME)")
-	fs.StringVar(&cfg.Kafka.SASL.PasswordFile, "kafka-password-file", cfg.Kafka.SASL.PasswordFile,
-		"file holding the Kafka user's password (MH_KAFKA_SASL_PASSWORD_FILE; empty: <services-dir>/secrets/kafka-<user>.password, unless MH_KAFKA_SASL_PASSWORD is set)")
-	fs.IntVar(&cfg.Ingest.Partitions, "partitions", cfg.Ingest.Partitions, "partitions of the bench topics")
-	fs.IntVar(&cfg.Ingest.Consumers, "consumers", cfg.Ingest.Consumers, "ingest consumers (group members) in this process")
-	fs.IntVar(&cfg.Ingest.BatchRows, "batch-rows", cfg.Ingest.BatchRows, "ingest batch size in readings")
-	fs.DurationVar(&cfg.Ingest.FlushInterval, "flush-interval", cfg.Ingest.FlushInterval, "ingest flush interval")
-	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "limit of each timed ingest phase")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of each ingest phase to this file (format inserted before the extension)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the run's databases, topics and Native file")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
-	servicesDir := fs.String("services-dir", defaultServicesDir(), "the local services' folder (deploy/local; MH_SERVICES_HOME); their CPU time is reported when their pid files are there")
-	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "ingest log level: debug, info, warn or error")
+	finish := ingestFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -193,17 +182,38 @@ func parseIngestFlags(args []string, stderr io.Writer) (ingestConfig, error) {
 		}
 		cfg.CeilingClients = append(cfg.CeilingClients, n)
 	}
-	cfg.Kafka.Brokers = splitList(*brokers)
-	localKafkaSecret(&cfg.Kafka, *servicesDir)
+	finish()
 	cfg.Formats = splitList(*formats)
-	cfg.ClickHouse.MaxOpenConns = cfg.Ingest.Consumers + 2
-	if *servicesDir != "" {
-		cfg.Services = []service{
-			{name: "clickhouse", pidFile: filepath.Join(*servicesDir, "clickhouse", "clickhouse.pid")},
-			{name: "kafka", pidFile: filepath.Join(*servicesDir, "kafka", "kafka.pid")},
+	return cfg, cfg.Validate()
+}
+
+// ingestFlags defines on fs the flags of the services and of the ingest path that bench
+// ingest and bench day share, over cfg. The returned function, called after fs.Parse,
+// applies the flags that need it (brokers, Kafka secret, services, pool size).
+func ingestFlags(fs *flag.FlagSet, cfg *ingestConfig) func() {
+	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
+	brokers := fs.String("brokers", strings.Join(cfg.Kafka.Brokers, ","), "Kafka bootstrap brokers, comma-separated (MH_KAFKA_BROKERS)")
+	fs.StringVar(&cfg.Kafka.SASL.Username, "kafka-user", cfg.Kafka.SASL.Username, "Kafka SASL user, who must be allowed to create and delete topics (MH_KAFKA_SASL_USERNAME)")
+	fs.StringVar(&cfg.Kafka.SASL.PasswordFile, "kafka-password-file", cfg.Kafka.SASL.PasswordFile,
+		"file holding the Kafka user's password (MH_KAFKA_SASL_PASSWORD_FILE; empty: <services-dir>/secrets/kafka-<user>.password, unless MH_KAFKA_SASL_PASSWORD is set)")
+	fs.IntVar(&cfg.Ingest.Partitions, "partitions", cfg.Ingest.Partitions, "partitions of the bench topics")
+	fs.IntVar(&cfg.Ingest.Consumers, "consumers", cfg.Ingest.Consumers, "ingest consumers (group members) in this process")
+	fs.IntVar(&cfg.Ingest.BatchRows, "batch-rows", cfg.Ingest.BatchRows, "ingest batch size in readings")
+	fs.DurationVar(&cfg.Ingest.FlushInterval, "flush-interval", cfg.Ingest.FlushInterval, "ingest flush interval")
+	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Minute, "limit of each timed ingest phase")
+	servicesDir := fs.String("services-dir", defaultServicesDir(), "the local services' folder (deploy/local; MH_SERVICES_HOME); their CPU time is reported when their pid files are there")
+	fs.TextVar(&cfg.LogLevel, "log-level", slog.LevelWarn, "ingest log level: debug, info, warn or error")
+	return func() {
+		cfg.Kafka.Brokers = splitList(*brokers)
+		localKafkaSecret(&cfg.Kafka, *servicesDir)
+		cfg.ClickHouse.MaxOpenConns = cfg.Ingest.Consumers + 2
+		if *servicesDir != "" {
+			cfg.Services = []service{
+				{name: "clickhouse", pidFile: filepath.Join(*servicesDir, "clickhouse", "clickhouse.pid")},
+				{name: "kafka", pidFile: filepath.Join(*servicesDir, "kafka", "kafka.pid")},
+			}
 		}
 	}
-	return cfg, cfg.Validate()
 }
 
 // benchIngestDefaults returns the production ingest defaults with the lag poll, which a
@@ -256,6 +266,9 @@ type ingestBench struct {
 	// id names the run's databases (id_ceiling, id_json, …) and topics.
 	id    string
 	fleet sim.Config
+	// before is how many readings the database held before the timed ingest (bench day's
+	// history); the ingest is done when it holds before + cfg.Readings.
+	before int64
 }
 
 func cmdIngest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -507,19 +520,11 @@ func (b *ingestBench) format(ctx context.Context, mf wire.Format) (result, strin
 	}
 	defer cleanup()
 
-	icfg := b.cfg.Ingest
-	icfg.Topic = strings.ReplaceAll(b.id, "_", "-") + "-" + name
-	icfg.DLQTopic = icfg.Topic + "-dlq"
-	icfg.GroupID = icfg.Topic
-	if err := ingest.EnsureTopics(ctx, b.cfg.Kafka, icfg.Topics()...); err != nil {
+	icfg, drop, err := b.topic(ctx, name)
+	if err != nil {
 		return result{}, "", err
 	}
-	if !b.cfg.Keep {
-		defer b.deleteTopics(ctx, icfg.Topic, icfg.DLQTopic)
-	}
-	if err := b.waitTopic(ctx, icfg.Topic, icfg.Partitions); err != nil {
-		return result{}, "", err
-	}
+	defer drop()
 
 	fleet, err := sim.New(b.fleet)
 	if err != nil {
@@ -530,7 +535,7 @@ func (b *ingestBench) format(ctx context.Context, mf wire.Format) (result, strin
 		return result{}, "", err
 	}
 	bar := sim.NewProgress(b.stderr, name+": produce", b.cfg.Readings)
-	err = produce(ctx, w, fleet, b.cfg.Readings, mf, b.cfg.ArrowBatch, icfg.Partitions, bar)
+	err = produce(ctx, w, fleet, b.cfg.Readings, mf, b.cfg.ArrowBatch, icfg.Partitions, chunkReadings, 0, bar.Set)
 	bar.Done()
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("produce %s: %w", name, cerr)
@@ -553,36 +558,104 @@ func (b *ingestBench) format(ctx context.Context, mf wire.Format) (result, strin
 	return newResult(name, "bench (in-process ingest)", m), version, nil
 }
 
+// topic creates the run's topic named after name (and its dead-letter topic), waits until
+// it can be produced to, and returns the ingest settings that consume it with a group of
+// its own and a function that deletes both topics (unless --keep).
+func (b *ingestBench) topic(ctx context.Context, name string) (ingest.Config, func(), error) {
+	icfg := b.cfg.Ingest
+	icfg.Topic = strings.ReplaceAll(b.id, "_", "-") + "-" + name
+	icfg.DLQTopic = icfg.Topic + "-dlq"
+	icfg.GroupID = icfg.Topic
+	if err := ingest.EnsureTopics(ctx, b.cfg.Kafka, icfg.Topics()...); err != nil {
+		return icfg, nil, err
+	}
+	drop := func() {
+		if !b.cfg.Keep {
+			b.deleteTopics(ctx, icfg.Topic, icfg.DLQTopic)
+		}
+	}
+	if err := b.waitTopic(ctx, icfg.Topic, icfg.Partitions); err != nil {
+		drop()
+		return icfg, nil, err
+	}
+	return icfg, drop, nil
+}
+
+// newIngester builds the production ingest path of icfg writing into the database of
+// chcfg, with its own connection pool (one connection per consumer), and returns it with
+// a function that closes the pool.
+func (b *ingestBench) newIngester(ctx context.Context, icfg ingest.Config, chcfg schema.Config) (*ingest.Ingester, func(), error) {
+	chcfg.MaxOpenConns = icfg.Consumers
+	wconn, err := schema.Connect(ctx, chcfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeConn := func() { wconn.Close() }
+	w, err := ingest.NewClickHouseWriter(wconn)
+	if err != nil {
+		closeConn()
+		return nil, nil, err
+	}
+	metrics, err := ingest.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		closeConn()
+		return nil, nil, err
+	}
+	in, err := ingest.New(icfg, b.cfg.Kafka, w, b.log.With("component", "ingest"), metrics)
+	if err != nil {
+		closeConn()
+		return nil, nil, err
+	}
+	return in, closeConn, nil
+}
+
+// phaseClock measures one timed phase: wall time, this process's CPU time and peak
+// memory, and the local services' CPU time.
+type phaseClock struct {
+	services []service
+	cpu0     time.Duration
+	svc0     map[string]time.Duration
+	start    time.Time
+}
+
+// startPhase collects the garbage of what came before (so that it stays out of the
+// phase's peak memory), restarts the peak memory count and starts the clocks.
+func startPhase(services []service, log *slog.Logger) (phaseClock, error) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	if err := resetPeakRSS(); err != nil {
+		log.Warn("peak memory will include what came before the phase", "err", err)
+	}
+	cpu0, err := selfCPU()
+	if err != nil {
+		return phaseClock{}, err
+	}
+	return phaseClock{services: services, cpu0: cpu0, svc0: servicesCPU(services), start: time.Now()}, nil
+}
+
+// stop returns the phase's measurement so far, with readings as its readings.
+func (c phaseClock) stop(readings int64) (measurement, error) {
+	m := measurement{Readings: readings, Elapsed: time.Since(c.start)}
+	m.Services = cpuSince(c.svc0, servicesCPU(c.services))
+	cpu1, err := selfCPU()
+	if err != nil {
+		return m, err
+	}
+	m.CPU = cpu1 - c.cpu0
+	m.PeakRSS, err = peakRSS()
+	return m, err
+}
+
 // timeIngest runs the ingest of icfg into the database of chcfg until its readings table
 // holds every reading, and measures that phase: wall time, this process's CPU time and
 // peak memory.
 func (b *ingestBench) timeIngest(ctx context.Context, icfg ingest.Config, chcfg schema.Config, conn driver.Conn, name string) (measurement, error) {
-	// The writers get their own pool, one connection per consumer; conn serves the polls.
-	chcfg.MaxOpenConns = icfg.Consumers
-	wconn, err := schema.Connect(ctx, chcfg)
+	// The writers get their own pool; conn serves the polls.
+	in, closeIngester, err := b.newIngester(ctx, icfg, chcfg)
 	if err != nil {
 		return measurement{}, err
 	}
-	defer wconn.Close()
-	w, err := ingest.NewClickHouseWriter(wconn)
-	if err != nil {
-		return measurement{}, err
-	}
-	metrics, err := ingest.NewMetrics(prometheus.NewRegistry())
-	if err != nil {
-		return measurement{}, err
-	}
-	in, err := ingest.New(icfg, b.cfg.Kafka, w, b.log.With("component", "ingest"), metrics)
-	if err != nil {
-		return measurement{}, err
-	}
-
-	// Leave the production phase's garbage out of the measured memory.
-	runtime.GC()
-	debug.FreeOSMemory()
-	if err := resetPeakRSS(); err != nil {
-		b.log.Warn("peak memory will include the production phase", "err", err)
-	}
+	defer closeIngester()
 	if b.cfg.CPUProfile != "" {
 		f, err := os.Create(profilePath(b.cfg.CPUProfile, name))
 		if err != nil {
@@ -599,25 +672,21 @@ func (b *ingestBench) timeIngest(ctx context.Context, icfg ingest.Config, chcfg 
 	defer cancel()
 	runCtx, stopRun := context.WithCancel(tctx)
 	defer stopRun()
-	cpu0, err := selfCPU()
+	// Leave the production phase's garbage out of the measured memory.
+	clock, err := startPhase(b.cfg.Services, b.log)
 	if err != nil {
 		return measurement{}, err
 	}
-	svc0 := servicesCPU(b.cfg.Services)
-	start := time.Now()
 	runErr := make(chan error, 1)
 	go func() { runErr <- in.Run(runCtx) }()
 
 	bar := sim.NewProgress(b.stderr, name+": ingest", b.cfg.Readings)
-	m, err := b.await(tctx, conn, chcfg.Database, start, bar, runErr)
+	m, err := b.await(tctx, conn, chcfg.Database, clock.start, bar, runErr)
 	bar.Done()
 	if err == nil {
-		var cpu1 time.Duration
-		m.Services = cpuSince(svc0, servicesCPU(b.cfg.Services))
-		if cpu1, err = selfCPU(); err == nil {
-			m.CPU = cpu1 - cpu0
-			m.PeakRSS, err = peakRSS()
-		}
+		var phase measurement
+		phase, err = clock.stop(m.Readings)
+		m.CPU, m.PeakRSS, m.Services = phase.CPU, phase.PeakRSS, phase.Services
 	}
 	stopRun()
 	if rerr := <-runErr; err == nil && rerr != nil {
@@ -626,8 +695,8 @@ func (b *ingestBench) timeIngest(ctx context.Context, icfg ingest.Config, chcfg 
 	return m, err
 }
 
-// await polls database until its readings table holds every reading, and returns the
-// wall time since start. It fails when ctx ends or ingest stops first.
+// await polls database until its readings table holds every reading (b.before and
+// b.cfg.Readings more), and returns the wall time since start and the readings added. It fails when ctx ends or ingest stops first.
 func (b *ingestBench) await(ctx context.Context, conn driver.Conn, database string, start time.Time, bar *sim.Progress, runErr <-chan error) (measurement, error) {
 	var m measurement
 	t := time.NewTicker(20 * time.Millisecond)
@@ -645,6 +714,7 @@ func (b *ingestBench) await(ctx context.Context, conn driver.Conn, database stri
 		if err != nil {
 			continue // the next poll retries; ctx bounds the wait
 		}
+		n -= b.before
 		bar.Set(n)
 		if n > 0 && m.FirstRow == 0 {
 			m.FirstRow = time.Since(start)

@@ -8,23 +8,26 @@ import (
 
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/ingest/wire"
-	"github.com/meterhouse/meterhouse/sim"
 )
 
 // chunkReadings is how many readings one WriteMessages call carries.
 const chunkReadings = 100_000
 
-// produce writes the first n readings of f to w, a topic of partitions partitions, in
-// format format (arrowBatch readings per Arrow message) with the shared producer, and
-// reports progress to bar. JSON messages carry no content-type header: what a DAS sends by
-// default.
-func produce(ctx context.Context, w *kafka.Writer, f *sim.Fleet, n int64, format wire.Format, arrowBatch, partitions int, bar *sim.Progress) error {
+// produce writes the first n readings of f (a fleet, or a source wrapping one) to w, a
+// topic of partitions partitions, in format format (arrowBatch readings per Arrow message)
+// with the shared producer, at most rate readings a second (0: as fast as possible),
+// handing the writer chunk readings at a time (chunkReadings for bulk loads; fewer for a
+// paced load, whose readings should not wait for a full chunk), and tells progress how
+// many are in Kafka after each write. JSON messages carry no content-type header: what a
+// DAS sends by default.
+func produce(ctx context.Context, w *kafka.Writer, f wire.Source, n int64, format wire.Format, arrowBatch, partitions, chunk int, rate float64, progress func(int64)) error {
 	p := &wire.Producer{
 		Writer:        w,
 		Encoding:      wire.Encoding{Format: format, ArrowBatch: arrowBatch, Partitions: partitions},
-		ChunkReadings: chunkReadings,
+		ChunkReadings: chunk,
 		Limit:         n,
-		Progress:      bar.Set,
+		Rate:          rate,
+		Progress:      progress,
 	}
 	_, err := p.Run(ctx, f)
 	return err

@@ -380,31 +380,12 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer stop()
-	monthEnd := to.Truncate(time.Hour)
-	monthStart := monthEnd.Add(-30 * 24 * time.Hour)
-	scenarios := []scenario{{
-		name:   "meter-month-1h",
-		target: queryTarget{P99: 10 * time.Millisecond, QPS: 400},
-		path: func(rng *rand.Rand) string {
-			q := url.Values{"from": {monthStart.Format(time.RFC3339)}, "to": {monthEnd.Format(time.RFC3339)}, "step": {"1h"}}
-			return "/v1/meters/" + meterID(rng.IntN(cfg.Meters)) + "/consumption?" + q.Encode()
-		},
-	}}
+	scenarios := []scenario{monthScenario(to, cfg.Meters, meterID)}
 	if cfg.GroupDays > 0 {
-		feeders := (cfg.Meters + sim.MetersPerFeeder - 1) / sim.MetersPerFeeder
 		first := groupDaysStart(to, cfg.GroupDays)
-		day := func(rng *rand.Rand) url.Values {
-			start := first.AddDate(0, 0, rng.IntN(cfg.GroupDays))
-			return url.Values{"from": {start.Format(time.RFC3339)}, "to": {start.Add(24 * time.Hour).Format(time.RFC3339)}}
-		}
-		scenarios = append(scenarios,
-			scenario{name: "feeder-day-15m", path: func(rng *rand.Rand) string {
-				q := day(rng)
-				q.Set("step", "15m")
-				return "/v1/groups/feeder/" + feederID(rng.IntN(feeders)) + "/load?" + q.Encode()
-			}},
+		scenarios = append(scenarios, feederDayScenario(first, cfg.GroupDays, cfg.Meters),
 			scenario{name: "fleet-day-1h", path: func(rng *rand.Rand) string {
-				q := day(rng)
+				q := randomDay(rng, first, cfg.GroupDays)
 				q.Set("step", "1h")
 				return "/v1/fleet/load?" + q.Encode()
 			}})
@@ -426,6 +407,39 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return writeJSONDoc(stdout, rep)
 	}
 	return rep.writeTable(stdout)
+}
+
+// monthScenario is meter-month-1h: one random meter's hourly consumption over the 30 days
+// before the hour of to, among meters meters whose ids id gives.
+func monthScenario(to time.Time, meters int, id func(int) string) scenario {
+	monthEnd := to.Truncate(time.Hour)
+	monthStart := monthEnd.Add(-30 * 24 * time.Hour)
+	return scenario{
+		name:   "meter-month-1h",
+		target: queryTarget{P99: 10 * time.Millisecond, QPS: 400},
+		path: func(rng *rand.Rand) string {
+			q := url.Values{"from": {monthStart.Format(time.RFC3339)}, "to": {monthEnd.Format(time.RFC3339)}, "step": {"1h"}}
+			return "/v1/meters/" + id(rng.IntN(meters)) + "/consumption?" + q.Encode()
+		},
+	}
+}
+
+// feederDayScenario is feeder-day-15m: the 15-minute load curve of one random feeder of
+// a fleet of meters meters (sim.MetersPerFeeder to a feeder, ids feederID), on one of the
+// days days from first.
+func feederDayScenario(first time.Time, days, meters int) scenario {
+	feeders := (meters + sim.MetersPerFeeder - 1) / sim.MetersPerFeeder
+	return scenario{name: "feeder-day-15m", path: func(rng *rand.Rand) string {
+		q := randomDay(rng, first, days)
+		q.Set("step", "15m")
+		return "/v1/groups/feeder/" + feederID(rng.IntN(feeders)) + "/load?" + q.Encode()
+	}}
+}
+
+// randomDay returns the from and to parameters of one of the days days from first.
+func randomDay(rng *rand.Rand, first time.Time, days int) url.Values {
+	start := first.AddDate(0, 0, rng.IntN(days))
+	return url.Values{"from": {start.Format(time.RFC3339)}, "to": {start.Add(24 * time.Hour).Format(time.RFC3339)}}
 }
 
 // load fills database.readings with cfg's synthetic fleet, server-side, and returns the

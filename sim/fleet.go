@@ -136,6 +136,16 @@ func New(cfg Config) (*Fleet, error) {
 	return f, nil
 }
 
+// MeanPower returns, per customer class name, the mean demand in W of the class's typical
+// customer (each meter's own size varies around it).
+func MeanPower() map[string]float64 {
+	out := make(map[string]float64, len(classes))
+	for _, c := range classes {
+		out[c.name] = c.meanW
+	}
+	return out
+}
+
 func pickClass(u float64) *class {
 	for i := range classes {
 		if u < classes[i].fraction {
