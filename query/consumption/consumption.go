@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -166,15 +167,18 @@ func deltas(prev int64, hasPrev bool, buckets []bucket) []Point {
 	return points
 }
 
-// consumptionSQL returns, for a step, the one query that gives a meter's closing register
-// per bucket inside [from, to) and, in a bucket dated at the epoch (the before marker),
-// the last register at or before from, so that a request costs one query and one scan of
-// the meter's key range. Its parameters are (from, meter_id, to), with the time zone after
-// from for 1d and 1mo. Hourly, daily and monthly steps read the hourly aggregate, whose
-// hours fall into the local day (month) containing their start: exact for zones whose
-// offset is a whole number of hours. The 15-minute step reads the raw readings, where a
-// reading stamped ts closes the bucket containing ts - 1 second. argMax over duplicates of
-// one reading returns that reading, so replays do not change the answer.
+// consumptionSQL returns, for a step, the query of a meter's closing registers. 1h reads
+// the meter's hourly registers (parameters: meter_id, lookback start, to): the rows of
+// [from - lookback, to), which raw merges into buckets and the before marker (the last
+// register before from) in Go; 1d and 1mo give one closing register per local day (month)
+// of the time zone bound second, and the before marker in a bucket dated at the epoch
+// (parameters: from, tz, meter_id, lookback start, to). Their hours fall into the local
+// day (month) containing their start: exact for zones whose offset is a whole number of
+// hours. hourly_registers may hold a (meter, hour) more than once until its merges run;
+// the latest reading (argMax by last_ts) is the hour's register either way, so replays do
+// not change the answer. The 15-minute step reads the raw readings (parameters: from,
+// meter_id, to), where a reading stamped ts closes the bucket containing ts - 1 second and
+// argMax over duplicates of one reading returns that reading.
 func consumptionSQL(step Step) string {
 	switch step {
 	case Step15m:
@@ -184,18 +188,29 @@ WHERE meter_id = ? AND ts <= ?
 GROUP BY b
 ORDER BY b`
 	case Step1d, Step1mo:
-		return `SELECT if(hour < ?, toDate('1970-01-01'), ` + calendarBucket(step, "hour") + `) AS b, argMaxMerge(wh_last) AS reg
-FROM readings_hourly
-WHERE meter_id = ? AND hour < ?
+		return `SELECT if(hour < ?, toDate('1970-01-01'), ` + calendarBucket(step, "hour") + `) AS b, argMax(last_wh, last_ts) AS reg
+FROM hourly_registers
+WHERE meter_id = ? AND hour >= ? AND hour < ?
 GROUP BY b
 ORDER BY b`
 	}
-	return `SELECT if(hour < ?, toDateTime(0), hour) AS b, argMaxMerge(wh_last) AS reg
-FROM readings_hourly
-WHERE meter_id = ? AND hour < ?
-GROUP BY b
-ORDER BY b`
+	return `SELECT hour, last_ts, last_wh
+FROM hourly_registers
+WHERE meter_id = ? AND hour >= ? AND hour < ?`
 }
+
+// registerBeforeSQL returns the last hourly register of a meter before an hour and how
+// many hours it has before it (parameters: meter_id, hour): the before marker of a meter
+// with no register in the lookback before its range.
+const registerBeforeSQL = `SELECT argMax(last_wh, last_ts), count()
+FROM hourly_registers
+WHERE meter_id = ? AND hour < ?`
+
+// lookback is how far before a range the hourly query reads the meter's registers to find
+// the register its first point starts from: two days, so that meters reading once a day
+// and short outages need one query; a meter silent for longer gets a second one
+// (registerBeforeSQL).
+const lookback = 48 * time.Hour
 
 // calendarBucket returns the expression of the local date (1d) or first of the month
 // (1mo) of column col in the time zone bound as a parameter.
@@ -361,29 +376,60 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 	return res, nil
 }
 
+// pointQuery is the context of a query that reads one meter's key range: one thread (more
+// only add their start-up cost) and the uncompressed cache (a point query decompresses
+// blocks of 64 KiB and more around the few rows it needs).
+func pointQuery(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1, "use_uncompressed_cache": 1}))
+}
+
 // raw returns register-difference points; the bool reports whether any reading was found.
 func (s *Service) raw(ctx context.Context, meterID string, from, to time.Time, step Step, loc *time.Location) ([]Point, bool, error) {
-	args := []any{from, meterID, to}
-	if step.calendar() {
-		args = []any{from, loc.String(), meterID, to}
-	}
-	// A point query reads a few thousand rows of one key range: more threads only add
-	// their start-up cost.
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
-	rows, err := s.conn.Query(ctx, consumptionSQL(step), args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("query consumption: %w", err)
-	}
-	defer rows.Close()
+	ctx = pointQuery(ctx)
 	var (
 		bs      []bucket
 		prev    int64
 		hasPrev bool
+		err     error
 	)
+	epoch := time.Unix(0, 0)
+	lo := from.Add(-lookback)
+	if lo.Before(epoch) {
+		lo = epoch
+	}
+	switch {
+	case step == Step1h:
+		bs, prev, hasPrev, err = s.hourly(ctx, meterID, lo, from, to)
+	case step.calendar():
+		bs, prev, hasPrev, err = s.buckets(ctx, consumptionSQL(step), step, loc, from, loc.String(), meterID, lo, to)
+	default:
+		bs, prev, hasPrev, err = s.buckets(ctx, consumptionSQL(step), step, loc, from, meterID, to)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("query consumption: %w", err)
+	}
+	if !hasPrev && step != Step15m && lo.After(epoch) {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, registerBeforeSQL, meterID, lo).Scan(&prev, &n); err != nil {
+			return nil, false, fmt.Errorf("query consumption: %w", err)
+		}
+		hasPrev = n > 0
+	}
+	return deltas(prev, hasPrev, bs), len(bs) > 0 || hasPrev, nil
+}
+
+// buckets runs a query that returns closing registers per bucket, the before marker in a
+// bucket dated at the epoch, and returns the buckets and the marker.
+func (s *Service) buckets(ctx context.Context, sql string, step Step, loc *time.Location, args ...any) (bs []bucket, prev int64, hasPrev bool, err error) {
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var b bucket
 		if err := rows.Scan(&b.start, &b.reg); err != nil {
-			return nil, false, fmt.Errorf("query consumption: %w", err)
+			return nil, 0, false, err
 		}
 		if b.start.Unix() == 0 { // the before marker: the last register at or before from
 			prev, hasPrev = b.reg, true
@@ -392,10 +438,62 @@ func (s *Service) raw(ctx context.Context, meterID string, from, to time.Time, s
 		b.start = bucketStart(b.start, step, loc)
 		bs = append(bs, b)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("query consumption: %w", err)
+	return bs, prev, hasPrev, rows.Err()
+}
+
+// hourly reads a meter's hourly registers over [lo, to) and returns the hours from from on
+// as buckets and the last register before from as the before marker.
+func (s *Service) hourly(ctx context.Context, meterID string, lo, from, to time.Time) (bs []bucket, prev int64, hasPrev bool, err error) {
+	rows, err := s.conn.Query(ctx, consumptionSQL(Step1h), meterID, lo, to)
+	if err != nil {
+		return nil, 0, false, err
 	}
-	return deltas(prev, hasPrev, bs), len(bs) > 0 || hasPrev, nil
+	defer rows.Close()
+	var hs []hourRegister
+	for rows.Next() {
+		var h hourRegister
+		if err := rows.Scan(&h.hour, &h.ts, &h.reg); err != nil {
+			return nil, 0, false, err
+		}
+		hs = append(hs, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, false, err
+	}
+	bs, prev, hasPrev = hourBuckets(hs, from)
+	return bs, prev, hasPrev, nil
+}
+
+// hourRegister is one row of hourly_registers: the register of the reading at ts, the
+// latest one of its hour in the block it came with.
+type hourRegister struct {
+	hour, ts time.Time
+	reg      int64
+}
+
+// hourBuckets merges rows of hourly_registers, in any order and with a (meter, hour) more
+// than once until the table's merges have run, into one bucket per hour from from on, the
+// register of each the one of its latest reading, and returns as the before marker the
+// register of the latest reading before from. It sorts hs in place.
+func hourBuckets(hs []hourRegister, from time.Time) (bs []bucket, prev int64, hasPrev bool) {
+	slices.SortFunc(hs, func(a, b hourRegister) int {
+		if c := a.hour.Compare(b.hour); c != 0 {
+			return c
+		}
+		return a.ts.Compare(b.ts)
+	})
+	bs = make([]bucket, 0, len(hs))
+	for i, h := range hs {
+		if i+1 < len(hs) && hs[i+1].hour.Equal(h.hour) {
+			continue // a later reading of the same hour follows
+		}
+		if h.hour.Before(from) {
+			prev, hasPrev = h.reg, true
+			continue
+		}
+		bs = append(bs, bucket{start: h.hour.UTC(), reg: h.reg})
+	}
+	return bs, prev, hasPrev
 }
 
 // bucketStart turns a bucket as ClickHouse returns it into its UTC start: calendar
