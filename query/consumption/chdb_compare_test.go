@@ -37,6 +37,7 @@ func readQueryCases(t *testing.T) []testenv.Query {
 		"register_before": {{"M2", at(28, 12)}, {"M1", at(1, 0)}},
 		"validated_15m":   {{"15m", "M2", from, to}},
 		"validated_1h":    {{"1h", "M2", from, to}, {"1h", "M3", at(28, 0), at(30, 0)}},
+		"validated_final": {{"1h", "M2", from, to}, {"15m", "M1", from, to}},
 		"validated_1d":    {{berlin, "M2", berlinFrom, berlinTo}, {"UTC", "M1", at(28, 0), at(30, 0)}},
 		"validated_1mo":   {{berlin, "M1", at(1, 0), at(31, 22)}},
 	}

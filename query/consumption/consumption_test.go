@@ -83,6 +83,7 @@ func TestValidatedSQL(t *testing.T) {
 	for _, step := range []Step{Step15m, Step1h, Step1d, Step1mo} {
 		testenv.Golden(t, filepath.Join("testdata", "validated_"+string(step)+".sql"), validatedSQL(step)+"\n")
 	}
+	testenv.Golden(t, filepath.Join("testdata", "validated_final.sql"), validatedFinalSQL+"\n")
 }
 
 func TestParseMeterStep(t *testing.T) {

@@ -201,3 +201,69 @@ func migrationStatements(t *testing.T, caps schema.Capabilities, database string
 	t.Fatalf("no migration %d", version)
 	return nil
 }
+
+// TestValidatedRewrittenWindow stores a meter's validated hours, then a recomputation of
+// some of them with a later computed_at, in two INSERTs (two unmerged parts): the answer
+// holds each hour once, with the recomputed values where there are some, as FINAL gives.
+func TestValidatedRewrittenWindow(t *testing.T) {
+	_, conn := testenv.ClickHouse(t)
+	ctx := context.Background()
+	svc, err := consumption.New(consumption.DefaultConfig(), conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	computed := time.Date(2026, 3, 5, 0, 0, 0, 0, time.UTC)
+	write := func(hours []int, wh func(int) int64, quality uint8, at time.Time) {
+		t.Helper()
+		b, err := conn.PrepareBatch(ctx, `INSERT INTO consumption (resolution, meter_id, start, wh, quality, intervals,
+			expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hours {
+			if err := b.Append("1h", "V-1", t0.Add(time.Duration(h)*time.Hour), wh(h), quality, uint32(3), uint32(4),
+				uint32(1), uint32(0), uint32(0), []string{}, []string{}, at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Send(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all, redone []int
+	for h := range 48 {
+		all = append(all, h)
+		if h%3 == 0 {
+			redone = append(redone, h)
+		}
+	}
+	ask := func() consumption.Consumption {
+		t.Helper()
+		got, err := svc.Consumption(ctx, consumption.Request{MeterID: "V-1", From: t0, To: t0.Add(48 * time.Hour),
+			Step: consumption.Step1h, Source: consumption.SourceValidated})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	write(all, func(h int) int64 { return int64(100 + h) }, 9, computed)
+	if got := ask(); len(got.Points) != 48 || got.Points[47].Wh != 147 || *got.Points[0].Completeness != 0.75 {
+		t.Fatalf("before the recomputation: %d points, %+v", len(got.Points), got.Points)
+	}
+	write(redone, func(h int) int64 { return int64(1000 + h) }, 0, computed.Add(time.Second))
+	got := ask()
+	if len(got.Points) != 48 {
+		t.Fatalf("%d points, want 48 (each hour once): %+v", len(got.Points), got.Points)
+	}
+	for i, p := range got.Points {
+		want, q := int64(100+i), uint8(9)
+		if i%3 == 0 {
+			want, q = int64(1000+i), 0
+		}
+		if !p.Start.Equal(t0.Add(time.Duration(i)*time.Hour)) || p.Wh != want || *p.Quality != q {
+			t.Errorf("point %d: %s %d Wh quality %d, want %s %d Wh quality %d", i, p.Start, p.Wh, *p.Quality,
+				t0.Add(time.Duration(i)*time.Hour), want, q)
+		}
+	}
+}
