@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -64,6 +65,8 @@ type queryConfig struct {
 	Keep bool
 	// JSON prints the report as JSON on stdout (the table then goes to stderr).
 	JSON bool
+	// CPUProfile, when set, is the file a CPU profile of the measured scenarios is written to.
+	CPUProfile string
 	// ClickHousePIDFile holds the local ClickHouse server's pid, whose CPU time is
 	// reported per request when the file exists.
 	ClickHousePIDFile string
@@ -122,6 +125,7 @@ func parseQueryFlags(args []string, stderr io.Writer) (queryConfig, error) {
 	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the loaded database for later runs (--database)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured scenarios (API, query service and clients) to this file")
 	servicesDir := fs.String("services-dir", defaultServicesDir(), "the local services' folder (deploy/local; MH_SERVICES_HOME); ClickHouse's CPU time is reported when its pid file is there")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -418,6 +422,17 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}})
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}, Timeout: 30 * time.Second}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, sc := range scenarios {
 		for _, n := range cfg.Clients {
 			r, err := measureScenario(ctx, client, base, token, sc, n, cfg, stderr)
