@@ -222,19 +222,43 @@ func calendarBucket(step Step, col string) string {
 }
 
 // validatedSQL returns the query of validated consumption per bucket over [from, to).
-// 15m and 1h read the consumption rows of that resolution (parameters: resolution,
-// meter_id, from, to) without FINAL, each with its computed_at: a window the job has
-// written again is stored twice until a merge replaces the older rows, which validated
-// sees as two rows of one start and then asks again with FINAL (validatedFinalSQL), so
-// the answer is FINAL's in every case while the common one, merged, costs half the
-// server's CPU. 1d and 1mo aggregate the 15m rows into local days or months of the time
-// zone bound first (parameters: tz, meter_id, from, to), so that any zone can be asked
-// for; their quality combines as vee.CombineQualities does (equal codes keep theirs,
-// others give 13, mixed).
+// 15m and 1h read the rows of that resolution: 15m from consumption (parameters:
+// resolution, meter_id, from, to), 1h from its narrow copy consumption_hourly (migration
+// 0059; parameters: meter_id, from, to),
+// without FINAL, each row with its computed_at: a window the job has written again is
+// stored twice until a merge replaces the older rows, which validated sees as two rows of
+// one start and then asks again with FINAL (validatedFinalSQL), so the answer is FINAL's
+// in every case while the common one, merged, costs a fraction of the server's CPU. 1d
+// and 1mo aggregate the 15m rows into local days or months of the time zone bound first
+// (parameters: tz, meter_id, from, to), so that any zone can be asked for; their quality
+// combines as vee.CombineQualities does (equal codes keep theirs, others give 13, mixed).
 func validatedSQL(step Step) string {
-	if !step.calendar() {
+	return validatedRowsSQL(step, false)
+}
+
+// validatedFinalSQL is validatedSQL of 15m and 1h with FINAL, for a range holding a start
+// more than once.
+func validatedFinalSQL(step Step) string {
+	return validatedRowsSQL(step, true)
+}
+
+// validatedRowsSQL returns validatedSQL, with FINAL for 15m and 1h when final is set.
+func validatedRowsSQL(step Step, final bool) string {
+	from := "consumption"
+	if step == Step1h {
+		from = "consumption_hourly"
+	}
+	if final {
+		from += " FINAL"
+	}
+	switch step {
+	case Step1h:
 		return `SELECT start, computed_at, wh, quality, intervals, expected_intervals, estimated, edited, questionable
-FROM consumption
+FROM ` + from + `
+WHERE meter_id = ? AND start >= ? AND start < ?`
+	case Step15m:
+		return `SELECT start, computed_at, wh, quality, intervals, expected_intervals, estimated, edited, questionable
+FROM ` + from + `
 WHERE resolution = ? AND meter_id = ? AND start >= ? AND start < ?`
 	}
 	return `SELECT ` + calendarBucket(step, "start") + ` AS b, sum(wh), if(min(quality) = max(quality), min(quality), ` +
@@ -245,12 +269,6 @@ WHERE resolution = '15m' AND meter_id = ? AND start >= ? AND start < ?
 GROUP BY b
 ORDER BY b`
 }
-
-// validatedFinalSQL is validatedSQL of 15m and 1h with FINAL, for a range holding a start
-// more than once.
-const validatedFinalSQL = `SELECT start, computed_at, wh, quality, intervals, expected_intervals, estimated, edited, questionable
-FROM consumption FINAL
-WHERE resolution = ? AND meter_id = ? AND start >= ? AND start < ?`
 
 // Config configures the read paths of consumption and analytics (the query section of the
 // configuration).
@@ -457,7 +475,7 @@ func (s *Service) hourly(ctx context.Context, meterID string, lo, from, to time.
 		return nil, 0, false, err
 	}
 	defer rows.Close()
-	var hs []hourRegister
+	hs := make([]hourRegister, 0, min(int(to.Sub(lo)/time.Hour)+1, s.cfg.MaxPoints+int(lookback/time.Hour)))
 	for rows.Next() {
 		var h hourRegister
 		if err := rows.Scan(&h.hour, &h.ts, &h.reg); err != nil {
@@ -533,15 +551,18 @@ type validatedValues struct {
 func (s *Service) validated(ctx context.Context, meterID string, from, to time.Time, step Step, loc *time.Location) ([]Point, error) {
 	ctx = pointQuery(ctx)
 	args := []any{string(step), meterID, from, to}
-	if step.calendar() {
+	switch {
+	case step.calendar():
 		args[0] = loc.String()
+	case step == Step1h:
+		args = args[1:] // consumption_hourly holds 1h rows only
 	}
 	vs, err := s.validatedRows(ctx, validatedSQL(step), step.calendar(), args)
 	if err == nil && !step.calendar() {
 		slices.SortFunc(vs, func(a, b validatedRow) int { return a.start.Compare(b.start) })
 		for i := 1; i < len(vs); i++ {
 			if vs[i].start.Equal(vs[i-1].start) { // a window stored twice: FINAL decides
-				if vs, err = s.validatedRows(ctx, validatedFinalSQL, false, args); err == nil {
+				if vs, err = s.validatedRows(ctx, validatedFinalSQL(step), false, args); err == nil {
 					slices.SortFunc(vs, func(a, b validatedRow) int { return a.start.Compare(b.start) })
 				}
 				break

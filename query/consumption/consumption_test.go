@@ -83,7 +83,9 @@ func TestValidatedSQL(t *testing.T) {
 	for _, step := range []Step{Step15m, Step1h, Step1d, Step1mo} {
 		testenv.Golden(t, filepath.Join("testdata", "validated_"+string(step)+".sql"), validatedSQL(step)+"\n")
 	}
-	testenv.Golden(t, filepath.Join("testdata", "validated_final.sql"), validatedFinalSQL+"\n")
+	for _, step := range []Step{Step15m, Step1h} {
+		testenv.Golden(t, filepath.Join("testdata", "validated_final_"+string(step)+".sql"), validatedFinalSQL(step)+"\n")
+	}
 }
 
 func TestParseMeterStep(t *testing.T) {

@@ -1,3 +1,3 @@
 SELECT start, computed_at, wh, quality, intervals, expected_intervals, estimated, edited, questionable
-FROM consumption
-WHERE resolution = ? AND meter_id = ? AND start >= ? AND start < ?
+FROM consumption_hourly
+WHERE meter_id = ? AND start >= ? AND start < ?
