@@ -36,7 +36,7 @@ func readQueryCases(t *testing.T) []testenv.Query {
 		"consumption_1mo":     {{at(1, 0), berlin, "M1", at(1, 0).Add(-48 * time.Hour), at(31, 22)}},
 		"register_before":     {{"M2", at(28, 12)}, {"M1", at(1, 0)}},
 		"validated_15m":       {{"15m", "M2", from, to}},
-		"validated_1h":        {{"1h", "M2", from, to}, {"1h", "M3", at(28, 0), at(30, 0)}},
+		"validated_1h":        {{"M2", from, to}, {"M3", at(28, 0), at(30, 0)}},
 		"validated_final_1h":  {{"M2", from, to}},
 		"validated_final_15m": {{"15m", "M1", from, to}},
 		"validated_1d":        {{berlin, "M2", berlinFrom, berlinTo}, {"UTC", "M1", at(28, 0), at(30, 0)}},
