@@ -5,9 +5,10 @@
 -- Why a table beside readings_hourly: a meter's month hourly read readings_hourly's
 -- argMax states (wh_last), which ClickHouse deserializes state by state for every row of
 -- every granule it reads (8192-row granules, so about 25 000 states for the 720 hours of
--- one meter), and it cost about 4 ms of server CPU a request; the same answer from these
--- plain columns in 1024-row granules, through the uncompressed cache, costs about 1.2 ms
--- (issue 13, README Performance). readings_hourly stays for analysts and its other states.
+-- one meter), and it cost 4.4 to 5.2 ms of server CPU a request; the same answer from
+-- these plain columns in 1024-row granules, through the uncompressed cache, costs 2.0 to
+-- 2.8 ms, measured on a busy machine (issue 13, README Performance). readings_hourly stays
+-- for analysts and its other states.
 --
 -- Replay safety: the view below keeps, per inserted block, the latest reading of each
 -- (meter_id, hour) with its time; ReplacingMergeTree(last_ts) keeps at merge time the row

@@ -4,9 +4,9 @@
 --
 -- Why a copy: a meter's validated month hourly read 720 rows of consumption, whose
 -- 8192-row granules of thirteen columns mix all resolutions' partitions and the wide flags
--- and reasons arrays, with FINAL: about 13 ms of server CPU a request, and still 5.6 ms
--- without FINAL; this narrow table with 1024-row granules holds only the columns the
--- answer reads (issue 13, README Performance).
+-- and reasons arrays, with FINAL: 10 to 13 ms of server CPU a request, and still 5.6 ms
+-- without FINAL; from this narrow table with 1024-row granules, which holds only the
+-- columns the answer reads, 2.5 ms (issue 13, README Performance).
 --
 -- Replay safety: the view copies each inserted row of resolution 1h unchanged, computed_at
 -- included, and the table replaces on computed_at with the same key as consumption, so it
