@@ -587,7 +587,7 @@ func (b *dayBench) queryPhase(ctx context.Context, srv *api.Server, token string
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
 	id := func(i int) string { return meters[i].MeterID }
-	month := monthScenario(b.day.Add(24*time.Hour), len(meters), id)
+	month := monthScenario(b.day.Add(24*time.Hour), len(meters), id, "")
 	month.target = queryTarget{P99: targetQueryP99} // issue 13's bound under ingest
 	for _, sc := range []scenario{month, feederDayScenario(b.day, 1, len(meters))} {
 		r, err := measureScenario(runCtx, client, base, token, sc, 1, qcfg, b.stderr)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -51,8 +52,10 @@ type queryConfig struct {
 	// Settle bounds the wait for background merges after loading.
 	Settle time.Duration
 	// GroupDays, when positive, also measures the feeder and fleet load curves of one day
-	// among the last GroupDays whole days: it writes the fleet's registry and runs the VEE
-	// job over those days, which fills the tables the curves read.
+	// among the last GroupDays whole days, and a meter's validated month: it writes the
+	// fleet's registry and runs the VEE job over those days, which fills the tables the
+	// curves and the validated consumption read (a validated month has a point per hour of
+	// those days, so 31 days fill all of it).
 	GroupDays int
 	// Seed picks the meters queried.
 	Seed uint64
@@ -62,6 +65,8 @@ type queryConfig struct {
 	Keep bool
 	// JSON prints the report as JSON on stdout (the table then goes to stderr).
 	JSON bool
+	// CPUProfile, when set, is the file a CPU profile of the measured scenarios is written to.
+	CPUProfile string
 	// ClickHousePIDFile holds the local ClickHouse server's pid, whose CPU time is
 	// reported per request when the file exists.
 	ClickHousePIDFile string
@@ -78,8 +83,8 @@ func (c queryConfig) Validate() error {
 		return errors.New("--interval: must be a whole number of minutes dividing an hour")
 	case c.Database == "" && c.Readings/int64(c.Meters) < int64(monthSpan/c.Interval):
 		return fmt.Errorf("--readings: %d readings of %d meters span less than the %s the month query needs", c.Readings, c.Meters, monthSpan)
-	case c.GroupDays < 0 || c.GroupDays > 28:
-		return errors.New("--group-days: must be between 0 and 28")
+	case c.GroupDays < 0 || c.GroupDays > 31:
+		return errors.New("--group-days: must be between 0 and 31")
 	case len(c.Clients) == 0:
 		return errors.New("--clients: name at least one client count")
 	case c.Duration <= 0 || c.Warmup < 0 || c.Settle < 0:
@@ -115,11 +120,12 @@ func parseQueryFlags(args []string, stderr io.Writer) (queryConfig, error) {
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time per scenario and client count")
 	fs.DurationVar(&cfg.Warmup, "warmup", 2*time.Second, "unmeasured time before each measurement")
 	fs.DurationVar(&cfg.Settle, "settle", 3*time.Minute, "longest wait for background merges after loading")
-	fs.IntVar(&cfg.GroupDays, "group-days", 2, "also measure feeder and fleet daily load curves over the last N whole days (writes the registry and runs the VEE job over them; 0: skip)")
+	fs.IntVar(&cfg.GroupDays, "group-days", 2, "also measure feeder and fleet daily load curves over the last N whole days and a validated month (writes the registry and runs the VEE job over them; 0: skip)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed of the meters queried")
 	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the loaded database for later runs (--database)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
+	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the measured scenarios (API, query service and clients) to this file")
 	servicesDir := fs.String("services-dir", defaultServicesDir(), "the local services' folder (deploy/local; MH_SERVICES_HOME); ClickHouse's CPU time is reported when its pid file is there")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -218,6 +224,9 @@ type scenario struct {
 	// group.
 	path func(rng *rand.Rand) string
 }
+
+// monthTarget is what a meter's month hourly should reach, raw and validated (issue 13).
+var monthTarget = queryTarget{P99: 8 * time.Millisecond, QPS: 600}
 
 // queryTarget is what a scenario should reach (issue 5).
 type queryTarget struct {
@@ -380,8 +389,9 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer stop()
-	scenarios := []scenario{monthScenario(to, cfg.Meters, meterID)}
+	scenarios := []scenario{monthScenario(to, cfg.Meters, meterID, "")}
 	if cfg.GroupDays > 0 {
+		scenarios = append(scenarios, monthScenario(to, cfg.Meters, meterID, "validated"))
 		first := groupDaysStart(to, cfg.GroupDays)
 		scenarios = append(scenarios, feederDayScenario(first, cfg.GroupDays, cfg.Meters),
 			scenario{name: "fleet-day-1h", path: func(rng *rand.Rand) string {
@@ -391,6 +401,17 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}})
 	}
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1024, MaxConnsPerHost: 1024}, Timeout: 30 * time.Second}
+	if cfg.CPUProfile != "" {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for _, sc := range scenarios {
 		for _, n := range cfg.Clients {
 			r, err := measureScenario(ctx, client, base, token, sc, n, cfg, stderr)
@@ -409,16 +430,24 @@ func cmdQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return rep.writeTable(stdout)
 }
 
-// monthScenario is meter-month-1h: one random meter's hourly consumption over the 30 days
+// monthScenario is meter-month-1h (meter-month-1h-validated with source validated): one
+// random meter's hourly consumption over the 30 days
 // before the hour of to, among meters meters whose ids id gives.
-func monthScenario(to time.Time, meters int, id func(int) string) scenario {
+func monthScenario(to time.Time, meters int, id func(int) string, source string) scenario {
 	monthEnd := to.Truncate(time.Hour)
 	monthStart := monthEnd.Add(-30 * 24 * time.Hour)
+	name := "meter-month-1h"
+	if source != "" {
+		name += "-" + source
+	}
 	return scenario{
-		name:   "meter-month-1h",
-		target: queryTarget{P99: 10 * time.Millisecond, QPS: 400},
+		name:   name,
+		target: monthTarget,
 		path: func(rng *rand.Rand) string {
 			q := url.Values{"from": {monthStart.Format(time.RFC3339)}, "to": {monthEnd.Format(time.RFC3339)}, "step": {"1h"}}
+			if source != "" {
+				q.Set("source", source)
+			}
 			return "/v1/meters/" + id(rng.IntN(meters)) + "/consumption?" + q.Encode()
 		},
 	}

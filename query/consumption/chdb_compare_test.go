@@ -30,13 +30,17 @@ func readQueryCases(t *testing.T) []testenv.Query {
 	const berlin = "Europe/Berlin"
 	args := map[string][][]any{
 		"consumption_15m": {{from, "M2", to}, {from, "M1", to}},
-		"consumption_1h":  {{from, "M2", to}, {at(28, 0), "M3", at(30, 0)}},
-		"consumption_1d":  {{berlinFrom, berlin, "M2", berlinTo}, {at(28, 0), "UTC", "M1", at(30, 0)}},
-		"consumption_1mo": {{at(1, 0), berlin, "M1", at(31, 22)}},
-		"validated_15m":   {{"15m", "M2", from, to}},
-		"validated_1h":    {{"1h", "M2", from, to}, {"1h", "M3", at(28, 0), at(30, 0)}},
-		"validated_1d":    {{berlin, "M2", berlinFrom, berlinTo}, {"UTC", "M1", at(28, 0), at(30, 0)}},
-		"validated_1mo":   {{berlin, "M1", at(1, 0), at(31, 22)}},
+		"consumption_1h":  {{"M2", from.Add(-48 * time.Hour), to}, {"M3", at(26, 0), at(30, 0)}},
+		"consumption_1d": {{berlinFrom, berlin, "M2", berlinFrom.Add(-48 * time.Hour), berlinTo},
+			{at(28, 0), "UTC", "M1", at(26, 0), at(30, 0)}},
+		"consumption_1mo":     {{at(1, 0), berlin, "M1", at(1, 0).Add(-48 * time.Hour), at(31, 22)}},
+		"register_before":     {{"M2", at(28, 12)}, {"M1", at(1, 0)}},
+		"validated_15m":       {{"15m", "M2", from, to}},
+		"validated_1h":        {{"M2", from, to}, {"M3", at(28, 0), at(30, 0)}},
+		"validated_final_1h":  {{"M2", from, to}},
+		"validated_final_15m": {{"15m", "M1", from, to}},
+		"validated_1d":        {{berlin, "M2", berlinFrom, berlinTo}, {"UTC", "M1", at(28, 0), at(30, 0)}},
+		"validated_1mo":       {{berlin, "M1", at(1, 0), at(31, 22)}},
 	}
 	return testenv.GoldenQueries(t, "testdata", args)
 }

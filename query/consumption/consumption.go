@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -166,15 +167,18 @@ func deltas(prev int64, hasPrev bool, buckets []bucket) []Point {
 	return points
 }
 
-// consumptionSQL returns, for a step, the one query that gives a meter's closing register
-// per bucket inside [from, to) and, in a bucket dated at the epoch (the before marker),
-// the last register at or before from, so that a request costs one query and one scan of
-// the meter's key range. Its parameters are (from, meter_id, to), with the time zone after
-// from for 1d and 1mo. Hourly, daily and monthly steps read the hourly aggregate, whose
-// hours fall into the local day (month) containing their start: exact for zones whose
-// offset is a whole number of hours. The 15-minute step reads the raw readings, where a
-// reading stamped ts closes the bucket containing ts - 1 second. argMax over duplicates of
-// one reading returns that reading, so replays do not change the answer.
+// consumptionSQL returns, for a step, the query of a meter's closing registers. 1h reads
+// the meter's hourly registers (parameters: meter_id, lookback start, to): the rows of
+// [from - lookback, to), which raw merges into buckets and the before marker (the last
+// register before from) in Go; 1d and 1mo give one closing register per local day (month)
+// of the time zone bound second, and the before marker in a bucket dated at the epoch
+// (parameters: from, tz, meter_id, lookback start, to). Their hours fall into the local
+// day (month) containing their start: exact for zones whose offset is a whole number of
+// hours. hourly_registers may hold a (meter, hour) more than once until its merges run;
+// the latest reading (argMax by last_ts) is the hour's register either way, so replays do
+// not change the answer. The 15-minute step reads the raw readings (parameters: from,
+// meter_id, to), where a reading stamped ts closes the bucket containing ts - 1 second and
+// argMax over duplicates of one reading returns that reading.
 func consumptionSQL(step Step) string {
 	switch step {
 	case Step15m:
@@ -184,18 +188,29 @@ WHERE meter_id = ? AND ts <= ?
 GROUP BY b
 ORDER BY b`
 	case Step1d, Step1mo:
-		return `SELECT if(hour < ?, toDate('1970-01-01'), ` + calendarBucket(step, "hour") + `) AS b, argMaxMerge(wh_last) AS reg
-FROM readings_hourly
-WHERE meter_id = ? AND hour < ?
+		return `SELECT if(hour < ?, toDate('1970-01-01'), ` + calendarBucket(step, "hour") + `) AS b, argMax(last_wh, last_ts) AS reg
+FROM hourly_registers
+WHERE meter_id = ? AND hour >= ? AND hour < ?
 GROUP BY b
 ORDER BY b`
 	}
-	return `SELECT if(hour < ?, toDateTime(0), hour) AS b, argMaxMerge(wh_last) AS reg
-FROM readings_hourly
-WHERE meter_id = ? AND hour < ?
-GROUP BY b
-ORDER BY b`
+	return `SELECT hour, last_ts, last_wh
+FROM hourly_registers
+WHERE meter_id = ? AND hour >= ? AND hour < ?`
 }
+
+// registerBeforeSQL returns the last hourly register of a meter before an hour and how
+// many hours it has before it (parameters: meter_id, hour): the before marker of a meter
+// with no register in the lookback before its range.
+const registerBeforeSQL = `SELECT argMax(last_wh, last_ts), count()
+FROM hourly_registers
+WHERE meter_id = ? AND hour < ?`
+
+// lookback is how far before a range the hourly query reads the meter's registers to find
+// the register its first point starts from: two days, so that meters reading once a day
+// and short outages need one query; a meter silent for longer gets a second one
+// (registerBeforeSQL).
+const lookback = 48 * time.Hour
 
 // calendarBucket returns the expression of the local date (1d) or first of the month
 // (1mo) of column col in the time zone bound as a parameter.
@@ -207,22 +222,48 @@ func calendarBucket(step Step, col string) string {
 }
 
 // validatedSQL returns the query of validated consumption per bucket over [from, to).
-// 15m and 1h read the consumption rows of that resolution (parameters: resolution,
-// meter_id, from, to). 1d and 1mo aggregate the 15m rows into local days or months of the
-// time zone bound first (parameters: tz, meter_id, from, to), so that any zone can be
-// asked for; their quality combines as vee.CombineQualities does (equal codes keep
-// theirs, others give 13, mixed).
+// 15m and 1h read the rows of that resolution: 15m from consumption (parameters:
+// resolution, meter_id, from, to), 1h from its narrow copy consumption_hourly (migration
+// 0059; parameters: meter_id, from, to),
+// without FINAL, each row with its computed_at: a window the job has written again is
+// stored twice until a merge replaces the older rows, which validated sees as two rows of
+// one start and then asks again with FINAL (validatedFinalSQL), so the answer is FINAL's
+// in every case while the common one, merged, costs a fraction of the server's CPU. 1d
+// and 1mo aggregate the 15m rows into local days or months of the time zone bound first
+// (parameters: tz, meter_id, from, to), so that any zone can be asked for; their quality
+// combines as vee.CombineQualities does (equal codes keep theirs, others give 13, mixed).
 func validatedSQL(step Step) string {
-	if !step.calendar() {
-		return `SELECT start AS b, wh, quality, toUInt64(intervals), toUInt64(expected_intervals),
-    toUInt64(estimated), toUInt64(edited), toUInt64(questionable)
-FROM consumption FINAL
-WHERE resolution = ? AND meter_id = ? AND start >= ? AND start < ?
-ORDER BY b`
+	return validatedRowsSQL(step, false)
+}
+
+// validatedFinalSQL is validatedSQL of 15m and 1h with FINAL, for a range holding a start
+// more than once.
+func validatedFinalSQL(step Step) string {
+	return validatedRowsSQL(step, true)
+}
+
+// validatedRowsSQL returns validatedSQL, with FINAL for 15m and 1h when final is set.
+func validatedRowsSQL(step Step, final bool) string {
+	from := "consumption"
+	if step == Step1h {
+		from = "consumption_hourly"
+	}
+	if final {
+		from += " FINAL"
+	}
+	switch step {
+	case Step1h:
+		return `SELECT start, computed_at, wh, quality, intervals, expected_intervals, estimated, edited, questionable
+FROM ` + from + `
+WHERE meter_id = ? AND start >= ? AND start < ?`
+	case Step15m:
+		return `SELECT start, computed_at, wh, quality, intervals, expected_intervals, estimated, edited, questionable
+FROM ` + from + `
+WHERE resolution = ? AND meter_id = ? AND start >= ? AND start < ?`
 	}
 	return `SELECT ` + calendarBucket(step, "start") + ` AS b, sum(wh), if(min(quality) = max(quality), min(quality), ` +
 		strconv.Itoa(int(vee.QualityMixed)) + `),
-    sum(intervals), sum(expected_intervals), sum(estimated), sum(edited), sum(questionable)
+    toUInt32(sum(intervals)), toUInt32(sum(expected_intervals)), toUInt32(sum(estimated)), toUInt32(sum(edited)), toUInt32(sum(questionable))
 FROM consumption FINAL
 WHERE resolution = '15m' AND meter_id = ? AND start >= ? AND start < ?
 GROUP BY b
@@ -361,29 +402,60 @@ func (s *Service) Consumption(ctx context.Context, r Request) (Consumption, erro
 	return res, nil
 }
 
+// pointQuery is the context of a query that reads one meter's key range: one thread (more
+// only add their start-up cost) and the uncompressed cache (a point query decompresses
+// blocks of 64 KiB and more around the few rows it needs).
+func pointQuery(ctx context.Context) context.Context {
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1, "use_uncompressed_cache": 1}))
+}
+
 // raw returns register-difference points; the bool reports whether any reading was found.
 func (s *Service) raw(ctx context.Context, meterID string, from, to time.Time, step Step, loc *time.Location) ([]Point, bool, error) {
-	args := []any{from, meterID, to}
-	if step.calendar() {
-		args = []any{from, loc.String(), meterID, to}
-	}
-	// A point query reads a few thousand rows of one key range: more threads only add
-	// their start-up cost.
-	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_threads": 1}))
-	rows, err := s.conn.Query(ctx, consumptionSQL(step), args...)
-	if err != nil {
-		return nil, false, fmt.Errorf("query consumption: %w", err)
-	}
-	defer rows.Close()
+	ctx = pointQuery(ctx)
 	var (
 		bs      []bucket
 		prev    int64
 		hasPrev bool
+		err     error
 	)
+	epoch := time.Unix(0, 0)
+	lo := from.Add(-lookback)
+	if lo.Before(epoch) {
+		lo = epoch
+	}
+	switch {
+	case step == Step1h:
+		bs, prev, hasPrev, err = s.hourly(ctx, meterID, lo, from, to)
+	case step.calendar():
+		bs, prev, hasPrev, err = s.buckets(ctx, consumptionSQL(step), step, loc, from, loc.String(), meterID, lo, to)
+	default:
+		bs, prev, hasPrev, err = s.buckets(ctx, consumptionSQL(step), step, loc, from, meterID, to)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("query consumption: %w", err)
+	}
+	if !hasPrev && step != Step15m && lo.After(epoch) {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, registerBeforeSQL, meterID, lo).Scan(&prev, &n); err != nil {
+			return nil, false, fmt.Errorf("query consumption: %w", err)
+		}
+		hasPrev = n > 0
+	}
+	return deltas(prev, hasPrev, bs), len(bs) > 0 || hasPrev, nil
+}
+
+// buckets runs a query that returns closing registers per bucket, the before marker in a
+// bucket dated at the epoch, and returns the buckets and the marker.
+func (s *Service) buckets(ctx context.Context, sql string, step Step, loc *time.Location, args ...any) (bs []bucket, prev int64, hasPrev bool, err error) {
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	defer rows.Close()
 	for rows.Next() {
 		var b bucket
 		if err := rows.Scan(&b.start, &b.reg); err != nil {
-			return nil, false, fmt.Errorf("query consumption: %w", err)
+			return nil, 0, false, err
 		}
 		if b.start.Unix() == 0 { // the before marker: the last register at or before from
 			prev, hasPrev = b.reg, true
@@ -392,10 +464,62 @@ func (s *Service) raw(ctx context.Context, meterID string, from, to time.Time, s
 		b.start = bucketStart(b.start, step, loc)
 		bs = append(bs, b)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, false, fmt.Errorf("query consumption: %w", err)
+	return bs, prev, hasPrev, rows.Err()
+}
+
+// hourly reads a meter's hourly registers over [lo, to) and returns the hours from from on
+// as buckets and the last register before from as the before marker.
+func (s *Service) hourly(ctx context.Context, meterID string, lo, from, to time.Time) (bs []bucket, prev int64, hasPrev bool, err error) {
+	rows, err := s.conn.Query(ctx, consumptionSQL(Step1h), meterID, lo, to)
+	if err != nil {
+		return nil, 0, false, err
 	}
-	return deltas(prev, hasPrev, bs), len(bs) > 0 || hasPrev, nil
+	defer rows.Close()
+	hs := make([]hourRegister, 0, min(int(to.Sub(lo)/time.Hour)+1, s.cfg.MaxPoints+int(lookback/time.Hour)))
+	for rows.Next() {
+		var h hourRegister
+		if err := rows.Scan(&h.hour, &h.ts, &h.reg); err != nil {
+			return nil, 0, false, err
+		}
+		hs = append(hs, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, false, err
+	}
+	bs, prev, hasPrev = hourBuckets(hs, from)
+	return bs, prev, hasPrev, nil
+}
+
+// hourRegister is one row of hourly_registers: the register of the reading at ts, the
+// latest one of its hour in the block it came with.
+type hourRegister struct {
+	hour, ts time.Time
+	reg      int64
+}
+
+// hourBuckets merges rows of hourly_registers, in any order and with a (meter, hour) more
+// than once until the table's merges have run, into one bucket per hour from from on, the
+// register of each the one of its latest reading, and returns as the before marker the
+// register of the latest reading before from. It sorts hs in place.
+func hourBuckets(hs []hourRegister, from time.Time) (bs []bucket, prev int64, hasPrev bool) {
+	slices.SortFunc(hs, func(a, b hourRegister) int {
+		if c := a.hour.Compare(b.hour); c != 0 {
+			return c
+		}
+		return a.ts.Compare(b.ts)
+	})
+	bs = make([]bucket, 0, len(hs))
+	for i, h := range hs {
+		if i+1 < len(hs) && hs[i+1].hour.Equal(h.hour) {
+			continue // a later reading of the same hour follows
+		}
+		if h.hour.Before(from) {
+			prev, hasPrev = h.reg, true
+			continue
+		}
+		bs = append(bs, bucket{start: h.hour.UTC(), reg: h.reg})
+	}
+	return bs, prev, hasPrev
 }
 
 // bucketStart turns a bucket as ClickHouse returns it into its UTC start: calendar
@@ -408,42 +532,87 @@ func bucketStart(b time.Time, step Step, loc *time.Location) time.Time {
 	return calendar.DateStart(y, m, d, loc)
 }
 
+// validatedRow is one row of validated consumption as validatedSQL returns it.
+type validatedRow struct {
+	start, computed                                    time.Time
+	wh                                                 int64
+	quality                                            uint8
+	present, expected, estimated, edited, questionable uint32
+}
+
+// validatedValues holds the values a validated point points to, allocated once per answer.
+type validatedValues struct {
+	quality                       uint8
+	estimated, edited, questioned uint32
+	completeness                  float64
+}
+
 // validated returns the validated consumption points over [from, to).
 func (s *Service) validated(ctx context.Context, meterID string, from, to time.Time, step Step, loc *time.Location) ([]Point, error) {
+	ctx = pointQuery(ctx)
 	args := []any{string(step), meterID, from, to}
-	if step.calendar() {
+	switch {
+	case step.calendar():
 		args[0] = loc.String()
+	case step == Step1h:
+		args = args[1:] // consumption_hourly holds 1h rows only
 	}
-	rows, err := s.conn.Query(ctx, validatedSQL(step), args...)
+	vs, err := s.validatedRows(ctx, validatedSQL(step), step.calendar(), args)
+	if err == nil && !step.calendar() {
+		slices.SortFunc(vs, func(a, b validatedRow) int { return a.start.Compare(b.start) })
+		for i := 1; i < len(vs); i++ {
+			if vs[i].start.Equal(vs[i-1].start) { // a window stored twice: FINAL decides
+				if vs, err = s.validatedRows(ctx, validatedFinalSQL(step), false, args); err == nil {
+					slices.SortFunc(vs, func(a, b validatedRow) int { return a.start.Compare(b.start) })
+				}
+				break
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("query validated consumption: %w", err)
 	}
-	defer rows.Close()
-	points := []Point{}
-	for rows.Next() {
-		var p Point
-		var q uint8
-		var present, expected, est, edited, quest uint64
-		if err := rows.Scan(&p.Start, &p.Wh, &q, &present, &expected, &est, &edited, &quest); err != nil {
-			return nil, fmt.Errorf("query validated consumption: %w", err)
-		}
-		p.Start = bucketStart(p.Start, step, loc)
+	points := make([]Point, len(vs))
+	values := make([]validatedValues, len(vs))
+	for i, r := range vs {
+		p, v := &points[i], &values[i]
+		p.Start, p.Wh = bucketStart(r.start, step, loc), r.wh
+		expected := r.expected
 		if step.calendar() {
 			// Slots of the local day or month, whether or not the job computed them all.
-			expected = uint64(step.next(p.Start, loc).Sub(p.Start) / (15 * time.Minute))
+			expected = uint32(step.next(p.Start, loc).Sub(p.Start) / (15 * time.Minute))
 		}
-		c := 0.0
 		if expected > 0 {
-			c = float64(present) / float64(expected)
+			v.completeness = float64(r.present) / float64(expected)
 		}
-		e32, ed32, q32 := uint32(est), uint32(edited), uint32(quest)
-		p.Quality, p.Estimated, p.Edited, p.Questionable, p.Completeness = &q, &e32, &ed32, &q32, &c
-		points = append(points, p)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("query validated consumption: %w", err)
+		v.quality, v.estimated, v.edited, v.questioned = r.quality, r.estimated, r.edited, r.questionable
+		p.Quality, p.Estimated, p.Edited, p.Questionable, p.Completeness = &v.quality, &v.estimated, &v.edited, &v.questioned, &v.completeness
 	}
 	return points, nil
+}
+
+// validatedRows runs a validated query; calendar queries have no computed_at column.
+func (s *Service) validatedRows(ctx context.Context, sql string, calendar bool, args []any) ([]validatedRow, error) {
+	rows, err := s.conn.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var (
+		vs   []validatedRow
+		r    validatedRow
+		dest = []any{&r.start, &r.computed, &r.wh, &r.quality, &r.present, &r.expected, &r.estimated, &r.edited, &r.questionable}
+	)
+	if calendar {
+		dest = append(dest[:1], dest[2:]...)
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, err
+		}
+		vs = append(vs, r)
+	}
+	return vs, rows.Err()
 }
 
 // Table returns the points as a table for CSV and Arrow: start and wh, and for validated

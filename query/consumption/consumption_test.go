@@ -75,12 +75,16 @@ func TestConsumptionSQL(t *testing.T) {
 	for _, step := range []Step{Step15m, Step1h, Step1d, Step1mo} {
 		testenv.Golden(t, filepath.Join("testdata", "consumption_"+string(step)+".sql"), consumptionSQL(step)+"\n")
 	}
+	testenv.Golden(t, filepath.Join("testdata", "register_before.sql"), registerBeforeSQL+"\n")
 }
 
 // TestValidatedSQL pins the SQL of validated consumption; refresh with go test -update.
 func TestValidatedSQL(t *testing.T) {
 	for _, step := range []Step{Step15m, Step1h, Step1d, Step1mo} {
 		testenv.Golden(t, filepath.Join("testdata", "validated_"+string(step)+".sql"), validatedSQL(step)+"\n")
+	}
+	for _, step := range []Step{Step15m, Step1h} {
+		testenv.Golden(t, filepath.Join("testdata", "validated_final_"+string(step)+".sql"), validatedFinalSQL(step)+"\n")
 	}
 }
 

@@ -2,6 +2,7 @@ package consumption
 
 import (
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -72,10 +73,24 @@ func (s *Service) handleConsumption(c echo.Context) error {
 		return err
 	}
 	if f == table.FormatJSON {
-		return c.JSON(http.StatusOK, res)
+		buf := jsonBuffers.Get().(*[]byte)
+		*buf = append(res.AppendJSON((*buf)[:0]), '\n') // as json.Encoder ends it
+		err := c.JSONBlob(http.StatusOK, *buf)
+		if cap(*buf) <= maxPooledJSON {
+			jsonBuffers.Put(buf)
+		}
+		return err
 	}
 	return table.RespondAs(c, f, table.Result{Table: res.Table()})
 }
+
+// jsonBuffers holds the buffers JSON answers are appended to, reused across requests: a
+// month of hourly points is about 40 KB, a year of 15-minute points a few MB.
+// A buffer grown beyond maxPooledJSON by a long range is left to the garbage collector.
+var jsonBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
+
+// maxPooledJSON is the largest buffer kept in jsonBuffers.
+const maxPooledJSON = 4 << 20
 
 // TimeParam reads a required RFC 3339 query parameter, within what the store holds.
 func TimeParam(c echo.Context, name string) (time.Time, error) {

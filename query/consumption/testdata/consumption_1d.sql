@@ -1,5 +1,5 @@
-SELECT if(hour < ?, toDate('1970-01-01'), toDate(hour, ?)) AS b, argMaxMerge(wh_last) AS reg
-FROM readings_hourly
-WHERE meter_id = ? AND hour < ?
+SELECT if(hour < ?, toDate('1970-01-01'), toDate(hour, ?)) AS b, argMax(last_wh, last_ts) AS reg
+FROM hourly_registers
+WHERE meter_id = ? AND hour >= ? AND hour < ?
 GROUP BY b
 ORDER BY b

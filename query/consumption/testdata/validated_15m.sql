@@ -1,5 +1,3 @@
-SELECT start AS b, wh, quality, toUInt64(intervals), toUInt64(expected_intervals),
-    toUInt64(estimated), toUInt64(edited), toUInt64(questionable)
-FROM consumption FINAL
+SELECT start, computed_at, wh, quality, intervals, expected_intervals, estimated, edited, questionable
+FROM consumption
 WHERE resolution = ? AND meter_id = ? AND start >= ? AND start < ?
-ORDER BY b

@@ -1,5 +1,5 @@
 SELECT toDate(start, ?) AS b, sum(wh), if(min(quality) = max(quality), min(quality), 13),
-    sum(intervals), sum(expected_intervals), sum(estimated), sum(edited), sum(questionable)
+    toUInt32(sum(intervals)), toUInt32(sum(expected_intervals)), toUInt32(sum(estimated)), toUInt32(sum(edited)), toUInt32(sum(questionable))
 FROM consumption FINAL
 WHERE resolution = '15m' AND meter_id = ? AND start >= ? AND start < ?
 GROUP BY b
