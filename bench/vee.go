@@ -27,6 +27,8 @@ type veeConfig struct {
 	// consumption before the new day.
 	Meters, DaysHistory int
 	Keep, JSON          bool
+	// Workers is vee.workers (0: the job's default).
+	Workers int
 	// QueryLog prints the timed run's statements from system.query_log.
 	QueryLog bool
 	// CPUProfile, when set, writes a CPU profile of the timed run there.
@@ -38,6 +40,8 @@ func (c veeConfig) Validate() error {
 	switch {
 	case c.Meters < 1 || c.Meters > 5_000_000:
 		return errors.New("--meters: must be between 1 and 5000000")
+	case c.Workers < 0:
+		return errors.New("--workers: must be >= 0 (0: the job's default)")
 	case c.DaysHistory < 1 || c.DaysHistory > 80:
 		return errors.New("--days-history: must be between 1 and 80 (the job's lateness bound is 90 days)")
 	}
@@ -49,6 +53,7 @@ type veeReport struct {
 	Meters      int    `json:"meters"`
 	DaysHistory int    `json:"days_history"`
 	CPUs        int    `json:"cpus"`
+	Workers     int    `json:"workers"`
 	Database    string `json:"database"`
 	// LoadSeconds is the untimed set-up, all generated server-side: registry, readings, the
 	// history's validated 15m and 1d rows (what the job writes for a series without gaps),
@@ -70,6 +75,7 @@ func parseVEEFlags(args []string, stderr io.Writer) (veeConfig, error) {
 	fs.IntVar(&cfg.Meters, "meters", 20_000, "meters validated")
 	fs.IntVar(&cfg.DaysHistory, "days-history", 28, "days of readings and validated history before the new day")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the loaded database")
+	fs.IntVar(&cfg.Workers, "workers", 0, "vee.workers (0: the job's default)")
 	fs.BoolVar(&cfg.QueryLog, "query-log", false, "print the timed run's statements from system.query_log (durations, rows read and written)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed run to this file")
@@ -109,11 +115,14 @@ func cmdVEE(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	jcfg := veejob.DefaultConfig()
 	jcfg.Interval, jcfg.Settle = 0, time.Second
 	jcfg.PrivateDatabase = chcfg.PrivateDatabase()
+	if cfg.Workers > 0 {
+		jcfg.Workers = cfg.Workers
+	}
 	job, err := veejob.New(jcfg, conn, log)
 	if err != nil {
 		return err
 	}
-	rep := &veeReport{Meters: cfg.Meters, DaysHistory: cfg.DaysHistory, CPUs: runtime.NumCPU(), Database: chcfg.Database}
+	rep := &veeReport{Meters: cfg.Meters, DaysHistory: cfg.DaysHistory, CPUs: runtime.NumCPU(), Workers: jcfg.Workers, Database: chcfg.Database}
 
 	start := time.Now()
 	// The new day is yesterday (UTC), the history the days before it.
@@ -194,7 +203,7 @@ SELECT 'bench-history', 'incremental', now(), now(), now() - 1, now() - 1, 0, 0,
 		return writeJSONDoc(stdout, rep)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "meters\t%d (%d days of history, %d CPUs)\n", rep.Meters, rep.DaysHistory, rep.CPUs)
+	fmt.Fprintf(tw, "meters\t%d (%d days of history, %d CPUs, vee.workers %d)\n", rep.Meters, rep.DaysHistory, rep.CPUs, rep.Workers)
 	fmt.Fprintf(tw, "set-up (untimed)\t%.1f s\n", rep.LoadSeconds)
 	fmt.Fprintf(tw, "incremental run\t%.2f s, %d windows, %d intervals, %d failed\n", rep.RunSeconds, rep.Windows, rep.Intervals, rep.Failed)
 	fmt.Fprintf(tw, "meters/s\t%s (target 3 300)\n", thousands(rep.MetersPerSec))

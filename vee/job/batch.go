@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -366,27 +367,52 @@ func (j *Job) loadRows(ctx context.Context, resolution string, ids []string, fro
 	return nil
 }
 
-// loadHistory appends the stored 15m rows of ids over [from, to) to hs, by meter, as
-// history intervals: only the three columns vee reads of them, which a 15m row of 28 days'
-// history per meter makes the largest read of a batch.
+// loadHistory appends the stored 15m rows of ids over [from, to) to hs, by meter and
+// sorted by start, as history intervals: only the columns vee reads of them, which 28
+// days of 15m rows per meter make the largest read of a batch. Of the versions of an
+// interval it keeps the latest (the highest computed_at), as FINAL does: two versions of
+// one interval never share a computed_at, since each run writes an interval once with its
+// own, strictly increasing, computed_at.
 func (j *Job) loadHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, ids []string, from, to time.Time) error {
 	rows, err := j.conn.Query(ctx, historySQL, ids, from, to)
 	if err != nil {
 		return fmt.Errorf("load 15m history: %w", err)
 	}
 	defer rows.Close()
+	type version struct {
+		h  vee.HistoryInterval
+		at int64
+	}
+	all := map[string][]version{}
 	var m string
-	var h vee.HistoryInterval
+	var v version
 	var q uint8
+	var at time.Time
 	for rows.Next() {
-		if err := rows.Scan(&m, &h.Start, &h.Wh, &q); err != nil {
+		if err := rows.Scan(&m, &v.h.Start, &v.h.Wh, &q, &at); err != nil {
 			return fmt.Errorf("load 15m history: %w", err)
 		}
-		h.Start, h.Quality = h.Start.UTC(), vee.Quality(q)
-		hs[m] = append(hs[m], h)
+		v.h.Start, v.h.Quality, v.at = v.h.Start.UTC(), vee.Quality(q), at.Unix()
+		all[m] = append(all[m], v)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load 15m history: %w", err)
+	}
+	for m, vs := range all {
+		slices.SortFunc(vs, func(a, b version) int {
+			if c := a.h.Start.Compare(b.h.Start); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.at, b.at)
+		})
+		out := hs[m]
+		for i, v := range vs {
+			if i+1 < len(vs) && vs[i+1].h.Start.Equal(v.h.Start) {
+				continue // an older version
+			}
+			out = append(out, v.h)
+		}
+		hs[m] = out
 	}
 	return nil
 }

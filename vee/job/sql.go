@@ -89,12 +89,14 @@ FROM consumption FINAL
 WHERE resolution = ? AND meter_id IN (SELECT arrayJoin(?)) AND start >= ? AND start < ?
 ORDER BY meter_id, start`
 
-// historySQL reads the current 15m rows of a list of meters over [?, ?): the columns
-// vee's history holds.
-const historySQL = `SELECT meter_id, start, wh, quality
-FROM consumption FINAL
-WHERE resolution = '15m' AND meter_id IN (SELECT arrayJoin(?)) AND start >= ? AND start < ?
-ORDER BY meter_id, start`
+// historySQL reads the stored 15m rows of a list of meters over [?, ?), every version
+// with its computed_at and in no order: the columns vee's history holds. Reading them
+// without FINAL and unsorted lets the server read the parts in parallel (an order of
+// magnitude faster than FINAL on 18.16); loadHistory keeps the latest version of each
+// interval, as FINAL would.
+const historySQL = `SELECT meter_id, start, wh, quality, computed_at
+FROM consumption
+WHERE resolution = '15m' AND meter_id IN (SELECT arrayJoin(?)) AND start >= ? AND start < ?`
 
 // editsSQL reads the edits of a list of meters overlapping [?, ?), in the order they apply.
 const editsSQL = `SELECT edit_id, meter_id, start, end, wh, mode, reason, author, previous_wh, created_at

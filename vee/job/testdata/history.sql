@@ -1,4 +1,3 @@
-SELECT meter_id, start, wh, quality
-FROM consumption FINAL
+SELECT meter_id, start, wh, quality, computed_at
+FROM consumption
 WHERE resolution = '15m' AND meter_id IN (SELECT arrayJoin(?)) AND start >= ? AND start < ?
-ORDER BY meter_id, start
