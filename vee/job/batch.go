@@ -374,45 +374,63 @@ func (j *Job) loadRows(ctx context.Context, resolution string, ids []string, fro
 // one interval never share a computed_at, since each run writes an interval once with its
 // own, strictly increasing, computed_at.
 func (j *Job) loadHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, ids []string, from, to time.Time) error {
-	rows, err := j.conn.Query(ctx, historySQL, ids, from, to)
+	rows, err := j.conn.Query(ctx, historySQL, ids, ids, from, to)
 	if err != nil {
 		return fmt.Errorf("load 15m history: %w", err)
 	}
 	defer rows.Close()
 	type version struct {
-		h  vee.HistoryInterval
-		at int64
+		meter     uint64
+		start, at uint32
+		wh        int64
+		quality   uint8
 	}
-	all := map[string][]version{}
-	var m string
+	var all []version
+	count := make([]int, len(ids)+1)
 	var v version
-	var q uint8
-	var at time.Time
 	for rows.Next() {
-		if err := rows.Scan(&m, &v.h.Start, &v.h.Wh, &q, &at); err != nil {
+		if err := rows.Scan(&v.meter, &v.start, &v.wh, &v.quality, &v.at); err != nil {
 			return fmt.Errorf("load 15m history: %w", err)
 		}
-		v.h.Start, v.h.Quality, v.at = v.h.Start.UTC(), vee.Quality(q), at.Unix()
-		all[m] = append(all[m], v)
+		if v.meter < 1 || v.meter > uint64(len(ids)) {
+			return fmt.Errorf("load 15m history: meter position %d out of the %d asked", v.meter, len(ids))
+		}
+		all = append(all, v)
+		count[v.meter]++
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load 15m history: %w", err)
 	}
-	for m, vs := range all {
+	// The rows by meter (a counting sort), then each meter's by start and version.
+	off := make([]int, len(ids)+2)
+	for i := 1; i <= len(ids); i++ {
+		off[i+1] = off[i] + count[i]
+	}
+	by := make([]version, len(all))
+	next := slices.Clone(off)
+	for _, v := range all {
+		by[next[v.meter]] = v
+		next[v.meter]++
+	}
+	for i, id := range ids {
+		vs := by[off[i+1]:off[i+2]]
+		if len(vs) == 0 {
+			continue
+		}
 		slices.SortFunc(vs, func(a, b version) int {
-			if c := a.h.Start.Compare(b.h.Start); c != 0 {
+			if c := cmp.Compare(a.start, b.start); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.at, b.at)
 		})
-		out := hs[m]
-		for i, v := range vs {
-			if i+1 < len(vs) && vs[i+1].h.Start.Equal(v.h.Start) {
+		out := slices.Grow(hs[id], len(vs))
+		for k, v := range vs {
+			if k+1 < len(vs) && vs[k+1].start == v.start {
 				continue // an older version
 			}
-			out = append(out, v.h)
+			out = append(out, vee.HistoryInterval{Start: time.Unix(int64(v.start), 0).UTC(), Wh: v.wh, Quality: vee.Quality(v.quality)})
 		}
-		hs[m] = out
+		hs[id] = out
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ func TestJobQueriesOnCurrentClickHouse(t *testing.T) {
 		"anchors": {{[]string{"M1", "M2"}, at(28, 10).Add(-nearGap), at(29, 6).Add(nearGap),
 			[]string{"M2", "M1"}, []int64{unix(28, 10, 0), unix(29, 0, 0)}, []int64{unix(28, 16, 0), unix(29, 6, 0)}, gap, gap}},
 		"rows":          {{"15m", []string{"M2", "M3"}, at(28, 8), at(28, 18)}, {"1h", []string{"M1"}, at(28, 0), at(30, 0)}},
-		"history":       {{[]string{"M2", "M3"}, at(28, 8), at(28, 18)}},
+		"history":       {{[]string{"M2", "M3"}, []string{"M2", "M3"}, at(28, 8), at(28, 18)}},
 		"edits":         {{[]string{"M1", "M3"}, at(30, 0), at(28, 0)}},
 		"sum":           {{"M2", at(28, 0), at(29, 0)}},
 		"meter_known":   {{"M4", "M4"}},

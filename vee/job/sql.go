@@ -93,8 +93,10 @@ ORDER BY meter_id, start`
 // with its computed_at and in no order: the columns vee's history holds. Reading them
 // without FINAL and unsorted lets the server read the parts in parallel (an order of
 // magnitude faster than FINAL on 18.16); loadHistory keeps the latest version of each
-// interval, as FINAL would.
-const historySQL = `SELECT meter_id, start, wh, quality, computed_at
+// interval, as FINAL would. The meter comes back as its 1-based position in the list
+// (the first parameter, the list again in the second) and times as Unix seconds, which
+// spares the client a string and a time per row.
+const historySQL = `SELECT indexOf(?, meter_id), toUInt32(start), wh, quality, toUInt32(computed_at)
 FROM consumption
 WHERE resolution = '15m' AND meter_id IN (SELECT arrayJoin(?)) AND start >= ? AND start < ?`
 
