@@ -4,6 +4,7 @@
 //	go run ./bench ingest --readings N --meters M --format json,arrow [--json]
 //	go run ./bench query --readings 100000000 [--keep | --database NAME] [--json]
 //	go run ./bench day --meters 100000 [--format arrow|json] [--days-history 28] [--keep] [--json]
+//	go run ./bench vee --meters 20000 --days-history 28 [--cpuprofile FILE] [--json]
 //	go run ./bench control --meters 10000 [--feeders 25] [--fleet-per-minute 6000] [--feeder-per-minute 300] [--json]
 //
 // bench ingest produces N simulated readings of M meters to a fresh Kafka topic, then runs
@@ -40,6 +41,7 @@ Commands:
   ingest   end-to-end Kafka → ClickHouse ingest throughput against the clickhouse-client ceiling
   query    consumption API latency and throughput over a large loaded table
   day      a day of N meters: ingest, VEE, forecast and queries under ingest, phase by phase, against issue 13's targets
+  vee      the VEE job's incremental run over one new day of N meters with D days of history
   control  a bulk disconnect and reconnect of 10 000 meters through the DAS simulator under the rate caps
 
 Run "bench COMMAND -h" for a command's flags.
@@ -68,6 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"billing":  cmdBilling,
 		"control":  cmdControl,
 		"day":      cmdDay,
+		"vee":      cmdVEE,
 	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)

@@ -91,12 +91,8 @@ func (h History) Insert(ctx context.Context, conn driver.Conn, groups bool) erro
 		return err
 	}
 	first := time.Date(h.First.Year(), h.First.Month(), h.First.Day(), 0, 0, 0, 0, time.UTC)
-	reg := fmt.Sprintf(`INSERT INTO meters (meter_id, customer_class, feeder, region, tariff, time_zone, life_support, status, updated_at)
-SELECT concat('H', toString(10000000 + m)), %s, concat('F', toString(intDiv(m, %d))), concat('R', toString(m %% %d)),
-  if(m %% 10 < 7, 'T-RES', 'T-BUS'), 'UTC', 0, 'active', toDateTime('%s')
-FROM (SELECT number AS m FROM numbers(%d))`, classSQL, MetersPerFeeder, h.Regions, first.Format(time.DateTime), h.Meters)
-	if err := conn.Exec(ctx, reg); err != nil {
-		return fmt.Errorf("sim: insert the registry: %w", err)
+	if err := h.InsertMeters(ctx, conn); err != nil {
+		return err
 	}
 	load := fmt.Sprintf(`toInt64(greatest(0, round(%s * %s * (1 + 0.002 * pow(%s - 18, 2)) * %s * %s)))`,
 		levelSQL, shapeSQL, tempSQL, dayNoise, hourNois)
@@ -151,6 +147,23 @@ FROM (
 		if err := conn.Exec(ctx, q); err != nil {
 			return fmt.Errorf("sim: insert the %s roll-ups: %w", g.kind, err)
 		}
+	}
+	return nil
+}
+
+// InsertMeters writes the fleet's registry (meters) alone: Insert does it first, and a
+// caller that writes its own readings or consumption (bench vee) uses it by itself.
+func (h History) InsertMeters(ctx context.Context, conn driver.Conn) error {
+	if err := h.Check(); err != nil {
+		return err
+	}
+	first := time.Date(h.First.Year(), h.First.Month(), h.First.Day(), 0, 0, 0, 0, time.UTC)
+	reg := fmt.Sprintf(`INSERT INTO meters (meter_id, customer_class, feeder, region, tariff, time_zone, life_support, status, updated_at)
+SELECT concat('H', toString(10000000 + m)), %s, concat('F', toString(intDiv(m, %d))), concat('R', toString(m %% %d)),
+  if(m %% 10 < 7, 'T-RES', 'T-BUS'), 'UTC', 0, 'active', toDateTime('%s')
+FROM (SELECT number AS m FROM numbers(%d))`, classSQL, MetersPerFeeder, h.Regions, first.Format(time.DateTime), h.Meters)
+	if err := conn.Exec(ctx, reg); err != nil {
+		return fmt.Errorf("sim: insert the registry: %w", err)
 	}
 	return nil
 }

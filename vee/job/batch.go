@@ -1,6 +1,7 @@
 package job
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -78,48 +79,76 @@ func (j *Job) registry(ctx context.Context, ids []string) (map[string]entry, err
 
 // anchors finds the readings around each span, in the order of spans. It looks a day
 // around the spans first, which finds the neighbours of nearly every span cheaply, and
-// searches up to the maximum gap only for the spans still missing one.
+// searches up to the maximum gap only for the spans still missing one, on the missing
+// side alone: a span of the newest readings has no reading after it, and looking for one
+// must not read the maximum gap of history before it.
 func (j *Job) anchors(ctx context.Context, spans []span) ([]anchors, error) {
 	near := min(j.cfg.MaxGap, nearGap)
-	out, err := j.anchorsWithin(ctx, spans, near)
+	out, err := j.anchorsWithin(ctx, spans, near, sideBoth)
 	if err != nil || near == j.cfg.MaxGap {
 		return out, err
 	}
-	var idx []int
-	var far []span
-	for i, a := range out {
-		if !a.hasPrev || !a.hasNext {
-			idx, far = append(idx, i), append(far, spans[i])
+	for _, side := range []anchorSide{sidePrev, sideNext} {
+		var idx []int
+		var far []span
+		for i, a := range out {
+			if (side == sidePrev && !a.hasPrev) || (side == sideNext && !a.hasNext) {
+				idx, far = append(idx, i), append(far, spans[i])
+			}
 		}
-	}
-	if len(far) == 0 {
-		return out, nil
-	}
-	more, err := j.anchorsWithin(ctx, far, j.cfg.MaxGap)
-	if err != nil {
-		return nil, err
-	}
-	for k, i := range idx {
-		out[i] = more[k]
+		if len(far) == 0 {
+			continue
+		}
+		more, err := j.anchorsWithin(ctx, far, j.cfg.MaxGap, side)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range idx {
+			if side == sidePrev {
+				out[i].prev, out[i].hasPrev = more[k].prev, more[k].hasPrev
+			} else {
+				out[i].next, out[i].hasNext = more[k].next, more[k].hasNext
+			}
+		}
 	}
 	return out, nil
 }
 
+// anchorSide says which neighbours anchorsWithin looks for: both, or only the reading
+// before (after) each span, which bounds its scan by the latest start (earliest end).
+type anchorSide int
+
+const (
+	sideBoth anchorSide = iota
+	sidePrev
+	sideNext
+)
+
 // nearGap is how far anchors searches first.
 const nearGap = 26 * time.Hour
 
-// anchorsWithin finds the readings around each span no farther than gap.
-func (j *Job) anchorsWithin(ctx context.Context, spans []span, gap time.Duration) ([]anchors, error) {
+// anchorsWithin finds the readings around each span no farther than gap, on side. For
+// one side only, the other side's result is not meaningful.
+func (j *Job) anchorsWithin(ctx context.Context, spans []span, gap time.Duration, side anchorSide) ([]anchors, error) {
 	ms := make([]string, len(spans))
 	los := make([]int64, len(spans))
 	his := make([]int64, len(spans))
 	lo, hi := spans[0].lo, spans[0].hi
+	maxLo, minHi := spans[0].lo, spans[0].hi
 	for i, s := range spans {
 		ms[i], los[i], his[i] = s.meter, s.lo.Unix(), s.hi.Unix()
 		lo, hi = minTime(lo, s.lo), maxTime(hi, s.hi)
+		maxLo, minHi = maxTime(maxLo, s.lo), minTime(minHi, s.hi)
+	}
+	scanLo, scanHi := lo.Add(-gap), hi.Add(gap)
+	switch side {
+	case sidePrev:
+		scanHi = maxLo
+	case sideNext:
+		scanLo = minHi
 	}
 	secs := int64(gap / time.Second)
-	rows, err := j.conn.Query(ctx, anchorsSQL, uniq(ms), clampTime(lo.Add(-gap)), clampTime(hi.Add(gap)), ms, los, his, secs, secs)
+	rows, err := j.conn.Query(ctx, anchorsSQL, uniq(ms), clampTime(scanLo), clampTime(scanHi), ms, los, his, secs, secs)
 	if err != nil {
 		return nil, fmt.Errorf("find anchors: %w", err)
 	}
@@ -228,9 +257,7 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	}
 	if j.cfg.HistoryDays > 0 {
 		hFrom := clampTime(from.AddDate(0, 0, -j.cfg.HistoryDays))
-		if err := j.loadRows(ctx, "15m", ids, hFrom, to, func(m string, r row) {
-			in.history[m] = append(in.history[m], vee.HistoryInterval{Start: r.start, Wh: r.wh, Quality: vee.Quality(r.quality)})
-		}); err != nil {
+		if err := j.loadHistory(ctx, in.history, ids, hFrom, to); err != nil {
 			return nil, nil, 0, err
 		}
 	}
@@ -340,6 +367,74 @@ func (j *Job) loadRows(ctx context.Context, resolution string, ids []string, fro
 	return nil
 }
 
+// loadHistory appends the stored 15m rows of ids over [from, to) to hs, by meter and
+// sorted by start, as history intervals: only the columns vee reads of them, which 28
+// days of 15m rows per meter make the largest read of a batch. Of the versions of an
+// interval it keeps the latest (the highest computed_at), as FINAL does: two versions of
+// one interval never share a computed_at, since each run writes an interval once with its
+// own, strictly increasing, computed_at.
+func (j *Job) loadHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, ids []string, from, to time.Time) error {
+	rows, err := j.conn.Query(ctx, historySQL, ids, ids, from, to)
+	if err != nil {
+		return fmt.Errorf("load 15m history: %w", err)
+	}
+	defer rows.Close()
+	type version struct {
+		meter     uint64
+		start, at uint32
+		wh        int64
+		quality   uint8
+	}
+	var all []version
+	count := make([]int, len(ids)+1)
+	var v version
+	for rows.Next() {
+		if err := rows.Scan(&v.meter, &v.start, &v.wh, &v.quality, &v.at); err != nil {
+			return fmt.Errorf("load 15m history: %w", err)
+		}
+		if v.meter < 1 || v.meter > uint64(len(ids)) {
+			return fmt.Errorf("load 15m history: meter position %d out of the %d asked", v.meter, len(ids))
+		}
+		all = append(all, v)
+		count[v.meter]++
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("load 15m history: %w", err)
+	}
+	// The rows by meter (a counting sort), then each meter's by start and version.
+	off := make([]int, len(ids)+2)
+	for i := 1; i <= len(ids); i++ {
+		off[i+1] = off[i] + count[i]
+	}
+	by := make([]version, len(all))
+	next := slices.Clone(off)
+	for _, v := range all {
+		by[next[v.meter]] = v
+		next[v.meter]++
+	}
+	for i, id := range ids {
+		vs := by[off[i+1]:off[i+2]]
+		if len(vs) == 0 {
+			continue
+		}
+		slices.SortFunc(vs, func(a, b version) int {
+			if c := cmp.Compare(a.start, b.start); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.at, b.at)
+		})
+		out := slices.Grow(hs[id], len(vs))
+		for k, v := range vs {
+			if k+1 < len(vs) && vs[k+1].start == v.start {
+				continue // an older version
+			}
+			out = append(out, vee.HistoryInterval{Start: time.Unix(int64(v.start), 0).UTC(), Wh: v.wh, Quality: vee.Quality(v.quality)})
+		}
+		hs[id] = out
+	}
+	return nil
+}
+
 // loadEdits appends the edits of ids overlapping [from, to) to es, in the order they apply.
 func (j *Job) loadEdits(ctx context.Context, es map[string][]vee.Edit, ids []string, from, to time.Time) error {
 	rows, err := j.conn.Query(ctx, editsSQL, ids, to, from)
@@ -438,9 +533,11 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, compu
 }
 
 // writeGroups recomputes the group roll-ups of the UTC days the windows cover, for the
-// groups their meters belong to.
+// groups their meters belong to, every kind in one statement per range of days.
 func (j *Job) writeGroups(ctx context.Context, ws []window, reg map[string]entry, computedAt time.Time) error {
 	days := utcDays(ws)
+	var kinds []schema.GroupKind
+	var groups []any
 	for _, kind := range schema.GroupKinds {
 		set := map[string]bool{}
 		for _, w := range ws {
@@ -451,20 +548,22 @@ func (j *Job) writeGroups(ctx context.Context, ws []window, reg map[string]entry
 		if len(set) == 0 {
 			continue
 		}
-		groups := make([]string, 0, len(set))
-		for g := range set {
-			groups = append(groups, g)
+		kinds = append(kinds, kind)
+		if kind == schema.KindFleet {
+			continue
 		}
-		slices.Sort(groups)
-		sql := groupSQL(kind)
-		for _, d := range days {
-			args := []any{computedAt, clampTime(d[0]), clampTime(d[1])}
-			if kind != schema.KindFleet {
-				args = append(args, groups, groups)
-			}
-			if err := j.conn.Exec(ctx, sql, args...); err != nil {
-				return fmt.Errorf("roll up %s groups over [%s, %s): %w", kind, d[0].Format(time.DateOnly), d[1].Format(time.DateOnly), err)
-			}
+		ids := make([]string, 0, len(set))
+		for g := range set {
+			ids = append(ids, g)
+		}
+		slices.Sort(ids)
+		groups = append(groups, ids)
+	}
+	sql := groupsSQL(kinds)
+	for _, d := range days {
+		args := append(append([]any{computedAt}, groups...), clampTime(d[0]), clampTime(d[1]))
+		if err := j.conn.Exec(ctx, sql, args...); err != nil {
+			return fmt.Errorf("roll up groups over [%s, %s): %w", d[0].Format(time.DateOnly), d[1].Format(time.DateOnly), err)
 		}
 	}
 	return nil

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/schema"
 )
 
 // TestJobQueriesOnCurrentClickHouse runs the statements the VEE job reads with (pinned in
@@ -34,17 +33,13 @@ func TestJobQueriesOnCurrentClickHouse(t *testing.T) {
 		"anchors": {{[]string{"M1", "M2"}, at(28, 10).Add(-nearGap), at(29, 6).Add(nearGap),
 			[]string{"M2", "M1"}, []int64{unix(28, 10, 0), unix(29, 0, 0)}, []int64{unix(28, 16, 0), unix(29, 6, 0)}, gap, gap}},
 		"rows":          {{"15m", []string{"M2", "M3"}, at(28, 8), at(28, 18)}, {"1h", []string{"M1"}, at(28, 0), at(30, 0)}},
+		"history":       {{[]string{"M2", "M3"}, []string{"M2", "M3"}, at(28, 8), at(28, 18)}},
 		"edits":         {{[]string{"M1", "M3"}, at(30, 0), at(28, 0)}},
 		"sum":           {{"M2", at(28, 0), at(29, 0)}},
 		"meter_known":   {{"M4", "M4"}},
 		"open_failures": {{}},
-		"group_fleet":   {{computed, at(28, 0), at(30, 0)}},
-	}
-	for _, kind := range schema.GroupKinds {
-		if kind != schema.KindFleet {
-			groups := map[schema.GroupKind][]string{schema.KindFeeder: {"F1", "F2"}, schema.KindRegion: {"north"}, schema.KindCustomerClass: {"commercial", "residential"}, schema.KindTariff: {"T1"}}[kind]
-			args["group_"+string(kind)] = [][]any{{computed, at(28, 0), at(30, 0), groups, groups}}
-		}
+		"groups": {{computed, []string{"F1", "F2"}, []string{"north"}, []string{"commercial", "residential"}, []string{"T1"},
+			at(28, 0), at(30, 0)}},
 	}
 	queries := testenv.GoldenQueries(t, "testdata", args)
 	for i, q := range queries {

@@ -39,6 +39,10 @@ type Config struct {
 	// BatchMeters bounds the meters loaded and processed together, one query each for
 	// their readings, anchors, history and edits.
 	BatchMeters int `yaml:"batch_meters"`
+	// Workers bounds the batches processed at once (their queries, vee's computation and
+	// their writes overlap), 1 to 64. Each holds a batch in memory (see BatchMeters), and
+	// ClickHouse runs each one's queries, so more than a few per core gains nothing.
+	Workers int `yaml:"workers"`
 	// MaxEditWh bounds the value of a manual edit per 15-minute interval (for mode spread,
 	// the range's total divided by its intervals): an edit above it is refused as a typo
 	// (an extra digit, Wh for mWh). The default, 100 MWh per quarter hour, is 400 MW
@@ -70,6 +74,7 @@ func DefaultConfig() Config {
 		MaxGap:      31 * 24 * time.Hour,
 		HistoryDays: 28,
 		BatchMeters: 500,
+		Workers:     4,
 		MaxEditWh:   DefaultMaxEditWh,
 		Rules:       Rules{vee.DefaultConfig()},
 	}
@@ -99,6 +104,9 @@ func (c Config) Validate() error {
 	if c.BatchMeters < 1 {
 		bad("batch_meters", "must be at least 1, got %d", c.BatchMeters)
 	}
+	if c.Workers < 1 || c.Workers > maxWorkers {
+		bad("workers", "must be in [1, %d], got %d", maxWorkers, c.Workers)
+	}
 	if c.MaxEditWh < 1 || c.MaxEditWh > maxMaxEditWh {
 		bad("max_edit_wh", "must be in [1, %d], got %d", int64(maxMaxEditWh), c.MaxEditWh)
 	}
@@ -110,6 +118,9 @@ func (c Config) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// maxWorkers bounds Config.Workers.
+const maxWorkers = 64
 
 // DefaultMaxEditWh is the default of Config.MaxEditWh: 100 MWh per 15-minute interval.
 const DefaultMaxEditWh = 100_000_000

@@ -27,6 +27,8 @@ func TestConfigValidate(t *testing.T) {
 		{"max gap below an interval", func(c *Config) { c.MaxGap = time.Minute }, "vee.max_gap"},
 		{"history too long", func(c *Config) { c.HistoryDays = 400 }, "vee.history_days"},
 		{"no batch", func(c *Config) { c.BatchMeters = 0 }, "vee.batch_meters"},
+		{"no workers", func(c *Config) { c.Workers = 0 }, "vee.workers"},
+		{"too many workers", func(c *Config) { c.Workers = 65 }, "vee.workers"},
 		{"bad default rule", func(c *Config) { c.Rules.Default.Spike.Factor = 1 }, "vee.rules.default.spike.factor"},
 		{"negative relay tolerance", func(c *Config) { c.Rules.Default.ConsumptionWhileDisconnected.ToleranceWh = -1 },
 			"vee.rules.default.consumption_while_disconnected.tolerance_wh"},

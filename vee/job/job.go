@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/meterhouse/meterhouse/schema"
 	"github.com/meterhouse/meterhouse/vee"
@@ -383,16 +384,31 @@ func (j *Job) compute(ctx context.Context, spans []span, retry []openFailure, no
 	}
 	ws = inRange
 
-	// Phase 2: per batch of windows, load, process and write.
+	// Phase 2: per batch of windows, load, process and write, cfg.Workers batches at once.
 	slices.SortFunc(ws, func(a, b window) int { return a.from.Compare(b.from) })
+	batches := batchesOf(ws, j.cfg.BatchMeters)
+	type outcome struct {
+		done   []window
+		failed []Failure
+		n      int64
+	}
+	outs := make([]outcome, len(batches))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(j.cfg.Workers)
+	for i, b := range batches {
+		g.Go(func() error {
+			got, failed, n, err := j.processBatch(gctx, b, reg, now, res.ComputedAt)
+			outs[i] = outcome{got, failed, n}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	var done []window
-	for chunk := range slices.Chunk(ws, j.cfg.BatchMeters) {
-		got, failed, n, err := j.processBatch(ctx, chunk, reg, now, res.ComputedAt)
-		if err != nil {
-			return nil, err
-		}
-		done, fails = append(done, got...), append(fails, failed...)
-		res.Intervals += n
+	for _, o := range outs {
+		done, fails = append(done, o.done...), append(fails, o.failed...)
+		res.Intervals += o.n
 	}
 	res.Windows = len(done)
 	meters := map[string]bool{}

@@ -20,6 +20,7 @@ func TestSQL(t *testing.T) {
 		{"readings", readingsSQL},
 		{"point_readings", pointReadingsSQL},
 		{"rows", rowsSQL},
+		{"history", historySQL},
 		{"edits", editsSQL},
 		{"sum", sumSQL},
 		{"meter_known", schema.MeterKnownSQL},
@@ -29,9 +30,7 @@ func TestSQL(t *testing.T) {
 		{"private/relay", relaySQL("{{private}}")},
 		{"private/relay_recorded", relayRecordedSQL("{{private}}")},
 	}
-	for _, kind := range schema.GroupKinds {
-		tests = append(tests, struct{ name, sql string }{"group_" + string(kind), groupSQL(kind)})
-	}
+	tests = append(tests, struct{ name, sql string }{"groups", groupsSQL(schema.GroupKinds)})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			testenv.Golden(t, filepath.Join("testdata", tt.name+".sql"), tt.sql+"\n")

@@ -104,6 +104,29 @@ func mergeWindows(ws []window) []window {
 	return out
 }
 
+// batchesOf splits windows, sorted by start, into batches of at most size meters each
+// (one meter's windows may make a batch longer), in order, keeping all the windows of a
+// meter in one batch: batches run concurrently, and two batches rolling up one meter's
+// month (1mo from its 1d rows) at once would each miss the other's days.
+func batchesOf(ws []window, size int) [][]window {
+	var out [][]window
+	of := map[string]int{}
+	meters := 0
+	for _, w := range ws {
+		if i, ok := of[w.meter]; ok {
+			out[i] = append(out[i], w)
+			continue
+		}
+		if len(out) == 0 || meters == size {
+			out, meters = append(out, nil), 0
+		}
+		of[w.meter] = len(out) - 1
+		out[len(out)-1] = append(out[len(out)-1], w)
+		meters++
+	}
+	return out
+}
+
 // clip narrows w to the slots that can be computed: without a reading before w.from the
 // window starts at its first reading, and without one after w.to it ends at its last;
 // has says whether the window holds readings at all. It reports false when nothing is left.

@@ -165,3 +165,41 @@ func TestPeriodsWithoutMidnight(t *testing.T) {
 		t.Errorf("monthsOf = [%s, %s)", from, to)
 	}
 }
+
+// TestBatchesOf checks that batches hold at most the given number of meters, in order,
+// and that all the windows of a meter land in one batch, which lets batches run
+// concurrently: two batches rolling up one meter's month at once would miss each other's days.
+func TestBatchesOf(t *testing.T) {
+	w := func(m, from string) window {
+		return window{meter: m, from: ts(from), to: ts(from).Add(24 * time.Hour), loc: time.UTC}
+	}
+	ws := []window{
+		w("a", "2026-10-01T00:00:00Z"), w("b", "2026-10-02T00:00:00Z"), w("c", "2026-10-03T00:00:00Z"),
+		w("a", "2026-10-20T00:00:00Z"), w("d", "2026-10-21T00:00:00Z"), w("c", "2026-10-22T00:00:00Z"),
+		w("e", "2026-10-23T00:00:00Z"),
+	}
+	tests := []struct {
+		size int
+		want [][]string // meter of each window, by batch
+	}{
+		{1, [][]string{{"a", "a"}, {"b"}, {"c", "c"}, {"d"}, {"e"}}},
+		{2, [][]string{{"a", "b", "a"}, {"c", "d", "c"}, {"e"}}},
+		{10, [][]string{{"a", "b", "c", "a", "d", "c", "e"}}},
+	}
+	for _, tt := range tests {
+		var got [][]string
+		for _, b := range batchesOf(ws, tt.size) {
+			var ms []string
+			for _, x := range b {
+				ms = append(ms, x.meter)
+			}
+			got = append(got, ms)
+		}
+		if !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("size %d: batches %v, want %v", tt.size, got, tt.want)
+		}
+	}
+	if got := batchesOf(nil, 3); len(got) != 0 {
+		t.Errorf("no windows: %d batches, want none", len(got))
+	}
+}

@@ -1,0 +1,74 @@
+package job
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/meterhouse/meterhouse/internal/testenv"
+	"github.com/meterhouse/meterhouse/vee"
+)
+
+// TestLoadHistoryKeepsLatestVersion checks that the history, read without FINAL, holds
+// one interval per start, the version with the highest computed_at whatever the order
+// of the inserts, sorted by start, for each meter asked and for no other one.
+func TestLoadHistoryKeepsLatestVersion(t *testing.T) {
+	_, conn := testenv.ClickHouse(t)
+	ctx := context.Background()
+	day := time.Date(2026, 3, 10, 0, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return day.Add(time.Duration(m) * time.Minute) }
+	v1, v2, v3 := day.Add(24*time.Hour), day.Add(48*time.Hour), day.Add(72*time.Hour)
+	type ins struct {
+		meter    string
+		start    time.Time
+		wh       int64
+		quality  vee.Quality
+		computed time.Time
+	}
+	// Each insert is its own part: the newest version of 00:15 is inserted before an
+	// older one, and 00:30 has three versions.
+	for _, r := range []ins{
+		{"A", at(15), 30, vee.QualityValid, v3},
+		{"A", at(15), 10, vee.QualityValid, v1},
+		{"A", at(0), 5, vee.QualityQuestionable, v1},
+		{"A", at(30), 7, vee.QualityValid, v1},
+		{"A", at(30), 8, vee.QualityEstimatedLinear, v2},
+		{"A", at(30), 9, vee.QualityValid, v1},
+		{"B", at(0), 40, vee.QualityValid, v2},
+		{"C", at(0), 50, vee.QualityValid, v2},
+		{"A", at(45), 1, vee.QualityValid, v1}, // outside [from, to)
+	} {
+		if err := conn.Exec(ctx, `INSERT INTO consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)
+SELECT '15m', ?, ?, ?, ?, 1, 1, 0, 0, 0, [], [], ?`, r.meter, r.start, r.wh, uint8(r.quality), r.computed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j := newJob(t, conn, testConfig(), &day)
+	got := map[string][]vee.HistoryInterval{}
+	if err := j.loadHistory(ctx, got, []string{"A", "B", "Z"}, at(0), at(45)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]vee.HistoryInterval{
+		"A": {{Start: at(0), Wh: 5, Quality: vee.QualityQuestionable}, {Start: at(15), Wh: 30, Quality: vee.QualityValid},
+			{Start: at(30), Wh: 8, Quality: vee.QualityEstimatedLinear}},
+		"B": {{Start: at(0), Wh: 40, Quality: vee.QualityValid}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("history of meters %v, want those of A and B", keys(got))
+	}
+	for m, w := range want {
+		if !slices.Equal(got[m], w) {
+			t.Errorf("history of %s: %+v, want %+v", m, got[m], w)
+		}
+	}
+}
+
+func keys(m map[string][]vee.HistoryInterval) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
