@@ -259,7 +259,7 @@ func (rp *dayReport) writeTable(w io.Writer) error {
 		return err
 	}
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "target\tissue 13\tmeasured\tverdict")
+	fmt.Fprintln(tw, "target\tbound\tmeasured\tverdict")
 	for _, t := range rp.Targets {
 		verdict := "missed"
 		if t.Met {
@@ -588,7 +588,7 @@ func (b *dayBench) queryPhase(ctx context.Context, srv *api.Server, token string
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 16}, Timeout: 30 * time.Second}
 	id := func(i int) string { return meters[i].MeterID }
 	month := monthScenario(b.day.Add(24*time.Hour), len(meters), id, "")
-	month.target = queryTarget{P99: targetQueryP99} // issue 13's bound under ingest
+	month.target = queryTarget{P99: targetQueryP99} // the bound under ingest
 	for _, sc := range []scenario{month, feederDayScenario(b.day, 1, len(meters))} {
 		r, err := measureScenario(runCtx, client, base, token, sc, 1, qcfg, b.stderr)
 		if err != nil {

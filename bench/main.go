@@ -40,7 +40,7 @@ const usage = `usage: bench COMMAND [flags]
 Commands:
   ingest   end-to-end Kafka → ClickHouse ingest throughput against the clickhouse-client ceiling
   query    consumption API latency and throughput over a large loaded table
-  day      a day of N meters: ingest, VEE, forecast and queries under ingest, phase by phase, against issue 13's targets
+  day      a day of N meters: ingest, VEE, forecast and queries under ingest, phase by phase, against the product's targets
   vee      the VEE job's incremental run over one new day of N meters with D days of history
   control  a bulk disconnect and reconnect of 10 000 meters through the DAS simulator under the rate caps
 

@@ -225,7 +225,7 @@ type scenario struct {
 	path func(rng *rand.Rand) string
 }
 
-// monthTarget is what a meter's month hourly should reach, raw and validated (issue 13).
+// monthTarget is what a meter's month hourly should reach, raw and validated.
 var monthTarget = queryTarget{P99: 8 * time.Millisecond, QPS: 600}
 
 // queryTarget is what a scenario should reach (issue 5).
