@@ -502,12 +502,15 @@ func (c *consumer) add(m kafka.Message) {
 		c.deadLetter(m, m.Value, noMessageTime(m.Time))
 		return
 	}
-	switch ct := header(m.Headers, wire.HeaderContentType); ct {
-	case "", wire.ContentTypeJSON: // a message without the header is JSON
-		if r, ok := c.json.Decode(m.Key, m.Value, ref, &c.cols); !ok {
+	// Compared as bytes: converting the header to a string would allocate per message.
+	switch ct := headerValue(m.Headers, wire.HeaderContentType); {
+	case len(ct) == 0 || string(ct) == wire.ContentTypeJSON: // a message without the header is JSON
+		// The key is the message's own (kafka-go allocates it per message), and nothing
+		// modifies it: the batch may keep it as the meter id.
+		if r, ok := c.json.decodeOwnedKey(m.Key, m.Value, ref, &c.cols); !ok {
 			c.deadLetter(m, m.Value, r)
 		}
-	case wire.ContentTypeArrow:
+	case string(ct) == wire.ContentTypeArrow:
 		rows, r, ok := c.arrow.Decode(m.Value, ref, &c.cols)
 		if !ok {
 			c.deadLetter(m, m.Value, r)
@@ -628,11 +631,15 @@ func (c *consumer) retry(ctx context.Context, name string, step func() error) er
 	}
 }
 
-func header(hs []kafka.Header, key string) string {
+// header returns the value of the first header called key, empty when there is none.
+func header(hs []kafka.Header, key string) string { return string(headerValue(hs, key)) }
+
+// headerValue is header without the copy: the value's own bytes, nil when there is none.
+func headerValue(hs []kafka.Header, key string) []byte {
 	for _, h := range hs {
 		if h.Key == key {
-			return string(h.Value)
+			return h.Value
 		}
 	}
-	return ""
+	return nil
 }
