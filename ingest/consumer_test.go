@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -160,4 +161,56 @@ func BenchmarkJSONDecodeKeys(b *testing.B) {
 			}
 		})
 	}
+}
+
+// slowDecode is the decoder's fastjson path alone, which decided every value before the
+// canonical form had a path of its own.
+func slowDecode(d *JSONDecoder, key, value []byte, cols *Columns) (Reject, bool) {
+	v, err := d.parser.ParseBytes(value)
+	if err != nil {
+		return Reject{Code: CodeMalformed, Row: -1, Reason: "malformed JSON: " + err.Error()}, false
+	}
+	return d.decodeValue(key, v, testNow, cols, false)
+}
+
+// TestCanonicalReadingAgrees decodes canonical readings and every variant one byte away
+// from them (each byte deleted, or replaced by one of a set of troublesome bytes, or a byte
+// inserted) with the decoder and with its fastjson path alone, and requires the same
+// decision, reason and stored reading each time; and checks that the canonical form does
+// take its own path.
+func TestCanonicalReadingAgrees(t *testing.T) {
+	readings := []schema.Reading{
+		{MeterID: "MTR-000001", TS: testNow.Add(-time.Hour), RegisterWh: 12345},
+		{MeterID: "M", TS: testNow.Add(-time.Minute), RegisterWh: 0, Quality: 255},
+		{MeterID: "a.b_c:d-9", TS: testNow.Add(-48 * time.Hour), RegisterWh: 999_999_999_999_999_999, Quality: 7},
+	}
+	subst := []byte{'"', '\\', ' ', '0', '1', '9', '-', '+', '.', 'e', '}', '{', ',', ':', 'x', 0x00, 0x1f, 0x7f, 0xc3}
+	var values [][]byte
+	for _, r := range readings {
+		v := wire.AppendJSON(nil, r)
+		if _, _, _, _, ok := canonicalReading(v); !ok {
+			t.Fatalf("%s: not recognised as canonical", v)
+		}
+		values = append(values, v, []byte(string(v[:len(v)-1])+`,"quality":256}`), []byte(string(v[:len(v)-1])+`,"quality":0}`))
+		for i := range v {
+			values = append(values, append(append([]byte{}, v[:i]...), v[i+1:]...))
+			for _, c := range subst {
+				w := append([]byte{}, v...)
+				w[i] = c
+				values = append(values, w, append(append(append([]byte{}, v[:i]...), c), v[i:]...))
+			}
+		}
+	}
+	fast, slow := NewJSONDecoder(testWindow()), NewJSONDecoder(testWindow())
+	for _, v := range values {
+		for _, key := range [][]byte{nil, []byte("MTR-000001")} {
+			var fc, sc Columns
+			fr, fok := fast.Decode(key, v, testNow, &fc)
+			sr, sok := slowDecode(slow, key, v, &sc)
+			if fok != sok || fr != sr || !reflect.DeepEqual(rowsOf(&fc), rowsOf(&sc)) {
+				t.Fatalf("%q key %q: decided %v %+v %v, the fastjson path %v %+v %v", v, key, fok, fr, rowsOf(&fc), sok, sr, rowsOf(&sc))
+			}
+		}
+	}
+	t.Logf("%d values compared", len(values))
 }
