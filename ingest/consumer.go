@@ -433,7 +433,10 @@ func (c *consumer) take(ctx context.Context, conn *kafka.Conn, batch *kafka.Batc
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for ; err == nil; m, err = batch.ReadMessage() {
+	for n := 1; err == nil; m, err = batch.ReadMessage() {
+		if n++; n%4096 == 0 { // a large fetch may take longer to decode than one read's deadline
+			_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+		}
 		c.metrics.fetched.Inc()
 		if c.messages == 0 {
 			c.first = time.Now()
