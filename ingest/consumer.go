@@ -7,11 +7,11 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/meterhouse/meterhouse/broker"
 	"github.com/meterhouse/meterhouse/ingest/wire"
@@ -45,8 +45,9 @@ type Config struct {
 	RetryMax time.Duration `yaml:"retry_max"`
 	// ShutdownTimeout bounds the final flush and commit after a stop is requested.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	// FetchBufferBytes bounds the message values each consumer holds fetched but not yet
-	// decoded, so that large Arrow messages cannot fill memory while a flush waits. A
+	// FetchBufferBytes is the MaxBytes of each fetch (Conn.ReadBatch) of a partition, and
+	// so bounds what a consumer holds fetched but not yet decoded: a fetch is decoded as it
+	// is read off the connection, and while a flush waits the rest of it stays unread. A
 	// single message larger than the bound is still taken, alone.
 	FetchBufferBytes int `yaml:"fetch_buffer_bytes"`
 	// SessionTimeout is how long the group coordinator waits for a heartbeat before it
@@ -186,7 +187,8 @@ func (in *Ingester) Run(ctx context.Context) error {
 			dlq:      dlq,
 			json:     NewJSONDecoder(in.cfg.Window),
 			arrow:    NewArrowDecoder(in.cfg.Window),
-			last:     map[int]kafka.Message{},
+			next:     map[int]int64{},
+			started:  make(chan struct{}, 1),
 		}
 		g.Go(func() error { return c.run(gctx) })
 	}
@@ -197,110 +199,274 @@ func (in *Ingester) Run(ctx context.Context) error {
 	return g.Wait()
 }
 
-// consumer is one group member: a fetch goroutine feeding a loop that decodes, batches and
-// flushes. Everything but the fetch goroutine runs on the loop's goroutine.
+// consumer is one group member: a kafka-go ConsumerGroup member whose generations run one
+// fetcher per assigned partition (Conn.ReadBatch) and a tender that flushes the batch on
+// time and at the generation's end. The fetchers decode every message of a fetch straight
+// into the member's one batch under mu, so the batch, the decoders and the offsets are
+// touched by one goroutine at a time.
 type consumer struct {
 	*Ingester
 	id     int
 	dialer *kafka.Dialer
-	reader *kafka.Reader
 	dlq    *kafka.Writer
 	json   *JSONDecoder
 	arrow  *ArrowDecoder
 
+	// started tells the tender that a batch got its first message.
+	started chan struct{}
+
+	mu       sync.Mutex        // held while a fetcher decodes a fetch and while the batch is flushed
+	gen      *kafka.Generation // the generation the batch's messages were fetched in; commits go through it
 	cols     Columns
 	dead     []kafka.Message
-	last     map[int]kafka.Message // newest message per partition in the batch
+	next     map[int]int64 // per partition, the offset after the batch's newest message
 	messages int
 	bytes    int       // message values in the batch, for the batch size metric
 	first    time.Time // when the batch's first message arrived
 }
 
-func (c *consumer) run(ctx context.Context) error {
-	c.reader = kafka.NewReader(kafka.ReaderConfig{
-		Brokers:        c.kafka.Brokers,
-		Dialer:         c.dialer,
-		GroupID:        c.cfg.GroupID,
-		Topic:          c.cfg.Topic,
-		MinBytes:       1,
-		MaxBytes:       16 << 20,
-		MaxWait:        250 * time.Millisecond,
-		QueueCapacity:  256, // messages read ahead; an Arrow one is ~300 KB, so 256 is ~80 MB
-		CommitInterval: 0,   // commit synchronously, only after the batch is stored
-		StartOffset:    kafka.FirstOffset,
+// readTimeout bounds each read from a partition's connection once a fetch has answered
+// (kafka-go's ReaderConfig.ReadBatchTimeout default).
+const readTimeout = 10 * time.Second
 
-		// Group liveness (ingest.session_timeout), kept apart from the fetch tuning above.
+// maxFetchWait is how long the broker may hold a fetch of a partition without new data.
+const maxFetchWait = 250 * time.Millisecond
+
+func (c *consumer) run(ctx context.Context) error {
+	group, err := kafka.NewConsumerGroup(kafka.ConsumerGroupConfig{
+		ID:          c.cfg.GroupID,
+		Brokers:     c.kafka.Brokers,
+		Dialer:      c.dialer,
+		Topics:      []string{c.cfg.Topic},
+		StartOffset: kafka.FirstOffset,
+		// Group liveness (ingest.session_timeout).
 		SessionTimeout:    c.cfg.SessionTimeout,
 		HeartbeatInterval: c.cfg.SessionTimeout / 10,
 	})
-	defer c.reader.Close()
-
-	fetchCtx, stopFetch := context.WithCancel(ctx)
-	defer stopFetch()
-	// The channel and the byte budget are the back-pressure: while a flush retries, the
-	// fetcher blocks on them. The budget is taken per message before it is queued and given
-	// back once the message is decoded, so queued values never exceed FetchBufferBytes.
-	ch := make(chan kafka.Message, 1024)
-	budget := semaphore.NewWeighted(int64(c.cfg.FetchBufferBytes))
-	weight := func(m kafka.Message) int64 { return min(int64(len(m.Value)), int64(c.cfg.FetchBufferBytes)) }
-	go func() {
-		wait := c.cfg.RetryMin
-		for {
-			m, err := c.reader.FetchMessage(fetchCtx)
-			if err != nil {
-				if fetchCtx.Err() != nil {
-					return
-				}
-				// A group reader heals by itself (it reconnects and rejoins the group when
-				// the broker is back); the error only reports the outage. Ask again later.
-				c.metrics.retries.WithLabelValues("fetch").Inc()
-				c.log.Warn("fetch failed; retrying", "consumer", c.id, "wait", wait, "err", err)
-				select {
-				case <-fetchCtx.Done():
-					return
-				case <-time.After(wait):
-				}
-				wait = min(2*wait, c.cfg.RetryMax)
-				continue
+	if err != nil {
+		return fmt.Errorf("consumer %d: %w", c.id, err)
+	}
+	defer group.Close()
+	wait := c.cfg.RetryMin
+	for {
+		gen, err := group.Next(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // every generation flushed its batch before it ended
 			}
-			wait = c.cfg.RetryMin
-			c.metrics.fetched.Inc()
-			if err := budget.Acquire(fetchCtx, weight(m)); err != nil {
-				return
+			// The group heals by itself (it rejoins when the coordinator is back); the
+			// error only reports the outage.
+			c.metrics.retries.WithLabelValues("fetch").Inc()
+			c.log.Warn("joining the consumer group failed; retrying", "consumer", c.id, "wait", wait, "err", err)
+			if !sleep(ctx, wait) {
+				return nil
 			}
-			select {
-			case ch <- m:
-			case <-fetchCtx.Done():
-				return
-			}
+			wait = min(2*wait, c.cfg.RetryMax)
+			continue
 		}
-	}()
+		wait = c.cfg.RetryMin
+		if err := c.generation(ctx, gen); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+}
 
+// generation consumes the partitions gen assigns until gen or ctx ends, and returns once
+// the batch is stored and its offsets committed (or the commit refused, which only means
+// a redelivery). It returns an error only when the final flush of a stop fails.
+func (c *consumer) generation(ctx context.Context, gen *kafka.Generation) error {
+	c.mu.Lock()
+	c.gen = gen
+	c.mu.Unlock()
+	fctx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	var fetchers sync.WaitGroup
+	for _, a := range gen.Assignments[c.cfg.Topic] {
+		fetchers.Add(1)
+		gen.Start(func(gctx context.Context) {
+			defer fetchers.Done()
+			stop := context.AfterFunc(gctx, stopFetch)
+			defer stop()
+			c.fetch(fctx, a.ID, a.Offset)
+		})
+	}
+	done := make(chan error, 1)
+	// Started last: a generation ends as soon as one of its functions returns, and the
+	// tender returns only after the fetchers have stopped and the batch is flushed.
+	gen.Start(func(gctx context.Context) {
+		done <- c.tend(ctx, gctx, stopFetch, &fetchers)
+	})
+	return <-done
+}
+
+// tend flushes the batch FlushInterval after its first message, and once gen (gctx) or
+// the run (ctx) ends, stops the fetchers and flushes what the batch holds: nothing that
+// was fetched is dropped, and nothing is committed before it is stored.
+func (c *consumer) tend(ctx, gctx context.Context, stopFetch func(), fetchers *sync.WaitGroup) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			stopFetch()
+			fetchers.Wait()
+			c.mu.Lock()
+			defer c.mu.Unlock()
 			return c.shutdown(ctx)
-		case <-timer.C:
+		case <-gctx.Done():
+			stopFetch()
+			fetchers.Wait()
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.messages > 0 {
+				c.log.Info("generation ended; flushing the batch", "consumer", c.id, "messages", c.messages)
+			}
 			if err := c.flush(ctx); err != nil {
 				return c.stopped(ctx, err)
 			}
-		case m := <-ch:
-			if c.messages == 0 {
-				c.first = time.Now()
-				timer.Reset(c.cfg.FlushInterval)
-			}
-			c.add(m)
-			c.bytes += len(m.Value)
-			budget.Release(weight(m))
-			if c.cols.Len() >= c.cfg.BatchRows || c.messages >= c.cfg.BatchRows {
-				timer.Stop()
-				if err := c.flush(ctx); err != nil {
-					return c.stopped(ctx, err)
+			return nil
+		case <-c.started:
+			timer.Reset(c.cfg.FlushInterval)
+		case <-timer.C:
+			c.mu.Lock()
+			var err error
+			if c.messages > 0 {
+				if age := time.Since(c.first); age >= c.cfg.FlushInterval {
+					err = c.flush(ctx)
+				} else {
+					timer.Reset(c.cfg.FlushInterval - age)
 				}
 			}
+			if err != nil {
+				err = c.stopped(ctx, err)
+				c.mu.Unlock()
+				return err
+			}
+			c.mu.Unlock()
 		}
+	}
+}
+
+// fetch reads one partition from offset (kafka.FirstOffset when the group has committed
+// none) until ctx ends, reconnecting with backoff after a failure.
+func (c *consumer) fetch(ctx context.Context, partition int, offset int64) {
+	wait := c.cfg.RetryMin
+	for {
+		err := c.fetchFrom(ctx, partition, &offset)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, kafka.OffsetOutOfRange) {
+			c.log.Warn("committed offset out of range; reading from the partition's first offset",
+				"consumer", c.id, "partition", partition, "offset", offset)
+			offset = kafka.FirstOffset
+		}
+		c.metrics.retries.WithLabelValues("fetch").Inc()
+		c.log.Warn("fetch failed; retrying", "consumer", c.id, "partition", partition, "wait", wait, "err", err)
+		if !sleep(ctx, wait) {
+			return
+		}
+		wait = min(2*wait, c.cfg.RetryMax)
+	}
+}
+
+// fetchFrom connects to the partition's leader and reads fetch after fetch into the batch,
+// advancing *offset past every message taken, until a read fails or ctx ends.
+func (c *consumer) fetchFrom(ctx context.Context, partition int, offset *int64) error {
+	conn, err := c.dialLeader(ctx, partition)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	unblock := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer unblock()
+	if *offset < 0 {
+		whence := kafka.SeekStart
+		if *offset == kafka.LastOffset {
+			whence = kafka.SeekEnd
+		}
+		if *offset, err = conn.Seek(0, whence); err != nil {
+			return fmt.Errorf("partition %d: seek: %w", partition, err)
+		}
+	} else if _, err := conn.Seek(*offset, kafka.SeekAbsolute); err != nil {
+		return fmt.Errorf("partition %d: seek %d: %w", partition, *offset, err)
+	}
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(maxFetchWait + readTimeout))
+		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: c.cfg.FetchBufferBytes, MaxWait: maxFetchWait})
+		err := c.take(ctx, conn, batch, offset)
+		if cerr := batch.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("partition %d: fetch at offset %d: %w", partition, *offset, cerr)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// dialLeader connects to the leader of the partition, asking each bootstrap broker in turn.
+func (c *consumer) dialLeader(ctx context.Context, partition int) (*kafka.Conn, error) {
+	var errs error
+	for _, addr := range c.kafka.Brokers {
+		conn, err := c.dialer.DialLeader(ctx, "tcp", addr, c.cfg.Topic, partition)
+		if err == nil {
+			return conn, nil
+		}
+		errs = errors.Join(errs, err)
+	}
+	return nil, fmt.Errorf("partition %d: connect to its leader: %w", partition, errs)
+}
+
+// take decodes every message of one fetch into the batch, flushing whenever the batch is
+// full (the fetch waits meanwhile, which is the back-pressure), and advances *offset past
+// each message taken. The batch's buffers are reused from batch to batch; what a message
+// costs beyond kafka-go's Batch.ReadMessage is its decoding. It returns an error only when
+// a flush was cut short by ctx.
+func (c *consumer) take(ctx context.Context, conn *kafka.Conn, batch *kafka.Batch, offset *int64) error {
+	m, err := batch.ReadMessage()
+	if err != nil {
+		return nil // an empty fetch, or the batch's error, which Close reports
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for n := 1; err == nil; m, err = batch.ReadMessage() {
+		if n++; n%4096 == 0 { // a large fetch may take longer to decode than one read's deadline
+			_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+		}
+		c.metrics.fetched.Inc()
+		if c.messages == 0 {
+			c.first = time.Now()
+			select {
+			case c.started <- struct{}{}:
+			default: // the tender has a signal pending; it checks the batch's age when it fires
+			}
+		}
+		c.add(m)
+		c.bytes += len(m.Value)
+		*offset = m.Offset + 1
+		if c.cols.Len() >= c.cfg.BatchRows || c.messages >= c.cfg.BatchRows {
+			if err := c.flush(ctx); err != nil {
+				return err
+			}
+			_ = conn.SetReadDeadline(time.Now().Add(readTimeout)) // the flush may have outlasted the fetch's deadline
+		}
+	}
+	return nil
+}
+
+// sleep waits for d and reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -333,18 +499,21 @@ func (c *consumer) shutdown(ctx context.Context) error {
 func (c *consumer) add(m kafka.Message) {
 	c.messages++
 	c.metrics.messages.Inc()
-	c.last[m.Partition] = m
+	c.next[m.Partition] = m.Offset + 1
 	ref, ok := messageTime(m.Time)
 	if !ok {
 		c.deadLetter(m, m.Value, noMessageTime(m.Time))
 		return
 	}
-	switch ct := header(m.Headers, wire.HeaderContentType); ct {
-	case "", wire.ContentTypeJSON: // a message without the header is JSON
-		if r, ok := c.json.Decode(m.Key, m.Value, ref, &c.cols); !ok {
+	// Compared as bytes: converting the header to a string would allocate per message.
+	switch ct := headerValue(m.Headers, wire.HeaderContentType); {
+	case len(ct) == 0 || string(ct) == wire.ContentTypeJSON: // a message without the header is JSON
+		// The key is the message's own (kafka-go allocates it per message), and nothing
+		// modifies it: the batch may keep it as the meter id.
+		if r, ok := c.json.decodeOwnedKey(m.Key, m.Value, ref, &c.cols); !ok {
 			c.deadLetter(m, m.Value, r)
 		}
-	case wire.ContentTypeArrow:
+	case string(ct) == wire.ContentTypeArrow:
 		rows, r, ok := c.arrow.Decode(m.Value, ref, &c.cols)
 		if !ok {
 			c.deadLetter(m, m.Value, r)
@@ -422,22 +591,19 @@ func (c *consumer) flush(ctx context.Context) error {
 	c.cols.Reset()
 	clear(c.dead)
 	c.dead = c.dead[:0]
-	clear(c.last)
+	clear(c.next)
 	c.messages = 0
 	c.bytes = 0
 	return nil
 }
 
-// commit commits the offsets of the batch's newest message per partition. A failed commit
-// is logged, not retried: the rows are stored, and an offset that cannot be committed (for
-// instance because a rebalance moved the partition) only means the messages are delivered
-// again, which changes nothing. It returns an error only when ctx has ended.
+// commit commits, through the batch's generation, the offset after the batch's newest
+// message per partition. A failed commit is logged, not retried: the rows are stored, and
+// an offset that cannot be committed (for instance because a rebalance moved the
+// partition and the generation is over) only means the messages are delivered again,
+// which changes nothing. It returns an error only when ctx has ended.
 func (c *consumer) commit(ctx context.Context) error {
-	offsets := make([]kafka.Message, 0, len(c.last))
-	for _, m := range c.last {
-		offsets = append(offsets, m)
-	}
-	if err := c.reader.CommitMessages(ctx, offsets...); err != nil {
+	if err := c.gen.CommitOffsets(map[string]map[int]int64{c.cfg.Topic: c.next}); err != nil {
 		c.metrics.commitFailures.Inc()
 		c.log.Warn("commit failed; the batch will be redelivered", "consumer", c.id, "err", err)
 		return ctx.Err()
@@ -468,11 +634,15 @@ func (c *consumer) retry(ctx context.Context, name string, step func() error) er
 	}
 }
 
-func header(hs []kafka.Header, key string) string {
+// header returns the value of the first header called key, empty when there is none.
+func header(hs []kafka.Header, key string) string { return string(headerValue(hs, key)) }
+
+// headerValue is header without the copy: the value's own bytes, nil when there is none.
+func headerValue(hs []kafka.Header, key string) []byte {
 	for _, h := range hs {
 		if h.Key == key {
-			return string(h.Value)
+			return h.Value
 		}
 	}
-	return ""
+	return nil
 }

@@ -53,7 +53,7 @@ func TestDecisionIgnoresConsumerClock(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.Window = w
 		c := &consumer{Ingester: &Ingester{cfg: cfg, log: testenv.Logger(t), metrics: m},
-			json: NewJSONDecoder(w), arrow: NewArrowDecoder(w), last: map[int]kafka.Message{}}
+			json: NewJSONDecoder(w), arrow: NewArrowDecoder(w), next: map[int]int64{}}
 
 		at := time.Now().UTC() // the fake clock: 2000-01-01T00:00:00Z
 		jsonMsg := func(msgTime, ts time.Time) kafka.Message {

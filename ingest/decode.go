@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 
@@ -139,15 +140,30 @@ func NewJSONDecoder(w Window) *JSONDecoder {
 // reference time of the timestamp window (the message's timestamp); when it is zero no
 // window is applied. Neither key nor value is retained.
 func (d *JSONDecoder) Decode(key, value []byte, ref time.Time, cols *Columns) (Reject, bool) {
+	return d.decode(key, value, ref, cols, false)
+}
+
+// decodeOwnedKey is Decode for a caller that hands key over for good (the consumer: kafka-go
+// allocates every message's key afresh) and never modifies it. When key is not empty, the
+// reading's meter id equals it, and cols holds key's own bytes as the id: no copy and no
+// lookup in the id table, whose random accesses over a large fleet miss the CPU caches.
+func (d *JSONDecoder) decodeOwnedKey(key, value []byte, ref time.Time, cols *Columns) (Reject, bool) {
+	return d.decode(key, value, ref, cols, true)
+}
+
+func (d *JSONDecoder) decode(key, value []byte, ref time.Time, cols *Columns, ownKey bool) (Reject, bool) {
+	if id, tsb, wh, q, ok := canonicalReading(value); ok {
+		return d.accept(key, id, tsb, wh, nil, q, ref, cols, ownKey)
+	}
 	v, err := d.parser.ParseBytes(value)
 	if err != nil {
 		return Reject{Code: CodeMalformed, Row: -1, Reason: "malformed JSON: " + err.Error()}, false
 	}
-	return d.decodeValue(key, v, ref, cols)
+	return d.decodeValue(key, v, ref, cols, ownKey)
 }
 
-// decodeValue is Decode of a parsed value.
-func (d *JSONDecoder) decodeValue(key []byte, v *fastjson.Value, ref time.Time, cols *Columns) (Reject, bool) {
+// decodeValue is Decode of a parsed value; ownKey is decodeOwnedKey's promise about key.
+func (d *JSONDecoder) decodeValue(key []byte, v *fastjson.Value, ref time.Time, cols *Columns, ownKey bool) (Reject, bool) {
 	obj, err := v.Object()
 	if err != nil {
 		return Reject{Code: CodeMalformed, Row: -1, Reason: "want a JSON object, got " + v.Type().String()}, false
@@ -177,6 +193,13 @@ func (d *JSONDecoder) decodeValue(key []byte, v *fastjson.Value, ref time.Time, 
 		return Reject{Code: CodeWrongType, Field: "register_wh", Row: -1,
 			Reason: fmt.Sprintf("want a whole number of Wh within 64 bits, got %s", whv.String())}, false
 	}
+	return d.accept(key, id, tsb, wh, obj.Get(wire.FieldQuality), 0, ref, cols, ownKey)
+}
+
+// accept checks a reading whose fields have the right JSON types and appends it to cols:
+// the checks after the types, in the order decodeValue has always made them. qv is the
+// quality field as fastjson parsed it (nil: absent, or q already known and valid).
+func (d *JSONDecoder) accept(key, id, tsb []byte, wh int64, qv *fastjson.Value, q uint8, ref time.Time, cols *Columns, ownKey bool) (Reject, bool) {
 	ts, err := parseTimestamp(tsb)
 	if err != nil {
 		return Reject{Code: CodeBadTimestamp, Field: "ts", Row: -1, Reason: fmt.Sprintf("%q: %v", truncate(tsb), err)}, false
@@ -184,15 +207,22 @@ func (d *JSONDecoder) decodeValue(key []byte, v *fastjson.Value, ref time.Time, 
 	if r, ok := checkReading(id, ts, wh, ref, d.window); !ok {
 		return r, false
 	}
-	q, r, ok := jsonQuality(obj.Get(wire.FieldQuality))
-	if !ok {
-		return r, false
+	if qv != nil {
+		var r Reject
+		var ok bool
+		if q, r, ok = jsonQuality(qv); !ok {
+			return r, false
+		}
 	}
 	if len(key) > 0 && !bytes.Equal(key, id) {
 		return Reject{Code: CodeKeyMismatch, Field: "meter_id", Row: -1,
 			Reason: fmt.Sprintf("message key %q differs from meter_id %q", truncate(key), truncate(id))}, false
 	}
-	cols.Append(d.ids.intern(id), ts, wh, q)
+	if ownKey && len(key) > 0 {
+		cols.Append(unsafe.String(unsafe.SliceData(key), len(key)), ts, wh, q) // key == id, checked above
+	} else {
+		cols.Append(d.ids.intern(id), ts, wh, q)
+	}
 	return Reject{}, true
 }
 
@@ -211,4 +241,84 @@ func jsonQuality(v *fastjson.Value) (uint8, Reject, bool) {
 			Reason: fmt.Sprintf("want an integer from 0 to 255, got %s", v.String())}, false
 	}
 	return uint8(q), Reject{}, true
+}
+
+// The canonical JSON reading, as wire.AppendJSON writes it.
+const (
+	canonicalID       = `{"` + wire.FieldMeterID + `":"`
+	canonicalTS       = `","` + wire.FieldTS + `":"`
+	canonicalRegister = `","` + wire.FieldRegisterWh + `":`
+	canonicalQuality  = `,"` + wire.FieldQuality + `":`
+)
+
+// canonicalReading recognises a value in exactly the form wire.AppendJSON writes —
+// {"meter_id":"…","ts":"…","register_wh":N} with an optional ,"quality":N, no whitespace,
+// strings without escapes, numbers without sign, leading zero or fraction, quality at most
+// 255 — and returns its fields without a JSON parser. For anything else ok is false and
+// the value takes fastjson's path, which decides as it always has; for a canonical value
+// both paths yield the same fields (TestCanonicalReadingAgrees).
+func canonicalReading(v []byte) (id, ts []byte, wh int64, q uint8, ok bool) {
+	rest, ok := bytes.CutPrefix(v, []byte(canonicalID))
+	if !ok {
+		return nil, nil, 0, 0, false
+	}
+	if id, rest, ok = plainString(rest); !ok {
+		return nil, nil, 0, 0, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(canonicalTS[1:])); !ok { // the id's closing quote is eaten
+		return nil, nil, 0, 0, false
+	}
+	if ts, rest, ok = plainString(rest); !ok {
+		return nil, nil, 0, 0, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(canonicalRegister[1:])); !ok {
+		return nil, nil, 0, 0, false
+	}
+	n, rest, ok := plainNumber(rest, 18) // 18 digits never overflow an int64
+	if !ok {
+		return nil, nil, 0, 0, false
+	}
+	if after, found := bytes.CutPrefix(rest, []byte(canonicalQuality)); found {
+		var qn int64
+		if qn, rest, ok = plainNumber(after, 3); !ok || qn > 255 {
+			return nil, nil, 0, 0, false
+		}
+		q = uint8(qn)
+	}
+	if len(rest) != 1 || rest[0] != '}' {
+		return nil, nil, 0, 0, false
+	}
+	return id, ts, n, q, true
+}
+
+// plainString returns the bytes of b up to the next double quote, and b after it, when
+// they hold only printable ASCII without a backslash (so that the JSON string is its own
+// text).
+func plainString(b []byte) (s, rest []byte, ok bool) {
+	for i, c := range b {
+		switch {
+		case c == '"':
+			return b[:i], b[i+1:], true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
+}
+
+// plainNumber reads 1 to max decimal digits without a leading zero (0 alone excepted) at
+// the start of b, not followed by another digit or a number's fraction or exponent.
+func plainNumber(b []byte, max int) (n int64, rest []byte, ok bool) {
+	i := 0
+	for i < len(b) && i <= max && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int64(b[i]-'0')
+		i++
+	}
+	if i == 0 || i > max || (b[0] == '0' && i > 1) {
+		return 0, nil, false
+	}
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+		return 0, nil, false
+	}
+	return n, b[i:], true
 }

@@ -323,7 +323,7 @@ func (h *HTTPHandler) decodeArray(st *httpState, now time.Time) error {
 		if err != nil {
 			return fault.Invalid("body", "malformed JSON in element %d: %v", i, err)
 		}
-		if r, ok := st.json.decodeValue(nil, v, now, &st.cols); !ok {
+		if r, ok := st.json.decodeValue(nil, v, now, &st.cols, false); !ok {
 			st.refuse(i, v.GetStringBytes("meter_id"), r)
 		}
 		if c, err = skipSpace(br); err != nil {
@@ -392,7 +392,7 @@ func (h *HTTPHandler) decodeLines(st *httpState, now time.Time) error {
 			if perr != nil {
 				r = Reject{Code: CodeMalformed, Row: -1, Reason: "malformed JSON: " + perr.Error()}
 			} else {
-				r, ok = st.json.decodeValue(nil, v, now, &st.cols)
+				r, ok = st.json.decodeValue(nil, v, now, &st.cols, false)
 			}
 			if !ok {
 				var id []byte
