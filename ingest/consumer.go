@@ -399,7 +399,13 @@ func (c *consumer) fetchFrom(ctx context.Context, partition int, offset *int64) 
 		_ = conn.SetReadDeadline(time.Now().Add(maxFetchWait + readTimeout))
 		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: c.cfg.FetchBufferBytes, MaxWait: maxFetchWait})
 		err := c.take(ctx, conn, batch, offset)
-		if cerr := batch.Close(); err == nil && cerr != nil {
+		cerr := batch.Close()
+		if errors.Is(cerr, kafka.RequestTimedOut) {
+			// The broker found nothing new within MaxWait at the end of the partition: an
+			// empty fetch, not a failure (no backoff, no warning).
+			cerr = nil
+		}
+		if err == nil && cerr != nil {
 			err = fmt.Errorf("partition %d: fetch at offset %d: %w", partition, *offset, cerr)
 		}
 		if err != nil {
