@@ -8,9 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -167,23 +165,18 @@ func cmdForecast(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := resetPeakRSS(); err != nil {
 		return err
 	}
-	if cfg.CPUProfile != "" {
-		f, err := os.Create(cfg.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := startCPUProfile(cfg.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	start := time.Now()
 	res, err := j.Run(ctx, issued, forecastjob.Options{KeepGroups: true})
 	if err != nil {
 		return err
 	}
 	rep.RunSeconds = time.Since(start).Seconds()
-	pprof.StopCPUProfile()
+	stopProfile()
 	peak, err := peakRSS()
 	if err != nil {
 		return err

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"time"
@@ -656,17 +655,15 @@ func (b *ingestBench) timeIngest(ctx context.Context, icfg ingest.Config, chcfg 
 		return measurement{}, err
 	}
 	defer closeIngester()
+	profile := ""
 	if b.cfg.CPUProfile != "" {
-		f, err := os.Create(profilePath(b.cfg.CPUProfile, name))
-		if err != nil {
-			return measurement{}, fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return measurement{}, fmt.Errorf("--cpuprofile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+		profile = profilePath(b.cfg.CPUProfile, name)
 	}
+	stopProfile, err := startCPUProfile(profile)
+	if err != nil {
+		return measurement{}, err
+	}
+	defer stopProfile()
 
 	tctx, cancel := context.WithTimeout(ctx, b.cfg.Timeout)
 	defer cancel()

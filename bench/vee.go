@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"runtime"
-	"runtime/pprof"
 	"text/tabwriter"
 	"time"
 
@@ -164,23 +162,16 @@ SELECT 'bench-history', 'incremental', now(), now(), now() - 1, now() - 1, 0, 0,
 	if err := resetPeakRSS(); err != nil {
 		return err
 	}
-	if cfg.CPUProfile != "" {
-		f, err := os.Create(cfg.CPUProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := startCPUProfile(cfg.CPUProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	start = time.Now()
 	// The job's statements are logged in system.query_log (log_queries), for --query-log.
 	res, err := job.Run(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1})))
 	rep.RunSeconds = time.Since(start).Seconds()
-	if cfg.CPUProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	if err != nil {
 		return err
 	}
