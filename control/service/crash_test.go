@@ -46,11 +46,7 @@ func TestCrashBeforeSentStored(t *testing.T) {
 	if err := w.WriteMessages(f.ctx, kafka.Message{Key: []byte(c.MeterID), Value: b}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(20 * time.Second); f.resp.deliveries(c.ID) == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the responder never got the command")
-		}
-	}
+	f.resp.awaitDelivery(t, c.ID, 1)
 	// The next service must not send it again before the acks are read: its rules cannot
 	// be evaluated, so an approved command waits.
 	f.checker.mu.Lock()

@@ -155,6 +155,7 @@ func TestAckTimeout(t *testing.T) {
 	var c Command
 	f.call(http.MethodPost, "/v1/meters/"+ids[0]+"/commands", f.token(api.RoleOperator), "t1", disconnect("unpaid"), &c)
 	f.wait(c.ID, control.StateSent)
+	f.resp.awaitDelivery(t, c.ID, 1)
 	f.clock.Add(9 * time.Minute)
 	f.svc.Tick(f.ctx)
 	if got, _ := f.svc.Command(f.ctx, c.ID); got.State != control.StateSent {
@@ -261,6 +262,7 @@ func TestRestart(t *testing.T) {
 	f.clock.Add(11 * time.Minute)
 	f.svc.Tick(f.ctx)
 	f.wait(a.ID, control.StateTimedOut)
+	f.resp.awaitDelivery(t, a.ID, 1)
 	if n := f.resp.deliveries(a.ID); n != 1 {
 		t.Errorf("delivered %d times across the restart, want 1", n)
 	}

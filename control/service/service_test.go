@@ -206,6 +206,18 @@ func (r *responder) deliveries(id string) int {
 	return r.seen[id]
 }
 
+// awaitDelivery waits (20 s at most) until the responder has read command id n times:
+// the service stores sent once it has published, and the responder reads on its own.
+func (r *responder) awaitDelivery(t *testing.T, id string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); r.deliveries(id) < n; {
+		if time.Now().After(deadline) {
+			t.Fatalf("command %s delivered %d times after 20 s, want %d", id, r.deliveries(id), n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (r *responder) setSilent(meter string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
