@@ -34,8 +34,9 @@ import (
 // (TestFastEqualsFull).
 
 // fastChunkAgreements is how many agreements one aggregation query covers. Memory: the
-// query's text holds their meter ids twice (about 25 bytes each) and its result one row
-// per agreement and part; the bills of a chunk (about 2 KB each) are written together.
+// query's text holds their meter ids once (about 12 bytes each) and its result one row
+// per agreement and date class; the bills of a chunk (about 2 KB each) are written
+// together.
 const fastChunkAgreements = 10_000
 
 // fastGroup is agreements billed alike: one tariff, region (day types) and span.

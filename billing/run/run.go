@@ -126,9 +126,12 @@ const keptIssued = 1000
 // their meters' 15-minute rows, one for their regions and one for their invoices.
 const chunkAgreements = 500
 
-// Run bills the period's agreements of its cycle day. Memory: one chunk's 15-minute rows
-// (chunkAgreements meters × about 3 000 rows × 64 bytes, about 100 MB, plus history rows for ratchets
-// and annual tiers) and the tariff versions used.
+// Run bills the period's agreements of its cycle day or cycle calendar. Memory: the
+// agreements in force, at most four fast-path chunks (fastChunkAgreements agreements' totals and bills each), one
+// full-path chunk's 15-minute rows (chunkAgreements meters × about 3 000 rows × 64 bytes,
+// about 100 MB, plus history rows for ratchets and annual tiers) and the tariff versions
+// used. A run of a million agreements through the fast path peaked at 1.3 GiB (bench
+// billing).
 func (r *Runner) Run(ctx context.Context, p Period) (*Result, error) {
 	terms, err := r.registry.AgreementsInForce(ctx, p.From, p.To)
 	if err != nil {
