@@ -27,6 +27,8 @@ type veeConfig struct {
 	Keep, JSON          bool
 	// Workers is vee.workers (0: the job's default).
 	Workers int
+	// BatchMeters is vee.batch_meters (0: the job's default).
+	BatchMeters int
 	// QueryLog prints the timed run's statements from system.query_log.
 	QueryLog bool
 	// CPUProfile, when set, writes a CPU profile of the timed run there.
@@ -38,6 +40,8 @@ func (c veeConfig) Validate() error {
 	switch {
 	case c.Meters < 1 || c.Meters > 5_000_000:
 		return errors.New("--meters: must be between 1 and 5000000")
+	case c.BatchMeters < 0:
+		return errors.New("--batch-meters: must not be negative")
 	case c.Workers < 0:
 		return errors.New("--workers: must be >= 0 (0: the job's default)")
 	case c.DaysHistory < 1 || c.DaysHistory > 80:
@@ -74,6 +78,7 @@ func parseVEEFlags(args []string, stderr io.Writer) (veeConfig, error) {
 	fs.IntVar(&cfg.DaysHistory, "days-history", 28, "days of readings and validated history before the new day")
 	fs.BoolVar(&cfg.Keep, "keep", false, "keep the loaded database")
 	fs.IntVar(&cfg.Workers, "workers", 0, "vee.workers (0: the job's default)")
+	fs.IntVar(&cfg.BatchMeters, "batch-meters", 0, "vee.batch_meters (0: the job's default)")
 	fs.BoolVar(&cfg.QueryLog, "query-log", false, "print the timed run's statements from system.query_log (durations, rows read and written)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed run to this file")
@@ -115,6 +120,9 @@ func cmdVEE(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	jcfg.PrivateDatabase = chcfg.PrivateDatabase()
 	if cfg.Workers > 0 {
 		jcfg.Workers = cfg.Workers
+	}
+	if cfg.BatchMeters > 0 {
+		jcfg.BatchMeters = cfg.BatchMeters
 	}
 	job, err := veejob.New(jcfg, conn, log)
 	if err != nil {
@@ -236,7 +244,31 @@ FROM consumption
 WHERE resolution = '15m' AND start >= toDateTime('%[1]s') AND start < toDateTime('%[1]s') + 86400
 GROUP BY meter_id, d`
 
-// insertVEEHistory writes the validated 15m and 1d rows of the history's days.
+// veeProfilesSQL writes the consumption_profiles of the meters' UTC day [%[1]s, +1 day)
+// (the bench's meters are in UTC) from its 15m rows, as the job writes a day without
+// gaps: 96 quarters, whose hours and clock-aligned half hours give the hourly arrays, and
+// the quarters themselves as the slot arrays the job reads its history from.
+const veeProfilesSQL = `INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, max15_wh, max30_wh,
+  estimated, edited, substituted, substituted_wh, slot, slot_wh, slot_quality, computed_at)
+SELECT toDate(d), meter_id, 'UTC', d,
+  arrayMap(h -> arraySum(arraySlice(ws, 4 * h + 1, 4)), range(24)),
+  arrayMap(h -> toUInt8(4), range(24)),
+  arrayMap(h -> arrayReduce('max', arraySlice(ws, 4 * h + 1, 4)), range(24)),
+  arrayMap(h -> greatest(ws[4 * h + 1] + ws[4 * h + 2], ws[4 * h + 3] + ws[4 * h + 4]), range(24)),
+  arrayMap(h -> toUInt8(0), range(24)), arrayMap(h -> toUInt8(0), range(24)), arrayMap(h -> toUInt8(0), range(24)),
+  arrayMap(h -> toInt64(0), range(24)),
+  arrayMap(q -> toUInt8(q), range(96)), ws, arrayMap(q -> toUInt8(0), range(96)), at
+FROM (
+  SELECT meter_id, toStartOfDay(start) AS d, arrayMap(x -> tupleElement(x, 2), arraySort(groupArray((start, wh)))) AS ws,
+    max(computed_at) AS at
+  FROM consumption
+  WHERE resolution = '15m' AND start >= toDateTime('%[1]s') AND start < toDateTime('%[1]s') + 86400
+  GROUP BY meter_id, d
+  HAVING length(ws) = 96
+)`
+
+// insertVEEHistory writes the validated 15m and 1d rows and the profiles of the
+// history's days.
 func insertVEEHistory(ctx context.Context, conn driver.Conn, meters int, first time.Time, days int) error {
 	const chunk = 500_000
 	for d := range days {
@@ -249,6 +281,9 @@ func insertVEEHistory(ctx context.Context, conn driver.Conn, meters int, first t
 		day := first.AddDate(0, 0, d).Format(time.DateTime)
 		if err := conn.Exec(ctx, fmt.Sprintf(veeDailySQL, day)); err != nil {
 			return fmt.Errorf("load the history's 1d rows: %w", err)
+		}
+		if err := conn.Exec(ctx, fmt.Sprintf(veeProfilesSQL, day)); err != nil {
+			return fmt.Errorf("load the history's profiles: %w", err)
 		}
 	}
 	return nil

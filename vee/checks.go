@@ -177,14 +177,14 @@ func (p *processor) checkDailyUsage() {
 		return
 	}
 	var totals []int64
+	// The history is sorted by start: a day's intervals are those before its end, found
+	// once per day rather than a date per interval.
 	for i := 0; i < len(p.history); {
 		y, m, d := p.history[i].Start.In(p.loc).Date()
+		end := calendar.DateStart(y, m, d+1, p.loc)
 		var sum, c int64
 		j := i
-		for ; j < len(p.history); j++ {
-			if y2, m2, d2 := p.history[j].Start.In(p.loc).Date(); y2 != y || m2 != m || d2 != d {
-				break
-			}
+		for ; j < len(p.history) && p.history[j].Start.Before(end); j++ {
 			sum += p.history[j].Wh
 			c++
 		}

@@ -283,10 +283,54 @@ func percentile(vals []int64, p float64) (int64, bool) {
 	if len(vals) == 0 {
 		return 0, false
 	}
-	slices.Sort(vals)
 	rank := int(math.Ceil(p / 100 * float64(len(vals))))
 	rank = min(max(rank, 1), len(vals))
-	return vals[rank-1], true
+	return nthSmallest(vals, rank-1), true
+}
+
+// nthSmallest returns the value that vals[k] would hold if vals were sorted, reordering
+// vals: a selection in linear expected time (Hoare's, the pivot the median of three),
+// where sorting 28 days of history intervals was a tenth of the VEE job's time.
+func nthSmallest(vals []int64, k int) int64 {
+	lo, hi := 0, len(vals)-1
+	for hi-lo > 16 {
+		mid := lo + (hi-lo)/2
+		// The median of vals[lo], vals[mid], vals[hi] goes to mid.
+		if vals[mid] < vals[lo] {
+			vals[mid], vals[lo] = vals[lo], vals[mid]
+		}
+		if vals[hi] < vals[lo] {
+			vals[hi], vals[lo] = vals[lo], vals[hi]
+		}
+		if vals[hi] < vals[mid] {
+			vals[hi], vals[mid] = vals[mid], vals[hi]
+		}
+		pivot := vals[mid]
+		i, j := lo, hi
+		for i <= j {
+			for vals[i] < pivot {
+				i++
+			}
+			for vals[j] > pivot {
+				j--
+			}
+			if i <= j {
+				vals[i], vals[j] = vals[j], vals[i]
+				i, j = i+1, j-1
+			}
+		}
+		// vals[lo:j+1] <= pivot <= vals[i:hi+1], and vals[j+1:i] == pivot.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return vals[k]
+		}
+	}
+	slices.Sort(vals[lo : hi+1])
+	return vals[k]
 }
 
 // dropKind classifies the link between two consecutive readings.

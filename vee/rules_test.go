@@ -1,6 +1,8 @@
 package vee
 
 import (
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -96,5 +98,47 @@ func TestRuleNames(t *testing.T) {
 	}
 	if SeverityInfo.String() != "info" || SeverityQuestionable.String() != "questionable" {
 		t.Errorf("Severity strings = %q, %q", SeverityInfo, SeverityQuestionable)
+	}
+}
+
+// TestNthSmallest compares the selection with sorting on random, constant, sorted and
+// reversed inputs of many lengths, for every rank.
+func TestNthSmallest(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 7))
+	inputs := map[string]func(n int) []int64{
+		"random": func(n int) []int64 {
+			v := make([]int64, n)
+			for i := range v {
+				v[i] = r.Int64N(50) - 10
+			}
+			return v
+		},
+		"constant": func(n int) []int64 { return make([]int64, n) },
+		"sorted": func(n int) []int64 {
+			v := make([]int64, n)
+			for i := range v {
+				v[i] = int64(i)
+			}
+			return v
+		},
+		"reversed": func(n int) []int64 {
+			v := make([]int64, n)
+			for i := range v {
+				v[i] = int64(n - i)
+			}
+			return v
+		},
+	}
+	for name, gen := range inputs {
+		for _, n := range []int{1, 2, 3, 16, 17, 18, 33, 100, 2688} {
+			vals := gen(n)
+			sorted := slices.Clone(vals)
+			slices.Sort(sorted)
+			for k := 0; k < n; k += max(1, n/50) {
+				if got := nthSmallest(slices.Clone(vals), k); got != sorted[k] {
+					t.Fatalf("%s, n=%d: nthSmallest(k=%d) = %d, want %d", name, n, k, got, sorted[k])
+				}
+			}
+		}
 	}
 }

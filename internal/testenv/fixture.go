@@ -121,7 +121,27 @@ func ReadFixture() []Insert {
 	resolved := Insert{"vee_failures", failureCols, [][]any{
 		{"M2", day(28, 0), day(29, 0), "resolved", "edit", "edit e0: start: off the grid", day(30, 3), uint32(2), "r2", day(30, 4)},
 	}}
-	return append(inserts, edits, runs, failures, resolved)
+	// Profiles: M2's of 27 and 28 March (one version each: chDB may merge versions at
+	// once), and M3's of 28 March as written before its 15m arrays existed (migration 0060).
+	profileCols := []string{"day", "meter_id", "time_zone", "start", "wh", "intervals", "max15_wh", "max30_wh", "estimated", "edited",
+		"substituted", "substituted_wh", "slot", "slot_wh", "slot_quality", "computed_at"}
+	hourly := func(n int, v int64) []int64 {
+		out := make([]int64, n)
+		for i := range out {
+			out[i] = v
+		}
+		return out
+	}
+	counts := func(v ...uint8) []uint8 { return append(make([]uint8, 24-len(v)), v...) }
+	profiles := Insert{"consumption_profiles", profileCols, [][]any{
+		{day(27, 0), "M2", "UTC", day(27, 0), hourly(24, 0), counts(4), hourly(24, 0), hourly(24, 0), counts(), counts(), counts(), hourly(24, 0),
+			[]uint8{92, 93, 94, 95}, []int64{10, 11, 12, 13}, []uint8{0, 0, 1, 3}, day(30, 3)},
+		{day(28, 0), "M2", "UTC", day(28, 0), hourly(24, 0), counts(2), hourly(24, 0), hourly(24, 0), counts(), counts(), counts(), hourly(24, 0),
+			[]uint8{94, 95}, []int64{20, 21}, []uint8{0, 0}, day(30, 4)},
+		{day(28, 0), "M3", "UTC", day(28, 0), hourly(24, 5), counts(4), hourly(24, 0), hourly(24, 0), counts(), counts(), counts(), hourly(24, 0),
+			[]uint8{}, []int64{}, []uint8{}, day(30, 3)},
+	}}
+	return append(inserts, edits, runs, failures, resolved, profiles)
 }
 
 // interval is one validated row of the fixture, or a sum of them.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -280,18 +281,26 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	var n int64
 	var ok []window
 	var fails []Failure
+	// The 15m rows of the meters whose window covers its local days, which the roll-up
+	// takes from here instead of reading them back (see rollUpMeters).
+	whole := map[string][]row{}
+	perMeter := map[string]int{}
+	for _, w := range kept {
+		perMeter[w.meter]++
+	}
 	for _, w := range kept {
 		e := reg[w.meter]
 		rules := j.cfg.Rules.For(e.class)
 		// vee keeps the nearest readings outside the window and ignores the rest.
 		rs := append([]vee.Reading(nil), in.readings[w.meter]...)
-		var hist []vee.HistoryInterval
+		// The meter's history is sorted by start: the window's is a part of it, which vee
+		// only reads.
+		hs := in.history[w.meter]
 		hFrom := w.from.AddDate(0, 0, -j.cfg.HistoryDays)
-		for _, h := range in.history[w.meter] {
-			if !h.Start.Before(hFrom) && h.Start.Before(w.from) {
-				hist = append(hist, h)
-			}
-		}
+		byStart := func(h vee.HistoryInterval, t time.Time) int { return h.Start.Compare(t) }
+		lo, _ := slices.BinarySearchFunc(hs, hFrom, byStart)
+		hi, _ := slices.BinarySearchFunc(hs, w.from, byStart)
+		hist := hs[lo:max(lo, hi):max(lo, hi)]
 		res, fail, stack := processWindow(j.process, vee.Input{
 			MeterID: w.meter, Known: e.known, Interval: Interval, From: w.from, To: w.to, Location: w.loc,
 			Readings: rs, History: hist, Edits: in.edits[w.meter], Relay: in.relay[w.meter],
@@ -303,8 +312,14 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 			continue
 		}
 		ok = append(ok, w)
+		f, t := daysOf(w)
+		covers := perMeter[w.meter] == 1 && f.Equal(w.from) && t.Equal(w.to)
 		for _, iv := range res.Intervals {
-			out.add(intervalRow(w.meter, iv))
+			r := intervalRow(w.meter, iv)
+			out.add(r)
+			if covers {
+				whole[w.meter] = append(whole[w.meter], r)
+			}
 		}
 		n += int64(len(res.Intervals))
 	}
@@ -317,7 +332,7 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	if err := j.step("15m"); err != nil {
 		return nil, nil, 0, err
 	}
-	if err := j.rollUpMeters(ctx, ok, ids, computedAt); err != nil {
+	if err := j.rollUpMeters(ctx, ok, ids, whole, computedAt); err != nil {
 		return nil, nil, 0, err
 	}
 	return ok, fails, n, nil
@@ -367,23 +382,160 @@ func (j *Job) loadRows(ctx context.Context, resolution string, ids []string, fro
 	return nil
 }
 
-// loadHistory appends the stored 15m rows of ids over [from, to) to hs, by meter and
-// sorted by start, as history intervals: only the columns vee reads of them, which 28
-// days of 15m rows per meter make the largest read of a batch. Of the versions of an
-// interval it keeps the latest (the highest computed_at), as FINAL does: two versions of
-// one interval never share a computed_at, since each run writes an interval once with its
-// own, strictly increasing, computed_at.
+// loadHistory appends the validated 15m rows of ids over [from, to) to hs, by meter and
+// sorted by start, as history intervals: only the columns vee reads of them. It reads
+// them from the meters' consumption_profiles, one row per local day holding the day's
+// 15m rows (migration 0060), and from consumption's 15m rows only for the meters with a
+// profile in the range written before that migration. Both give the same intervals: a
+// profile is written from the day's stored 15m rows, in the same run and with the same
+// computed_at, and replaced whenever any of them is.
 func (j *Job) loadHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, ids []string, from, to time.Time) error {
-	rows, err := j.conn.Query(ctx, historySQL, ids, ids, from, to)
+	legacy, err := j.loadProfileHistory(ctx, hs, ids, from, to)
+	if err != nil || len(legacy) == 0 {
+		return err
+	}
+	for _, id := range legacy {
+		delete(hs, id)
+	}
+	return j.loadIntervalHistory(ctx, hs, legacy, from, to)
+}
+
+// loadProfileHistory appends the intervals of ids over [from, to) held by their
+// consumption_profiles to hs, and returns the meters with a profile in the range that
+// does not hold its 15m rows (written before migration 0060), whose history it leaves
+// incomplete. Of the versions of a day it keeps the latest, as FINAL does, and parses
+// only that one. It holds the text of every version of the batch's days until it returns.
+func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, ids []string, from, to time.Time) ([]string, error) {
+	// Local dates lie within a day of UTC dates (offsets are under 24 hours).
+	dFrom, dTo := from.AddDate(0, 0, -1).Format(time.DateOnly), to.AddDate(0, 0, 1).Format(time.DateOnly)
+	rows, err := j.conn.Query(ctx, profileHistorySQL, ids, ids, ids, dFrom, dTo)
+	if err != nil {
+		return nil, fmt.Errorf("load profile history: %w", err)
+	}
+	defer rows.Close()
+	type day struct {
+		start, at         uint32
+		slot, wh, quality string
+	}
+	byMeter := make([][]day, len(ids))
+	old := make([]bool, len(ids))
+	for rows.Next() {
+		var pos uint32
+		var d day
+		var complete uint8
+		if err := rows.Scan(&pos, &d.start, &d.at, &d.slot, &d.wh, &d.quality, &complete); err != nil {
+			return nil, fmt.Errorf("load profile history: %w", err)
+		}
+		if pos < 1 || int(pos) > len(ids) {
+			return nil, fmt.Errorf("load profile history: meter position %d out of the %d asked", pos, len(ids))
+		}
+		if complete == 0 {
+			old[pos-1] = true
+		}
+		byMeter[pos-1] = append(byMeter[pos-1], d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("load profile history: %w", err)
+	}
+	lo, hi := from.Unix(), to.Unix()
+	var legacy []string
+	var slot, wh, quality []int64
+	for i, ds := range byMeter {
+		if old[i] {
+			legacy = append(legacy, ids[i])
+			continue
+		}
+		if len(ds) == 0 {
+			continue
+		}
+		slices.SortFunc(ds, func(a, b day) int {
+			if c := cmp.Compare(a.start, b.start); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.at, b.at)
+		})
+		out := slices.Grow(hs[ids[i]], len(ds)*int(24*time.Hour/Interval))
+		for k, d := range ds {
+			if k+1 < len(ds) && ds[k+1].start == d.start {
+				continue // an older version of the day
+			}
+			var err error
+			if slot, err = parseInts(slot[:0], d.slot); err == nil {
+				if wh, err = parseInts(wh[:0], d.wh); err == nil {
+					quality, err = parseInts(quality[:0], d.quality)
+				}
+			}
+			if err == nil && (len(slot) != len(wh) || len(quality) != len(wh)) {
+				err = fmt.Errorf("slot arrays of %d, %d and %d elements", len(slot), len(wh), len(quality))
+			}
+			if err != nil {
+				return nil, fmt.Errorf("load profile history: meter %s, day starting %s: %w",
+					ids[i], time.Unix(int64(d.start), 0).UTC().Format(time.RFC3339), err)
+			}
+			for s, q := range slot {
+				t := int64(d.start) + q*int64(Interval/time.Second)
+				if t < lo || t >= hi {
+					continue
+				}
+				out = append(out, vee.HistoryInterval{Start: time.Unix(t, 0).UTC(), Wh: wh[s], Quality: vee.Quality(quality[s])})
+			}
+		}
+		hs[ids[i]] = out
+	}
+	return legacy, nil
+}
+
+// parseInts appends the comma-separated decimal integers of s to dst: an empty s holds
+// none. It reports the first element that is not a decimal integer of int64.
+func parseInts(dst []int64, s string) ([]int64, error) {
+	if s == "" {
+		return dst, nil
+	}
+	for i := 0; ; {
+		start, neg := i, false
+		if i < len(s) && s[i] == '-' {
+			neg, i = true, i+1
+		}
+		// 19 digits never overflow a uint64.
+		var v uint64
+		digits := 0
+		for ; i < len(s) && s[i] != ','; i++ {
+			c := s[i] - '0'
+			if c > 9 || digits == 19 {
+				return dst, fmt.Errorf("element %d of the slot arrays: %q is not an integer of 64 bits", len(dst), s[start:min(i+1, len(s))])
+			}
+			v, digits = v*10+uint64(c), digits+1
+		}
+		switch {
+		case digits == 0, !neg && v > math.MaxInt64, neg && v > math.MaxInt64+1:
+			return dst, fmt.Errorf("element %d of the slot arrays: %q is not an integer of 64 bits", len(dst), s[start:i])
+		case neg:
+			dst = append(dst, -int64(v-1)-1)
+		default:
+			dst = append(dst, int64(v))
+		}
+		if i == len(s) {
+			return dst, nil
+		}
+		i++ // the comma
+	}
+}
+
+// loadIntervalHistory appends the stored 15m rows of ids over [from, to) to hs, by meter
+// and sorted by start, as history intervals. Of the versions of an interval it keeps the
+// latest (the highest computed_at), as FINAL does: two versions of one interval never
+// share a computed_at, since each run writes an interval once with its own, strictly
+// increasing, computed_at.
+func (j *Job) loadIntervalHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, ids []string, from, to time.Time) error {
+	rows, err := j.conn.Query(ctx, historySQL, ids, ids, ids, from, to)
 	if err != nil {
 		return fmt.Errorf("load 15m history: %w", err)
 	}
 	defer rows.Close()
 	type version struct {
-		meter     uint64
-		start, at uint32
-		wh        int64
-		quality   uint8
+		meter, start, at uint32
+		wh               int64
+		quality          uint8
 	}
 	var all []version
 	count := make([]int, len(ids)+1)
@@ -392,7 +544,7 @@ func (j *Job) loadHistory(ctx context.Context, hs map[string][]vee.HistoryInterv
 		if err := rows.Scan(&v.meter, &v.start, &v.wh, &v.quality, &v.at); err != nil {
 			return fmt.Errorf("load 15m history: %w", err)
 		}
-		if v.meter < 1 || v.meter > uint64(len(ids)) {
+		if v.meter < 1 || int(v.meter) > len(ids) {
 			return fmt.Errorf("load 15m history: meter position %d out of the %d asked", v.meter, len(ids))
 		}
 		all = append(all, v)
@@ -457,10 +609,13 @@ func (j *Job) loadEdits(ctx context.Context, es map[string][]vee.Edit, ids []str
 
 // rollUpMeters recomputes the 1h and 1d rows and the consumption_profiles rows of the
 // windows' local days from the stored 15m rows, then the 1mo rows of their local months
-// from the stored 1d rows. Besides the batch's 15m rows of those days, it holds their 1h
-// and 1d rows and one profile per local day (at most 25 hourly values and counts) until
-// they are inserted.
-func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, computedAt time.Time) error {
+// from the stored 1d rows. whole holds the 15m rows just written of the meters whose one
+// window in the batch is exactly the whole hours of its local days (daysOf): those are
+// every 15m row of the days, as stored, so they are not read back; the other meters' are.
+// Besides the batch's 15m rows of those days, it holds their 1h and 1d rows and one
+// profile per local day (at most 25 hourly values and counts, and the day's 15m rows)
+// until they are inserted.
+func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, whole map[string][]row, computedAt time.Time) error {
 	byMeter := map[string][]window{}
 	from, to := daysOf(ws[0])
 	mFrom, mTo := monthsOf(ws[0])
@@ -471,9 +626,19 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, compu
 		f, t = monthsOf(w)
 		mFrom, mTo = minTime(mFrom, f), maxTime(mTo, t)
 	}
-	quarter := map[string][]row{}
-	if err := j.loadRows(ctx, "15m", ids, from, to, func(m string, r row) { quarter[m] = append(quarter[m], r) }); err != nil {
-		return err
+	quarter := whole
+	var rest []string
+	for _, id := range ids {
+		if _, ok := whole[id]; !ok {
+			if _, computed := byMeter[id]; computed {
+				rest = append(rest, id)
+			}
+		}
+	}
+	if len(rest) > 0 {
+		if err := j.loadRows(ctx, "15m", rest, from, to, func(m string, r row) { quarter[m] = append(quarter[m], r) }); err != nil {
+			return err
+		}
 	}
 	var out rowBuffer
 	var profiles profileBuffer

@@ -408,6 +408,38 @@ func TestJobFleet(t *testing.T) {
 		}
 	})
 
+	// The history the job reads from the profiles is the one the 15m rows give, for every
+	// meter (the unknown one included) over the whole simulated range, late data and
+	// estimates included.
+	t.Run("profile history equals the 15m history", func(t *testing.T) {
+		ids := []string{d.unknown}
+		for _, m := range d.meters {
+			ids = append(ids, m.MeterID)
+		}
+		slices.Sort(ids)
+		from, to := simFrom.AddDate(0, 0, -1), simTo.AddDate(0, 0, 1)
+		fromProfiles, fromRows := map[string][]vee.HistoryInterval{}, map[string][]vee.HistoryInterval{}
+		legacy, err := j.loadProfileHistory(context.Background(), fromProfiles, ids, from, to)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(legacy) != 0 {
+			t.Errorf("meters %v read as written before migration 0060", legacy)
+		}
+		if err := j.loadIntervalHistory(context.Background(), fromRows, ids, from, to); err != nil {
+			t.Fatal(err)
+		}
+		if len(fromRows) != len(ids) {
+			t.Fatalf("15m history of %d meters, want %d", len(fromRows), len(ids))
+		}
+		for _, id := range ids {
+			if !slices.Equal(fromProfiles[id], fromRows[id]) {
+				t.Errorf("meter %s: %d intervals from the profiles, %d from the 15m rows, or different ones", id,
+					len(fromProfiles[id]), len(fromRows[id]))
+			}
+		}
+	})
+
 	t.Run("rerun changes nothing", func(t *testing.T) {
 		res := runAt(t, j, &clock, run3.Add(time.Minute))
 		if res.Windows != 0 {

@@ -33,6 +33,12 @@ type profile struct {
 	// billing marks estimated), substitutedWh[i] is their energy.
 	substituted   []uint8
 	substitutedWh []int64
+	// slot, slotWh and slotQuality are the day's 15m rows themselves, one element per row
+	// in start order: its quarter from start, its energy and its quality. The job reads
+	// them back as the meter's validated history (see loadHistory).
+	slot        []uint8
+	slotWh      []int64
+	slotQuality []uint8
 }
 
 // hoursIn returns the number of hourly elements of a local day [start, end): one per
@@ -72,11 +78,13 @@ func dayProfiles(meter string, loc *time.Location, from, to time.Time, rows []ro
 func dayProfile(meter string, loc *time.Location, start, end time.Time, rows []row) profile {
 	n := hoursIn(start, end)
 	p := profile{meter: meter, zone: loc.String(), start: start, wh: make([]int64, n), intervals: make([]uint8, n),
-		estimated: make([]uint8, n), edited: make([]uint8, n), substituted: make([]uint8, n), substitutedWh: make([]int64, n)}
+		estimated: make([]uint8, n), edited: make([]uint8, n), substituted: make([]uint8, n), substitutedWh: make([]int64, n),
+		slot: make([]uint8, len(rows)), slotWh: make([]int64, len(rows)), slotQuality: make([]uint8, len(rows))}
 	y, m, d := start.In(loc).Date()
 	p.day = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
-	for _, r := range rows {
+	for i, r := range rows {
 		h := int(r.start.Sub(start) / time.Hour)
+		p.slot[i], p.slotWh[i], p.slotQuality[i] = uint8(r.start.Sub(start)/Interval), r.wh, r.quality
 		p.wh[h] += r.wh
 		p.intervals[h]++
 		p.estimated[h] += uint8(r.estimated)
@@ -134,6 +142,8 @@ type profileBuffer struct {
 	meter, zone                               []string
 	wh, max15, max30, substitutedWh           [][]int64
 	intervals, estimated, edited, substituted [][]uint8
+	slot, slotQuality                         [][]uint8
+	slotWh                                    [][]int64
 }
 
 func (b *profileBuffer) addAll(ps []profile) {
@@ -150,6 +160,9 @@ func (b *profileBuffer) addAll(ps []profile) {
 		b.edited = append(b.edited, p.edited)
 		b.substituted = append(b.substituted, p.substituted)
 		b.substitutedWh = append(b.substitutedWh, p.substitutedWh)
+		b.slot = append(b.slot, p.slot)
+		b.slotWh = append(b.slotWh, p.slotWh)
+		b.slotQuality = append(b.slotQuality, p.slotQuality)
 	}
 }
 
@@ -170,7 +183,7 @@ func (j *Job) insertProfiles(ctx context.Context, b *profileBuffer, computedAt t
 	for i := range at {
 		at[i] = computedAt
 	}
-	for i, col := range []any{b.day, b.meter, b.zone, b.start, b.wh, b.intervals, b.max15, b.max30, b.estimated, b.edited, b.substituted, b.substitutedWh, at} {
+	for i, col := range []any{b.day, b.meter, b.zone, b.start, b.wh, b.intervals, b.max15, b.max30, b.estimated, b.edited, b.substituted, b.substitutedWh, b.slot, b.slotWh, b.slotQuality, at} {
 		if err := batch.Column(i).Append(col); err != nil {
 			return fmt.Errorf("append consumption_profiles column %d: %w", i, err)
 		}

@@ -141,6 +141,28 @@ func TestDayProfiles(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := dayProfiles("m", berlin, ts(tt.from), ts(tt.to), tt.rows)
+			// The slot arrays hold the day's rows themselves: checked against the rows,
+			// then left out of the comparison.
+			i := 0
+			for k := range got {
+				p := &got[k]
+				for s := range p.slot {
+					r := tt.rows[i]
+					for r.start.Before(p.start) {
+						i++
+						r = tt.rows[i]
+					}
+					if p.start.Add(time.Duration(p.slot[s])*Interval) != r.start || p.slotWh[s] != r.wh || p.slotQuality[s] != r.quality {
+						t.Fatalf("profile of %s, element %d: slot %d, %d Wh, quality %d; want the row %+v", p.start, s,
+							p.slot[s], p.slotWh[s], p.slotQuality[s], r)
+					}
+					i++
+				}
+				if len(p.slot) != len(p.slotWh) || len(p.slot) != len(p.slotQuality) {
+					t.Fatalf("profile of %s: slot arrays of %d, %d and %d elements", p.start, len(p.slot), len(p.slotWh), len(p.slotQuality))
+				}
+				p.slot, p.slotWh, p.slotQuality = nil, nil, nil
+			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("dayProfiles =\n%+v\nwant\n%+v", got, tt.want)
 			}

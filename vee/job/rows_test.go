@@ -1,7 +1,9 @@
 package job
 
 import (
+	"math"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -71,5 +73,32 @@ func TestRollUp(t *testing.T) {
 				t.Errorf("rollUp =\n%+v\nwant\n%+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestParseInts(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []int64
+		wantErr bool
+	}{
+		{"", nil, false},
+		{"0", []int64{0}, false},
+		{"1,22,333", []int64{1, 22, 333}, false},
+		{"-5,7", []int64{-5, 7}, false},
+		{"9223372036854775807,-9223372036854775808", []int64{math.MaxInt64, math.MinInt64}, false},
+		{"9223372036854775808", nil, true},
+		{"99999999999999999999", nil, true},
+		{"1,,2", nil, true},
+		{"1,", nil, true},
+		{"-", nil, true},
+		{"1.5", nil, true},
+		{"x", nil, true},
+	}
+	for _, tt := range tests {
+		got, err := parseInts(nil, tt.in)
+		if (err != nil) != tt.wantErr || (!tt.wantErr && !slices.Equal(got, tt.want)) {
+			t.Errorf("parseInts(%q) = %v, %v; want %v (error %v)", tt.in, got, err, tt.want, tt.wantErr)
+		}
 	}
 }

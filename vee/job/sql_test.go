@@ -21,6 +21,7 @@ func TestSQL(t *testing.T) {
 		{"point_readings", pointReadingsSQL},
 		{"rows", rowsSQL},
 		{"history", historySQL},
+		{"profile_history", profileHistorySQL},
 		{"edits", editsSQL},
 		{"sum", sumSQL},
 		{"meter_known", schema.MeterKnownSQL},
