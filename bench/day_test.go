@@ -124,7 +124,7 @@ func TestJudgeDay(t *testing.T) {
 }
 
 func TestWriteDayTable(t *testing.T) {
-	rep := dayReport{Meters: 1000, HistoryDays: 7, Format: "arrow", Day: "2026-11-30", Readings: 96_000, CPUs: 2, SetupSeconds: 12, HistoryVEESeconds: 8,
+	rep := dayReport{Meters: 1000, HistoryDays: 7, Format: "arrow", Day: "2026-11-30", Readings: 96_000, CPUs: 2, SetupSeconds: 12, HistorySeconds: 8,
 		Phases:          []result{newResult("ingest", "p", measurement{Readings: 96_000, Elapsed: 2 * time.Second, CPU: time.Second}), newResult("vee", "p", measurement{Readings: 96_000, Elapsed: time.Second})},
 		Total:           newResult("total", "p", measurement{Readings: 96_000, Elapsed: 3 * time.Second}),
 		Query:           newResult("query (under ingest)", "p", measurement{Readings: 24_000, Elapsed: time.Second}),
@@ -216,6 +216,35 @@ func TestHistorySQLOnServer(t *testing.T) {
 	if falling != 0 {
 		t.Errorf("%d meters have a register that does not rise or goes negative", falling)
 	}
+	// The validated history is the readings' advances: every meter's 15m rows add up, day
+	// by day, to its register's rise over the day, one row per quarter, each in the
+	// class's range; and each day has a profile holding the same quarters.
+	if err := writeValidatedHistory(ctx, conn, cfg.Database, t0, 2); err != nil {
+		t.Fatal(err)
+	}
+	var bad, days, profiles uint64
+	err = conn.QueryRow(ctx, `SELECT countIf(rise != total OR rows != 96 OR low <= 0), count() FROM (
+		SELECT meter_id, d, max(register_wh) - min(register_wh) AS rise
+		FROM readings ARRAY JOIN arrayDistinct([toStartOfDay(ts), toStartOfDay(ts - 1)]) AS d
+		WHERE ts > toDateTime(?) AND ts <= toDateTime(?)
+		GROUP BY meter_id, d HAVING count() = 97
+	) ANY INNER JOIN (
+		SELECT meter_id, toStartOfDay(start) AS d, sum(wh) AS total, count() AS rows, min(wh) AS low
+		FROM consumption WHERE resolution = '15m' GROUP BY meter_id, d
+	) USING meter_id, d`, t0.Add(-2*24*time.Hour).Unix()-1, t0.Unix()).Scan(&bad, &days)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad != 0 || days != meters*2 {
+		t.Errorf("%d of %d meter days whose 15m rows do not add up to the register's rise", bad, days)
+	}
+	if err := conn.QueryRow(ctx, `SELECT count() FROM consumption_profiles
+		WHERE length(slot_wh) = 96 AND arraySum(slot_wh) = arraySum(wh) AND arraySum(intervals) = 96`).Scan(&profiles); err != nil {
+		t.Fatal(err)
+	}
+	if profiles != meters*2 {
+		t.Errorf("%d complete profiles, want %d", profiles, meters*2)
+	}
 	// Each meter's mean interval is its class's mean power over 15 minutes, within the
 	// hash's ±25 %.
 	levels := sim.MeanPower()
@@ -258,7 +287,7 @@ func TestDayBenchEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
 	}
-	if rep.Readings != 50*96 || len(rep.Phases) != 4 || rep.VEEMeters != 50 || rep.ForecastMethods == nil || len(rep.Targets) != 4 || rep.HistoryVEESeconds <= 0 {
+	if rep.Readings != 50*96 || len(rep.Phases) != 4 || rep.VEEMeters != 50 || rep.ForecastMethods == nil || len(rep.Targets) != 4 || rep.HistorySeconds <= 0 {
 		t.Fatalf("report %+v", rep)
 	}
 	for i, name := range []string{"ingest", "vee", "forecast", "merges"} {
