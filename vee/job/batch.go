@@ -211,14 +211,20 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	from, to := ws[0].from, ws[0].to
 	var pm []string
 	var pt []int64
-	for i, w := range ws {
+	for _, w := range ws {
 		ids = append(ids, w.meter)
 		from, to = minTime(from, w.from), maxTime(to, w.to)
-		if as[i].hasPrev {
-			pm, pt = append(pm, w.meter), append(pt, as[i].prev.Unix())
-		}
-		if as[i].hasNext {
-			pm, pt = append(pm, w.meter), append(pt, as[i].next.Unix())
+	}
+	// The anchors the readings of [from, to] do not hold already: in a daily run the one
+	// before each window is its midnight reading, which they do.
+	for i, w := range ws {
+		for _, a := range []struct {
+			at  time.Time
+			has bool
+		}{{as[i].prev, as[i].hasPrev}, {as[i].next, as[i].hasNext}} {
+			if a.has && (a.at.Before(from) || a.at.After(to)) {
+				pm, pt = append(pm, w.meter), append(pt, a.at.Unix())
+			}
 		}
 	}
 	ids = uniq(ids)
