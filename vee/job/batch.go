@@ -465,10 +465,23 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 			if k+1 < len(ds) && ds[k+1].start == d.start {
 				continue // an older version of the day
 			}
-			var err error
-			if slot, err = parseInts(slot[:0], d.slot); err == nil {
-				if wh, err = parseInts(wh[:0], d.wh); err == nil {
-					quality, err = parseInts(quality[:0], d.quality)
+			// '' stands for the slots 0, 1, … and for qualities all valid (see
+			// profileHistorySQL).
+			wh, err := parseInts(wh[:0], d.wh)
+			if err == nil {
+				slot, err = parseInts(slot[:0], d.slot)
+				if err == nil && d.slot == "" {
+					for q := range wh {
+						slot = append(slot, int64(q))
+					}
+				}
+			}
+			if err == nil {
+				quality, err = parseInts(quality[:0], d.quality)
+				if err == nil && d.quality == "" {
+					for range wh {
+						quality = append(quality, int64(vee.QualityValid))
+					}
 				}
 			}
 			if err == nil && (len(slot) != len(wh) || len(quality) != len(wh)) {
@@ -652,15 +665,7 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, whole
 		for _, w := range mws {
 			f, t := daysOf(w)
 			dayFrom, dayTo := localMidnight(w.from, w.loc), nextMidnight(w.to, w.loc)
-			var hours, days []row
-			for _, r := range quarter[m] {
-				if !r.start.Before(f) && r.start.Before(t) {
-					hours = append(hours, r)
-				}
-				if !r.start.Before(dayFrom) && r.start.Before(dayTo) {
-					days = append(days, r)
-				}
-			}
+			hours, days := between(quarter[m], f, t), between(quarter[m], dayFrom, dayTo)
 			out.addAll(rollUp(hours, "1h", func(t time.Time) (time.Time, time.Time) {
 				h := t.Truncate(time.Hour)
 				return h, h.Add(time.Hour)
@@ -701,6 +706,15 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, whole
 		return err
 	}
 	return j.step("coarse")
+}
+
+// between returns the rows of rs, sorted by start, that start in [from, to): a part of
+// rs, not a copy.
+func between(rs []row, from, to time.Time) []row {
+	byStart := func(r row, t time.Time) int { return r.start.Compare(t) }
+	lo, _ := slices.BinarySearchFunc(rs, from, byStart)
+	hi, _ := slices.BinarySearchFunc(rs, to, byStart)
+	return rs[lo:max(lo, hi):max(lo, hi)]
 }
 
 // writeGroups recomputes the group roll-ups of the UTC days the windows cover, for the
