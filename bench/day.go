@@ -123,16 +123,7 @@ func (s offsetSource) Next(r *schema.Reading) bool {
 // h(k) a hash in [0, L/2), so that each interval takes between L/2 and 3L/2 and the
 // registers rise strictly towards the start.
 func historySQL(database string, t0 time.Time, interval time.Duration, first, count int, levels map[string]float64) string {
-	names := make([]string, 0, len(levels))
-	for n := range levels {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var cases []string
-	for _, n := range names {
-		cases = append(cases, fmt.Sprintf("customer_class = '%s', %d", n, max(2, int64(levels[n]*interval.Hours()))))
-	}
-	level := fmt.Sprintf("toInt64(multiIf(%s, %d))", strings.Join(cases, ", "), max(2, int64(levels[names[0]]*interval.Hours())))
+	level := levelSQL(levels, interval)
 	return fmt.Sprintf(`INSERT INTO %[1]s.readings (meter_id, ts, register_wh, quality)
 SELECT meter_id, toDateTime(%[2]d - k * %[3]d), register_wh - (k * L + toInt64(cityHash64(meter_id, k) %% intDiv(L, 2))), toUInt8(0)
 FROM (
@@ -142,6 +133,21 @@ FROM (
 )
 ARRAY JOIN arrayMap(x -> x + %[5]d, range(%[6]d)) AS k`,
 		database, t0.Unix(), int64(interval/time.Second), level, first+1, count)
+}
+
+// levelSQL returns the expression of a meter's mean energy per interval L in Wh (at
+// least 2), from its customer_class and the classes' mean power levels in W.
+func levelSQL(levels map[string]float64, interval time.Duration) string {
+	names := make([]string, 0, len(levels))
+	for n := range levels {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var cases []string
+	for _, n := range names {
+		cases = append(cases, fmt.Sprintf("customer_class = '%s', %d", n, max(2, int64(levels[n]*interval.Hours()))))
+	}
+	return fmt.Sprintf("toInt64(multiIf(%s, %d))", strings.Join(cases, ", "), max(2, int64(levels[names[0]]*interval.Hours())))
 }
 
 // dayTarget is one of the issue's targets beside its measured figure.
@@ -477,16 +483,7 @@ SELECT 'bench-history', 'incremental', now(), now(), now() - 1, now() - 1, 0, 0,
 // k − 1, L + h(k) − h(k − 1) with h(0) = 0 (the starting register is the fleet's own),
 // measured and valid, as the job writes a series without gaps.
 func validatedHistorySQL(database string, t0 time.Time, first, count int, levels map[string]float64) string {
-	names := make([]string, 0, len(levels))
-	for n := range levels {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	var cases []string
-	for _, n := range names {
-		cases = append(cases, fmt.Sprintf("customer_class = '%s', %d", n, max(2, int64(levels[n]/4))))
-	}
-	level := fmt.Sprintf("toInt64(multiIf(%s, %d))", strings.Join(cases, ", "), max(2, int64(levels[names[0]]/4)))
+	level := levelSQL(levels, 15*time.Minute)
 	return fmt.Sprintf(`INSERT INTO %[1]s.consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)
 SELECT '15m', meter_id, toDateTime(%[2]d - k * 900),
   L + toInt64(cityHash64(meter_id, k) %% intDiv(L, 2)) - if(k = 1, 0, toInt64(cityHash64(meter_id, k - 1) %% intDiv(L, 2))),

@@ -454,17 +454,9 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 		if len(ds) == 0 {
 			continue
 		}
-		slices.SortFunc(ds, func(a, b day) int {
-			if c := cmp.Compare(a.start, b.start); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.at, b.at)
-		})
+		ds = latestVersions(ds, func(d day) (uint32, uint32) { return d.start, d.at })
 		out := slices.Grow(hs[ids[i]], len(ds)*int(24*time.Hour/Interval))
-		for k, d := range ds {
-			if k+1 < len(ds) && ds[k+1].start == d.start {
-				continue // an older version of the day
-			}
+		for _, d := range ds {
 			// '' stands for the slots 0, 1, … and for qualities all valid (see
 			// profileHistorySQL).
 			wh, err := parseInts(wh[:0], d.wh)
@@ -502,6 +494,30 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 		hs[ids[i]] = out
 	}
 	return legacy, nil
+}
+
+// latestVersions sorts vs by key (start, then version) and keeps, of the elements sharing
+// a start, the one with the highest version, as FINAL does; it reuses vs's array.
+func latestVersions[T any](vs []T, key func(T) (start, version uint32)) []T {
+	slices.SortFunc(vs, func(a, b T) int {
+		sa, va := key(a)
+		sb, vb := key(b)
+		if c := cmp.Compare(sa, sb); c != 0 {
+			return c
+		}
+		return cmp.Compare(va, vb)
+	})
+	out := vs[:0]
+	for k, v := range vs {
+		start, _ := key(v)
+		if k+1 < len(vs) {
+			if next, _ := key(vs[k+1]); next == start {
+				continue // an older version
+			}
+		}
+		out = append(out, v) // out never passes vs[k]: the element ahead is intact
+	}
+	return out
 }
 
 // parseInts appends the comma-separated decimal integers of s to dst: an empty s holds
@@ -588,17 +604,9 @@ func (j *Job) loadIntervalHistory(ctx context.Context, hs map[string][]vee.Histo
 		if len(vs) == 0 {
 			continue
 		}
-		slices.SortFunc(vs, func(a, b version) int {
-			if c := cmp.Compare(a.start, b.start); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.at, b.at)
-		})
+		vs = latestVersions(vs, func(v version) (uint32, uint32) { return v.start, v.at })
 		out := slices.Grow(hs[id], len(vs))
-		for k, v := range vs {
-			if k+1 < len(vs) && vs[k+1].start == v.start {
-				continue // an older version
-			}
+		for _, v := range vs {
 			out = append(out, vee.HistoryInterval{Start: time.Unix(int64(v.start), 0).UTC(), Wh: v.wh, Quality: vee.Quality(v.quality)})
 		}
 		hs[id] = out
