@@ -351,17 +351,31 @@ func (j *Job) compute(ctx context.Context, spans []span, retry []openFailure, no
 		return nil, err
 	}
 
-	// Phase 1: the readings around each span decide which local days it touches.
+	// Phase 1: the readings around each span decide which local days it touches, a chunk
+	// of spans per statement, cfg.Workers chunks at once.
 	slices.SortFunc(spans, func(a, b span) int { return a.lo.Compare(b.lo) })
+	chunks := slices.Collect(slices.Chunk(spans, j.cfg.BatchMeters))
+	found := make([][]window, len(chunks))
+	ag, actx := errgroup.WithContext(ctx)
+	ag.SetLimit(j.cfg.Workers)
+	for c, chunk := range chunks {
+		ag.Go(func() error {
+			as, err := j.anchors(actx, chunk)
+			if err != nil {
+				return err
+			}
+			for i, s := range chunk {
+				found[c] = append(found[c], windowOf(s, as[i], reg[s.meter].loc))
+			}
+			return nil
+		})
+	}
+	if err := ag.Wait(); err != nil {
+		return nil, err
+	}
 	var ws []window
-	for chunk := range slices.Chunk(spans, j.cfg.BatchMeters) {
-		as, err := j.anchors(ctx, chunk)
-		if err != nil {
-			return nil, err
-		}
-		for i, s := range chunk {
-			ws = append(ws, windowOf(s, as[i], reg[s.meter].loc))
-		}
+	for _, f := range found {
+		ws = append(ws, f...)
 	}
 	// A failed window is retried as it was, not widened to its anchors' days again.
 	for _, o := range retry {
