@@ -40,7 +40,8 @@ func (e entry) group(kind schema.GroupKind) (string, bool) {
 func (j *Job) registry(ctx context.Context, ids []string) (map[string]entry, error) {
 	out := make(map[string]entry, len(ids))
 	zones := map[string]*time.Location{}
-	for chunk := range slices.Chunk(ids, 10*j.cfg.BatchMeters) {
+	// One list per statement: up to 200 KiB of ids fit in max_query_size (256 KiB).
+	for _, chunk := range chunksOf(ids, 10*j.cfg.BatchMeters, 200<<10, func(id string) string { return id }) {
 		rows, err := j.conn.Query(ctx, registrySQL, chunk)
 		if err != nil {
 			return nil, fmt.Errorf("read registry: %w", err)

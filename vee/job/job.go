@@ -354,7 +354,7 @@ func (j *Job) compute(ctx context.Context, spans []span, retry []openFailure, no
 	// Phase 1: the readings around each span decide which local days it touches, a chunk
 	// of spans per statement, cfg.Workers chunks at once.
 	slices.SortFunc(spans, func(a, b span) int { return a.lo.Compare(b.lo) })
-	chunks := slices.Collect(slices.Chunk(spans, j.cfg.BatchMeters))
+	chunks := chunksOf(spans, j.cfg.BatchMeters, maxListBytes, func(s span) string { return s.meter })
 	found := make([][]window, len(chunks))
 	ag, actx := errgroup.WithContext(ctx)
 	ag.SetLimit(j.cfg.Workers)

@@ -111,18 +111,46 @@ func mergeWindows(ws []window) []window {
 func batchesOf(ws []window, size int) [][]window {
 	var out [][]window
 	of := map[string]int{}
-	meters := 0
+	meters, bytes := 0, 0
 	for _, w := range ws {
 		if i, ok := of[w.meter]; ok {
 			out[i] = append(out[i], w)
 			continue
 		}
-		if len(out) == 0 || meters == size {
-			out, meters = append(out, nil), 0
+		if len(out) == 0 || meters == size || bytes+idBytes(w.meter) > maxListBytes {
+			out, meters, bytes = append(out, nil), 0, 0
 		}
 		of[w.meter] = len(out) - 1
 		out[len(out)-1] = append(out[len(out)-1], w)
-		meters++
+		meters, bytes = meters+1, bytes+idBytes(w.meter)
+	}
+	return out
+}
+
+// maxListBytes bounds the text of one list of meter ids bound into a statement.
+// ClickHouse refuses a statement longer than max_query_size (256 KiB by default), and a
+// batch's statements bind its list up to three times besides numbers per window (the
+// history's meter positions, the anchors' spans): 60 KiB a list keeps them within it
+// whatever the ids, up to 4 000 meters of ten-character ids and 900 of the longest (64).
+const maxListBytes = 60 << 10
+
+// idBytes is the length of id in a bound list: quoted, with its separator.
+func idBytes(id string) int { return len(id) + 4 }
+
+// chunksOf cuts xs, in order, into chunks of at most n elements whose ids' text stays
+// within maxBytes.
+func chunksOf[T any](xs []T, n, maxBytes int, id func(T) string) [][]T {
+	var out [][]T
+	start, bytes := 0, 0
+	for i, x := range xs {
+		b := idBytes(id(x))
+		if i > start && (i-start == n || bytes+b > maxBytes) {
+			out, start, bytes = append(out, xs[start:i]), i, 0
+		}
+		bytes += b
+	}
+	if start < len(xs) {
+		out = append(out, xs[start:])
 	}
 	return out
 }

@@ -1,6 +1,7 @@
 package job
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -201,5 +202,43 @@ func TestBatchesOf(t *testing.T) {
 	}
 	if got := batchesOf(nil, 3); len(got) != 0 {
 		t.Errorf("no windows: %d batches, want none", len(got))
+	}
+}
+
+// TestListBytes checks that batches and chunks keep each list of ids within
+// maxListBytes (the longest ids make smaller batches) and cut nothing otherwise.
+func TestListBytes(t *testing.T) {
+	long := func(i int) string { return fmt.Sprintf("%064d", i) }
+	var ws []window
+	var ids []string
+	for i := range 3000 {
+		ws = append(ws, window{meter: long(i), from: ts("2026-10-01T00:00:00Z"), to: ts("2026-10-02T00:00:00Z"), loc: time.UTC})
+		ids = append(ids, long(i))
+	}
+	perList := maxListBytes / idBytes(long(0))
+	bs := batchesOf(ws, 2000)
+	if len(bs) != (3000+perList-1)/perList || len(bs[0]) != perList {
+		t.Errorf("batches of 3000 64-byte ids: %d, the first of %d; want %d ids each", len(bs), len(bs[0]), perList)
+	}
+	cs := chunksOf(ids, 2000, maxListBytes, func(s string) string { return s })
+	total := 0
+	for _, c := range cs {
+		n := 0
+		for _, id := range c {
+			n += idBytes(id)
+		}
+		if n > maxListBytes || len(c) > 2000 || len(c) == 0 {
+			t.Errorf("chunk of %d ids, %d bytes", len(c), n)
+		}
+		total += len(c)
+	}
+	if total != len(ids) || len(cs) != len(bs) {
+		t.Errorf("chunks hold %d ids in %d chunks, want %d in %d", total, len(cs), len(ids), len(bs))
+	}
+	if got := chunksOf([]string{"a", "b", "c"}, 2, maxListBytes, func(s string) string { return s }); len(got) != 2 || len(got[0]) != 2 {
+		t.Errorf("short ids: chunks %v, want two, by count", got)
+	}
+	if got := chunksOf([]string(nil), 2, maxListBytes, func(s string) string { return s }); len(got) != 0 {
+		t.Errorf("no ids: %d chunks", len(got))
 	}
 }
