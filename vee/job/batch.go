@@ -458,7 +458,7 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 		ds = latestVersions(ds, func(d day) (uint32, uint32) { return d.start, d.at })
 		out := slices.Grow(hs[ids[i]], len(ds)*int(24*time.Hour/Interval))
 		for _, d := range ds {
-			// '' stands for the slots 0, 1, … and for qualities all valid (see
+			// An empty string stands for the slots 0, 1, … and for qualities all valid (see
 			// profileHistorySQL).
 			wh, err := parseInts(wh[:0], d.wh)
 			if err == nil {
