@@ -396,7 +396,9 @@ func (c *consumer) fetchFrom(ctx context.Context, partition int, offset *int64) 
 		return fmt.Errorf("partition %d: seek %d: %w", partition, *offset, err)
 	}
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(maxFetchWait + readTimeout))
+		if err := extendDeadline(ctx, conn, maxFetchWait+readTimeout); err != nil {
+			return err
+		}
 		batch := conn.ReadBatchWith(kafka.ReadBatchConfig{MinBytes: 1, MaxBytes: c.cfg.FetchBufferBytes, MaxWait: maxFetchWait})
 		err := c.take(ctx, conn, batch, offset)
 		cerr := batch.Close()
@@ -431,7 +433,7 @@ func (c *consumer) dialLeader(ctx context.Context, partition int) (*kafka.Conn, 
 // full (the fetch waits meanwhile, which is the back-pressure), and advances *offset past
 // each message taken. The batch's buffers are reused from batch to batch; what a message
 // costs beyond kafka-go's Batch.ReadMessage is its decoding. It returns an error only when
-// a flush was cut short by ctx.
+// ctx has ended (a flush cut short, or the rest of the fetch left for the next reader).
 func (c *consumer) take(ctx context.Context, conn *kafka.Conn, batch *kafka.Batch, offset *int64) error {
 	m, err := batch.ReadMessage()
 	if err != nil {
@@ -441,7 +443,9 @@ func (c *consumer) take(ctx context.Context, conn *kafka.Conn, batch *kafka.Batc
 	defer c.mu.Unlock()
 	for n := 1; err == nil; m, err = batch.ReadMessage() {
 		if n++; n%4096 == 0 { // a large fetch may take longer to decode than one read's deadline
-			_ = conn.SetReadDeadline(time.Now().Add(readTimeout))
+			if err := extendDeadline(ctx, conn, readTimeout); err != nil {
+				return err
+			}
 		}
 		c.metrics.fetched.Inc()
 		if c.messages == 0 {
@@ -458,10 +462,24 @@ func (c *consumer) take(ctx context.Context, conn *kafka.Conn, batch *kafka.Batc
 			if err := c.flush(ctx); err != nil {
 				return err
 			}
-			_ = conn.SetReadDeadline(time.Now().Add(readTimeout)) // the flush may have outlasted the fetch's deadline
+			// The flush may have outlasted the fetch's deadline.
+			if err := extendDeadline(ctx, conn, readTimeout); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// extendDeadline moves conn's read deadline d from now, then reports ctx's error. The
+// order matters: fetchFrom ends a read when ctx ends by setting a deadline in the past,
+// once, and a deadline set after that would undo it, leaving the fetch loop reading empty
+// fetches for ever (a bench's shutdown waited on it for minutes). Checking ctx after
+// the new deadline catches an end that came before it; one that comes after it sets the
+// past deadline over it.
+func extendDeadline(ctx context.Context, conn *kafka.Conn, d time.Duration) error {
+	_ = conn.SetReadDeadline(time.Now().Add(d))
+	return ctx.Err()
 }
 
 // sleep waits for d and reports whether ctx is still live.
