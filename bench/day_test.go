@@ -136,7 +136,7 @@ func TestWriteDayTable(t *testing.T) {
 	if err := rep.writeTable(&b); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"set-up (untimed) 12.0 s, of which the VEE job over the history 8.0 s", "ingest", "48 000", "vee", "total", "query (under ingest)", "24 000", "meter-month-1h",
+	for _, want := range []string{"set-up (untimed) 12.0 s, of which writing the validated history 8.0 s", "ingest", "48 000", "vee", "total", "query (under ingest)", "24 000", "meter-month-1h",
 		">= 3300 meters/s", "1 000 meters/s", "<= 900 s at 1 000 000 meters (0.9 s scaled linearly to 1 000)", "3.0 s", "9.00 ms", "met", "missed"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, b.String())
