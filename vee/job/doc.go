@@ -17,7 +17,9 @@
 //     midnight (23, 24 or 25 elements) its energy, the 15m rows stored, the largest 15m
 //     energy and the larger of its two 30-minute blocks of the local clock (demand
 //     charges), the estimated and edited 15m rows, and the count and energy of the
-//     substituted ones (estimated or edited), from the same 15m rows as the 1h and 1d rows
+//     substituted ones (estimated or edited), and the day's 15m rows themselves (slot,
+//     energy and quality, which the job reads back as history: one row per meter and
+//     day instead of 96), from the same 15m rows as the 1h and 1d rows
 //     and with the same computed_at, so that recomputing a range (RunRange, meterhouse
 //     vee run --from --to) backfills them;
 //   - group_consumption for the touched (group, period) pairs: feeder, region, customer
