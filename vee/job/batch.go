@@ -216,8 +216,10 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 		ids = append(ids, w.meter)
 		from, to = minTime(from, w.from), maxTime(to, w.to)
 	}
-	// The anchors the readings of [from, to] do not hold already: in a daily run the one
-	// before each window is its midnight reading, which they do.
+	// The anchors the readings of [from, to] do not hold already: an anchor of one window
+	// that lies inside another window of the batch is loaded with the readings. In a
+	// daily run the anchor before each window is the reading before its midnight, outside
+	// every window of the batch, so the point query still loads it.
 	for i, w := range ws {
 		for _, a := range []struct {
 			at  time.Time
