@@ -831,11 +831,15 @@ format_kafka_storage() {
 	local cid
 	if [[ -s "$KAFKA_CLUSTER_ID_FILE" ]]; then
 		cid="$(cat "$KAFKA_CLUSTER_ID_FILE")"
-	else
-		# A Kafka Uuid is 16 random bytes in unpadded URL-safe base64 (22 chars).
-		cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
-		echo "$cid" >"$KAFKA_CLUSTER_ID_FILE"
 	fi
+	# A Kafka Uuid is 16 random bytes in unpadded URL-safe base64 (22 chars). Like
+	# Kafka's own generator, an id that starts with '-' is drawn again: the storage
+	# tool's argument parser would read it as an option (one id in 64 did, and the
+	# format failed). An id left by such a failed format is replaced too.
+	while [[ -z "$cid" || "$cid" == -* ]]; do
+		cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+	done
+	echo "$cid" >"$KAFKA_CLUSTER_ID_FILE"
 	log "Kafka: formatting storage $KAFKA_DATA (cluster id $cid, SCRAM users: $KAFKA_USERS)"
 	# SCRAM credentials live in the metadata log, so the users are created with it. The
 	# passwords never reach a command line (which any local user can read in /proc): the
@@ -845,7 +849,7 @@ format_kafka_storage() {
 	rm -f "$KAFKA_SCRAM_STAMP" "$KAFKA_ACLS_STAMP"
 	(
 		umask 077
-		printf '%s\n' kafka.tools.StorageTool format --ignore-formatted --cluster-id "$cid" \
+		printf '%s\n' kafka.tools.StorageTool format --ignore-formatted "--cluster-id=$cid" \
 			--config "\"$KAFKA_DIR/server.properties\""
 		for u in $KAFKA_USERS; do
 			printf -- '--add-scram\n%s\n' "$KAFKA_SCRAM_MECHANISM=[name=$u,password=$(kafka_password "$u")]"
