@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/meterhouse/meterhouse/api"
 	forecastjob "github.com/meterhouse/meterhouse/forecast/job"
@@ -36,6 +37,9 @@ type dayConfig struct {
 	// QueryWarmup and QueryDuration are the unmeasured and measured time of each query
 	// scenario in the query phase.
 	QueryWarmup, QueryDuration time.Duration
+	// SetupStatements is how many of the set-up's history statements (one day each) the
+	// server runs at a time.
+	SetupStatements int
 	// MergeLimit bounds the wait for background merges (untimed after the history load,
 	// timed as the merges phase after the forecast).
 	MergeLimit time.Duration
@@ -56,6 +60,8 @@ func (c dayConfig) Validate() error {
 		return fmt.Errorf("--format: %q is neither arrow nor json", c.Format)
 	case c.QueryWarmup < 0 || c.QueryDuration <= 0:
 		return errors.New("--query-warmup, --query-duration: want no negative warm-up and a positive duration")
+	case c.SetupStatements < 1 || c.SetupStatements > 16:
+		return errors.New("--setup-statements: must be between 1 and 16")
 	case c.MergeLimit < 0:
 		return errors.New("--merge-limit: must not be negative")
 	}
@@ -78,6 +84,7 @@ func parseDayFlags(args []string, stderr io.Writer) (dayConfig, error) {
 	fs.IntVar(&cfg.Bench.ArrowBatch, "arrow-batch", 10_000, "readings per Arrow message")
 	fs.DurationVar(&cfg.QueryWarmup, "query-warmup", 2*time.Second, "unmeasured time before each query scenario")
 	fs.DurationVar(&cfg.QueryDuration, "query-duration", 10*time.Second, "measured time of each query scenario")
+	fs.IntVar(&cfg.SetupStatements, "setup-statements", 2, "history statements (one day each) the server runs at a time in the untimed set-up")
 	fs.DurationVar(&cfg.MergeLimit, "merge-limit", 10*time.Minute, "longest wait for background merges")
 	fs.BoolVar(&cfg.Bench.Keep, "keep", false, "keep the run's database and topics")
 	fs.BoolVar(&cfg.Bench.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
@@ -454,16 +461,20 @@ func (b *dayBench) loadHistory(ctx context.Context, fleet *sim.Fleet) error {
 	}
 	steps := int(24 * time.Hour / b.ib.fleet.Interval)
 	bar := sim.NewProgress(b.stderr, "day: history readings", int64(b.cfg.HistoryDays*steps*b.cfg.Meters))
-	for d := range b.cfg.HistoryDays { // one day per statement
+	var written atomic.Int64
+	err := eachDay(ctx, b.cfg.HistoryDays, b.cfg.SetupStatements, func(ctx context.Context, d int) error {
 		if err := b.conn.Exec(ctx, historySQL(b.chcfg.Database, b.day, b.ib.fleet.Interval, d*steps, steps, sim.MeanPower())); err != nil {
-			bar.Done()
 			return fmt.Errorf("load the history: %w", err)
 		}
-		bar.Set(int64((d + 1) * steps * b.cfg.Meters))
-	}
+		bar.Set(written.Add(int64(steps * b.cfg.Meters)))
+		return nil
+	})
 	bar.Done()
+	if err != nil {
+		return err
+	}
 	start := time.Now()
-	if err := writeValidatedHistory(ctx, b.conn, b.chcfg.Database, b.day, b.cfg.HistoryDays); err != nil {
+	if err := writeValidatedHistory(ctx, b.conn, b.chcfg.Database, b.day, b.cfg.HistoryDays, b.cfg.SetupStatements); err != nil {
 		return err
 	}
 	b.rep.HistorySeconds = time.Since(start).Seconds()
@@ -493,10 +504,11 @@ ARRAY JOIN arrayMap(x -> x + %[4]d, range(%[5]d)) AS k`, database, t0.Unix(), le
 }
 
 // writeValidatedHistory writes the validated 15m rows, 1d rows and profiles of the days
-// UTC days before t0, one day per statement.
-func writeValidatedHistory(ctx context.Context, conn driver.Conn, database string, t0 time.Time, days int) error {
+// UTC days before t0, one day per statement, parallel days at a time (each day's three
+// statements in order: the 1d rows and the profile are computed from its 15m rows).
+func writeValidatedHistory(ctx context.Context, conn driver.Conn, database string, t0 time.Time, days, parallel int) error {
 	const steps = 96
-	for d := range days {
+	return eachDay(ctx, days, parallel, func(ctx context.Context, d int) error {
 		if err := conn.Exec(ctx, validatedHistorySQL(database, t0, d*steps, steps, sim.MeanPower())); err != nil {
 			return fmt.Errorf("write the history's 15m rows: %w", err)
 		}
@@ -507,8 +519,21 @@ func writeValidatedHistory(ctx context.Context, conn driver.Conn, database strin
 		if err := conn.Exec(ctx, fmt.Sprintf(veeProfilesSQL, day)); err != nil {
 			return fmt.Errorf("write the history's profiles: %w", err)
 		}
+		return nil
+	})
+}
+
+// eachDay calls fn for the days 0 … days−1, at most parallel at a time, and returns the
+// first error (the other calls' context is then cancelled). A history statement runs
+// the server's INSERT on one thread (sorting and compressing the new parts), so a
+// second statement at a time keeps both cores of the reference machine busy.
+func eachDay(ctx context.Context, days, parallel int, fn func(ctx context.Context, d int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, parallel))
+	for d := range days {
+		g.Go(func() error { return fn(ctx, d) })
 	}
-	return nil
+	return g.Wait()
 }
 
 // insertFirst inserts the next n readings of src (a fleet's first timestamp: every

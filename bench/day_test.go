@@ -24,7 +24,7 @@ func TestParseDayFlags(t *testing.T) {
 		check   func(t *testing.T, c dayConfig)
 	}{
 		{name: "defaults", check: func(t *testing.T, c dayConfig) {
-			if c.Meters != 100_000 || c.HistoryDays != 28 || c.Format != "arrow" || c.Bench.Ingest.Consumers < 1 || c.Bench.Timeout <= 0 {
+			if c.Meters != 100_000 || c.HistoryDays != 28 || c.Format != "arrow" || c.SetupStatements != 2 || c.Bench.Ingest.Consumers < 1 || c.Bench.Timeout <= 0 {
 				t.Errorf("defaults: %+v", c)
 			}
 		}},
@@ -43,6 +43,12 @@ func TestParseDayFlags(t *testing.T) {
 		{name: "no history", args: []string{"--days-history", "0"}, wantErr: "--days-history"},
 		{name: "too much history for the lateness bound", args: []string{"--days-history", "61"}, wantErr: "--days-history"},
 		{name: "unknown format", args: []string{"--format", "csv"}, wantErr: "--format"},
+		{name: "setup statements", args: []string{"--setup-statements", "3"}, check: func(t *testing.T, c dayConfig) {
+			if c.SetupStatements != 3 {
+				t.Errorf("setup statements %d, want 3", c.SetupStatements)
+			}
+		}},
+		{name: "no setup statement", args: []string{"--setup-statements", "0"}, wantErr: "--setup-statements"},
 		{name: "no query time", args: []string{"--query-duration", "0s"}, wantErr: "--query-duration"},
 		{name: "stray argument", args: []string{"extra"}, wantErr: "extra"},
 	}
@@ -219,7 +225,7 @@ func TestHistorySQLOnServer(t *testing.T) {
 	// The validated history is the readings' advances: every meter's 15m rows add up, day
 	// by day, to its register's rise over the day, one row per quarter, each in the
 	// class's range; and each day has a profile holding the same quarters.
-	if err := writeValidatedHistory(ctx, conn, cfg.Database, t0, 2); err != nil {
+	if err := writeValidatedHistory(ctx, conn, cfg.Database, t0, 2, 2); err != nil {
 		t.Fatal(err)
 	}
 	var bad, days, profiles uint64

@@ -828,7 +828,7 @@ format_kafka_storage() {
 	if [[ -f "$KAFKA_DATA/meta.properties" ]]; then
 		return 0
 	fi
-	local cid
+	local cid=""
 	if [[ -s "$KAFKA_CLUSTER_ID_FILE" ]]; then
 		cid="$(cat "$KAFKA_CLUSTER_ID_FILE")"
 	fi
