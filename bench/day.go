@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"golang.org/x/sync/errgroup"
 
@@ -37,6 +38,8 @@ type dayConfig struct {
 	// QueryWarmup and QueryDuration are the unmeasured and measured time of each query
 	// scenario in the query phase.
 	QueryWarmup, QueryDuration time.Duration
+	// QueryLog prints the VEE phase's statements from system.query_log.
+	QueryLog bool
 	// SetupStatements is how many of the set-up's history statements (one day each) the
 	// server runs at a time.
 	SetupStatements int
@@ -84,6 +87,7 @@ func parseDayFlags(args []string, stderr io.Writer) (dayConfig, error) {
 	fs.IntVar(&cfg.Bench.ArrowBatch, "arrow-batch", 10_000, "readings per Arrow message")
 	fs.DurationVar(&cfg.QueryWarmup, "query-warmup", 2*time.Second, "unmeasured time before each query scenario")
 	fs.DurationVar(&cfg.QueryDuration, "query-duration", 10*time.Second, "measured time of each query scenario")
+	fs.BoolVar(&cfg.QueryLog, "query-log", false, "print the VEE phase's statements from system.query_log (durations, rows read and written) to stderr")
 	fs.IntVar(&cfg.SetupStatements, "setup-statements", 2, "history statements (one day each) the server runs at a time in the untimed set-up")
 	fs.DurationVar(&cfg.MergeLimit, "merge-limit", 10*time.Minute, "longest wait for background merges")
 	fs.BoolVar(&cfg.Bench.Keep, "keep", false, "keep the run's database and topics")
@@ -388,13 +392,21 @@ func (b *dayBench) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := vj.Run(ctx)
+	veeStart := time.Now()
+	// The job's statements are logged in system.query_log (log_queries: one row each),
+	// for --query-log.
+	res, err := vj.Run(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1})))
 	if err != nil {
 		return fmt.Errorf("VEE job: %w", err)
 	}
 	m, err := clock.stop(b.rep.Readings)
 	if err != nil {
 		return err
+	}
+	if b.cfg.QueryLog {
+		if err := printQueryLog(ctx, conn, chcfg.Username, veeStart, b.stderr, b.stderr); err != nil {
+			return err
+		}
 	}
 	if res.Windows == 0 {
 		return errors.New("VEE job: the incremental run found no new window")
