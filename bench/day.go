@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -40,8 +41,8 @@ type dayConfig struct {
 	QueryWarmup, QueryDuration time.Duration
 	// QueryLog prints the VEE phase's statements from system.query_log.
 	QueryLog bool
-	// SetupStatements is how many of the set-up's history statements (one day each) the
-	// server runs at a time.
+	// SetupStatements is how many of the set-up's history statements (one day of a range
+	// of meters each) the server runs at a time.
 	SetupStatements int
 	// MergeLimit bounds the wait for background merges (untimed after the history load,
 	// timed as the merges phase after the forecast).
@@ -87,8 +88,9 @@ func parseDayFlags(args []string, stderr io.Writer) (dayConfig, error) {
 	fs.IntVar(&cfg.Bench.ArrowBatch, "arrow-batch", 10_000, "readings per Arrow message")
 	fs.DurationVar(&cfg.QueryWarmup, "query-warmup", 2*time.Second, "unmeasured time before each query scenario")
 	fs.DurationVar(&cfg.QueryDuration, "query-duration", 10*time.Second, "measured time of each query scenario")
+	fs.DurationVar(&cfg.Bench.ClickHouse.ReadTimeout, "read-timeout", cfg.Bench.ClickHouse.ReadTimeout, "clickhouse.read_timeout of the run's connections (a longer one lets a run at a million meters finish, and --query-log shows which statements needed it)")
 	fs.BoolVar(&cfg.QueryLog, "query-log", false, "print the VEE phase's statements from system.query_log (durations, rows read and written) to stderr")
-	fs.IntVar(&cfg.SetupStatements, "setup-statements", 2, "history statements (one day each) the server runs at a time in the untimed set-up")
+	fs.IntVar(&cfg.SetupStatements, "setup-statements", 2, "history statements (one day of a range of meters each) the server runs at a time in the untimed set-up")
 	fs.DurationVar(&cfg.MergeLimit, "merge-limit", 10*time.Minute, "longest wait for background merges")
 	fs.BoolVar(&cfg.Bench.Keep, "keep", false, "keep the run's database and topics")
 	fs.BoolVar(&cfg.Bench.JSON, "json", false, "print the report as JSON on stdout (the table goes to stderr)")
@@ -133,17 +135,59 @@ func (s offsetSource) Next(r *schema.Reading) bool {
 // Wh per interval is t0 − k·interval with the register k·L + h(k) below the start,
 // h(k) a hash in [0, L/2), so that each interval takes between L/2 and 3L/2 and the
 // registers rise strictly towards the start.
-func historySQL(database string, t0 time.Time, interval time.Duration, first, count int, levels map[string]float64) string {
+//
+// meters is the condition on meter_id of the meters it writes (a meterRange's).
+func historySQL(database string, t0 time.Time, interval time.Duration, first, count int, levels map[string]float64, meters string) string {
 	level := levelSQL(levels, interval)
 	return fmt.Sprintf(`INSERT INTO %[1]s.readings (meter_id, ts, register_wh, quality)
 SELECT meter_id, toDateTime(%[2]d - k * %[3]d), register_wh - (k * L + toInt64(cityHash64(meter_id, k) %% intDiv(L, 2))), toUInt8(0)
 FROM (
   SELECT meter_id, register_wh, L
-  FROM (SELECT meter_id, register_wh FROM %[1]s.readings WHERE ts = toDateTime(%[2]d))
-  ANY INNER JOIN (SELECT meter_id, %[4]s AS L FROM %[1]s.meters) USING meter_id
+  FROM (SELECT meter_id, register_wh FROM %[1]s.readings WHERE ts = toDateTime(%[2]d) AND (%[7]s))
+  ANY INNER JOIN (SELECT meter_id, %[4]s AS L FROM %[1]s.meters WHERE %[7]s) USING meter_id
 )
 ARRAY JOIN arrayMap(x -> x + %[5]d, range(%[6]d)) AS k`,
-		database, t0.Unix(), int64(interval/time.Second), level, first+1, count)
+		database, t0.Unix(), int64(interval/time.Second), level, first+1, count, meters)
+}
+
+// setupRows bounds the rows one set-up statement writes: about 20 s of the server's
+// time here, far inside the client's five-minute read timeout, which a day of a
+// million meters' readings in one statement exceeded.
+const setupRows = 10_000_000
+
+// meterRange is a contiguous range of the registry's meter ids, which the set-up writes
+// in one statement per day.
+type meterRange struct {
+	// Cond is the SQL condition on meter_id that selects the range ("1" for all).
+	Cond string
+	// Meters is how many meters it holds.
+	Meters int
+}
+
+// meterRanges splits ids into ranges of at most per meters in their sorted order. Each
+// statement over a range reads only its part of the tables ordered by meter, and the
+// ranges together select every id once. The ids are valid meter ids
+// (schema.ValidMeterID), which need no quoting.
+func meterRanges(ids []string, per int) []meterRange {
+	per = max(1, per)
+	if len(ids) <= per {
+		return []meterRange{{Cond: "1", Meters: len(ids)}}
+	}
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	var out []meterRange
+	for lo := 0; lo < len(sorted); lo += per {
+		hi := min(lo+per, len(sorted))
+		var conds []string
+		if lo > 0 {
+			conds = append(conds, "meter_id >= '"+sorted[lo]+"'")
+		}
+		if hi < len(sorted) {
+			conds = append(conds, "meter_id < '"+sorted[hi]+"'")
+		}
+		out = append(out, meterRange{Cond: strings.Join(conds, " AND "), Meters: hi - lo})
+	}
+	return out
 }
 
 // levelSQL returns the expression of a meter's mean energy per interval L in Wh (at
@@ -472,13 +516,19 @@ func (b *dayBench) loadHistory(ctx context.Context, fleet *sim.Fleet) error {
 		return fmt.Errorf("insert the starting registers: %w", err)
 	}
 	steps := int(24 * time.Hour / b.ib.fleet.Interval)
+	ids := make([]string, 0, b.cfg.Meters)
+	for _, m := range fleet.Meters() {
+		ids = append(ids, m.MeterID)
+	}
+	ranges := meterRanges(ids, setupRows/steps)
 	bar := sim.NewProgress(b.stderr, "day: history readings", int64(b.cfg.HistoryDays*steps*b.cfg.Meters))
 	var written atomic.Int64
-	err := eachDay(ctx, b.cfg.HistoryDays, b.cfg.SetupStatements, func(ctx context.Context, d int) error {
-		if err := b.conn.Exec(ctx, historySQL(b.chcfg.Database, b.day, b.ib.fleet.Interval, d*steps, steps, sim.MeanPower())); err != nil {
+	err := eachStatement(ctx, b.cfg.HistoryDays*len(ranges), b.cfg.SetupStatements, func(ctx context.Context, i int) error {
+		d, r := i/len(ranges), ranges[i%len(ranges)]
+		if err := b.conn.Exec(ctx, historySQL(b.chcfg.Database, b.day, b.ib.fleet.Interval, d*steps, steps, sim.MeanPower(), r.Cond)); err != nil {
 			return fmt.Errorf("load the history: %w", err)
 		}
-		bar.Set(written.Add(int64(steps * b.cfg.Meters)))
+		bar.Set(written.Add(int64(steps * r.Meters)))
 		return nil
 	})
 	bar.Done()
@@ -486,7 +536,7 @@ func (b *dayBench) loadHistory(ctx context.Context, fleet *sim.Fleet) error {
 		return err
 	}
 	start := time.Now()
-	if err := writeValidatedHistory(ctx, b.conn, b.chcfg.Database, b.day, b.cfg.HistoryDays, b.cfg.SetupStatements); err != nil {
+	if err := writeValidatedHistory(ctx, b.conn, b.chcfg.Database, b.day, b.cfg.HistoryDays, ranges, b.cfg.SetupStatements); err != nil {
 		return err
 	}
 	b.rep.HistorySeconds = time.Since(start).Seconds()
@@ -501,49 +551,52 @@ SELECT 'bench-history', 'incremental', now(), now(), now() - 1, now() - 1, 0, 0,
 }
 
 // validatedHistorySQL returns the INSERT that writes the validated 15m rows of the
-// readings historySQL writes at steps first+1 … first+count before t0 (15 minutes each):
-// the row of step k starts at t0 − k·15 min and holds the register's advance to step
-// k − 1, L + h(k) − h(k − 1) with h(0) = 0 (the starting register is the fleet's own),
-// measured and valid, as the job writes a series without gaps.
-func validatedHistorySQL(database string, t0 time.Time, first, count int, levels map[string]float64) string {
+// readings historySQL writes at steps first+1 … first+count before t0 (15 minutes each)
+// of the meters that match the condition meters: the row of step k starts at
+// t0 − k·15 min and holds the register's advance to step k − 1, L + h(k) − h(k − 1) with
+// h(0) = 0 (the starting register is the fleet's own), measured and valid, as the job
+// writes a series without gaps.
+func validatedHistorySQL(database string, t0 time.Time, first, count int, levels map[string]float64, meters string) string {
 	level := levelSQL(levels, 15*time.Minute)
 	return fmt.Sprintf(`INSERT INTO %[1]s.consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)
 SELECT '15m', meter_id, toDateTime(%[2]d - k * 900),
   L + toInt64(cityHash64(meter_id, k) %% intDiv(L, 2)) - if(k = 1, 0, toInt64(cityHash64(meter_id, k - 1) %% intDiv(L, 2))),
   toUInt8(0), toUInt32(1), toUInt32(1), toUInt32(0), toUInt32(0), toUInt32(0), emptyArrayString(), emptyArrayString(), now() - 10
-FROM (SELECT meter_id, %[3]s AS L FROM %[1]s.meters)
-ARRAY JOIN arrayMap(x -> x + %[4]d, range(%[5]d)) AS k`, database, t0.Unix(), level, first+1, count)
+FROM (SELECT meter_id, %[3]s AS L FROM %[1]s.meters WHERE %[6]s)
+ARRAY JOIN arrayMap(x -> x + %[4]d, range(%[5]d)) AS k`, database, t0.Unix(), level, first+1, count, meters)
 }
 
 // writeValidatedHistory writes the validated 15m rows, 1d rows and profiles of the days
-// UTC days before t0, one day per statement, parallel days at a time (each day's three
-// statements in order: the 1d rows and the profile are computed from its 15m rows).
-func writeValidatedHistory(ctx context.Context, conn driver.Conn, database string, t0 time.Time, days, parallel int) error {
+// UTC days before t0, one statement of each per day and meter range, parallel (day,
+// range) pairs at a time; a pair's three statements run in order, as its 1d rows and
+// profiles are computed from its 15m rows.
+func writeValidatedHistory(ctx context.Context, conn driver.Conn, database string, t0 time.Time, days int, ranges []meterRange, parallel int) error {
 	const steps = 96
-	return eachDay(ctx, days, parallel, func(ctx context.Context, d int) error {
-		if err := conn.Exec(ctx, validatedHistorySQL(database, t0, d*steps, steps, sim.MeanPower())); err != nil {
+	return eachStatement(ctx, days*len(ranges), parallel, func(ctx context.Context, i int) error {
+		d, r := i/len(ranges), ranges[i%len(ranges)]
+		if err := conn.Exec(ctx, validatedHistorySQL(database, t0, d*steps, steps, sim.MeanPower(), r.Cond)); err != nil {
 			return fmt.Errorf("write the history's 15m rows: %w", err)
 		}
 		day := t0.AddDate(0, 0, -1-d).Format(time.DateTime)
-		if err := conn.Exec(ctx, fmt.Sprintf(veeDailySQL, day)); err != nil {
+		if err := conn.Exec(ctx, fmt.Sprintf(veeDailySQL, day, r.Cond)); err != nil {
 			return fmt.Errorf("write the history's 1d rows: %w", err)
 		}
-		if err := conn.Exec(ctx, fmt.Sprintf(veeProfilesSQL, day)); err != nil {
+		if err := conn.Exec(ctx, fmt.Sprintf(veeProfilesSQL, day, r.Cond)); err != nil {
 			return fmt.Errorf("write the history's profiles: %w", err)
 		}
 		return nil
 	})
 }
 
-// eachDay calls fn for the days 0 … days−1, at most parallel at a time, and returns the
-// first error (the other calls' context is then cancelled). A history statement runs
-// the server's INSERT on one thread (sorting and compressing the new parts), so a
-// second statement at a time keeps both cores of the reference machine busy.
-func eachDay(ctx context.Context, days, parallel int, fn func(ctx context.Context, d int) error) error {
+// eachStatement calls fn for 0 … n−1, at most parallel at a time, and returns the first
+// error (the other calls' context is then cancelled). A set-up statement runs the
+// server's INSERT on one thread (sorting and compressing the new parts), so a second
+// statement at a time keeps both cores of the reference machine busy.
+func eachStatement(ctx context.Context, n, parallel int, fn func(ctx context.Context, i int) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, parallel))
-	for d := range days {
-		g.Go(func() error { return fn(ctx, d) })
+	for i := range n {
+		g.Go(func() error { return fn(ctx, i) })
 	}
 	return g.Wait()
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,36 @@ func TestWriteDayTable(t *testing.T) {
 	}
 }
 
+func TestMeterRanges(t *testing.T) {
+	ids := []string{"MTR-000003", "MTR-000001", "MTR-1000000", "MTR-000002", "MTR-100000"}
+	tests := []struct {
+		name string
+		per  int
+		want []meterRange
+	}{
+		{name: "one range", per: 5, want: []meterRange{{Cond: "1", Meters: 5}}},
+		{name: "sorted, bounds from the next range's first id", per: 2, want: []meterRange{
+			{Cond: "meter_id < 'MTR-000003'", Meters: 2},
+			{Cond: "meter_id >= 'MTR-000003' AND meter_id < 'MTR-1000000'", Meters: 2},
+			{Cond: "meter_id >= 'MTR-1000000'", Meters: 1},
+		}},
+		{name: "no size is one meter a range", per: 0, want: []meterRange{
+			{Cond: "meter_id < 'MTR-000002'", Meters: 1},
+			{Cond: "meter_id >= 'MTR-000002' AND meter_id < 'MTR-000003'", Meters: 1},
+			{Cond: "meter_id >= 'MTR-000003' AND meter_id < 'MTR-100000'", Meters: 1},
+			{Cond: "meter_id >= 'MTR-100000' AND meter_id < 'MTR-1000000'", Meters: 1},
+			{Cond: "meter_id >= 'MTR-1000000'", Meters: 1},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := meterRanges(ids, tt.per); !slices.Equal(got, tt.want) {
+				t.Errorf("meterRanges(%d) = %+v, want %+v", tt.per, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestPacedChunk(t *testing.T) {
 	for _, tt := range []struct {
 		rate float64
@@ -199,9 +230,18 @@ func TestHistorySQLOnServer(t *testing.T) {
 	if err := insertFirst(ctx, conn, offsetSource{src: fleet, offset: historyOffset}, meters); err != nil {
 		t.Fatal(err)
 	}
+	// In ranges of 7 meters, as a large fleet's set-up splits its statements: together
+	// they write every meter once.
+	var meterIDs []string
+	for _, m := range fleet.Meters() {
+		meterIDs = append(meterIDs, m.MeterID)
+	}
+	ranges := meterRanges(meterIDs, 7)
 	for d := range 2 {
-		if err := conn.Exec(ctx, historySQL(cfg.Database, t0, 15*time.Minute, d*steps, steps, sim.MeanPower())); err != nil {
-			t.Fatal(err)
+		for _, r := range ranges {
+			if err := conn.Exec(ctx, historySQL(cfg.Database, t0, 15*time.Minute, d*steps, steps, sim.MeanPower(), r.Cond)); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	var n, ids, falling uint64
@@ -225,7 +265,7 @@ func TestHistorySQLOnServer(t *testing.T) {
 	// The validated history is the readings' advances: every meter's 15m rows add up, day
 	// by day, to its register's rise over the day, one row per quarter, each in the
 	// class's range; and each day has a profile holding the same quarters.
-	if err := writeValidatedHistory(ctx, conn, cfg.Database, t0, 2, 2); err != nil {
+	if err := writeValidatedHistory(ctx, conn, cfg.Database, t0, 2, ranges, 2); err != nil {
 		t.Fatal(err)
 	}
 	var bad, days, profiles uint64

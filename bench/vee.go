@@ -236,16 +236,17 @@ FROM (
   FROM numbers(%[1]d * %[6]d)
 )`
 
-// veeDailySQL rolls the 15m rows of one UTC day [%[1]s, +1 day) up into its 1d rows.
+// veeDailySQL rolls the 15m rows of one UTC day [%[1]s, +1 day) of the meters that match
+// the condition %[2]s up into their 1d rows.
 const veeDailySQL = `INSERT INTO consumption (resolution, meter_id, start, wh, quality, intervals, expected_intervals, estimated, edited, questionable, flags, reasons, computed_at)
 SELECT '1d', meter_id, toStartOfDay(start) AS d, sum(wh), toUInt8(0), toUInt32(count()), toUInt32(96), toUInt32(0), toUInt32(0), toUInt32(0),
   emptyArrayString(), emptyArrayString(), max(computed_at)
 FROM consumption
-WHERE resolution = '15m' AND start >= toDateTime('%[1]s') AND start < toDateTime('%[1]s') + 86400
+WHERE resolution = '15m' AND start >= toDateTime('%[1]s') AND start < toDateTime('%[1]s') + 86400 AND (%[2]s)
 GROUP BY meter_id, d`
 
-// veeProfilesSQL writes the consumption_profiles of the meters' UTC day [%[1]s, +1 day)
-// (the bench's meters are in UTC) from its 15m rows, as the job writes a day without
+// veeProfilesSQL writes the consumption_profiles of the UTC day [%[1]s, +1 day) of the
+// meters that match the condition %[2]s (the bench's meters are in UTC) from its 15m rows, as the job writes a day without
 // gaps: 96 quarters, whose hours and clock-aligned half hours give the hourly arrays, and
 // the quarters themselves as the slot arrays the job reads its history from.
 const veeProfilesSQL = `INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, max15_wh, max30_wh,
@@ -262,7 +263,7 @@ FROM (
   SELECT meter_id, toStartOfDay(start) AS d, arrayMap(x -> tupleElement(x, 2), arraySort(groupArray((start, wh)))) AS ws,
     max(computed_at) AS at
   FROM consumption
-  WHERE resolution = '15m' AND start >= toDateTime('%[1]s') AND start < toDateTime('%[1]s') + 86400
+  WHERE resolution = '15m' AND start >= toDateTime('%[1]s') AND start < toDateTime('%[1]s') + 86400 AND (%[2]s)
   GROUP BY meter_id, d
   HAVING length(ws) = 96
 )`
@@ -279,10 +280,10 @@ func insertVEEHistory(ctx context.Context, conn driver.Conn, meters int, first t
 			}
 		}
 		day := first.AddDate(0, 0, d).Format(time.DateTime)
-		if err := conn.Exec(ctx, fmt.Sprintf(veeDailySQL, day)); err != nil {
+		if err := conn.Exec(ctx, fmt.Sprintf(veeDailySQL, day, "1")); err != nil {
 			return fmt.Errorf("load the history's 1d rows: %w", err)
 		}
-		if err := conn.Exec(ctx, fmt.Sprintf(veeProfilesSQL, day)); err != nil {
+		if err := conn.Exec(ctx, fmt.Sprintf(veeProfilesSQL, day, "1")); err != nil {
 			return fmt.Errorf("load the history's profiles: %w", err)
 		}
 	}

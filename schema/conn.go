@@ -36,6 +36,10 @@ type Config struct {
 	TLS credentials.TLS `yaml:"tls"`
 	// DialTimeout bounds connecting to the server.
 	DialTimeout time.Duration `yaml:"dial_timeout"`
+	// ReadTimeout bounds the wait for the server's next packet of a statement: a
+	// statement that sends nothing back for this long (an INSERT … SELECT over a large
+	// range, such as a fleet's group roll-up) fails with an i/o timeout.
+	ReadTimeout time.Duration `yaml:"read_timeout"`
 	// MaxOpenConns bounds the connections one pool keeps open.
 	MaxOpenConns int `yaml:"max_open_conns"`
 }
@@ -49,6 +53,7 @@ func DefaultConfig() Config {
 		Database:     "meterhouse",
 		Username:     "meterhouse",
 		DialTimeout:  5 * time.Second,
+		ReadTimeout:  5 * time.Minute,
 		MaxOpenConns: 8,
 	}
 }
@@ -84,6 +89,9 @@ func (c Config) Validate() error {
 	}
 	if c.DialTimeout <= 0 {
 		return errors.New("clickhouse.dial_timeout: must be positive")
+	}
+	if c.ReadTimeout <= 0 {
+		return errors.New("clickhouse.read_timeout: must be positive")
 	}
 	if c.MaxOpenConns < 1 {
 		return errors.New("clickhouse.max_open_conns: must be at least 1")
@@ -125,6 +133,7 @@ func open(ctx context.Context, cfg Config, database string) (driver.Conn, error)
 		},
 		TLS:          tlsCfg,
 		DialTimeout:  cfg.DialTimeout,
+		ReadTimeout:  cfg.ReadTimeout,
 		MaxOpenConns: cfg.MaxOpenConns,
 		MaxIdleConns: cfg.MaxOpenConns,
 		ClientInfo: clickhouse.ClientInfo{
