@@ -150,8 +150,9 @@ ARRAY JOIN arrayMap(x -> x + %[5]d, range(%[6]d)) AS k`,
 		database, t0.Unix(), int64(interval/time.Second), level, first+1, count, meters)
 }
 
-// setupRows bounds the rows one set-up statement writes: about 20 s of the server's
-// time here, far inside the client's five-minute read timeout, which a day of a
+// setupRows bounds the rows one set-up statement writes: half a minute or less here
+// (two statements at a time wrote 0.6 to 0.87 million history readings a second at a
+// million meters), inside the client's five-minute read timeout, which a day of a
 // million meters' readings in one statement exceeded.
 const setupRows = 10_000_000
 
@@ -589,9 +590,9 @@ func writeValidatedHistory(ctx context.Context, conn driver.Conn, database strin
 }
 
 // eachStatement calls fn for 0 … n−1, at most parallel at a time, and returns the first
-// error (the other calls' context is then cancelled). A set-up statement runs the
-// server's INSERT on one thread (sorting and compressing the new parts), so a second
-// statement at a time keeps both cores of the reference machine busy.
+// error (the other calls' context is then cancelled). Two history statements at a time
+// wrote 1.09 million readings a second here, one at a time 0.72 million (100 000
+// meters, one run each).
 func eachStatement(ctx context.Context, n, parallel int, fn func(ctx context.Context, i int) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, parallel))

@@ -175,7 +175,7 @@ const insertRun = `INSERT INTO vee_runs (run_id, kind, started_at, finished_at, 
 // by the combination's strings and the resolution's name: over a million meters' day
 // 62 s against 98 s (measured on 18.16). Two combinations whose hashes collide would be
 // added up together; with k combinations that happens with a chance of about k²/2⁶⁵, one
-// in 30 million for a million combinations, and like everything else here it comes out
+// in 37 million for a million combinations, and like everything else here it comes out
 // the same on every run.
 func groupsSQL(kinds []schema.GroupKind) string {
 	var cols, combo []string
