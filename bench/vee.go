@@ -247,8 +247,9 @@ GROUP BY meter_id, d`
 
 // veeProfilesSQL writes the consumption_profiles of the UTC day [%[1]s, +1 day) of the
 // meters that match the condition %[2]s (the bench's meters are in UTC) from its 15m
-// rows, as the job writes a day without gaps: 96 quarters, whose hours and clock-aligned half hours give the hourly arrays, and
-// the quarters themselves as the slot arrays the job reads its history from.
+// rows, as the job writes a day without gaps: 96 quarters, whose hours and clock-aligned
+// half hours give the hourly arrays, and the quarters themselves as the slot arrays the
+// job reads its history from.
 const veeProfilesSQL = `INSERT INTO consumption_profiles (day, meter_id, time_zone, start, wh, intervals, max15_wh, max30_wh,
   estimated, edited, substituted, substituted_wh, slot, slot_wh, slot_quality, computed_at)
 SELECT toDate(d), meter_id, 'UTC', d,
