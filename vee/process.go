@@ -34,7 +34,8 @@ type HistoryInterval struct {
 	Quality Quality
 }
 
-// Input is one meter's data for a window.
+// Input is one meter's data for a window. Process only reads the slices of an Input,
+// so a caller may share them between windows.
 type Input struct {
 	// MeterID identifies the meter; it is used in messages only.
 	MeterID string

@@ -286,7 +286,8 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 		return nil, nil, 0, err
 	}
 
-	var out rowBuffer
+	// The batch's 15m rows, window after window: a window's rows are one part of it.
+	out := make([]row, 0, len(kept)*int(24*time.Hour/Interval))
 	var n int64
 	var ok []window
 	var fails []Failure
@@ -300,8 +301,9 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	for _, w := range kept {
 		e := reg[w.meter]
 		rules := j.cfg.Rules.For(e.class)
-		// vee keeps the nearest readings outside the window and ignores the rest.
-		rs := append([]vee.Reading(nil), in.readings[w.meter]...)
+		// vee keeps the nearest readings outside the window and ignores the rest; it only
+		// reads them, so windows of one meter share them.
+		rs := in.readings[w.meter]
 		// The meter's history is sorted by start: the window's is a part of it, which vee
 		// only reads.
 		hs := in.history[w.meter]
@@ -322,20 +324,19 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 		}
 		ok = append(ok, w)
 		f, t := daysOf(w)
-		covers := perMeter[w.meter] == 1 && f.Equal(w.from) && t.Equal(w.to)
+		first := len(out)
 		for _, iv := range res.Intervals {
-			r := intervalRow(w.meter, iv)
-			out.add(r)
-			if covers {
-				whole[w.meter] = append(whole[w.meter], r)
-			}
+			out = append(out, intervalRow(w.meter, iv))
+		}
+		if perMeter[w.meter] == 1 && f.Equal(w.from) && t.Equal(w.to) {
+			whole[w.meter] = out[first:len(out):len(out)]
 		}
 		n += int64(len(res.Intervals))
 	}
 	if len(ok) == 0 {
 		return nil, fails, 0, nil
 	}
-	if err := j.insert(ctx, &out, computedAt); err != nil {
+	if err := j.insert(ctx, out, computedAt); err != nil {
 		return nil, nil, 0, err
 	}
 	if err := j.step("15m"); err != nil {
@@ -670,35 +671,35 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, whole
 			return err
 		}
 	}
-	var out rowBuffer
-	var profiles profileBuffer
+	var out []row
+	var profiles []profile
 	for m, mws := range byMeter {
 		for _, w := range mws {
 			f, t := daysOf(w)
 			dayFrom, dayTo := localMidnight(w.from, w.loc), nextMidnight(w.to, w.loc)
 			hours, days := between(quarter[m], f, t), between(quarter[m], dayFrom, dayTo)
-			out.addAll(rollUp(hours, "1h", func(t time.Time) (time.Time, time.Time) {
+			out = append(out, rollUp(hours, "1h", func(t time.Time) (time.Time, time.Time) {
 				h := t.Truncate(time.Hour)
 				return h, h.Add(time.Hour)
-			}))
-			out.addAll(rollUp(days, "1d", func(t time.Time) (time.Time, time.Time) {
+			})...)
+			out = append(out, rollUp(days, "1d", func(t time.Time) (time.Time, time.Time) {
 				d := localMidnight(t, w.loc)
 				return d, nextMidnight(d.Add(Interval), w.loc)
-			}))
-			profiles.addAll(dayProfiles(m, w.loc, dayFrom, dayTo, days))
+			})...)
+			profiles = append(profiles, dayProfiles(m, w.loc, dayFrom, dayTo, days)...)
 		}
 	}
-	if err := j.insert(ctx, &out, computedAt); err != nil {
+	if err := j.insert(ctx, out, computedAt); err != nil {
 		return err
 	}
-	if err := j.insertProfiles(ctx, &profiles, computedAt); err != nil {
+	if err := j.insertProfiles(ctx, profiles, computedAt); err != nil {
 		return err
 	}
 	daily := map[string][]row{}
 	if err := j.loadRows(ctx, "1d", ids, mFrom, mTo, func(m string, r row) { daily[m] = append(daily[m], r) }); err != nil {
 		return err
 	}
-	out = rowBuffer{}
+	out = out[:0] // sent: the 1mo rows reuse its array
 	for m, mws := range byMeter {
 		for _, w := range mws {
 			f, t := monthsOf(w)
@@ -708,12 +709,12 @@ func (j *Job) rollUpMeters(ctx context.Context, ws []window, ids []string, whole
 					days = append(days, r)
 				}
 			}
-			out.addAll(rollUp(days, "1mo", func(t time.Time) (time.Time, time.Time) {
+			out = append(out, rollUp(days, "1mo", func(t time.Time) (time.Time, time.Time) {
 				return calendar.MonthStart(t, w.loc), calendar.NextMonth(t, w.loc)
-			}))
+			})...)
 		}
 	}
-	if err := j.insert(ctx, &out, computedAt); err != nil {
+	if err := j.insert(ctx, out, computedAt); err != nil {
 		return err
 	}
 	return j.step("coarse")

@@ -79,9 +79,7 @@ func TestLoadHistoryFromProfiles(t *testing.T) {
 		return row{resolution: "15m", meter: m, start: at(minute), wh: wh, quality: uint8(q), intervals: 1}
 	}
 	write := func(computed time.Time, ps ...profile) {
-		var b profileBuffer
-		b.addAll(ps)
-		if err := j.insertProfiles(ctx, &b, computed); err != nil {
+		if err := j.insertProfiles(ctx, ps, computed); err != nil {
 			t.Fatal(err)
 		}
 	}

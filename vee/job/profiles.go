@@ -2,10 +2,7 @@ package job
 
 import (
 	"context"
-	"fmt"
 	"time"
-
-	"github.com/meterhouse/meterhouse/schema"
 )
 
 // profile is one row of consumption_profiles: a meter's validated consumption over one
@@ -136,60 +133,23 @@ func demandOf(start, end time.Time, rows []row) (max15, max30 []int64) {
 	return max15, max30
 }
 
-// profileBuffer holds consumption_profiles rows column by column for one insert.
-type profileBuffer struct {
-	day, start                                []time.Time
-	meter, zone                               []string
-	wh, max15, max30, substitutedWh           [][]int64
-	intervals, estimated, edited, substituted [][]uint8
-	slot, slotQuality                         [][]uint8
-	slotWh                                    [][]int64
-}
-
-func (b *profileBuffer) addAll(ps []profile) {
-	for _, p := range ps {
-		b.day = append(b.day, p.day)
-		b.meter = append(b.meter, p.meter)
-		b.zone = append(b.zone, p.zone)
-		b.start = append(b.start, p.start)
-		b.wh = append(b.wh, p.wh)
-		b.intervals = append(b.intervals, p.intervals)
-		b.max15 = append(b.max15, p.max15)
-		b.max30 = append(b.max30, p.max30)
-		b.estimated = append(b.estimated, p.estimated)
-		b.edited = append(b.edited, p.edited)
-		b.substituted = append(b.substituted, p.substituted)
-		b.substitutedWh = append(b.substitutedWh, p.substitutedWh)
-		b.slot = append(b.slot, p.slot)
-		b.slotWh = append(b.slotWh, p.slotWh)
-		b.slotQuality = append(b.slotQuality, p.slotQuality)
-	}
-}
-
-// insertProfiles writes the buffered profiles with one columnar insert.
-func (j *Job) insertProfiles(ctx context.Context, b *profileBuffer, computedAt time.Time) error {
-	n := len(b.meter)
+// insertProfiles writes ps with one columnar insert; it only reads them.
+func (j *Job) insertProfiles(ctx context.Context, ps []profile, computedAt time.Time) error {
+	n := len(ps)
 	if n == 0 {
 		return nil
 	}
-	bctx, sent := schema.BatchContext(ctx)
-	defer sent()
-	batch, err := j.conn.PrepareBatch(bctx, insertProfiles)
-	if err != nil {
-		return fmt.Errorf("prepare consumption_profiles insert: %w", err)
+	day, start, at := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	meter, zone := make([]string, n), make([]string, n)
+	wh, max15, max30, substitutedWh, slotWh := make([][]int64, n), make([][]int64, n), make([][]int64, n), make([][]int64, n), make([][]int64, n)
+	intervals, estimated, edited, substituted := make([][]uint8, n), make([][]uint8, n), make([][]uint8, n), make([][]uint8, n)
+	slot, slotQuality := make([][]uint8, n), make([][]uint8, n)
+	for i, p := range ps {
+		day[i], start[i], at[i], meter[i], zone[i] = p.day, p.start, computedAt, p.meter, p.zone
+		wh[i], max15[i], max30[i], substitutedWh[i], slotWh[i] = p.wh, p.max15, p.max30, p.substitutedWh, p.slotWh
+		intervals[i], estimated[i], edited[i], substituted[i] = p.intervals, p.estimated, p.edited, p.substituted
+		slot[i], slotQuality[i] = p.slot, p.slotQuality
 	}
-	defer batch.Abort() //nolint:errcheck // a no-op once sent
-	at := make([]time.Time, n)
-	for i := range at {
-		at[i] = computedAt
-	}
-	for i, col := range []any{b.day, b.meter, b.zone, b.start, b.wh, b.intervals, b.max15, b.max30, b.estimated, b.edited, b.substituted, b.substitutedWh, b.slot, b.slotWh, b.slotQuality, at} {
-		if err := batch.Column(i).Append(col); err != nil {
-			return fmt.Errorf("append consumption_profiles column %d: %w", i, err)
-		}
-	}
-	if err := batch.Send(); err != nil {
-		return fmt.Errorf("insert %d consumption_profiles rows: %w", n, err)
-	}
-	return nil
+	return j.insertColumns(ctx, "consumption_profiles", insertProfiles, n, []any{day, meter, zone, start, wh, intervals, max15, max30,
+		estimated, edited, substituted, substitutedWh, slot, slotWh, slotQuality, at})
 }
