@@ -756,12 +756,40 @@ func (j *Job) writeGroups(ctx context.Context, ws []window, reg map[string]entry
 		slices.Sort(ids)
 		groups = append(groups, ids)
 	}
-	sql := groupsSQL(kinds)
+	bounds := meterBounds(ws, j.cfg.Workers)
+	sql := groupsSQL(kinds, len(bounds)+1)
 	for _, d := range days {
-		args := append(append([]any{computedAt}, groups...), clampTime(d[0]), clampTime(d[1]))
+		args := append([]any{computedAt}, groups...)
+		for i := range len(bounds) + 1 {
+			args = append(args, clampTime(d[0]), clampTime(d[1]))
+			if i > 0 {
+				args = append(args, bounds[i-1])
+			}
+			if i < len(bounds) {
+				args = append(args, bounds[i])
+			}
+		}
 		if err := j.conn.Exec(ctx, sql, args...); err != nil {
 			return fmt.Errorf("roll up groups over [%s, %s): %w", d[0].Format(time.DateOnly), d[1].Format(time.DateOnly), err)
 		}
 	}
 	return nil
+}
+
+// meterBounds returns up to parts-1 meter ids, strictly increasing, that split the meters
+// of ws into parts ranges of about as many meters each: the ranges the group roll-up
+// reads at once (see groupsSQL). The roll-up reads every meter of the days, not only
+// those of ws; they stand for the fleet, as in the daily run, where ws holds all of it.
+func meterBounds(ws []window, parts int) []string {
+	ids := make([]string, 0, len(ws))
+	for _, w := range ws {
+		ids = append(ids, w.meter)
+	}
+	ids = uniq(ids)
+	parts = min(parts, len(ids))
+	var out []string
+	for k := 1; k < parts; k++ {
+		out = append(out, ids[k*len(ids)/parts])
+	}
+	return out
 }

@@ -40,7 +40,7 @@ func TestJobQueriesOnCurrentClickHouse(t *testing.T) {
 		"meter_known":     {{"M4", "M4"}},
 		"open_failures":   {{}},
 		"groups": {{computed, []string{"F1", "F2"}, []string{"north"}, []string{"commercial", "residential"}, []string{"T1"},
-			at(28, 0), at(30, 0)}},
+			at(28, 0), at(30, 0), "M3", at(28, 0), at(30, 0), "M3"}},
 	}
 	queries := testenv.GoldenQueries(t, "testdata", args)
 	for i, q := range queries {

