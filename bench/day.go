@@ -249,6 +249,9 @@ type dayReport struct {
 	QueryResults  []queryResult `json:"query_results"`
 	Targets       []dayTarget   `json:"targets"`
 	ClickHouseVer string        `json:"clickhouse"`
+	// MemoryLimitMiB is the Go runtime's soft memory limit of the run (GOMEMLIMIT), 0
+	// when there is none.
+	MemoryLimitMiB int64 `json:"go_memory_limit_mib"`
 }
 
 // sumMeasurements adds up the wall and CPU times of ms, keeps the largest peak memory,
@@ -303,8 +306,12 @@ func (rp *dayReport) judge() {
 
 // writeTable writes rp as aligned text tables: the phases, the query phase, the targets.
 func (rp *dayReport) writeTable(w io.Writer) error {
-	fmt.Fprintf(w, "bench day %s: %d meters × 96 readings (%s), %d days of history; %d CPUs, ClickHouse %s; database %s; set-up (untimed) %.1f s, of which writing the validated history %.1f s\n",
-		rp.Day, rp.Meters, rp.Format, rp.HistoryDays, rp.CPUs, rp.ClickHouseVer, rp.Database, rp.SetupSeconds, rp.HistorySeconds)
+	limit := "none"
+	if rp.MemoryLimitMiB > 0 {
+		limit = fmt.Sprintf("%d MiB", rp.MemoryLimitMiB)
+	}
+	fmt.Fprintf(w, "bench day %s: %d meters × 96 readings (%s), %d days of history; %d CPUs, ClickHouse %s, GOMEMLIMIT %s; database %s; set-up (untimed) %.1f s, of which writing the validated history %.1f s\n",
+		rp.Day, rp.Meters, rp.Format, rp.HistoryDays, rp.CPUs, rp.ClickHouseVer, limit, rp.Database, rp.SetupSeconds, rp.HistorySeconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\treadings\tseconds\treadings/s\tCPU s/M\tClickHouse CPU s/M\tKafka CPU s/M\tpeak RSS MiB\t")
 	for _, r := range append(append(append([]result{}, rp.Phases...), rp.Total), rp.Query) {
@@ -359,7 +366,8 @@ func cmdDay(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		fleet: sim.Config{Meters: cfg.Meters, From: day, To: day.Add(24 * time.Hour), Interval: 15 * time.Minute, Seed: bc.Seed,
 			IDPrefix: "MTR-", TimeZone: "UTC"}}
 	b := &dayBench{cfg: cfg, ib: ib, log: log, stderr: stderr, day: day, rep: &dayReport{Meters: cfg.Meters, HistoryDays: cfg.HistoryDays,
-		Format: cfg.Format, Day: day.Format(time.DateOnly), Readings: bc.Readings, CPUs: runtime.NumCPU()}}
+		Format: cfg.Format, Day: day.Format(time.DateOnly), Readings: bc.Readings, CPUs: runtime.NumCPU(),
+		MemoryLimitMiB: memoryLimitMiB()}}
 	if err := b.run(ctx); err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@
 //	go run ./bench ingest --readings N --meters M --format json,arrow [--json]
 //	go run ./bench query --readings 100000000 [--keep | --database NAME] [--json]
 //	go run ./bench day --meters 100000 [--format arrow|json] [--days-history 28] [--keep] [--json]
-//	go run ./bench vee --meters 20000 --days-history 28 [--cpuprofile FILE] [--json]
+//	go run ./bench vee --meters 20000 --days-history 28 [--cpuprofile FILE] [--memprofile FILE] [--json]
 //	go run ./bench control --meters 10000 [--feeders 25] [--fleet-per-minute 6000] [--feeder-per-minute 300] [--json]
 //
 // bench ingest produces N simulated readings of M meters to a fresh Kafka topic, then runs

@@ -5,7 +5,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -171,4 +174,66 @@ func startCPUProfile(path string) (stop func(), err error) {
 			f.Close()
 		})
 	}, nil
+}
+
+// startPeakHeapProfile samples the live heap every interval and keeps a heap profile
+// taken when it was largest; the returned stop ends the sampling and writes that profile
+// to path (nothing when path is empty). A heap profile shows the objects live at the
+// garbage collection before it was taken, so the one kept describes the largest heap
+// this sampling saw, within one interval of its peak.
+func startPeakHeapProfile(path string, interval time.Duration) (stop func() error) {
+	if path == "" {
+		return func() error { return nil }
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	var best bytes.Buffer
+	var peak uint64
+	var failed error
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			runtime.ReadMemStats(&ms)
+			if ms.HeapAlloc <= peak {
+				continue
+			}
+			peak = ms.HeapAlloc
+			best.Reset()
+			if err := pprof.Lookup("heap").WriteTo(&best, 0); err != nil {
+				failed = err
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	var err error
+	return func() error {
+		once.Do(func() {
+			close(done)
+			<-finished
+			if err = failed; err == nil {
+				err = os.WriteFile(path, best.Bytes(), 0o644)
+			}
+			if err != nil {
+				err = fmt.Errorf("--memprofile: %w", err)
+			}
+		})
+		return err
+	}
+}
+
+// memoryLimitMiB returns the Go runtime's soft memory limit (GOMEMLIMIT) in MiB, or 0
+// when none is set.
+func memoryLimitMiB() int64 {
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return l >> 20
+	}
+	return 0
 }

@@ -33,6 +33,9 @@ type veeConfig struct {
 	QueryLog bool
 	// CPUProfile, when set, writes a CPU profile of the timed run there.
 	CPUProfile string
+	// MemProfile, when set, writes there a heap profile of the timed run taken when its
+	// heap was largest.
+	MemProfile string
 	ClickHouse schema.Config
 }
 
@@ -82,6 +85,7 @@ func parseVEEFlags(args []string, stderr io.Writer) (veeConfig, error) {
 	fs.BoolVar(&cfg.QueryLog, "query-log", false, "print the timed run's statements from system.query_log (durations, rows read and written)")
 	fs.BoolVar(&cfg.JSON, "json", false, "print the report as JSON")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", "", "write a CPU profile of the timed run to this file")
+	fs.StringVar(&cfg.MemProfile, "memprofile", "", "write a heap profile of the timed run, taken when its heap was largest (sampled every 200 ms), to this file")
 	fs.StringVar(&cfg.ClickHouse.Addr, "clickhouse", cfg.ClickHouse.Addr, "ClickHouse native address host:port (MH_CLICKHOUSE_ADDR)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -175,12 +179,17 @@ SELECT 'bench-history', 'incremental', now(), now(), now() - 1, now() - 1, 0, 0,
 		return err
 	}
 	defer stopProfile()
+	stopHeap := startPeakHeapProfile(cfg.MemProfile, 200*time.Millisecond)
+	defer stopHeap() //nolint:errcheck // checked below when the run succeeds
 	start = time.Now()
 	// The job's statements are logged in system.query_log (log_queries), for --query-log.
 	res, err := job.Run(clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"log_queries": 1})))
 	rep.RunSeconds = time.Since(start).Seconds()
 	stopProfile()
 	if err != nil {
+		return err
+	}
+	if err := stopHeap(); err != nil {
 		return err
 	}
 	rep.Windows, rep.Intervals, rep.Failed = res.Windows, res.Intervals, res.Failed

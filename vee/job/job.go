@@ -425,11 +425,11 @@ func (j *Job) compute(ctx context.Context, spans []span, retry []openFailure, no
 		res.Intervals += o.n
 	}
 	res.Windows = len(done)
-	meters := map[string]bool{}
-	for _, w := range done {
-		meters[w.meter] = true
+	meters := make([]string, len(done))
+	for i, w := range done {
+		meters[i] = w.meter
 	}
-	res.Meters = len(meters)
+	res.Meters = len(uniq(meters))
 	if len(done) == 0 {
 		return fails, nil
 	}
