@@ -102,29 +102,38 @@ func (j *Job) anchors(ctx context.Context, spans []span) ([]anchors, error) {
 		return out, err
 	}
 	for _, side := range []anchorSide{sidePrev, sideNext} {
-		var idx []int
-		var far []span
-		for i, a := range out {
-			if (side == sidePrev && !a.hasPrev) || (side == sideNext && !a.hasNext) {
-				idx, far = append(idx, i), append(far, spans[i])
-			}
-		}
-		if len(far) == 0 {
-			continue
-		}
-		more, err := j.anchorsWithin(ctx, far, j.cfg.MaxGap, side)
-		if err != nil {
+		if err := j.farAnchors(ctx, spans, out, side); err != nil {
 			return nil, err
-		}
-		for k, i := range idx {
-			if side == sidePrev {
-				out[i].prev, out[i].hasPrev = more[k].prev, more[k].hasPrev
-			} else {
-				out[i].next, out[i].hasNext = more[k].next, more[k].hasNext
-			}
 		}
 	}
 	return out, nil
+}
+
+// farAnchors searches up to the maximum gap on one side for the spans whose anchors in
+// out, in the order of spans, have no neighbour on that side, and sets what it finds.
+func (j *Job) farAnchors(ctx context.Context, spans []span, out []anchors, side anchorSide) error {
+	var idx []int
+	var far []span
+	for i, a := range out {
+		if (side == sidePrev && !a.hasPrev) || (side == sideNext && !a.hasNext) {
+			idx, far = append(idx, i), append(far, spans[i])
+		}
+	}
+	if len(far) == 0 {
+		return nil
+	}
+	more, err := j.anchorsWithin(ctx, far, j.cfg.MaxGap, side)
+	if err != nil {
+		return err
+	}
+	for k, i := range idx {
+		if side == sidePrev {
+			out[i].prev, out[i].hasPrev = more[k].prev, more[k].hasPrev
+		} else {
+			out[i].next, out[i].hasNext = more[k].next, more[k].hasNext
+		}
+	}
+	return nil
 }
 
 // anchorSide says which neighbours anchorsWithin looks for: both, or only the reading
@@ -190,6 +199,80 @@ func (j *Job) anchorsWithin(ctx context.Context, spans []span, gap time.Duration
 	return out, nil
 }
 
+// anchorEdge is how far around a batch's range processBatch loads readings to find its
+// windows' anchors among them.
+const anchorEdge = time.Hour
+
+// loadAnchors returns the anchors of ws, in order: the last reading before each window's
+// start and the first after its end, no farther than the maximum gap, as anchors finds
+// them. loaded holds by meter every stored reading of a range around the windows; a
+// neighbour found in it is the anchor, since the readings between it and the window would
+// be in it too. The windows without a neighbour there, on either side, are searched on
+// that side alone.
+func (j *Job) loadAnchors(ctx context.Context, ws []window, loaded map[string][]vee.Reading) ([]anchors, error) {
+	out := make([]anchors, len(ws))
+	var noPrev, noNext []int
+	for i, w := range ws {
+		a := &out[i]
+		for _, r := range loaded[w.meter] {
+			if r.TS.Before(w.from) && (!a.hasPrev || r.TS.After(a.prev)) {
+				a.prev, a.hasPrev = r.TS, true
+			}
+			if r.TS.After(w.to) && (!a.hasNext || r.TS.Before(a.next)) {
+				a.next, a.hasNext = r.TS, true
+			}
+		}
+		if a.hasPrev && w.from.Sub(a.prev) > j.cfg.MaxGap {
+			a.prev, a.hasPrev = time.Time{}, false
+		}
+		if a.hasNext && a.next.Sub(w.to) > j.cfg.MaxGap {
+			a.next, a.hasNext = time.Time{}, false
+		}
+		if !a.hasPrev {
+			noPrev = append(noPrev, i)
+		}
+		if !a.hasNext {
+			noNext = append(noNext, i)
+		}
+	}
+	for _, side := range []struct {
+		side anchorSide
+		idx  []int
+	}{{sidePrev, noPrev}, {sideNext, noNext}} {
+		if len(side.idx) == 0 {
+			continue
+		}
+		spans := make([]span, len(side.idx))
+		for k, i := range side.idx {
+			spans[k] = span{meter: ws[i].meter, lo: ws[i].from, hi: ws[i].to}
+		}
+		found, err := j.sideAnchors(ctx, spans, side.side)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range side.idx {
+			if side.side == sidePrev {
+				out[i].prev, out[i].hasPrev = found[k].prev, found[k].hasPrev
+			} else {
+				out[i].next, out[i].hasNext = found[k].next, found[k].hasNext
+			}
+		}
+	}
+	return out, nil
+}
+
+// sideAnchors finds each span's neighbour on one side, as anchors does: a day away
+// first, then up to the maximum gap for the spans still without one. Only that side of
+// the result is meaningful.
+func (j *Job) sideAnchors(ctx context.Context, spans []span, side anchorSide) ([]anchors, error) {
+	near := min(j.cfg.MaxGap, nearGap)
+	out, err := j.anchorsWithin(ctx, spans, near, side)
+	if err != nil || near == j.cfg.MaxGap {
+		return out, err
+	}
+	return out, j.farAnchors(ctx, spans, out, side)
+}
+
 func uniq(ids []string) []string {
 	out := slices.Clone(ids)
 	slices.Sort(out)
@@ -209,43 +292,65 @@ type batchInput struct {
 // windows that failed (nothing is written for them; see processWindow) and the number of
 // 15-minute intervals written. An error is one of the store's, for the whole batch.
 func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entry, now, computedAt time.Time) ([]window, []Failure, int64, error) {
-	// Anchors of the windows themselves, for the intervals between midnight and the
-	// first reading of the day.
-	spans := make([]span, len(ws))
-	for i, w := range ws {
-		spans[i] = span{meter: w.meter, lo: w.from, hi: w.to}
-	}
-	as, err := j.anchors(ctx, spans)
-	if err != nil {
-		return nil, nil, 0, err
-	}
 	ids := make([]string, 0, len(ws))
 	from, to := ws[0].from, ws[0].to
-	var pm []string
-	var pt []int64
 	for _, w := range ws {
 		ids = append(ids, w.meter)
 		from, to = minTime(from, w.from), maxTime(to, w.to)
 	}
-	// The anchors the readings of [from, to] do not hold already: an anchor of one window
-	// that lies inside another window of the batch is loaded with the readings. In a
-	// daily run the anchor before each window is the reading before its midnight, outside
-	// every window of the batch, so the point query still loads it.
+	ids = uniq(ids)
+	in := batchInput{readings: map[string][]vee.Reading{}, history: map[string][]vee.HistoryInterval{}, edits: map[string][]vee.Edit{},
+		relay: map[string][]vee.RelayChange{}}
+	// The readings of [from, to] widened by anchorEdge on both sides: the anchors of the
+	// windows (the readings just before and after each, for the intervals between midnight
+	// and the day's first reading) are nearly always among them, which spares a search
+	// over the batch's readings; only the windows without one there are searched (see
+	// loadAnchors), and in a daily run that is the reading after the newest day, which
+	// that search does not find.
+	edge := min(j.cfg.MaxGap, anchorEdge)
+	loaded := map[string][]vee.Reading{}
+	if err := j.loadReadings(ctx, loaded, readingsSQL, ids, clampTime(from.Add(-edge)), clampTime(to.Add(edge))); err != nil {
+		return nil, nil, 0, err
+	}
+	as, err := j.loadAnchors(ctx, ws, loaded)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	// What vee gets of a meter: its readings of [from, to] and its windows' anchors (every
+	// stored version of each), as if loaded by themselves. An anchor outside what was
+	// loaded comes from a point query.
+	outside := map[string][]time.Time{}
 	for i, w := range ws {
 		for _, a := range []struct {
 			at  time.Time
 			has bool
 		}{{as[i].prev, as[i].hasPrev}, {as[i].next, as[i].hasNext}} {
 			if a.has && (a.at.Before(from) || a.at.After(to)) {
-				pm, pt = append(pm, w.meter), append(pt, a.at.Unix())
+				outside[w.meter] = append(outside[w.meter], a.at)
 			}
 		}
 	}
-	ids = uniq(ids)
-	in := batchInput{readings: map[string][]vee.Reading{}, history: map[string][]vee.HistoryInterval{}, edits: map[string][]vee.Edit{},
-		relay: map[string][]vee.RelayChange{}}
-	if err := j.loadReadings(ctx, in.readings, readingsSQL, ids, from, to); err != nil {
-		return nil, nil, 0, err
+	var pm []string
+	var pt []int64
+	for _, id := range ids {
+		ats := outside[id]
+		found := make([]bool, len(ats))
+		for _, r := range loaded[id] {
+			keep := !r.TS.Before(from) && !r.TS.After(to)
+			for k, at := range ats {
+				if r.TS.Equal(at) {
+					keep, found[k] = true, true
+				}
+			}
+			if keep {
+				in.readings[id] = append(in.readings[id], r)
+			}
+		}
+		for k, at := range ats {
+			if !found[k] {
+				pm, pt = append(pm, id), append(pt, at.Unix())
+			}
+		}
 	}
 	if len(pm) > 0 {
 		if err := j.loadReadings(ctx, in.readings, pointReadingsSQL, pm, pt); err != nil {
