@@ -429,7 +429,8 @@ func (j *Job) compute(ctx context.Context, spans []span, retry []openFailure, no
 	for i, w := range done {
 		meters[i] = w.meter
 	}
-	res.Meters = len(uniq(meters))
+	slices.Sort(meters)
+	res.Meters = len(slices.Compact(meters))
 	if len(done) == 0 {
 		return fails, nil
 	}

@@ -173,10 +173,10 @@ const insertRun = `INSERT INTO vee_runs (run_id, kind, started_at, finished_at, 
 // The first step groups by a 64-bit hash of the combination (computed once per meter on
 // the registry side) and a bucket of fixed size (resolution number, start) rather than
 // by the combination's strings and the resolution's name: over a million meters' day
-// 62 s against 98 s (measured on 18.16). Two combinations whose hashes collide would be
-// added up together; with k combinations that happens with a chance of about k²/2⁶⁵, one
-// in 37 million for a million combinations, and like everything else here it comes out
-// the same on every run.
+// 80 s against 113 s (the statement alone, on 18.16). Two combinations whose hashes
+// collide would be added up together; with k combinations that happens with a chance of
+// about k²/2⁶⁵, one in 37 million for a million combinations, and like everything else
+// here it comes out the same on every run.
 //
 // The 15m rows are read in `parts` ranges of meter ids, one FINAL per range, united by
 // UNION ALL: ClickHouse 18.16 reads a FINAL in one stream, and the branches of a UNION ALL
