@@ -38,9 +38,9 @@ type Config struct {
 	HistoryDays int `yaml:"history_days"`
 	// BatchMeters bounds the meters loaded and processed together, one query each for
 	// their readings, anchors, history and edits. The history comes from
-	// consumption_profiles, ordered by day and meter in granules of 8 192 rows: a batch
-	// reads a whole granule of each day, so batches of a few thousand meters read little
-	// more than they use, where 500 read sixteen times as much. Each meter of a batch holds
+	// consumption_profiles, ordered by day and meter in granules of 1 024 rows (migration
+	// 0061): a batch reads whole granules of each day, so a batch of 2 000 meters reads
+	// about twice the rows it uses, and smaller batches more. Each meter of a batch holds
 	// its 28 days of history (about 2 700 intervals of 40 bytes) until the batch is
 	// written.
 	BatchMeters int `yaml:"batch_meters"`
