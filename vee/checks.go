@@ -180,11 +180,11 @@ func (p *processor) checkDailyUsage() {
 	// The history is sorted by start: a day's intervals are those before its end, found
 	// once per day rather than a date per interval.
 	for i := 0; i < len(p.history); {
-		y, m, d := p.history[i].Start.In(p.loc).Date()
-		end := calendar.DateStart(y, m, d+1, p.loc)
+		y, m, d := time.Unix(p.history[i].StartUnix, 0).In(p.loc).Date()
+		end := calendar.DateStart(y, m, d+1, p.loc).Unix()
 		var sum, c int64
 		j := i
-		for ; j < len(p.history) && p.history[j].Start.Before(end); j++ {
+		for ; j < len(p.history) && p.history[j].StartUnix < end; j++ {
 			sum += p.history[j].Wh
 			c++
 		}

@@ -318,8 +318,9 @@ func (p *processor) likeDayValue(t time.Time) (int64, bool) {
 			return p.iv[j].Wh, true
 		}
 	}
-	i, found := slices.BinarySearchFunc(p.history, t, func(h HistoryInterval, t time.Time) int { return h.Start.Compare(t) })
-	for ; found && i < len(p.history) && p.history[i].Start.Equal(t); i++ {
+	at := t.Unix()
+	i, found := slices.BinarySearchFunc(p.history, at, func(h HistoryInterval, at int64) int { return cmp.Compare(h.StartUnix, at) })
+	for ; found && i < len(p.history) && p.history[i].StartUnix == at; i++ {
 		if h := p.history[i]; h.Quality != QualityQuestionable && h.Wh >= 0 && h.Wh <= maxProfileWh {
 			return h.Wh, true
 		}

@@ -25,8 +25,10 @@ type Reading struct {
 // HistoryInterval is one interval of the meter's past, used for statistics
 // (spike, daily usage), the like-day profile and flat fill.
 type HistoryInterval struct {
-	// Start is the start of the interval in UTC.
-	Start time.Time
+	// StartUnix is the start of the interval in Unix seconds. A number rather than a
+	// time.Time, whose location pointer would make the garbage collector scan every
+	// interval of a batch's history (28 days of 2 000 meters are 5.4 million of them).
+	StartUnix int64
 	// Wh is the interval's energy.
 	Wh int64
 	// Quality is the interval's quality; QualityQuestionable intervals are
@@ -206,7 +208,7 @@ func newProcessor(in Input, rules RuleSet, now time.Time) *processor {
 	}
 	p.n = int64(in.To.Sub(in.From) / in.Interval)
 	p.history = in.History
-	byStart := func(a, b HistoryInterval) int { return a.Start.Compare(b.Start) }
+	byStart := func(a, b HistoryInterval) int { return cmp.Compare(a.StartUnix, b.StartUnix) }
 	if !slices.IsSortedFunc(p.history, byStart) {
 		p.history = slices.Clone(p.history)
 		slices.SortFunc(p.history, byStart)

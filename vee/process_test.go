@@ -336,7 +336,7 @@ func TestProcessReasons(t *testing.T) {
 		{name: "flat fill from history", slot: 0, rule: RuleEstimation,
 			in: func() Input {
 				in := input(1, nil)
-				in.History = []HistoryInterval{{Start: at(-3), Wh: 10}, {Start: at(-2), Wh: 99, Quality: QualityQuestionable}, {Start: at(-1), Wh: 21}}
+				in.History = []HistoryInterval{{StartUnix: at(-3).Unix(), Wh: 10}, {StartUnix: at(-2).Unix(), Wh: 99, Quality: QualityQuestionable}, {StartUnix: at(-1).Unix(), Wh: 21}}
 				return in
 			}(),
 			want: "flat fill with 16 Wh, the mean of the last 2 good history intervals"}, // (10+21)/2 = 15.5 → 16
@@ -410,7 +410,7 @@ func TestProcessReasons(t *testing.T) {
 func flatHistory(n int, wh int64) []HistoryInterval {
 	h := make([]HistoryInterval, n)
 	for i := range h {
-		h[i] = HistoryInterval{Start: at(i - n), Wh: wh}
+		h[i] = HistoryInterval{StartUnix: at(i - n).Unix(), Wh: wh}
 	}
 	return h
 }
@@ -419,7 +419,7 @@ func TestSpike(t *testing.T) {
 	history := flatHistory(96, 100)
 	// Ten questionable intervals are left out of the statistic.
 	for i := range 10 {
-		history = append(history, HistoryInterval{Start: at(-200 - i), Wh: 10_000, Quality: QualityQuestionable})
+		history = append(history, HistoryInterval{StartUnix: at(-200 - i).Unix(), Wh: 10_000, Quality: QualityQuestionable})
 	}
 	tests := []struct {
 		name      string
@@ -471,9 +471,9 @@ func TestSpike(t *testing.T) {
 
 func TestSpikeLookback(t *testing.T) {
 	// The last 96 intervals are 100 Wh; older ones are 1 Wh and fall outside the lookback.
-	history := append(flatHistory(96, 100), HistoryInterval{Start: at(-500), Wh: 1})
+	history := append(flatHistory(96, 100), HistoryInterval{StartUnix: at(-500).Unix(), Wh: 1})
 	for i := range 200 {
-		history = append(history, HistoryInterval{Start: at(-300 - i), Wh: 1})
+		history = append(history, HistoryInterval{StartUnix: at(-300 - i).Unix(), Wh: 1})
 	}
 	rules := quiet()
 	rules.Spike = SpikeRule{Enabled: true, Factor: 2, Percentile: 50, LookbackIntervals: 96, MinHistory: 10}
@@ -494,7 +494,7 @@ func TestDailyUsage(t *testing.T) {
 	hourly := func(from time.Time, n int, wh int64) []HistoryInterval {
 		h := make([]HistoryInterval, n)
 		for i := range h {
-			h[i] = HistoryInterval{Start: from.Add(time.Duration(i) * time.Hour), Wh: wh}
+			h[i] = HistoryInterval{StartUnix: from.Add(time.Duration(i) * time.Hour).Unix(), Wh: wh}
 		}
 		return h
 	}
@@ -638,10 +638,10 @@ func TestLikeDayProfile(t *testing.T) {
 			}
 			in := input(8, []Reading{{TS: at(0), RegisterWh: 10_000}, {TS: at(8), RegisterWh: 10_000 + tt.total}})
 			for ts, wh := range tt.history {
-				in.History = append(in.History, HistoryInterval{Start: ts, Wh: wh})
+				in.History = append(in.History, HistoryInterval{StartUnix: ts.Unix(), Wh: wh})
 			}
 			if tt.name == "questionable history ignored" {
-				in.History = []HistoryInterval{{Start: week(1, 0), Wh: 500, Quality: QualityQuestionable}}
+				in.History = []HistoryInterval{{StartUnix: week(1, 0).Unix(), Wh: 500, Quality: QualityQuestionable}}
 			}
 			out, err := Process(in, rules, at(100))
 			if err != nil {
@@ -670,10 +670,10 @@ func TestLikeDayUsesLocalTimeAcrossDST(t *testing.T) {
 	decoy := time.Date(2025, 3, 24, 8, 0, 0, 0, time.UTC) // what a plain 168-hour shift would read
 	var history []HistoryInterval
 	for j, wh := range []int64{10, 30, 0, 20, 40, 0, 0, 0} {
-		history = append(history, HistoryInterval{Start: right.Add(time.Duration(j) * q15), Wh: wh})
+		history = append(history, HistoryInterval{StartUnix: right.Add(time.Duration(j) * q15).Unix(), Wh: wh})
 	}
 	for j, wh := range []int64{100, 0, 0, 0} {
-		history = append(history, HistoryInterval{Start: decoy.Add(time.Duration(j) * q15), Wh: wh})
+		history = append(history, HistoryInterval{StartUnix: decoy.Add(time.Duration(j) * q15).Unix(), Wh: wh})
 	}
 	in := Input{MeterID: "m", Known: true, Interval: q15, From: from, To: from.Add(8 * q15), Location: berlin,
 		Readings: []Reading{{TS: from, RegisterWh: 1000}, {TS: from.Add(8 * q15), RegisterWh: 1101}},

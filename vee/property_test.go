@@ -75,7 +75,7 @@ func genSeries(rng *rand.Rand, n int) synthetic {
 	rng.Shuffle(len(rs), func(i, j int) { rs[i], rs[j] = rs[j], rs[i] })
 	var hist []HistoryInterval
 	for i := -4 * 7 * 96; i < 0; i++ {
-		hist = append(hist, HistoryInterval{Start: at(i), Wh: rng.Int64N(400)})
+		hist = append(hist, HistoryInterval{StartUnix: at(i).Unix(), Wh: rng.Int64N(400)})
 	}
 	s.in = Input{MeterID: "synthetic", Known: true, Interval: q15, From: t0, To: at(n),
 		RegisterMaxWh: regMax, Readings: rs, History: hist}
@@ -165,7 +165,7 @@ func TestProcessConservesEnergyPerGap(t *testing.T) {
 		}
 		in := Input{MeterID: "g", Known: true, Interval: q15, From: t0, To: at(n), Readings: rs}
 		for i := -2 * 7 * 96; i < 0; i++ {
-			in.History = append(in.History, HistoryInterval{Start: at(i), Wh: rng.Int64N(500)})
+			in.History = append(in.History, HistoryInterval{StartUnix: at(i).Unix(), Wh: rng.Int64N(500)})
 		}
 		rules := quiet()
 		rules.Estimation.LinearMaxIntervals = 1

@@ -424,9 +424,9 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 		// only reads.
 		hs := in.history[w.meter]
 		hFrom := w.from.AddDate(0, 0, -j.cfg.HistoryDays)
-		byStart := func(h vee.HistoryInterval, t time.Time) int { return h.Start.Compare(t) }
-		lo, _ := slices.BinarySearchFunc(hs, hFrom, byStart)
-		hi, _ := slices.BinarySearchFunc(hs, w.from, byStart)
+		byStart := func(h vee.HistoryInterval, at int64) int { return cmp.Compare(h.StartUnix, at) }
+		lo, _ := slices.BinarySearchFunc(hs, hFrom.Unix(), byStart)
+		hi, _ := slices.BinarySearchFunc(hs, w.from.Unix(), byStart)
 		hist := hs[lo:max(lo, hi):max(lo, hi)]
 		res, fail, stack := processWindow(j.process, vee.Input{
 			MeterID: w.meter, Known: e.known, Interval: Interval, From: w.from, To: w.to, Location: w.loc,
@@ -608,7 +608,7 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 				if t < lo || t >= hi {
 					continue
 				}
-				out = append(out, vee.HistoryInterval{Start: time.Unix(t, 0).UTC(), Wh: wh[s], Quality: vee.Quality(quality[s])})
+				out = append(out, vee.HistoryInterval{StartUnix: t, Wh: wh[s], Quality: vee.Quality(quality[s])})
 			}
 		}
 		hs[ids[i]] = out
@@ -727,7 +727,7 @@ func (j *Job) loadIntervalHistory(ctx context.Context, hs map[string][]vee.Histo
 		vs = latestVersions(vs, func(v version) (uint32, uint32) { return v.start, v.at })
 		out := slices.Grow(hs[id], len(vs))
 		for _, v := range vs {
-			out = append(out, vee.HistoryInterval{Start: time.Unix(int64(v.start), 0).UTC(), Wh: v.wh, Quality: vee.Quality(v.quality)})
+			out = append(out, vee.HistoryInterval{StartUnix: int64(v.start), Wh: v.wh, Quality: vee.Quality(v.quality)})
 		}
 		hs[id] = out
 	}

@@ -50,9 +50,9 @@ SELECT '15m', ?, ?, ?, ?, 1, 1, 0, 0, 0, [], [], ?`, r.meter, r.start, r.wh, uin
 		t.Fatal(err)
 	}
 	want := map[string][]vee.HistoryInterval{
-		"A": {{Start: at(0), Wh: 5, Quality: vee.QualityQuestionable}, {Start: at(15), Wh: 30, Quality: vee.QualityValid},
-			{Start: at(30), Wh: 8, Quality: vee.QualityEstimatedLinear}},
-		"B": {{Start: at(0), Wh: 40, Quality: vee.QualityValid}},
+		"A": {{StartUnix: at(0).Unix(), Wh: 5, Quality: vee.QualityQuestionable}, {StartUnix: at(15).Unix(), Wh: 30, Quality: vee.QualityValid},
+			{StartUnix: at(30).Unix(), Wh: 8, Quality: vee.QualityEstimatedLinear}},
+		"B": {{StartUnix: at(0).Unix(), Wh: 40, Quality: vee.QualityValid}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("history of meters %v, want those of A and B", keys(got))
@@ -107,9 +107,9 @@ SELECT '15m', 'B', ?, 40, 0, 1, 1, 0, 0, 0, [], [], ?`, at(m), v1); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]vee.HistoryInterval{
-		"A": {{Start: at(15), Wh: 11, Quality: vee.QualityValid}, {Start: at(30), Wh: 7, Quality: vee.QualityEstimatedLinear},
-			{Start: at(24 * 60), Wh: 3, Quality: vee.QualityValid}},
-		"B": {{Start: at(24 * 60), Wh: 40, Quality: vee.QualityValid}},
+		"A": {{StartUnix: at(15).Unix(), Wh: 11, Quality: vee.QualityValid}, {StartUnix: at(30).Unix(), Wh: 7, Quality: vee.QualityEstimatedLinear},
+			{StartUnix: at(24 * 60).Unix(), Wh: 3, Quality: vee.QualityValid}},
+		"B": {{StartUnix: at(24 * 60).Unix(), Wh: 40, Quality: vee.QualityValid}},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("history of meters %v, want those of A and B", keys(got))
