@@ -464,13 +464,15 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	return ok, fails, n, nil
 }
 
-// loadReadings appends the readings a query returns to rs, by meter.
+// loadReadings appends the readings a query returns to rs, by meter, and sorts each
+// meter's readings that it appended to.
 func (j *Job) loadReadings(ctx context.Context, rs map[string][]vee.Reading, sql string, args ...any) error {
 	rows, err := j.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return fmt.Errorf("load readings: %w", err)
 	}
 	defer rows.Close()
+	touched := map[string]bool{}
 	for rows.Next() {
 		var m string
 		var r vee.Reading
@@ -479,11 +481,31 @@ func (j *Job) loadReadings(ctx context.Context, rs map[string][]vee.Reading, sql
 		}
 		r.TS, r.Arrival = r.TS.UTC(), r.Arrival.UTC()
 		rs[m] = append(rs[m], r)
+		touched[m] = true
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("load readings: %w", err)
 	}
+	// The statements leave the order to the client. Each meter's readings end up by time,
+	// then arrival, then register: a total order of distinct readings, so what vee gets
+	// does not depend on how the server streamed them.
+	for m := range touched {
+		if !slices.IsSortedFunc(rs[m], compareReadings) {
+			slices.SortFunc(rs[m], compareReadings)
+		}
+	}
 	return nil
+}
+
+// compareReadings orders readings by time, then arrival, then register.
+func compareReadings(a, b vee.Reading) int {
+	if c := a.TS.Compare(b.TS); c != 0 {
+		return c
+	}
+	if c := a.Arrival.Compare(b.Arrival); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.RegisterWh, b.RegisterWh)
 }
 
 // loadRows calls fn with each stored consumption row of a resolution for ids over [from, to).

@@ -66,21 +66,23 @@ WHERE toInt64(ts) >= lo_s - ? AND toInt64(ts) <= hi_s + ?
 GROUP BY meter_id, lo, hi`
 
 // readingsSQL loads every stored version of the readings of a list of meters stamped in
-// [?, ?], so that vee sees conflicting duplicates not yet merged away.
+// [?, ?], so that vee sees conflicting duplicates not yet merged away. It leaves the order
+// to loadReadings: sorting on the server cost about a third of the statement's CPU (0.30
+// against 0.21 s for 202 000 rows of 2 000 meters, measured on 18.16), and unsorted it
+// reads the parts in parallel.
 const readingsSQL = `SELECT meter_id, ts, register_wh, ingested_at
 FROM readings
-WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
-ORDER BY meter_id, ts, ingested_at`
+WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?`
 
-// pointReadingsSQL loads the readings at exact (meter, Unix second) points: the anchors.
+// pointReadingsSQL loads the readings at exact (meter, Unix second) points: the anchors,
+// in no order, like readingsSQL.
 const pointReadingsSQL = `SELECT meter_id, ts, register_wh, ingested_at
 FROM readings
 WHERE (meter_id, ts) IN (
     SELECT m, toDateTime(t)
     FROM system.one
     ARRAY JOIN ? AS m, ? AS t
-)
-ORDER BY meter_id, ts, ingested_at`
+)`
 
 // rowsSQL reads the current consumption rows of one resolution for a list of meters over
 // [?, ?).

@@ -5,4 +5,3 @@ WHERE (meter_id, ts) IN (
     FROM system.one
     ARRAY JOIN ? AS m, ? AS t
 )
-ORDER BY meter_id, ts, ingested_at

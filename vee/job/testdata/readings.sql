@@ -1,4 +1,3 @@
 SELECT meter_id, ts, register_wh, ingested_at
 FROM readings
 WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
-ORDER BY meter_id, ts, ingested_at
