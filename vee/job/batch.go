@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/meterhouse/meterhouse/calendar"
@@ -383,7 +384,13 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	}
 	if j.cfg.HistoryDays > 0 {
 		hFrom := clampTime(from.AddDate(0, 0, -j.cfg.HistoryDays))
-		if err := j.loadHistory(ctx, in.history, ids, hFrom, to); err != nil {
+		hb, _ := historyBuffers.Get().(*historyBuffer)
+		if hb == nil {
+			hb = new(historyBuffer)
+		}
+		// Nothing keeps the history once the batch is written: its array serves the next.
+		defer func() { hb.reset(); historyBuffers.Put(hb) }()
+		if err := j.loadHistory(ctx, in.history, hb, ids, hFrom, to); err != nil {
 			return nil, nil, 0, err
 		}
 	}
@@ -537,8 +544,8 @@ func (j *Job) loadRows(ctx context.Context, resolution string, ids []string, fro
 // profile in the range written before that migration. Both give the same intervals: a
 // profile is written from the day's stored 15m rows, in the same run and with the same
 // computed_at, and replaced whenever any of them is.
-func (j *Job) loadHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, ids []string, from, to time.Time) error {
-	legacy, err := j.loadProfileHistory(ctx, hs, ids, from, to)
+func (j *Job) loadHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, hb *historyBuffer, ids []string, from, to time.Time) error {
+	legacy, err := j.loadProfileHistory(ctx, hs, hb, ids, from, to)
 	if err != nil || len(legacy) == 0 {
 		return err
 	}
@@ -553,7 +560,7 @@ func (j *Job) loadHistory(ctx context.Context, hs map[string][]vee.HistoryInterv
 // does not hold its 15m rows (written before migration 0060), whose history it leaves
 // incomplete. Of the versions of a day it keeps the latest, as FINAL does, and parses
 // only that one. It holds the text of every version of the batch's days until it returns.
-func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, ids []string, from, to time.Time) ([]string, error) {
+func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, hb *historyBuffer, ids []string, from, to time.Time) ([]string, error) {
 	// Local dates lie within a day of UTC dates (offsets are under 24 hours).
 	dFrom, dTo := from.AddDate(0, 0, -1).Format(time.DateOnly), to.AddDate(0, 0, 1).Format(time.DateOnly)
 	rows, err := j.conn.Query(ctx, profileHistorySQL, ids, ids, ids, dFrom, dTo)
@@ -588,6 +595,16 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 	lo, hi := from.Unix(), to.Unix()
 	var legacy []string
 	var slot, wh, quality []int64
+	perDay := int(24 * time.Hour / Interval)
+	if hb != nil {
+		days := 0
+		for i, ds := range byMeter {
+			if !old[i] {
+				days += len(ds)
+			}
+		}
+		hb.reserve(days * (perDay + 4)) // a local day has up to 100 quarters
+	}
 	for i, ds := range byMeter {
 		if old[i] {
 			legacy = append(legacy, ids[i])
@@ -597,7 +614,12 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 			continue
 		}
 		ds = latestVersions(ds, func(d day) (uint32, uint32) { return d.start, d.at })
-		out := slices.Grow(hs[ids[i]], len(ds)*int(24*time.Hour/Interval))
+		var out []vee.HistoryInterval
+		if n := len(ds) * (perDay + 4); hb != nil && len(hs[ids[i]]) == 0 {
+			out = hb.take(n)
+		} else {
+			out = slices.Grow(hs[ids[i]], n)
+		}
 		for _, d := range ds {
 			// An empty string stands for the slots 0, 1, … and for qualities all valid (see
 			// profileHistorySQL).
@@ -637,6 +659,36 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 	}
 	return legacy, nil
 }
+
+// historyBuffer is an array that a batch carves its meters' history from, pooled in
+// historyBuffers so that batches reuse it: 28 days of 2 000 meters are about 5.5 million
+// intervals (130 MB), which an array allocated afresh for every batch has the runtime
+// zero first (0.5 s of the job's 12.6 s of CPU in bench vee at 20 000 meters). A buffer
+// belongs to one batch at a time; the slices carved from it are valid until reset.
+type historyBuffer struct{ buf []vee.HistoryInterval }
+
+// historyBuffers holds the buffers of the batches not running.
+var historyBuffers sync.Pool
+
+// reserve makes room for n more intervals in one array.
+func (b *historyBuffer) reserve(n int) {
+	if len(b.buf)+n > cap(b.buf) {
+		// The slices already carved keep the old array alive; the new one holds the rest.
+		b.buf = make([]vee.HistoryInterval, 0, n)
+	}
+}
+
+// take returns an empty slice with room for n intervals that no other slice taken from b
+// overlaps: appending past its capacity moves it to an array of its own.
+func (b *historyBuffer) take(n int) []vee.HistoryInterval {
+	b.reserve(n)
+	at := len(b.buf)
+	b.buf = b.buf[:at+n]
+	return b.buf[at : at : at+n]
+}
+
+// reset lets b's array be carved again from its start.
+func (b *historyBuffer) reset() { b.buf = b.buf[:0] }
 
 // latestVersions sorts vs by key (start, then version) and keeps, of the elements sharing
 // a start, the one with the highest version, as FINAL does; it reuses vs's array.

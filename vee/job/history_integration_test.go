@@ -103,7 +103,7 @@ SELECT '15m', 'B', ?, 40, 0, 1, 1, 0, 0, 0, [], [], ?`, at(m), v1); err != nil {
 		}
 	}
 	got := map[string][]vee.HistoryInterval{}
-	if err := j.loadHistory(ctx, got, []string{"A", "B", "Z"}, at(15), at(24*60+15)); err != nil {
+	if err := j.loadHistory(ctx, got, nil, []string{"A", "B", "Z"}, at(15), at(24*60+15)); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string][]vee.HistoryInterval{

@@ -419,7 +419,7 @@ func TestJobFleet(t *testing.T) {
 		slices.Sort(ids)
 		from, to := simFrom.AddDate(0, 0, -1), simTo.AddDate(0, 0, 1)
 		fromProfiles, fromRows := map[string][]vee.HistoryInterval{}, map[string][]vee.HistoryInterval{}
-		legacy, err := j.loadProfileHistory(context.Background(), fromProfiles, ids, from, to)
+		legacy, err := j.loadProfileHistory(context.Background(), fromProfiles, nil, ids, from, to)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -102,3 +102,30 @@ func TestParseInts(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryBuffer checks that slices taken from one buffer never overlap, not even when
+// one is appended to past its capacity, and that a reset buffer reuses its array.
+func TestHistoryBuffer(t *testing.T) {
+	var b historyBuffer
+	b.reserve(6)
+	first, second := b.take(3), b.take(3)
+	for i := range 3 {
+		first = append(first, vee.HistoryInterval{StartUnix: int64(i)})
+		second = append(second, vee.HistoryInterval{StartUnix: int64(10 + i)})
+	}
+	first = append(first, vee.HistoryInterval{StartUnix: 3}) // past its capacity
+	third := append(b.take(2), vee.HistoryInterval{StartUnix: 20})
+	for i, h := range second {
+		if h.StartUnix != int64(10+i) {
+			t.Fatalf("second[%d] = %d: another slice wrote over it", i, h.StartUnix)
+		}
+	}
+	if len(first) != 4 || first[3].StartUnix != 3 || third[0].StartUnix != 20 {
+		t.Fatalf("first %v, third %v", first, third)
+	}
+	array := &b.buf[:1][0]
+	b.reset()
+	if again := b.take(2); cap(again) != 2 || &again[:1][0] != array {
+		t.Error("a reset buffer does not carve its array again")
+	}
+}
