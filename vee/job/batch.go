@@ -623,7 +623,8 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 		for _, d := range ds {
 			// An empty string stands for the slots 0, 1, … and for qualities all valid (see
 			// profileHistorySQL).
-			wh, err := parseInts(wh[:0], d.wh)
+			var err error
+			wh, err = parseInts(wh[:0], d.wh)
 			if err == nil {
 				slot, err = parseInts(slot[:0], d.slot)
 				if err == nil && d.slot == "" {
