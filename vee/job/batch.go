@@ -715,10 +715,17 @@ func latestVersions[T any](vs []T, key func(T) (start, version uint32)) []T {
 	return out
 }
 
-// parseInts appends the comma-separated decimal integers of s to dst: an empty s holds
-// none. It reports the first element that is not a decimal integer of int64.
+// parseInts appends the integers of s, ClickHouse's text of an integer array ([1,22,…],
+// [] for none), to dst; an empty s holds none too. It reports an s that is not such a text
+// and the first element that is not a decimal integer of int64.
 func parseInts(dst []int64, s string) ([]int64, error) {
 	if s == "" {
+		return dst, nil
+	}
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return dst, fmt.Errorf("slot array %.40q is not in brackets", s)
+	}
+	if s = s[1 : len(s)-1]; s == "" {
 		return dst, nil
 	}
 	for i := 0; ; {

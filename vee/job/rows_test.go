@@ -83,17 +83,21 @@ func TestParseInts(t *testing.T) {
 		wantErr bool
 	}{
 		{"", nil, false},
-		{"0", []int64{0}, false},
-		{"1,22,333", []int64{1, 22, 333}, false},
-		{"-5,7", []int64{-5, 7}, false},
-		{"9223372036854775807,-9223372036854775808", []int64{math.MaxInt64, math.MinInt64}, false},
-		{"9223372036854775808", nil, true},
-		{"99999999999999999999", nil, true},
-		{"1,,2", nil, true},
-		{"1,", nil, true},
-		{"-", nil, true},
-		{"1.5", nil, true},
-		{"x", nil, true},
+		{"[]", nil, false},
+		{"[0]", []int64{0}, false},
+		{"[1,22,333]", []int64{1, 22, 333}, false},
+		{"[-5,7]", []int64{-5, 7}, false},
+		{"[9223372036854775807,-9223372036854775808]", []int64{math.MaxInt64, math.MinInt64}, false},
+		{"[9223372036854775808]", nil, true},
+		{"[99999999999999999999]", nil, true},
+		{"[1,,2]", nil, true},
+		{"[1,]", nil, true},
+		{"[-]", nil, true},
+		{"[1.5]", nil, true},
+		{"[x]", nil, true},
+		{"1,2", nil, true},
+		{"[1,2", nil, true},
+		{"[", nil, true},
 	}
 	for _, tt := range tests {
 		got, err := parseInts(nil, tt.in)

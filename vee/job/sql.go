@@ -112,15 +112,17 @@ WHERE resolution = '15m' AND meter_id IN (SELECT arrayJoin(?)) AND start >= ? AN
 // it names the meter by its 1-based position in the list (the first three parameters)
 // and reads without FINAL; loadHistory keeps the latest version of each day. One row per
 // meter and day instead of one per interval: 28 rows for 28 days of history, not 2 688.
-// The arrays come back as comma-separated decimals: clickhouse-go scans an array through
+// The arrays come back as text, [1,2,…]: clickhouse-go scans an array through
 // reflection, element by element, which took 12 of the 18 s of process CPU in a run over 5 000 meters,
-// where parsing the text takes a few nanoseconds a number (parseInts). The slots of a day
+// where parsing the text takes a few nanoseconds a number (parseInts). toString of the
+// whole array costs the server about a tenth less than joining the elements' texts (0.48
+// against 0.54 s for 2 000 meters' 29 days, measured on 18.16). The slots of a day
 // whose rows are all stored (0, 1, …) come back as an empty string, and so do the qualities of a day
 // whose rows are all valid (0): most days, whose text is then only their energies.
 const profileHistorySQL = `SELECT transform(meter_id, ?, arrayEnumerate(?), toUInt32(0)), toUInt32(start), toUInt32(computed_at),
-    if(slot = arrayMap(x -> toUInt8(x), range(length(slot))), '', arrayStringConcat(arrayMap(x -> toString(x), slot), ',')),
-    arrayStringConcat(arrayMap(x -> toString(x), slot_wh), ','),
-    if(arrayAll(x -> x = 0, slot_quality), '', arrayStringConcat(arrayMap(x -> toString(x), slot_quality), ',')),
+    if(slot = arrayMap(x -> toUInt8(x), range(length(slot))), '', toString(slot)),
+    toString(slot_wh),
+    if(arrayAll(x -> x = 0, slot_quality), '', toString(slot_quality)),
     toUInt8(length(slot_wh) = arraySum(intervals))
 FROM consumption_profiles
 WHERE meter_id IN (SELECT arrayJoin(?)) AND day >= toDate(?) AND day <= toDate(?)`
