@@ -543,7 +543,8 @@ func (j *Job) loadRows(ctx context.Context, resolution string, ids []string, fro
 // 15m rows (migration 0060), and from consumption's 15m rows only for the meters with a
 // profile in the range written before that migration. Both give the same intervals: a
 // profile is written from the day's stored 15m rows, in the same run and with the same
-// computed_at, and replaced whenever any of them is.
+// computed_at, and replaced whenever any of them is. The profiles' intervals are carved
+// from hb (see historyBuffer) when it is not nil.
 func (j *Job) loadHistory(ctx context.Context, hs map[string][]vee.HistoryInterval, hb *historyBuffer, ids []string, from, to time.Time) error {
 	legacy, err := j.loadProfileHistory(ctx, hs, hb, ids, from, to)
 	if err != nil || len(legacy) == 0 {

@@ -41,7 +41,7 @@ type Config struct {
 	// consumption_profiles, ordered by day and meter in granules of 1 024 rows (migration
 	// 0061): a batch reads whole granules of each day, so a batch of 2 000 meters reads
 	// about twice the rows it uses, and smaller batches more. Each meter of a batch holds
-	// its 28 days of history (about 2 700 intervals of 40 bytes) until the batch is
+	// its 28 days of history (about 2 700 intervals of 24 bytes) until the batch is
 	// written.
 	BatchMeters int `yaml:"batch_meters"`
 	// Workers bounds the batches processed at once (their queries, vee's computation and
