@@ -4,8 +4,8 @@
 --
 -- Why: the VEE job reads the history of a batch of meters (a few thousand consecutive ids)
 -- as one statement over 28 days. ORDER BY (day, meter_id) makes each day of the batch one
--- key range of a few thousand rows, which 8 192-row granules surround with up to twice
--- their size of other meters' rows, every one carrying its arrays (about 1 KB a row). For
+-- key range of a few thousand rows, and the 8 192-row granules that hold it hold mostly
+-- other meters' rows, every one read with its arrays (about 1 KB a row). For
 -- 2 000 meters and 29 days, 58 000 rows wanted: 547 000 rows read and 1.15 s of server CPU
 -- in 8 192-row granules, 122 000 rows and 0.50 s in 1 024-row granules, 75 000 rows and
 -- 0.57 s in 256-row granules (measured on 18.16, issue 13, README Performance). The
