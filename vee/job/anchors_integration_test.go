@@ -57,7 +57,7 @@ func TestLoadAnchorsAgreesWithAnchors(t *testing.T) {
 		ids = append(ids, w.meter)
 	}
 	loaded := map[string][]vee.Reading{}
-	if err := j.loadReadings(ctx, loaded, readingsSQL, uniq(ids), day(8).Add(-anchorEdge), day(11).Add(anchorEdge)); err != nil {
+	if err := j.loadReadings(ctx, loaded, readingsSQL, day(8).Add(-anchorEdge), day(11).Add(anchorEdge), uniq(ids)); err != nil {
 		t.Fatal(err)
 	}
 	got, err := j.loadAnchors(ctx, ws, loaded)

@@ -171,7 +171,7 @@ func (j *Job) anchorsWithin(ctx context.Context, spans []span, gap time.Duration
 		scanLo = minHi
 	}
 	secs := int64(gap / time.Second)
-	rows, err := j.conn.Query(ctx, anchorsSQL, uniq(ms), clampTime(scanLo), clampTime(scanHi), ms, los, his, secs, secs)
+	rows, err := j.conn.Query(ctx, anchorsSQL, clampTime(scanLo), clampTime(scanHi), uniq(ms), ms, los, his, secs, secs)
 	if err != nil {
 		return nil, fmt.Errorf("find anchors: %w", err)
 	}
@@ -310,7 +310,7 @@ func (j *Job) processBatch(ctx context.Context, ws []window, reg map[string]entr
 	// that search does not find.
 	edge := min(j.cfg.MaxGap, anchorEdge)
 	loaded := map[string][]vee.Reading{}
-	if err := j.loadReadings(ctx, loaded, readingsSQL, ids, clampTime(from.Add(-edge)), clampTime(to.Add(edge))); err != nil {
+	if err := j.loadReadings(ctx, loaded, readingsSQL, clampTime(from.Add(-edge)), clampTime(to.Add(edge)), ids); err != nil {
 		return nil, nil, 0, err
 	}
 	as, err := j.loadAnchors(ctx, ws, loaded)

@@ -44,8 +44,9 @@ WHERE meter_id IN (SELECT arrayJoin(?))`
 
 // anchorsSQL finds, for each span (parallel arrays of meter ids, start and end in Unix
 // seconds), the last reading before its start and the first after its end, no farther
-// than the maximum gap. Parameters: meters, earliest time, latest time (bounding the scan),
-// the span arrays, then the maximum gap in seconds twice. The gap is applied in Int64
+// than the maximum gap. Parameters: earliest time, latest time (bounding the scan), meters,
+// the span arrays, then the maximum gap in seconds twice. The time bounds are a PREWHERE,
+// as in readingsSQL. The gap is applied in Int64
 // seconds: DateTime arithmetic would wrap around for a span within the gap of 1970.
 // Both sides of the join are named: servers since 20.x refuse a joined subquery without
 // an alias.
@@ -55,7 +56,8 @@ const anchorsSQL = `SELECT meter_id, lo, hi,
 FROM (
     SELECT meter_id, ts
     FROM readings
-    WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
+    PREWHERE ts >= ? AND ts <= ?
+    WHERE meter_id IN (SELECT arrayJoin(?))
 ) AS near
 ALL INNER JOIN (
     SELECT m AS meter_id, toDateTime(l) AS lo, toDateTime(h) AS hi, toInt64(l) AS lo_s, toInt64(h) AS hi_s
@@ -65,14 +67,17 @@ ALL INNER JOIN (
 WHERE toInt64(ts) >= lo_s - ? AND toInt64(ts) <= hi_s + ?
 GROUP BY meter_id, lo, hi`
 
-// readingsSQL loads every stored version of the readings of a list of meters stamped in
-// [?, ?], so that vee sees conflicting duplicates not yet merged away. It leaves the order
-// to loadReadings: sorting on the server cost about a third of the statement's CPU (0.30
-// against 0.21 s for 202 000 rows of 2 000 meters, measured on 18.16), and unsorted it
-// reads the parts in parallel.
+// readingsSQL loads every stored version of the readings stamped in [?, ?] of a list of
+// meters (the third parameter), so that vee sees conflicting duplicates not yet merged
+// away. It leaves the order to loadReadings: sorting on the server cost about a third of
+// the statement's CPU (0.30 against 0.21 s for 202 000 rows of 2 000 meters, measured on
+// 18.16), and unsorted it reads the parts in parallel. The time bounds are a PREWHERE: the
+// server then reads the meter ids only of the rows in the range, not of all the granules
+// the batch's meters share (0.10 against 0.16 s of CPU for those rows).
 const readingsSQL = `SELECT meter_id, ts, register_wh, ingested_at
 FROM readings
-WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?`
+PREWHERE ts >= ? AND ts <= ?
+WHERE meter_id IN (SELECT arrayJoin(?))`
 
 // pointReadingsSQL loads the readings at exact (meter, Unix second) points: the anchors,
 // in no order, like readingsSQL.

@@ -4,7 +4,8 @@ SELECT meter_id, lo, hi,
 FROM (
     SELECT meter_id, ts
     FROM readings
-    WHERE meter_id IN (SELECT arrayJoin(?)) AND ts >= ? AND ts <= ?
+    PREWHERE ts >= ? AND ts <= ?
+    WHERE meter_id IN (SELECT arrayJoin(?))
 ) AS near
 ALL INNER JOIN (
     SELECT m AS meter_id, toDateTime(l) AS lo, toDateTime(h) AS hi, toInt64(l) AS lo_s, toInt64(h) AS hi_s
