@@ -46,10 +46,9 @@ WHERE meter_id IN (SELECT arrayJoin(?))`
 // seconds), the last reading before its start and the first after its end, no farther
 // than the maximum gap. Parameters: earliest time, latest time (bounding the scan), meters,
 // the span arrays, then the maximum gap in seconds twice. The time bounds are a PREWHERE,
-// as in readingsSQL. The gap is applied in Int64
-// seconds: DateTime arithmetic would wrap around for a span within the gap of 1970.
-// Both sides of the join are named: servers since 20.x refuse a joined subquery without
-// an alias.
+// as in readingsSQL. The gap is applied in Int64 seconds: DateTime arithmetic would wrap
+// around for a span within the gap of 1970. Both sides of the join are named: servers
+// since 20.x refuse a joined subquery without an alias.
 const anchorsSQL = `SELECT meter_id, lo, hi,
     maxIf(ts, ts < lo), countIf(ts < lo),
     minIf(ts, ts > hi), countIf(ts > hi)
