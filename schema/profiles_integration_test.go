@@ -4,9 +4,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-
-	"github.com/meterhouse/meterhouse/internal/testenv"
-	"github.com/meterhouse/meterhouse/schema"
 )
 
 // TestProfileGranulesMigration upgrades a database holding profiles as migration 0060
@@ -14,19 +11,8 @@ import (
 // leaves no other table behind; then that applying it again, after an interruption past
 // its rename or during its copy, keeps the same rows.
 func TestProfileGranulesMigration(t *testing.T) {
-	testenv.Integration(t)
 	ctx := context.Background()
-	cfg := testenv.ClickHouseConfig(t)
-	if err := schema.EnsureDatabase(ctx, cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = schema.DropDatabase(context.Background(), cfg) })
-	conn, err := schema.Connect(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	m, rebuild := migrateBelow(t, conn, cfg.Database, 61)
+	cfg, conn, m, rebuild := migrateBelow(t, 61)
 
 	// 3 000 meters over three days, in two inserts (two parts), one day twice with a
 	// later computed_at: more than one granule of either size.
