@@ -113,25 +113,35 @@ func (j *Job) anchors(ctx context.Context, spans []span) ([]anchors, error) {
 // farAnchors searches up to the maximum gap on one side for the spans whose anchors in
 // out, in the order of spans, have no neighbour on that side, and sets what it finds.
 func (j *Job) farAnchors(ctx context.Context, spans []span, out []anchors, side anchorSide) error {
+	return fillMissing(ctx, spans, out, side, func(ctx context.Context, missing []span, side anchorSide) ([]anchors, error) {
+		return j.anchorsWithin(ctx, missing, j.cfg.MaxGap, side)
+	})
+}
+
+// fillMissing calls find, once, with the spans whose anchors in out (in the order of
+// spans) have no neighbour on side, and sets that side of their anchors to what it finds.
+// find returns one anchors per span it is given, in order; only its side is read.
+func fillMissing(ctx context.Context, spans []span, out []anchors, side anchorSide,
+	find func(context.Context, []span, anchorSide) ([]anchors, error)) error {
 	var idx []int
-	var far []span
+	var missing []span
 	for i, a := range out {
 		if (side == sidePrev && !a.hasPrev) || (side == sideNext && !a.hasNext) {
-			idx, far = append(idx, i), append(far, spans[i])
+			idx, missing = append(idx, i), append(missing, spans[i])
 		}
 	}
-	if len(far) == 0 {
+	if len(missing) == 0 {
 		return nil
 	}
-	more, err := j.anchorsWithin(ctx, far, j.cfg.MaxGap, side)
+	found, err := find(ctx, missing, side)
 	if err != nil {
 		return err
 	}
 	for k, i := range idx {
 		if side == sidePrev {
-			out[i].prev, out[i].hasPrev = more[k].prev, more[k].hasPrev
+			out[i].prev, out[i].hasPrev = found[k].prev, found[k].hasPrev
 		} else {
-			out[i].next, out[i].hasNext = more[k].next, more[k].hasNext
+			out[i].next, out[i].hasNext = found[k].next, found[k].hasNext
 		}
 	}
 	return nil
@@ -212,8 +222,9 @@ const anchorEdge = time.Hour
 // that side alone.
 func (j *Job) loadAnchors(ctx context.Context, ws []window, loaded map[string][]vee.Reading) ([]anchors, error) {
 	out := make([]anchors, len(ws))
-	var noPrev, noNext []int
+	spans := make([]span, len(ws))
 	for i, w := range ws {
+		spans[i] = span{meter: w.meter, lo: w.from, hi: w.to}
 		a := &out[i]
 		for _, r := range loaded[w.meter] {
 			if r.TS.Before(w.from) && (!a.hasPrev || r.TS.After(a.prev)) {
@@ -229,34 +240,10 @@ func (j *Job) loadAnchors(ctx context.Context, ws []window, loaded map[string][]
 		if a.hasNext && a.next.Sub(w.to) > j.cfg.MaxGap {
 			a.next, a.hasNext = time.Time{}, false
 		}
-		if !a.hasPrev {
-			noPrev = append(noPrev, i)
-		}
-		if !a.hasNext {
-			noNext = append(noNext, i)
-		}
 	}
-	for _, side := range []struct {
-		side anchorSide
-		idx  []int
-	}{{sidePrev, noPrev}, {sideNext, noNext}} {
-		if len(side.idx) == 0 {
-			continue
-		}
-		spans := make([]span, len(side.idx))
-		for k, i := range side.idx {
-			spans[k] = span{meter: ws[i].meter, lo: ws[i].from, hi: ws[i].to}
-		}
-		found, err := j.sideAnchors(ctx, spans, side.side)
-		if err != nil {
+	for _, side := range []anchorSide{sidePrev, sideNext} {
+		if err := fillMissing(ctx, spans, out, side, j.sideAnchors); err != nil {
 			return nil, err
-		}
-		for k, i := range side.idx {
-			if side.side == sidePrev {
-				out[i].prev, out[i].hasPrev = found[k].prev, found[k].hasPrev
-			} else {
-				out[i].next, out[i].hasNext = found[k].next, found[k].hasNext
-			}
 		}
 	}
 	return out, nil
@@ -596,7 +583,6 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 	lo, hi := from.Unix(), to.Unix()
 	var legacy []string
 	var slot, wh, quality []int64
-	perDay := int(24 * time.Hour / Interval)
 	if hb != nil {
 		days := 0
 		for i, ds := range byMeter {
@@ -604,7 +590,7 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 				days += len(ds)
 			}
 		}
-		hb.reserve(days * (perDay + 4)) // a local day has up to 100 quarters
+		hb.reserve(days * maxQuartersPerDay)
 	}
 	for i, ds := range byMeter {
 		if old[i] {
@@ -616,7 +602,7 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 		}
 		ds = latestVersions(ds, func(d day) (uint32, uint32) { return d.start, d.at })
 		var out []vee.HistoryInterval
-		if n := len(ds) * (perDay + 4); hb != nil && len(hs[ids[i]]) == 0 {
+		if n := len(ds) * maxQuartersPerDay; hb != nil && len(hs[ids[i]]) == 0 {
 			out = hb.take(n)
 		} else {
 			out = slices.Grow(hs[ids[i]], n)
@@ -661,6 +647,10 @@ func (j *Job) loadProfileHistory(ctx context.Context, hs map[string][]vee.Histor
 	}
 	return legacy, nil
 }
+
+// maxQuartersPerDay is the most 15-minute intervals a local day holds: 100, on the day
+// daylight saving time ends.
+const maxQuartersPerDay = 100
 
 // historyBuffer is an array that a batch carves its meters' history from, pooled in
 // historyBuffers so that batches reuse it: 28 days of 2 000 meters are about 5.5 million
